@@ -1,0 +1,3 @@
+from jupyter_orbit.cli import main
+
+main()

@@ -1,0 +1,116 @@
+"""orbit up / down / status."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import click
+
+from jupyter_orbit.cli._common import locations, progress
+from jupyter_orbit.errors import InputError, ServerError
+from jupyter_orbit.server import lifecycle
+
+
+def up_command(
+    path: Path, *, no_browser: bool, port: int | None, detach: bool, profile: str, quiet: bool
+) -> None:
+    from jupyter_orbit.manifests import find_project_root
+    from jupyter_orbit.trust import TrustStore
+
+    paths, prof = locations(profile)
+    target = path.expanduser().resolve()
+    if not target.exists():
+        raise InputError(f"{path}: no such file or folder", "give the project folder to open")
+    root = find_project_root(target.parent) if target.is_file() else target
+    TrustStore(paths.trust_file).trust(root)  # handing a folder to `orbit up` trusts it
+
+    proc = None
+    state = lifecycle.running(prof)
+    if state is not None:
+        if not target.is_relative_to(state.root_dir):
+            raise ServerError(
+                f"profile {profile!r} already has a server running in {state.root_dir}",
+                "open a path inside it, stop it with `orbit down`, or use another --profile",
+            )
+        if port and port != state.port:
+            raise ServerError(
+                f"profile {profile!r} already has a server on port {state.port}",
+                "leave --port out to reuse it, or stop it with `orbit down`",
+            )
+    else:
+        with progress(quiet, "starting JupyterLab") as p:
+            state, proc = lifecycle.start(paths, prof, root, port=port, progress=p)
+
+    rel = target.relative_to(state.root_dir)
+    page = "lab/tree/" + quote(rel.as_posix()) if str(rel) != "." else "lab"
+    if detach:
+        click.echo(
+            json.dumps(
+                {
+                    "url": state.url,
+                    "token": state.token,
+                    "root_dir": state.root_dir,
+                    "pid": state.pid,
+                }
+            )
+        )
+    else:
+        click.echo(f"JupyterLab (profile {profile}) at {state.url}{page}")
+        click.echo(f"  root: {state.root_dir}\n  log:  {state.log}")
+    if not no_browser:
+        from jupyter_orbit.browser import open_url, redirect_page
+
+        if not open_url(prof, f"{state.url}{page}?token={state.token}"):
+            click.echo(
+                f"  open {redirect_page(prof, state.url + page).as_uri()} in a browser", err=True
+            )
+    if detach or proc is None:
+        return
+    click.echo("  stop with Ctrl-C or `orbit down`")
+    try:
+        while proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("stopping the server and its kernels…", err=True)
+        lifecycle.stop(prof, state)
+        return
+    raise ServerError(f"the server stopped (exit code {proc.returncode})", f"see {state.log}")
+
+
+def down_command(*, profile: str) -> None:
+    _, prof = locations(profile)
+    state = lifecycle.running(prof, check_http=False)
+    if state is None:
+        click.echo(f"no server is running for profile {profile!r}")
+        return
+    lifecycle.stop(prof, state)
+    click.echo(f"stopped the server of profile {profile!r} (pid {state.pid})")
+
+
+def status_command(*, as_json: bool, profile: str) -> None:
+    _, prof = locations(profile)
+    state = lifecycle.running(prof)
+    if state is None:
+        if as_json:
+            click.echo(json.dumps({"running": False, "profile": profile}))
+        else:
+            click.echo(f"no server is running for profile {profile!r}")
+        return
+    info = state.client().get_json("/orbit/api/status")
+    if as_json:
+        click.echo(json.dumps({"running": True, **state.public(), **info}, indent=2))
+        return
+    click.echo(f"profile {profile}: {state.url}lab  (pid {state.pid}, root {state.root_dir})")
+    if not info["kernels"]:
+        click.echo("  no kernels running")
+    for k in info["kernels"]:
+        where = k.get("notebook", "?")
+        env = k.get("env_id") or ("fallback: " + k["error"]["error"] if k.get("error") else "?")
+        click.echo(
+            f"  {k['id'][:8]}  {k.get('execution_state', '?'):<9} {where}\n            env {env}"
+        )
+    for p in info.get("pool", []):
+        click.echo(f"  warm: env {p['env_id']}  ready {p['ready']}  starting {p['starting']}")

@@ -1,0 +1,71 @@
+"""The one user-facing error type and its exit codes.
+
+Every failure a user can fix is an ``OrbitError``: a short message saying what failed (naming the
+file, and the line where there is one) and a hint saying how to fix it. The CLI turns it into two
+lines on stderr and an exit code; nothing else prints tracebacks unless ``ORBIT_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class OrbitError(Exception):
+    """A failure with a message for the user and, when there is one, the fix."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.path = Path(path) if path is not None else None
+        self.line = line
+
+    @property
+    def where(self) -> str:
+        if self.path is None:
+            return ""
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.path else self.message
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return {
+            "error": self.message,
+            "hint": self.hint,
+            "path": str(self.path) if self.path else None,
+            "line": self.line,
+            "kind": type(self).__name__,
+        }
+
+
+class InputError(OrbitError):
+    """Bad input or usage: a malformed file, an unknown name, a missing path (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class BuildError(OrbitError):
+    """An environment could not be built."""
+
+
+class ServerError(OrbitError):
+    """The profile's server could not be started, reached or stopped."""
+
+
+class TrustError(OrbitError):
+    """Something would be installed or honoured from a project the user has not trusted."""
+
+    exit_code = EXIT_USAGE

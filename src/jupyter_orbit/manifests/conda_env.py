@@ -1,0 +1,333 @@
+"""environment.yml (conda's environment file), read without a conda channel.
+
+Until the conda ecosystem is available, conda package names are mapped to their PyPI names and
+installed from PyPI. That works for most of the Python packages people list; packages that only
+exist in conda (interpreters, compilers, C libraries) are skipped with a note, and a short rename
+table covers the best-known packages whose names differ.
+
+Conda match specs understood (the version part becomes a PEP 440 specifier):
+
+====================================  =====================
+``numpy``                             ``numpy``
+``numpy=1.26`` (conda's fuzzy ``=``)  ``numpy==1.26.*``
+``numpy==1.26.4``                     ``numpy==1.26.4``
+``numpy>=1.2,<2``                     ``numpy>=1.2,<2``
+``numpy 1.26.*`` / ``numpy 1.8*``     ``numpy==1.26.*`` / ``numpy==1.8.*``
+``numpy=1.26=py311_0`` (build)        ``numpy==1.26.*`` (build dropped)
+``conda-forge::numpy`` (channel)      ``numpy`` (channel dropped)
+``numpy[version='>=1.2']``            ``numpy>=1.2``
+====================================  =====================
+
+An OR (``numpy=1.1|1.2``) is refused: there is no single PEP 440 range for it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.manifests._common import add_note, python_request, read_text
+from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
+from jupyter_orbit.manifests.requirements import RequirementLines
+from jupyter_orbit.model import Origin
+
+CONDA_NOTE = "conda packages mapped to PyPI names (no conda channel in use)"
+
+# Conda packages with no PyPI counterpart: interpreters, toolchains, system libraries, and the
+# packages ``conda env export`` lists for every environment.
+NO_PYPI = frozenset(
+    {
+        "pip",
+        "python",
+        "nodejs",
+        "r-base",
+        "gcc",
+        "gxx",
+        "gfortran",
+        "c-compiler",
+        "cxx-compiler",
+        "fortran-compiler",
+        "compilers",
+        "cudatoolkit",
+        "mkl",
+        "ca-certificates",
+        "openssl",
+        "bzip2",
+        "ncurses",
+        "readline",
+        "sqlite",
+        "tk",
+        "tzdata",
+        "xz",
+        "zlib",
+    }
+)
+# Name prefixes of conda-only packages: C/C++ libraries (lib*), R packages (r-*), conda's
+# metapackages (_libgcc_mutex, _openmp_mutex) and the linker (ld_impl_linux-64).
+NO_PYPI_PREFIXES = ("lib", "r-", "_", "ld_impl_")
+# Python packages whose names happen to start with one of those prefixes.
+PYPI_DESPITE_PREFIX = frozenset({"libcst", "librosa", "libsass"})
+
+# Conda names that differ from the PyPI name of the same software. Underscore/dash spelling
+# differences need no entry: PyPI names are canonicalised anyway.
+RENAMES = {
+    "pytorch": "torch",
+    "py-opencv": "opencv-python",
+    "opencv": "opencv-python",
+    "matplotlib-base": "matplotlib",
+    "python-graphviz": "graphviz",
+    "pytables": "tables",
+    "msgpack-python": "msgpack",
+    "pyqt": "PyQt5",
+    "tensorflow-base": "tensorflow",
+}
+
+_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?P<rest>.*)$")
+_BRACKET = re.compile(r"^(?P<head>[^\[]*)\[(?P<body>[^\]]*)\]$")
+_BRACKET_ITEM = re.compile(
+    r"""\s*(?P<key>[a-z_]+)\s*=\s*(?:'(?P<sq>[^']*)'|"(?P<dq>[^"]*)"|(?P<bare>[^,'"\s]+))\s*(?:,|$)"""
+)
+_BUILD = re.compile(r"^(?P<version>.*?[^=<>!~])=(?P<build>[^=<>!~].*)$")
+_TERM = re.compile(r"^(?P<op>==|!=|>=|<=|~=|>|<|=)?\s*(?P<version>[A-Za-z0-9*][A-Za-z0-9_.+!*-]*)$")
+_OPERATORS = ("==", "!=", ">=", "<=", "~=", ">", "<", "=")
+
+
+def _bracket_version(body: str, text: str, origin: Origin) -> str | None:
+    """The ``version`` key of a ``name[key=value, …]`` spec; other keys are build details."""
+    version, pos = None, 0
+    while pos < len(body):
+        m = _BRACKET_ITEM.match(body, pos)
+        if not m:
+            raise _bad_spec(text, origin, "the [key=value] part is not understood")
+        if m.group("key") == "version":
+            version = next(v for v in (m.group("sq"), m.group("dq"), m.group("bare")) if v)
+        pos = m.end()
+    return version
+
+
+def _bad_spec(text: str, origin: Origin, why: str) -> InputError:
+    return InputError(
+        f"cannot read the conda spec {text!r}: {why}",
+        "write it as 'name', 'name=1.2', 'name>=1.2,<2' or 'name 1.2.*'",
+        path=origin.path,
+        line=origin.line,
+    )
+
+
+def _term(term: str, text: str, origin: Origin) -> str:
+    """One conda version constraint as a PEP 440 one ("" means any version)."""
+    m = _TERM.match(term.strip())
+    if not m:
+        raise _bad_spec(text, origin, f"{term!r} is not a version constraint")
+    op, version = m.group("op"), m.group("version")
+    if version == "*":
+        return ""
+    star = version.endswith("*")
+    version = version.rstrip("*").rstrip(".")
+    if op in (None, "=", "==") and (star or op == "="):
+        return f"=={version}.*"  # conda's "=1.2" and "1.2*" both mean "1.2 or any 1.2.x"
+    if op == "!=" and star:
+        return f"!={version}.*"
+    if op is None:
+        return f"=={version}"
+    return f"{op}{version}"
+
+
+def conda_package_name(text: str) -> str | None:
+    """The package name of a conda match spec (channel and version dropped), if it has one."""
+    m = _NAME.match(text.strip().split("::")[-1].strip())
+    return m.group("name").lower() if m else None
+
+
+def parse_match_spec(text: str, origin: Origin) -> tuple[str, list[str]]:
+    """Split a conda match spec into its package name and PEP 440 constraints."""
+    spec = text.strip().split("::")[-1].strip()
+    bracket = None
+    if m := _BRACKET.match(spec):
+        spec = m.group("head").strip()
+        bracket = _bracket_version(m.group("body"), text, origin)
+    m = _NAME.match(spec)
+    if not m:
+        raise _bad_spec(text, origin, "it does not start with a package name")
+    name, rest = m.group("name"), m.group("rest")
+    if rest[:1].isspace():
+        tokens = rest.split()
+        if len(tokens) > 1 and tokens[0] in _OPERATORS:
+            tokens = [tokens[0] + tokens[1], *tokens[2:]]
+        if len(tokens) > 2:
+            raise _bad_spec(text, origin, "expected at most a version and a build string")
+        version = tokens[0]
+    elif b := _BUILD.match(rest):
+        version = b.group("version")  # the build string after it is dropped
+    else:
+        version = rest
+    if bracket is not None:
+        version = bracket
+    if "|" in version:
+        raise InputError(
+            f"the conda spec {text!r} allows several versions (an OR with '|')",
+            "pin a single range instead, for example 'name>=1.1,<1.3'",
+            path=origin.path,
+            line=origin.line,
+        )
+    terms = [_term(t, text, origin) for t in version.split(",")] if version.strip() else []
+    return name, [t for t in terms if t]
+
+
+def _python_version(terms: list[str]) -> str | None:
+    """``python=3.10`` → "3.10", ``python==3.10.4`` → "3.10.4", else the specifier."""
+    if len(terms) == 1 and terms[0].startswith("==") and "," not in terms[0]:
+        return terms[0][2:].removesuffix(".*")
+    return ",".join(terms) or None
+
+
+def _skipped(name: str) -> bool:
+    key = name.lower()
+    if key in PYPI_DESPITE_PREFIX:
+        return False
+    return key in NO_PYPI or key.startswith(NO_PYPI_PREFIXES)
+
+
+def _line(seq: Any, index: int) -> int | None:
+    """The 1-based line of a sequence item, when the YAML loader kept positions."""
+    try:
+        return int(seq.lc.item(index)[0]) + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _key_line(mapping: Any, key: str) -> int | None:
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
+
+
+def load_yaml(text: str, path: Path) -> Any:
+    """Parse YAML (keeping line positions); errors become an ``InputError`` at their line."""
+    from ruamel.yaml import YAML  # imported here: most projects have no environment.yml
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        where = f"line {line}" if line else "the reported place"
+        raise InputError(
+            f"malformed YAML in {path.name}: {e.problem or e.context}",
+            f"fix the YAML syntax at {where}",
+            path=path,
+            line=line,
+        ) from None
+    except YAMLError as e:
+        raise InputError(
+            f"malformed YAML in {path.name}: {e}", "fix the YAML syntax", path=path
+        ) from None
+
+
+class EnvironmentYml(Manifest):
+    """Reads conda's ``environment.yml``, mapping conda packages to PyPI ones (see module doc)."""
+
+    name: ClassVar[str] = "environment.yml"
+    filenames: ClassVar[tuple[str, ...]] = ("environment.yml", "environment.yaml")
+
+    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+        data = load_yaml(read_text(path), path)
+        out = Contribution(self.name, path, rank)
+        if data is None:
+            return out
+        if not isinstance(data, dict):
+            raise InputError(
+                f"{path.name} is not a mapping at the top level",
+                "start it with keys such as 'channels:' and 'dependencies:'",
+                path=path,
+                line=1,
+            )
+        self._channels(data, out, path)
+        if "variables" in data:
+            add_note(out, f"{path.name}: 'variables' are not set in the environment")
+        if "dependencies" not in data:
+            return out
+        deps = data["dependencies"] or []
+        if not isinstance(deps, list):
+            raise InputError(
+                "'dependencies' in environment.yml is not a list",
+                "write each dependency as a '- name' item under 'dependencies:'",
+                path=path,
+                line=_key_line(data, "dependencies"),
+            )
+        out.declares.add("pypi")
+        skipped: list[str] = []
+        for i, item in enumerate(deps):
+            origin = self.origin(path, _line(deps, i), rank)
+            if isinstance(item, str):
+                self._conda(item, origin, out, skipped, path)
+            elif isinstance(item, dict) and list(item) == ["pip"]:
+                self._pip(item["pip"], origin, out, root=root, path=path)
+            else:
+                raise InputError(
+                    f"dependency {i + 1} in environment.yml is neither a package nor a pip list",
+                    "write a conda spec such as '- numpy=1.26' or a '- pip:' list of requirements",
+                    path=path,
+                    line=origin.line,
+                )
+        if skipped:
+            names = ", ".join(dict.fromkeys(skipped))
+            add_note(out, f"skipped conda packages with no PyPI equivalent: {names}")
+        return out
+
+    def _channels(self, data: dict[str, Any], out: Contribution, path: Path) -> None:
+        channels = data.get("channels") or []
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise InputError(
+                "'channels' in environment.yml is not a list of names",
+                "write each channel as a '- conda-forge' item under 'channels:'",
+                path=path,
+                line=_key_line(data, "channels"),
+            )
+        if channels:
+            add_note(out, f"conda channels are not used yet: {', '.join(channels)}")
+
+    def _conda(
+        self, item: str, origin: Origin, out: Contribution, skipped: list[str], path: Path
+    ) -> None:
+        name, terms = parse_match_spec(item, origin)
+        if name.lower() == "python":
+            if terms:
+                out.python = python_request(
+                    _python_version(terms), what="python", path=path, line=origin.line
+                )
+            return
+        if _skipped(name):
+            skipped.append(name)
+            return
+        pypi_name = RENAMES.get(name.lower(), name)
+        text = pypi_name + ",".join(terms)
+        try:
+            out.requirements.append(pypi_requirement(text, origin))
+        except InputError:
+            raise InputError(
+                f"the conda spec {item!r} has no PyPI equivalent ({text!r} is not PEP 508)",
+                "use a PEP 440 version such as 'name>=1.2', or list the package under '- pip:'",
+                path=path,
+                line=origin.line,
+            ) from None
+        add_note(out, CONDA_NOTE)
+
+    def _pip(
+        self, lines: Any, origin: Origin, out: Contribution, *, root: Path, path: Path
+    ) -> None:
+        lines = lines or []
+        if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+            raise InputError(
+                "the 'pip:' entry in environment.yml is not a list of requirement strings",
+                "write each requirement as a '- name' item under '- pip:'",
+                path=path,
+                line=origin.line,
+            )
+        reader = RequirementLines(out, root=root, kind=self.name, rank=origin.rank)
+        numbered = [(_line(lines, j) or origin.line, text) for j, text in enumerate(lines)]
+        reader.read_lines(numbered, path=path)

@@ -1,0 +1,115 @@
+"""pyproject.toml: the ``[project]`` table's ``dependencies`` and ``requires-python``.
+
+Only what a kernel environment needs is read: the project's own runtime dependencies and its
+Python range. The project itself is not installed, and extras are not either (a note says so).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.manifests._common import add_note, line_of, load_toml, python_request, read_text
+from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
+
+_HEADER = re.compile(r"^\s*\[")
+_PROJECT_HEADER = re.compile(r"^\s*\[\s*project\s*\]")
+
+
+def _key_line(text: str, key: str) -> int | None:
+    """The line of ``key = …`` inside the ``[project]`` table (or as ``project.key = …``)."""
+    lines = text.splitlines()
+    header = line_of(text, _PROJECT_HEADER)
+    if header is not None:
+        rx = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for number in range(header + 1, len(lines) + 1):
+            if _HEADER.match(lines[number - 1]):
+                break
+            if rx.match(lines[number - 1]):
+                return number
+    return line_of(text, rf"^\s*project\s*\.\s*{re.escape(key)}\s*=")
+
+
+def _entry_lines(text: str, key: int | None, entries: list[str]) -> list[int | None]:
+    """Best-effort line of each dependency string: scan forward from the ``dependencies`` key.
+
+    tomllib does not report positions, so this finds each entry's quoted text in order; an
+    entry that cannot be found (escapes, odd layouts) gets the key's line.
+    """
+    if key is None:
+        return [None] * len(entries)
+    lines = text.splitlines()
+    out: list[int | None] = []
+    cursor = key - 1  # 0-based index of the line to search from
+    for entry in entries:
+        found = None
+        for i in range(cursor, len(lines)):
+            if i > key - 1 and _HEADER.match(lines[i]):
+                break
+            if f'"{entry}"' in lines[i] or f"'{entry}'" in lines[i]:
+                found = i
+                break
+        out.append(key if found is None else found + 1)
+        cursor = found if found is not None else cursor
+    return out
+
+
+class PyprojectToml(Manifest):
+    """Reads ``[project] dependencies`` and ``requires-python`` from ``pyproject.toml``.
+
+    A file without a ``[project]`` table or without ``dependencies`` contributes nothing.
+    """
+
+    name: ClassVar[str] = "pyproject.toml"
+    filenames: ClassVar[tuple[str, ...]] = ("pyproject.toml",)
+
+    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+        text = read_text(path)
+        data = load_toml(text, path)
+        out = Contribution(self.name, path, rank)
+        project = data.get("project")
+        if project is None:
+            return out
+        if not isinstance(project, dict):
+            raise InputError(
+                "[project] is not a table",
+                "write it as a [project] section",
+                path=path,
+                line=line_of(text, r"^\s*project\s*="),
+            )
+        if "dependencies" in (project.get("dynamic") or []):
+            add_note(
+                out,
+                f"{path.name}: dependencies are dynamic (set by the build backend) and not read",
+            )
+        deps = project.get("dependencies")
+        if deps is None:
+            return out
+        key_line = _key_line(text, "dependencies")
+        if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+            raise InputError(
+                "[project] dependencies must be a list of strings",
+                'write it as dependencies = ["numpy>=1.26", "pandas"]',
+                path=path,
+                line=key_line,
+            )
+        out.declares.add("pypi")
+        for dep, line in zip(deps, _entry_lines(text, key_line, deps), strict=True):
+            out.requirements.append(pypi_requirement(dep, self.origin(path, line, rank)))
+        if "requires-python" in project:
+            out.python = python_request(
+                project["requires-python"],
+                what="[project] requires-python",
+                path=path,
+                line=_key_line(text, "requires-python"),
+            )
+        self._note_extras(project.get("optional-dependencies"), out, path)
+        return out
+
+    @staticmethod
+    def _note_extras(extras: Any, out: Contribution, path: Path) -> None:
+        if isinstance(extras, dict) and extras:
+            names = ", ".join(sorted(extras))
+            add_note(out, f"{path.name}: optional dependencies ({names}) are not installed")

@@ -1,0 +1,217 @@
+"""Combine every source of a notebook's environment by the precedence DESIGN.md states.
+
+Ranks: 0 the command line, 1 ``metadata.orbit``, 2 the PEP 723 block, 3 the nearest project
+files, 4 the profile's default. Each field of the spec (kernel, python, the package list of each
+ecosystem, as_of, engine) comes from the best-ranked source that sets it; every other source that
+sets it is reported, and a file that ends up contributing nothing is listed as ignored.
+
+Inside the project the rules are repo2docker's: the nearest folder (walking up from the notebook
+to the project root) that declares anything is the project folder; a ``binder/`` or ``.binder/``
+folder in it wins over the files beside it; ``environment.yml`` beats ``Pipfile``, which beats
+``requirements.txt`` together with ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.kernels.recipes import get_recipe
+from jupyter_orbit.manifests.base import Contribution
+from jupyter_orbit.model import ECOSYSTEMS, EnvSpec, Ignored, Resolution, Source, dedupe
+
+RANK_CLI, RANK_NOTEBOOK, RANK_PEP723, RANK_PROJECT, RANK_DEFAULT = range(5)
+
+# Inside one project folder: which file wins a field (earlier wins). The two Python package
+# files at the end are read together, as repo2docker installs both.
+_PROJECT_ORDER = (
+    "environment.yml",
+    "Pipfile",
+    "requirements.txt",
+    "pyproject.toml",
+    "runtime.txt",
+    "apt.txt",
+)
+_UNION = {"requirements.txt", "pyproject.toml"}
+_BINDER_DIRS = ("binder", ".binder")
+
+
+@dataclass
+class _Layers:
+    """Contributions in precedence order, with where they were found."""
+
+    items: list[Contribution] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    project_dir: Path | None = None
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder holding ``.git``, else ``start`` itself."""
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d
+    return start
+
+
+def resolve(
+    target: Path,
+    *,
+    root: Path | None = None,
+    python: str | None = None,
+    kernel: str | None = None,
+    default_python: str,
+) -> Resolution:
+    """Read ``target`` (a notebook or a folder) and everything it inherits into a ``Resolution``."""
+    from jupyter_orbit.manifests import notebook as nbmod
+
+    target = Path(target).expanduser().resolve()
+    if not target.exists():
+        raise InputError(f"{target}: no such file or folder", "check the path")
+    notebook = target if target.is_file() else None
+    start = target.parent if notebook else target
+    project_root = Path(root).resolve() if root else find_project_root(start)
+    if not start.is_relative_to(project_root):
+        project_root = start
+
+    layers = _Layers()
+    if python:
+        layers.items.append(Contribution("command line", None, RANK_CLI, python=python))
+    nb_kernel = None
+    if notebook:
+        nb = nbmod.load_notebook(notebook)
+        nb_kernel = nbmod.notebook_kernel(nb)
+        layers.items += [
+            nbmod.read_metadata(nb, notebook, rank=RANK_NOTEBOOK),
+            nbmod.read_pep723(nb, notebook, rank=RANK_PEP723),
+        ]
+    _read_project(start, project_root, layers)
+    layers.items.append(Contribution("profile default", None, RANK_DEFAULT, python=default_python))
+    return _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
+
+
+def _read_project(start: Path, root: Path, layers: _Layers) -> None:
+    from jupyter_orbit.manifests.formats import KNOWN_UNREAD, PROJECT_MANIFESTS
+
+    folders = [start]
+    while folders[-1] != root and folders[-1] != folders[-1].parent:
+        folders.append(folders[-1].parent)
+    for folder in folders:
+        binders = [folder / b for b in _BINDER_DIRS if (folder / b).is_dir()]
+        if len(binders) > 1:
+            raise InputError(
+                f"{folder} has both binder/ and .binder/",
+                "keep one of them (repo2docker refuses this too)",
+            )
+        here = [
+            folder / n for m in PROJECT_MANIFESTS for n in m.filenames if (folder / n).is_file()
+        ]
+        if layers.project_dir is not None:
+            reason = f"a nearer folder ({layers.project_dir}) declares the environment"
+            layers.ignored += [Ignored(p, reason) for p in here]
+            layers.ignored += [Ignored(b, reason) for b in binders]
+            continue
+        src = binders[0] if binders else folder
+        found = []
+        for m in PROJECT_MANIFESTS:
+            present = [src / n for n in m.filenames if (src / n).is_file()]
+            if present:  # environment.yml before environment.yaml: the first spelling wins
+                found.append(m.read(present[0], root=root, rank=RANK_PROJECT))
+                reason = f"{present[0].name} is read instead"
+                layers.ignored += [Ignored(p, reason) for p in present[1:]]
+        for n, reason in KNOWN_UNREAD.items():
+            if (src / n).exists():
+                layers.ignored.append(Ignored(src / n, reason))
+        if not any(c.provides() or c.notes for c in found) and not binders:
+            layers.ignored += [
+                Ignored(c.path, "declares nothing Orbit reads") for c in found if c.path
+            ]
+            continue
+        layers.project_dir = src
+        if binders:
+            reason = f"the {binders[0].name}/ folder takes precedence (repo2docker's rule)"
+            layers.ignored += [Ignored(p, reason) for p in here]
+        found.sort(key=lambda c: _PROJECT_ORDER.index(c.kind) if c.kind in _PROJECT_ORDER else 99)
+        layers.items += found
+
+
+def _combine(
+    layers: _Layers,
+    target: Path,
+    notebook: Path | None,
+    project_root: Path,
+    kernel_override: str | None,
+    nb_kernel: str | None,
+) -> Resolution:
+    used: dict[int, list[str]] = {}
+    lost: dict[int, list[str]] = {}
+
+    def winners(name: str) -> list[Contribution]:
+        setters = [c for c in layers.items if name in c.provides()]
+        if not setters:
+            return []
+        best = [setters[0]]
+        if setters[0].kind in _UNION and name == "packages.pypi":
+            best += [c for c in setters[1:] if c.kind in _UNION and c.rank == setters[0].rank]
+        for c in setters:
+            (used if c in best else lost).setdefault(id(c), []).append(name)
+        return best
+
+    python_from = winners("python")
+    kernel_from = winners("kernel")
+    as_of_from = winners("as_of")
+    winners("engine")
+    requirements = []
+    constraints = []
+    index_options: list[str] = []
+    lock = None
+    for eco in ECOSYSTEMS:
+        for c in winners(f"packages.{eco}"):
+            requirements += [r for r in c.requirements if r.ecosystem == eco]
+            if eco == "pypi":
+                constraints += c.constraints
+                index_options += [o for o in c.index_options if o not in index_options]
+                lock = lock or c.lock
+    for c in layers.items:
+        if c.lock and c is not None and lock is not c.lock:
+            lost.setdefault(id(c), []).append("lock")
+
+    kernel_name = kernel_override or (kernel_from[0].kernel if kernel_from else None)
+    recipe = get_recipe(kernel_name or nb_kernel or "python")
+    spec = EnvSpec(
+        kernel=recipe.name,
+        python=python_from[0].python if python_from else None,
+        requirements=dedupe([*requirements, *recipe.requirements()]),
+        constraints=dedupe(constraints),
+        index_options=tuple(index_options),
+        as_of=as_of_from[0].as_of if as_of_from else None,
+        lock=lock,
+    )
+    engine = next((c.engine for c in layers.items if c.engine and id(c) in used), None)
+
+    sources = []
+    ignored = list(layers.ignored)
+    notes = list(layers.notes)
+    for c in layers.items:
+        got, missed = used.get(id(c), []), lost.get(id(c), [])
+        if got:
+            sources.append(Source(c.kind, c.path, c.rank, tuple(got)))
+            notes += c.notes
+        if missed and c.path is not None:
+            best = ", ".join(missed)
+            if got:
+                notes.append(f"{c.path}: {best} overridden by a source of higher precedence")
+            else:
+                ignored.append(Ignored(c.path, f"{best} set by a source of higher precedence"))
+    return Resolution(
+        spec=spec,
+        target=target,
+        notebook=notebook,
+        project_root=project_root,
+        project_dir=layers.project_dir,
+        sources=tuple(sources),
+        ignored=tuple(ignored),
+        notes=tuple(dict.fromkeys(notes)),
+        engine=engine or "local",
+    )

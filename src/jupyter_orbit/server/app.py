@@ -1,0 +1,78 @@
+"""The profile's Jupyter server process (``python -m jupyter_orbit.server``).
+
+It is jupyter_server with JupyterLab and Orbit's extension, configured by the profile's own
+config folder and nothing else (no ``~/.jupyter``, no system config, nothing from the project),
+with the safety settings applied last so no config file can undo them. It binds its port itself
+and keeps the socket, so the port it reports is the port it holds.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from jupyter_server.serverapp import ServerApp
+from tornado.netutil import bind_sockets
+from traitlets.config import Config
+
+EXIT_PORT_IN_USE = 3
+
+# notebook_shim is left out: it loads classic-notebook extensions from outside the profile.
+_OPTIONAL_EXTENSIONS = ("jupyter_server_terminals", "jupyter_lsp")
+
+
+def enforced_config(data_dir: str) -> Config:
+    c = Config()
+    c.ServerApp.ip = "127.0.0.1"
+    c.ServerApp.allow_remote_access = False
+    c.ServerApp.open_browser = False
+    c.ServerApp.port_retries = 0
+    c.ServerApp.allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    c.ServerApp.default_url = "/lab"
+    c.ServerApp.kernel_spec_manager_class = (
+        "jupyter_orbit.kernels.kernelspecs.ProfileKernelSpecManager"
+    )
+    extensions = {"jupyterlab": True, "jupyter_orbit": True}
+    extensions |= {e: True for e in _OPTIONAL_EXTENSIONS if importlib.util.find_spec(e)}
+    c.ServerApp.jpserver_extensions = extensions
+    # Prebuilt lab extensions from the profile and the server environment only (not ~/.local).
+    c.LabServerApp.labextensions_path = [
+        str(Path(data_dir) / "labextensions"),
+        str(Path(sys.prefix) / "share" / "jupyter" / "labextensions"),
+    ]
+    return c
+
+
+class OrbitServerApp(ServerApp):
+    name = "jupyter-orbit-server"
+    description = "The Jupyter server of one Orbit profile."
+
+    @property
+    def config_file_paths(self) -> list[str]:
+        return [self.config_dir]
+
+    def load_config_file(self, *args: object, **kwargs: object) -> None:
+        super().load_config_file(*args, **kwargs)
+        self.update_config(enforced_config(self.data_dir))
+
+    def _find_http_port(self) -> None:
+        # Bind now and keep the socket (no bind-close-rebind race); port 0 lets the OS choose.
+        try:
+            self._orbit_sockets = bind_sockets(self.port, self.ip)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                self.log.critical("Orbit: port %s is already in use", self.port)
+                self.exit(EXIT_PORT_IN_USE)
+            raise
+        self.port = self._orbit_sockets[0].getsockname()[1]
+
+    def _bind_http_server_tcp(self) -> bool:
+        self.http_server.add_sockets(self._orbit_sockets)
+        return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    OrbitServerApp.launch_instance(argv=argv)

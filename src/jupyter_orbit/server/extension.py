@@ -1,0 +1,116 @@
+"""Orbit's server extension: the runtime, and a REST API under ``/orbit/api``.
+
+Every handler is a jupyter_server ``APIHandler``: token-authenticated, XSRF-checked for browser
+requests, authorised against the "kernels" resource because each one can run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.application import ExtensionApp
+from tornado import web
+from traitlets import Int
+
+from jupyter_orbit import __version__
+from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
+from jupyter_orbit.server import runtime as rt
+
+
+class _OrbitHandler(APIHandler):
+    auth_resource = "kernels"
+
+    @property
+    def runtime(self) -> rt.OrbitRuntime:
+        return self.settings["orbit_runtime"]
+
+
+class StatusHandler(_OrbitHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        km = self.kernel_manager
+        kernels = []
+        for model in km.list_kernels():
+            info = self.runtime.kernels.get(model["id"], {})
+            kernels.append({**model, **info})
+        self.finish(
+            json.dumps(
+                {
+                    "orbit": __version__,
+                    "profile": self.runtime.profile.name,
+                    "root_dir": str(self.runtime.root_dir),
+                    "pid": os.getpid(),
+                    "kernels": kernels,
+                    "pool": self.runtime.pool.status(),
+                },
+                default=str,
+            )
+        )
+
+
+class RunHandler(_OrbitHandler):
+    """Execute a notebook in an environment that is already built; stream results as JSON lines."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        from jupyter_orbit.server.execute import run_streaming
+
+        body = self.get_json_body() or {}
+        for key in ("notebook", "env_id", "cwd"):
+            if key not in body:
+                raise web.HTTPError(400, f"missing {key}")
+        self.set_header("Content-Type", "application/x-ndjson")
+
+        async def emit(event: dict) -> None:
+            self.write(json.dumps(event, default=str) + "\n")
+            await self.flush()
+
+        await run_streaming(self.runtime, body, emit)
+        self.finish()
+
+
+class OrbitExtension(ExtensionApp):
+    name = "jupyter_orbit"
+    load_other_extensions = True
+
+    pool_per_env = Int(1, config=True, help="Warm kernels kept per recently used environment.")
+    pool_max_envs = Int(
+        3, config=True, help="How many recently used environments keep warm kernels."
+    )
+
+    def initialize_settings(self) -> None:
+        root = Path(self.serverapp.root_dir).resolve()
+        paths = Paths.from_env()
+        profile = paths.profile(os.environ.get("ORBIT_PROFILE", DEFAULT_PROFILE))
+        runtime = rt.OrbitRuntime(
+            paths=paths,
+            profile=profile,
+            root_dir=root,
+            kernel_env=dict(os.environ),
+            log=self.log,
+            pool_per_env=self.pool_per_env,
+            pool_max_envs=self.pool_max_envs,
+        )
+        rt.install(runtime)
+        self.settings["orbit_runtime"] = runtime
+
+    def initialize_handlers(self) -> None:
+        self.handlers += [
+            (r"/orbit/api/status", StatusHandler),
+            (r"/orbit/api/run", RunHandler),
+        ]
+
+    async def _start_jupyter_server_extension(self, serverapp: object) -> None:
+        self.settings["orbit_runtime"].prewarm_recent()
+
+    async def stop_extension(self) -> None:
+        runtime = rt.current()
+        if runtime is not None:
+            await runtime.pool.shutdown()
+            rt.install(None)

@@ -1,0 +1,223 @@
+"""Start, find and stop a profile's server (the command-line side).
+
+The server runs from Orbit's own interpreter in a session of its own, logging to the profile's
+``logs/server.log``. Its token is generated here, written to a 0600 file that the server reads
+(``JUPYTER_TOKEN_FILE``), and kept in the 0600 ``server.json``; it never appears in an argv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jupyter_orbit import __version__, atomic
+from jupyter_orbit.errors import ServerError
+from jupyter_orbit.paths import Paths, ProfilePaths
+from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.server.client import ServerClient
+
+# Variables that would point the server at some other Jupyter installation than the profile's.
+_SCRUB = (
+    "JUPYTER_TOKEN",
+    "JUPYTER_TOKEN_FILE",
+    "JUPYTER_CONFIG_PATH",
+    "JUPYTER_PATH",
+    "JUPYTER_PREFER_ENV_PATH",
+    "JUPYTER_NO_CONFIG",
+    "JUPYTER_PLATFORM_DIRS",
+    "VIRTUAL_ENV",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+)
+
+
+@dataclass(frozen=True)
+class ServerState:
+    pid: int
+    url: str
+    port: int
+    root_dir: str
+    token: str
+    profile: str
+    started: str
+    log: str
+    version: str = __version__
+
+    def client(self, timeout: float = 10) -> ServerClient:
+        return ServerClient(self.url, self.token, timeout=timeout)
+
+    def public(self) -> dict:
+        """Everything but the token."""
+        data = asdict(self)
+        data.pop("token")
+        return data
+
+
+def read_state(profile: ProfilePaths) -> ServerState | None:
+    try:
+        data = json.loads(profile.server_state.read_text())
+        return ServerState(**data)
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running(profile: ProfilePaths, *, check_http: bool = True) -> ServerState | None:
+    """The profile's server if it is up; a stale state file is removed."""
+    state = read_state(profile)
+    if state is None:
+        return None
+    ok = pid_alive(state.pid)
+    if ok and check_http:
+        try:
+            state.client(timeout=3).get_json("/api/status")
+        except ServerError:
+            ok = False
+    if not ok:
+        with contextlib.suppress(FileNotFoundError):
+            profile.server_state.unlink()
+    return state if ok else None
+
+
+def start(
+    paths: Paths,
+    profile: ProfilePaths,
+    root: Path,
+    *,
+    port: int | None = None,
+    progress: Progress | None = None,
+    timeout: float = 120,
+) -> tuple[ServerState, subprocess.Popen]:
+    from jupyter_orbit.kernels.kernelspecs import install_kernelspecs
+
+    progress = progress or NullProgress()
+    profile.ensure()
+    progress.step("profile", f"{profile.name} ({profile.root})")
+    install_kernelspecs(profile)
+    token = secrets.token_urlsafe(32)
+    atomic.write_text(profile.token_file, token, mode=0o600)
+
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env.update(profile.jupyter_env())
+    env.update(
+        JUPYTER_TOKEN_FILE=str(profile.token_file),
+        ORBIT_HOME=str(paths.home),
+        ORBIT_PROFILE=profile.name,
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyter_orbit.server",
+        f"--ServerApp.root_dir={root}",
+        f"--ServerApp.port={port or 0}",
+    ]
+    log_path = profile.server_log
+    if log_path.exists():
+        log_path.replace(log_path.with_suffix(".log.1"))
+    progress.step("server", f"starting JupyterLab in {root}")
+    with log_path.open("ab") as log:
+        log_path.chmod(0o600)
+        proc = subprocess.Popen(
+            argv,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    info_file = profile.runtime_dir / f"jpserver-{proc.pid}.json"
+    deadline = time.monotonic() + timeout
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise _start_failure(code, port, log_path)
+        if info_file.exists():
+            try:
+                info = json.loads(info_file.read_text())
+                client = ServerClient(info["url"], token, timeout=2)
+                client.get_json("/api/status")
+                break
+            except (ValueError, KeyError, ServerError):
+                pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise ServerError(
+                f"the server did not answer within {timeout:.0f}s",
+                f"see the log at {log_path}",
+            )
+        time.sleep(0.05)
+    state = ServerState(
+        pid=proc.pid,
+        url=info["url"],
+        port=int(info["port"]),
+        root_dir=str(root),
+        token=token,
+        profile=profile.name,
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        log=str(log_path),
+    )
+    atomic.write_json(profile.server_state, asdict(state), mode=0o600)
+    return state, proc
+
+
+def _start_failure(code: int, port: int | None, log_path: Path) -> ServerError:
+    from jupyter_orbit.server.app import EXIT_PORT_IN_USE
+
+    if code == EXIT_PORT_IN_USE:
+        return ServerError(
+            f"port {port} is already in use",
+            "choose another with --port, or leave --port out and Orbit picks a free one",
+        )
+    tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+    return ServerError(
+        f"the server exited while starting (exit code {code})",
+        f"see the log at {log_path}" + (": " + " | ".join(tail) if tail else ""),
+    )
+
+
+def stop(profile: ProfilePaths, state: ServerState, *, timeout: float = 30) -> None:
+    """Ask the server to shut down (it stops its kernels first); force it if it will not."""
+    with contextlib.suppress(ServerError):
+        state.client(timeout=5).post_json("/api/shutdown")
+    if not _wait_gone(state.pid, timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(state.pid, signal.SIGTERM)
+        if not _wait_gone(state.pid, 5):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(state.pid, signal.SIGKILL)
+    for path in (profile.server_state, profile.token_file):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            # Reap it if it is our child (the foreground `orbit up`), else just poll.
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,127 @@
+"""Every call Orbit makes to uv goes through here.
+
+uv always runs with ``--no-config`` (nothing in a project folder configures it) and from a
+working directory Orbit owns, so no ``pyproject.toml`` or ``uv.toml`` nearby is picked up.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from jupyter_orbit.errors import BuildError, InputError
+
+# Variables that would point uv at some other environment or project than the one we name.
+_SCRUB = ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", "UV_PROJECT", "PYTHONHOME")
+
+
+@functools.cache
+def uv_bin() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def uv_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env["UV_NO_CONFIG"] = "1"
+    env.setdefault("NO_COLOR", "1")
+    env.update(extra or {})
+    return env
+
+
+def run_uv(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    on_line: Callable[[str], None] | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+) -> str:
+    """Run ``uv ARGS`` and return its stdout; stderr lines go to ``on_line`` as they come.
+
+    A failure raises ``BuildError`` carrying uv's own explanation.
+    """
+    cmd = [uv_bin(), *args, "--no-config"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=uv_environ(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        text=True,
+    )
+    if stdin is not None:
+        assert proc.stdin is not None
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+    err_lines: list[str] = []
+    assert proc.stderr is not None and proc.stdout is not None
+    # uv writes little to stdout, so reading stderr first cannot deadlock on a full pipe.
+    for line in proc.stderr:
+        err_lines.append(line.rstrip("\n"))
+        if on_line:
+            on_line(line.rstrip("\n"))
+    out = proc.stdout.read()
+    if proc.wait() != 0:
+        raise uv_failure(args[0:2], err_lines)
+    return out
+
+
+def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
+    """Turn uv's error output into one message and a fix."""
+    text = "\n".join(lines).strip()
+    body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith(("Using ", "Resolved"))]
+    summary = " ".join(body[-6:])[:600] if body else "uv failed"
+    for prefix in ("error: ", "× "):
+        summary = summary.replace(prefix, "")
+    hint = "see uv's message above; fix the requirement and try again"
+    if "not found in the package registry" in text or "was not found in the" in text:
+        hint = "check the package name on https://pypi.org and fix it where it is declared"
+    elif "No solution found" in text or "unsatisfiable" in text:
+        hint = "the versions asked for cannot be installed together; loosen one of the pins"
+    elif "Failed to fetch" in text or "Could not connect" in text or "dns error" in text:
+        hint = "no network: connect, or build the environment once while online"
+    return BuildError(f"uv {' '.join(what)} failed: {summary}", hint)
+
+
+def find_python(request: str, *, cwd: Path) -> Path:
+    """The interpreter uv would use for ``request`` (a version or specifier), never downloading."""
+    try:
+        out = run_uv(["python", "find", "--no-python-downloads", "--no-project", request], cwd=cwd)
+    except BuildError:
+        available = installed_pythons(cwd=cwd)
+        raise InputError(
+            f"Python {request} is not available on this machine",
+            "available here: "
+            + (", ".join(available) if available else "none found")
+            + "; choose one with --python VERSION (or install it, e.g. `uv python install "
+            + request
+            + "`)",
+        ) from None
+    return Path(out.strip().splitlines()[-1])
+
+
+def installed_pythons(*, cwd: Path) -> list[str]:
+    import json
+
+    try:
+        out = run_uv(
+            [
+                "python",
+                "list",
+                "--only-installed",
+                "--output-format",
+                "json",
+                "--no-python-downloads",
+            ],
+            cwd=cwd,
+        )
+    except BuildError:
+        return []
+    versions = {d["version"] for d in json.loads(out or "[]")}
+    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")[:3] if p.isdigit()))
