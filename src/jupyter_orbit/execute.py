@@ -61,6 +61,9 @@ async def execute(
     nb = nbformat.reads(json.dumps(nb_json), as_version=4)
     failed: dict[str, Any] = {}
 
+    async def on_start(cell: Any, cell_index: int) -> None:
+        failed["cell"] = cell_index  # so a timeout or a dead kernel can name its cell
+
     async def on_executed(cell: Any, cell_index: int, execute_reply: dict) -> None:
         await emit({"cell": cell_index, "outputs": cell.get("outputs", [])})
 
@@ -81,6 +84,7 @@ async def execute(
         allow_errors=False,
         record_timing=True,
         resources={"metadata": {"path": str(cwd)}},
+        on_cell_start=on_start,
         on_cell_executed=on_executed,
         on_cell_error=on_error,
     )

@@ -82,7 +82,14 @@ def _print(r: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
+    if not out.is_terminal:
+        out.width = 200  # piped output: do not fold paths at 80 columns
+    root = r["project_root"].rstrip("/") + "/"
+
+    def short(path: str | None) -> str:
+        return path[len(root) :] if path and path.startswith(root) else (path or "")
+
     state = "built" if r["built"] else "not built"
     out.print(f"[bold]{r['notebook'] or r['target']}[/]")
     out.print(
@@ -106,7 +113,7 @@ def _print(r: dict[str, Any]) -> None:
         title_justify="left",
     )
     for req in r["requirements"]:
-        table.add_row(req["ecosystem"], req["requirement"], req["source"] or "")
+        table.add_row(req["ecosystem"], req["requirement"], short(req["source"]))
     out.print(table)
     sources = Table(
         "rank",
@@ -118,12 +125,12 @@ def _print(r: dict[str, Any]) -> None:
         title_justify="left",
     )
     for s in r["sources"]:
-        sources.add_row(str(s["rank"]), s["path"] or s["kind"], ", ".join(s["provides"]))
+        sources.add_row(str(s["rank"]), short(s["path"]) or s["kind"], ", ".join(s["provides"]))
     out.print(sources)
     if r["ignored"]:
         out.print("[bold]ignored[/]")
         for i in r["ignored"]:
-            out.print(f"  {i['path']}  [dim]{i['reason']}[/]")
+            out.print(f"  {short(i['path'])}  [dim]{i['reason']}[/]")
     for s in r["source_changing"]:
         out.print(f"[yellow]source option:[/] {s}")
     for n in r["notes"]:

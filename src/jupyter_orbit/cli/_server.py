@@ -24,7 +24,7 @@ def up_command(
     target = path.expanduser().resolve()
     if not target.exists():
         raise InputError(f"{path}: no such file or folder", "give the project folder to open")
-    root = find_project_root(target.parent) if target.is_file() else target
+    root = (find_project_root(target.parent) or target.parent) if target.is_file() else target
     TrustStore(paths.trust_file).trust(root)  # handing a folder to `orbit up` trusts it
 
     proc = None

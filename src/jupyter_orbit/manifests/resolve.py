@@ -47,12 +47,21 @@ class _Layers:
     project_dir: Path | None = None
 
 
-def find_project_root(start: Path) -> Path:
-    """The nearest folder holding ``.git``, else ``start`` itself."""
+_ROOT_MARKERS = (".git", ".hg", *_BINDER_DIRS)
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder holding ``.git`` (or ``.hg``, ``binder/``, ``.binder/``), if any."""
     for d in (start, *start.parents):
-        if (d / ".git").exists():
+        if any((d / m).exists() for m in _ROOT_MARKERS):
             return d
-    return start
+    return None
+
+
+def _walk_limit(start: Path) -> Path:
+    """Without a marked root, look no higher than the home folder (or the drive's root)."""
+    home = Path.home()
+    return home if start.is_relative_to(home) else Path(start.anchor)
 
 
 def resolve(
@@ -71,9 +80,9 @@ def resolve(
         raise InputError(f"{target}: no such file or folder", "check the path")
     notebook = target if target.is_file() else None
     start = target.parent if notebook else target
-    project_root = Path(root).resolve() if root else find_project_root(start)
-    if not start.is_relative_to(project_root):
-        project_root = start
+    marked = Path(root).resolve() if root else find_project_root(start)
+    if marked is not None and not start.is_relative_to(marked):
+        marked = None
 
     layers = _Layers()
     if python:
@@ -86,16 +95,20 @@ def resolve(
             nbmod.read_metadata(nb, notebook, rank=RANK_NOTEBOOK),
             nbmod.read_pep723(nb, notebook, rank=RANK_PEP723),
         ]
-    _read_project(start, project_root, layers)
+    _read_project(start, marked or _walk_limit(start), marked, layers)
     layers.items.append(Contribution("profile default", None, RANK_DEFAULT, python=default_python))
+    # The folder the user is asked to trust: the marked root, else where the files were found.
+    project_root = marked or start
+    if marked is None and layers.project_dir is not None:
+        project_root = layers.project_dir
     return _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
 
 
-def _read_project(start: Path, root: Path, layers: _Layers) -> None:
+def _read_project(start: Path, limit: Path, marked: Path | None, layers: _Layers) -> None:
     from jupyter_orbit.manifests.formats import KNOWN_UNREAD, PROJECT_MANIFESTS
 
     folders = [start]
-    while folders[-1] != root and folders[-1] != folders[-1].parent:
+    while folders[-1] != limit and folders[-1] != folders[-1].parent:
         folders.append(folders[-1].parent)
     for folder in folders:
         binders = [folder / b for b in _BINDER_DIRS if (folder / b).is_dir()]
@@ -117,7 +130,8 @@ def _read_project(start: Path, root: Path, layers: _Layers) -> None:
         for m in PROJECT_MANIFESTS:
             present = [src / n for n in m.filenames if (src / n).is_file()]
             if present:  # environment.yml before environment.yaml: the first spelling wins
-                found.append(m.read(present[0], root=root, rank=RANK_PROJECT))
+                # Paths a file refers to (-r, -e) must stay inside the project.
+                found.append(m.read(present[0], root=marked or folder, rank=RANK_PROJECT))
                 reason = f"{present[0].name} is read instead"
                 layers.ignored += [Ignored(p, reason) for p in present[1:]]
         for n, reason in KNOWN_UNREAD.items():
@@ -145,7 +159,7 @@ def _combine(
     nb_kernel: str | None,
 ) -> Resolution:
     used: dict[int, list[str]] = {}
-    lost: dict[int, list[str]] = {}
+    lost: dict[int, list[tuple[str, Contribution]]] = {}  # field, and the source that set it
 
     def winners(name: str) -> list[Contribution]:
         setters = [c for c in layers.items if name in c.provides()]
@@ -155,7 +169,10 @@ def _combine(
         if setters[0].kind in _UNION and name == "packages.pypi":
             best += [c for c in setters[1:] if c.kind in _UNION and c.rank == setters[0].rank]
         for c in setters:
-            (used if c in best else lost).setdefault(id(c), []).append(name)
+            if c in best:
+                used.setdefault(id(c), []).append(name)
+            else:
+                lost.setdefault(id(c), []).append((name, best[0]))
         return best
 
     python_from = winners("python")
@@ -173,9 +190,10 @@ def _combine(
                 constraints += c.constraints
                 index_options += [o for o in c.index_options if o not in index_options]
                 lock = lock or c.lock
+    pypi_source = next((c for c in layers.items if c.lock is lock), None)
     for c in layers.items:
-        if c.lock and c is not None and lock is not c.lock:
-            lost.setdefault(id(c), []).append("lock")
+        if c.lock and lock is not c.lock and pypi_source is not None:
+            lost.setdefault(id(c), []).append(("lock", pypi_source))
 
     kernel_name = kernel_override or (kernel_from[0].kernel if kernel_from else None)
     recipe = get_recipe(kernel_name or nb_kernel or "python")
@@ -199,11 +217,11 @@ def _combine(
             sources.append(Source(c.kind, c.path, c.rank, tuple(got)))
             notes += c.notes
         if missed and c.path is not None:
-            best = ", ".join(missed)
+            by = "; ".join(f"{name} from {_label(w)}" for name, w in missed)
             if got:
-                notes.append(f"{c.path}: {best} overridden by a source of higher precedence")
+                notes.append(f"{_label(c)}: overridden by higher precedence ({by})")
             else:
-                ignored.append(Ignored(c.path, f"{best} set by a source of higher precedence"))
+                ignored.append(Ignored(c.path, f"{c.kind}: higher precedence wins ({by})"))
     return Resolution(
         spec=spec,
         target=target,
@@ -215,3 +233,9 @@ def _combine(
         notes=tuple(dict.fromkeys(notes)),
         engine=engine or "local",
     )
+
+
+def _label(c: Contribution) -> str:
+    if c.path is None:
+        return c.kind
+    return c.kind if c.path.name == c.kind else f"{c.kind} in {c.path.name}"

@@ -1,0 +1,125 @@
+"""Shared fixtures: an isolated ORBIT_HOME and HOME per test, real uv, real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import platformdirs
+import pytest
+
+from tests.support.kernelws import Server
+
+REPO = Path(__file__).resolve().parents[1]
+# One uv cache for every test (and the user's own uv): packages are downloaded once.
+UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
+
+
+@dataclass
+class Orbit:
+    """Runs the real `orbit` command line against one ORBIT_HOME and a fake HOME."""
+
+    home: Path
+    user_home: Path
+    started: set[str] = field(default_factory=set)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ORBIT_", "JUPYTER_")) and k not in ("IPYTHONDIR",)
+        }
+        env.update(
+            ORBIT_HOME=str(self.home),
+            HOME=str(self.user_home),
+            UV_CACHE_DIR=UV_CACHE,
+            XDG_CONFIG_HOME=str(self.user_home / ".config"),
+            XDG_DATA_HOME=str(self.user_home / ".local" / "share"),
+            XDG_CACHE_HOME=str(self.user_home / ".cache"),
+        )
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        return env
+
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 900, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "jupyter_orbit", *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd or self.user_home,
+        )
+
+    def up(self, root: Path, *extra: str, profile: str = "default") -> dict[str, Any]:
+        r = self.run("up", str(root), "--detach", "--no-browser", "--profile", profile, *extra)
+        assert r.returncode == 0, r.stderr
+        self.started.add(profile)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    def server(self, root: Path, profile: str = "default") -> Server:
+        info = self.up(root, profile=profile)
+        return Server(info["url"], info["token"])
+
+    def down_all(self) -> None:
+        for profile in self.started:
+            self.run("down", "--profile", profile, timeout=60)
+        self.started.clear()
+
+
+def _orbit(base: Path) -> Orbit:
+    home = base / "orbit-home"
+    user_home = base / "home"
+    user_home.mkdir(parents=True, exist_ok=True)
+    return Orbit(home, user_home)
+
+
+@pytest.fixture
+def orbit(tmp_path: Path) -> Iterator[Orbit]:
+    """A fresh ORBIT_HOME: nothing built, nothing trusted."""
+    o = _orbit(tmp_path)
+    yield o
+    o.down_all()
+
+
+@pytest.fixture(scope="session")
+def shared_orbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orbit]:
+    """One ORBIT_HOME for tests that only need environments to exist (built once)."""
+    o = _orbit(tmp_path_factory.mktemp("shared"))
+    yield o
+    o.down_all()
+
+
+def make_notebook(
+    path: Path, *cells: str, metadata: dict | None = None, markdown: str | None = None
+) -> Path:
+    nb = nbformat.v4.new_notebook()
+    if markdown:
+        nb.cells.append(nbformat.v4.new_markdown_cell(markdown))
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.metadata.update(metadata or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes: to prove nothing changed."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
