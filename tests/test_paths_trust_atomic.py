@@ -1,4 +1,3 @@
-import os
 import stat
 
 import pytest
@@ -70,4 +69,4 @@ def test_damaged_trust_record_trusts_nothing(tmp_path):
     f = tmp_path / "trust.json"
     f.write_text("{not json")
     assert not TrustStore(f).is_trusted(tmp_path)
-    assert os.path.exists(f)
+    assert f.exists()

@@ -84,7 +84,7 @@ def test_both_binder_folders_is_an_error(project: Path):
     (project / "binder").mkdir()
     (project / ".binder").mkdir()
     nb = make_notebook(project / "a.ipynb", "1")
-    with pytest.raises(InputError, match="both binder/ and .binder/"):
+    with pytest.raises(InputError, match=r"both binder/ and \.binder/"):
         resolve(nb, default_python="3.11")
 
 
