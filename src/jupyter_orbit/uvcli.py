@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,13 +81,17 @@ def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
     for prefix in ("error: ", "× "):
         summary = summary.replace(prefix, "")
     hint = "see uv's message above; fix the requirement and try again"
-    if "not found in the package registry" in text or "was not found in the" in text:
+    if missing := re.search(r"Because (\S+) was not found in the package registry", text):
+        summary = f"no package named {missing.group(1)} on the package index"
+        hint = "check the package name on https://pypi.org and fix it where it is declared"
+    elif "not found in the package registry" in text or "was not found in the" in text:
         hint = "check the package name on https://pypi.org and fix it where it is declared"
     elif "No solution found" in text or "unsatisfiable" in text:
         hint = "the versions asked for cannot be installed together; loosen one of the pins"
     elif "Failed to fetch" in text or "Could not connect" in text or "dns error" in text:
         hint = "no network: connect, or build the environment once while online"
-    return BuildError(f"uv {' '.join(what)} failed: {summary}", hint)
+    prefix = "" if missing else f"uv {' '.join(what)} failed: "
+    return BuildError(prefix + summary, hint)
 
 
 def find_python(request: str, *, cwd: Path) -> Path:

@@ -39,7 +39,13 @@ class Server:
     def new_session(self, path: str, kernel: str = "python3") -> dict:
         r = self.post(
             "/api/sessions",
-            json={"path": path, "type": "notebook", "name": "", "kernel": {"name": kernel}},
+            # As JupyterLab sends it: the server makes JPY_SESSION_NAME from path and name.
+            json={
+                "path": path,
+                "type": "notebook",
+                "name": path.rsplit("/", 1)[-1],
+                "kernel": {"name": kernel},
+            },
         )
         r.raise_for_status()
         return r.json()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from jupyter_orbit import __version__, atomic
 from jupyter_orbit.engines.base import Engine
+from jupyter_orbit.errors import BuildError
 from jupyter_orbit.kernels.recipes import KernelRecipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Requirement, Step
 from jupyter_orbit.progress import Progress
@@ -179,9 +180,14 @@ class LocalEngine(Engine):
             requirements, "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
         )
         progress.step("resolve", _names(spec.packages("pypi")))
-        run_uv(
-            [*compile_args, str(requirements), "-o", str(pinned), "--quiet"], cwd=meta, on_line=log
-        )
+        try:
+            run_uv(
+                [*compile_args, str(requirements), "-o", str(pinned), "--quiet"],
+                cwd=meta,
+                on_line=log,
+            )
+        except BuildError as err:
+            raise _blame(err, spec) from None
         progress.step("install", f"{_count_pins(pinned)} packages")
         run_uv(
             ["pip", "sync", "--python", str(python), "--compile-bytecode", *flags, str(pinned)],
@@ -248,6 +254,18 @@ class LocalEngine(Engine):
         final = self.root / env_id
         if final.exists() and not (final / MARKER).exists():
             shutil.rmtree(final, ignore_errors=True)
+
+
+def _blame(err: BuildError, spec: EnvSpec) -> BuildError:
+    """Name the files that declared the packages uv could not resolve."""
+    where = [
+        f"{r.name} is declared in {r.origin}"
+        for r in spec.packages("pypi")
+        if r.origin and r.origin.path and r.name in err.message
+    ]
+    if not where:
+        return err
+    return BuildError(f"{err.message} ({'; '.join(where)})", err.hint)
 
 
 def _names(reqs: tuple[Requirement, ...] | list[Requirement]) -> str:

@@ -80,7 +80,7 @@ def pypi_requirement(text: str, origin: Origin | None = None) -> Requirement:
     except InvalidRequirement as e:
         where = origin.path if origin else None
         raise InputError(
-            f"not a valid requirement: {text.strip()!r} ({e})",
+            f"not a valid requirement: {text.strip()!r} ({str(e).splitlines()[0]})",
             "write it as PEP 508, for example 'numpy>=1.26' or 'pandas[excel]==2.2.*'",
             path=where,
             line=origin.line if origin else None,

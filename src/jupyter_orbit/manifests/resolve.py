@@ -190,7 +190,9 @@ def _combine(
                 constraints += c.constraints
                 index_options += [o for o in c.index_options if o not in index_options]
                 lock = lock or c.lock
-    pypi_source = next((c for c in layers.items if c.lock is lock), None)
+    pypi_source = next((c for c in layers.items if lock and c.lock is lock), None)
+    if pypi_source is not None:
+        used.setdefault(id(pypi_source), []).append("lock")
     for c in layers.items:
         if c.lock and lock is not c.lock and pypi_source is not None:
             lost.setdefault(id(c), []).append(("lock", pypi_source))

@@ -32,7 +32,9 @@ async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit)
     session = str(body.get("session", ""))
     warm = await runtime.pool.take(env.env_id, cwd=cwd, session=session)
     runtime.remember(WarmTarget(env.env_id, argv, recipe.language, tuple(body.get("imports", ()))))
-    await emit({"kernel": "prewarmed" if warm is not None else "started"})
+    how = "prewarmed" if warm is not None else "new"
+    runtime.log.info("Orbit: running %s in environment %s (%s kernel)", session, env.env_id, how)
+    await emit({"kernel": how})
     km = warm.km if warm else await start_kernel(argv, recipe.language, cwd, session)
     try:
         await execute(
