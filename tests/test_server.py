@@ -28,16 +28,7 @@ def run_code(server: Server, notebook: str, code: str, timeout: float = 600):
 
 
 def cmdlines() -> list[str]:
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                out.append(
-                    (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                )
-            except OSError:
-                pass
-    return out
+    return [_cmd(p) for p in Path("/proc").iterdir() if p.name.isdigit()]
 
 
 def listening_addresses(port: int) -> set[str]:
