@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jupyter_orbit import __version__, atomic
+from jupyter_orbit.engines import bytecode
 from jupyter_orbit.engines.base import Engine
 from jupyter_orbit.errors import BuildError
 from jupyter_orbit.kernels.recipes import KernelRecipe
@@ -78,7 +79,8 @@ class LocalEngine(Engine):
             )
         as_of = f" as of {spec.as_of}" if spec.as_of else ""
         steps.append(Step("resolve", f"{len(pypi)} PyPI requirements{as_of}: {_names(pypi)}"))
-        steps.append(Step("install", "hardlinked from uv's cache, bytecode compiled"))
+        steps.append(Step("install", "hardlinked from uv's cache"))
+        steps.append(Step("bytecode", "compiled once, identical files shared between environments"))
         warnings = []
         if apt := spec.packages("apt"):
             steps.append(Step("check-apt", f"Debian packages present: {_names(apt)}"))
@@ -190,16 +192,27 @@ class LocalEngine(Engine):
             raise _blame(err, spec) from None
         progress.step("install", f"{_count_pins(pinned)} packages")
         run_uv(
-            ["pip", "sync", "--python", str(python), "--compile-bytecode", *flags, str(pinned)],
+            ["pip", "sync", "--python", str(python), *flags, str(pinned)],
             cwd=meta,
             on_line=log,
         )
+        progress.step("bytecode", "compiling what no other environment has compiled")
+        cfg = _read_pyvenv_cfg(build / "pyvenv.cfg")
+        site = _site_packages(build)
+        store = None
+        to_compile = 10**6
+        if cfg.get("implementation", "").lower() == "cpython" and (v := cfg.get("version_info")):
+            major, minor = v.split(".")[:2]
+            store = bytecode.BytecodeStore(self.root / ".bytecode", f"cpython-{major}{minor}")
+            to_compile = store.link_known(site)
+        bytecode.compile_tree(python, build, site, to_compile=to_compile)
+        if store is not None:
+            store.keep(site)
         if apt := spec.packages("apt"):
             progress.step("check-apt", _names(apt))
             if missing := missing_debian_packages([r.name for r in apt]):
                 progress.warn(apt_hint(missing))
         progress.step("commit", str(self.location(spec)))
-        cfg = _read_pyvenv_cfg(build / "pyvenv.cfg")
         return {
             "env_id": spec.env_id,
             "engine": self.name,
@@ -284,6 +297,12 @@ def _split_options(options: tuple[str, ...]) -> tuple[list[str], list[str]]:
         else:
             lines.append(opt)
     return flags, lines
+
+
+def _site_packages(prefix: Path) -> list[Path]:
+    if os.name == "nt":
+        return [prefix / "Lib" / "site-packages"]
+    return sorted((prefix / "lib").glob("python*/site-packages"))
 
 
 def _count_pins(lock: Path) -> int:
