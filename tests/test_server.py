@@ -208,3 +208,42 @@ def test_a_server_that_died(orbit: Orbit, project: Path):
 def test_missing_path(orbit: Orbit, tmp_path: Path):
     r = orbit.run("up", str(tmp_path / "nope"), "--detach", "--no-browser")
     assert r.returncode == 2 and "no such file or folder" in r.stderr
+
+
+def test_second_kernel_for_an_environment_is_prewarmed(orbit: Orbit, tmp_path: Path):
+    root = tmp_path / "warm"
+    make_notebook(root / "a" / "one.ipynb", "1")
+    make_notebook(root / "b" / "two.ipynb", "1")
+    (root / "a" / "data.txt").write_text("from a\n")
+    (root / "b" / "data.txt").write_text("from b\n")
+    server = orbit.server(root)
+    code = "import os; print(open('data.txt').read().strip(), os.environ['JPY_SESSION_NAME'], __session__)"
+    first, r1 = run_code(server, "a/one.ipynb", code)
+    assert r1.stdout.split()[:2] == ["from", "a"]
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the pool refills in the background
+        pool = json.loads(orbit.run("status", "--json").stdout)["pool"]
+        if pool and pool[0]["ready"]:
+            break
+        time.sleep(0.2)
+    second, r2 = run_code(server, "b/two.ipynb", code)
+    # a warm kernel was handed over, and moved into the notebook's folder and session
+    assert r2.stdout.split() == ["from", "b", str(root / "b" / "two.ipynb"), str(root / "b" / "two.ipynb")]
+    status = json.loads(orbit.run("status", "--json").stdout)
+    kernels = {k["id"]: k for k in status["kernels"]}
+    assert kernels[first["kernel"]["id"]]["prewarmed"] is False
+    assert kernels[second["kernel"]["id"]]["prewarmed"] is True
+
+    # an adopted kernel restarts like any other
+    kid = second["kernel"]["id"]
+    assert server.post(f"/api/kernels/{kid}/restart").status_code == 200
+
+    async def after_restart():
+        async with KernelWS(server, kid) as k:
+            await k.kernel_info()
+            return await k.execute("import sys; print(sys.prefix)")
+
+    assert asyncio.run(after_restart()).stdout.strip() == kernels[kid]["location"]
+    assert server.delete(f"/api/kernels/{kid}").status_code == 204
