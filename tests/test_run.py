@@ -121,7 +121,13 @@ def test_env_json_reports_sources_ignored_and_plan(orbit: Orbit, tmp_path: Path)
     reqs = {q["requirement"]: q for q in env["requirements"]}
     assert reqs["pandas>=2.1"]["source"] == f"{project / 'binder' / 'requirements.txt'}:2"
     assert reqs["pandas>=2.1"]["rank"] == 3
-    assert [s["action"] for s in env["plan"]["steps"]] == ["venv", "resolve", "install", "bytecode", "commit"]
+    assert [s["action"] for s in env["plan"]["steps"]] == [
+        "venv",
+        "resolve",
+        "install",
+        "bytecode",
+        "commit",
+    ]
     assert env["plan"]["location"].endswith(env["env_id"])
 
     dry = json.loads(orbit.run("env", str(project / "notebooks"), "--json", "--dry-run").stdout)

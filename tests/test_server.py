@@ -230,7 +230,12 @@ def test_second_kernel_for_an_environment_is_prewarmed(orbit: Orbit, tmp_path: P
         time.sleep(0.2)
     second, r2 = run_code(server, "b/two.ipynb", code)
     # a warm kernel was handed over, and moved into the notebook's folder and session
-    assert r2.stdout.split() == ["from", "b", str(root / "b" / "two.ipynb"), str(root / "b" / "two.ipynb")]
+    assert r2.stdout.split() == [
+        "from",
+        "b",
+        str(root / "b" / "two.ipynb"),
+        str(root / "b" / "two.ipynb"),
+    ]
     status = json.loads(orbit.run("status", "--json").stdout)
     kernels = {k["id"]: k for k in status["kernels"]}
     assert kernels[first["kernel"]["id"]]["prewarmed"] is False

@@ -1,0 +1,129 @@
+"""Round-trip edits of a notebook file: its metadata and the PEP 723 block of its first cell.
+
+A notebook is JSON, so "round trip" means: parse, change only what was asked, and serialise with
+the file's own style (indent, key order, ASCII escaping, line endings, final newline), so every
+other line of the file stays byte-identical. Jupyter's own style (indent 1, sorted keys, UTF-8)
+is the common case. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from jupyter_orbit import atomic
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.manifests.notebook import PEP723_BLOCK, load_notebook
+
+_INDENT = re.compile(r"^\{\r?\n( +|\t+)\S", re.S)
+
+
+@dataclass(frozen=True)
+class JsonStyle:
+    indent: int | str | None
+    sort_keys: bool
+    ensure_ascii: bool
+    newline: str
+    final_newline: bool
+
+    @classmethod
+    def of(cls, text: str, data: Any) -> JsonStyle:
+        m = _INDENT.match(text)
+        indent: int | str | None = None
+        if m:
+            ws = m.group(1)
+            indent = len(ws) if ws[0] == " " else ws
+        return cls(
+            indent=indent,
+            sort_keys=_all_sorted(data),
+            ensure_ascii="\\u" in text and not any(ord(c) > 127 for c in text),
+            newline="\r\n" if "\r\n" in text else "\n",
+            final_newline=text.endswith(("\n", "\r\n")),
+        )
+
+    def dumps(self, data: Any) -> str:
+        out = json.dumps(
+            data, indent=self.indent, sort_keys=self.sort_keys, ensure_ascii=self.ensure_ascii
+        )
+        if self.newline != "\n":
+            out = out.replace("\n", self.newline)
+        return out + (self.newline if self.final_newline else "")
+
+
+def _all_sorted(data: Any) -> bool:
+    if isinstance(data, dict):
+        return list(data) == sorted(data) and all(_all_sorted(v) for v in data.values())
+    if isinstance(data, list):
+        return all(_all_sorted(v) for v in data)
+    return True
+
+
+def update_notebook(path: Path, change: Callable[[dict[str, Any]], None]) -> bool:
+    """Apply ``change`` to the parsed notebook and write it back if anything changed."""
+    nb = load_notebook(path)
+    text = path.read_bytes().decode("utf-8-sig")  # not read_text: keep "\r\n" as it is
+    before = json.dumps(nb, sort_keys=True)
+    change(nb)
+    if json.dumps(nb, sort_keys=True) == before:
+        return False
+    atomic.write_text(path, JsonStyle.of(text, nb).dumps(nb))
+    return True
+
+
+def orbit_metadata(nb: dict[str, Any]) -> dict[str, Any]:
+    """``metadata.orbit``, created (schema 1) if missing."""
+    meta = nb.setdefault("metadata", {})
+    orbit = meta.setdefault("orbit", {})
+    orbit.setdefault("schema", 1)
+    return orbit
+
+
+def edit_pep723(
+    nb: dict[str, Any], path: Path, edit: Callable[[tomlkit.TOMLDocument], None]
+) -> bool:
+    """Edit the TOML of the PEP 723 ``script`` block in the first code cell, if there is one.
+
+    Returns False when the notebook has no block (nothing is added). The rest of the cell, and
+    the comment formatting of untouched lines, are kept.
+    """
+    for cell in nb.get("cells", []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            break
+    else:
+        return False
+    raw = cell.get("source", "")
+    as_list = isinstance(raw, list)
+    source = "".join(raw) if as_list else raw
+    match = next((m for m in PEP723_BLOCK.finditer(source) if m.group("type") == "script"), None)
+    if match is None:
+        return False
+    content = "".join(
+        line[2:] if line.startswith("# ") else line[1:]
+        for line in match.group("content").splitlines(keepends=True)
+    )
+    try:
+        doc = tomlkit.parse(content)
+    except tomlkit.exceptions.TOMLKitError as e:
+        raise InputError(
+            f"the PEP 723 block of {path.name} is not valid TOML ({e})",
+            "fix the block in the first code cell",
+            path=path,
+        ) from None
+    edit(doc)
+    body = "".join(
+        f"# {line}" if line.strip() else "#\n" for line in tomlkit.dumps(doc).splitlines(True)
+    )
+    if not body.endswith("\n"):
+        body += "\n"
+    start, end = match.span("content")
+    new = source[:start] + body + source[end:]
+    if new == source:
+        return False
+    cell["source"] = new.splitlines(keepends=True) if as_list else new
+    return True

@@ -1,0 +1,186 @@
+"""A local package index for tests: wheels built on the fly, served over PEP 691 JSON (with
+PEP 700 upload times, so ``--exclude-newer`` works) and PEP 503 HTML, on 127.0.0.1.
+
+    with LocalIndex(tmp_path) as index:
+        index.add("orbit-demo", "1.0", {"orbit_demo/__init__.py": "X = 1\\n"}, uploaded="2020-01-01")
+        run uv/orbit with --index-url index.url
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import threading
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    files: dict[str, str] | None = None,
+    *,
+    requires: list[str] | tuple[str, ...] = (),
+    summary: str = "",
+) -> Path:
+    """Write a pure-Python wheel (py3-none-any) and return its path."""
+    dist = name.replace("-", "_")
+    files = files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"}
+    info = f"{dist}-{version}.dist-info"
+    metadata = (
+        "\n".join(
+            ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {summary}"]
+            + [f"Requires-Dist: {r}" for r in requires]
+        )
+        + "\n"
+    )
+    contents = dict(files)
+    contents[f"{info}/METADATA"] = metadata
+    contents[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: orbit-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = [f"{p},{_record_hash(c.encode())},{len(c.encode())}" for p, c in contents.items()]
+    record.append(f"{info}/RECORD,,")
+    contents[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for path, content in contents.items():
+            z.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), content)
+    return wheel
+
+
+@dataclass
+class _File:
+    wheel: Path
+    uploaded: datetime
+    sha256: str
+
+
+class LocalIndex:
+    def __init__(self, root: Path) -> None:
+        self.root = root / "index-files"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.projects: dict[str, list[_File]] = {}
+        self._server: ThreadingHTTPServer | None = None
+
+    def add(
+        self,
+        name: str,
+        version: str,
+        files: dict[str, str] | None = None,
+        *,
+        uploaded: str = "2020-01-01T00:00:00Z",
+        requires: list[str] | tuple[str, ...] = (),
+        summary: str = "",
+    ) -> Path:
+        wheel = build_wheel(self.root, name, version, files, requires=requires, summary=summary)
+        when = datetime.fromisoformat(uploaded.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        self.projects.setdefault(canonicalize_name(name), []).append(_File(wheel, when, digest))
+        return wheel
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the index first (use it as a context manager)"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
+
+    def __enter__(self) -> LocalIndex:
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self._head_only = True
+                self.do_GET()
+
+            def do_GET(self) -> None:
+                parts = [p for p in self.path.split("?")[0].split("/") if p]
+                if parts[:1] == ["files"] and len(parts) == 2:
+                    return self._send(
+                        200, (index.root / parts[1]).read_bytes(), "application/octet-stream"
+                    )
+                if parts == ["simple"]:
+                    return self._project_list()
+                if len(parts) == 2 and parts[0] == "simple":
+                    return self._project(canonicalize_name(parts[1]))
+                self._send(404, b"not found", "text/plain")
+
+            def _wants_json(self) -> bool:
+                return "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "")
+
+            def _project_list(self) -> None:
+                names = sorted(index.projects)
+                if self._wants_json():
+                    body = {
+                        "meta": {"api-version": "1.1"},
+                        "projects": [{"name": n} for n in names],
+                    }
+                    return self._send(
+                        200, json.dumps(body).encode(), "application/vnd.pypi.simple.v1+json"
+                    )
+                links = "".join(f'<a href="/simple/{n}/">{n}</a>\n' for n in names)
+                self._send(200, f"<html><body>{links}</body></html>".encode(), "text/html")
+
+            def _project(self, name: str) -> None:
+                files = index.projects.get(name)
+                if not files:
+                    return self._send(404, b"not found", "text/plain")
+                if self._wants_json():
+                    body = {
+                        "meta": {"api-version": "1.1"},
+                        "name": name,
+                        "versions": sorted({f.wheel.name.split("-")[1] for f in files}),
+                        "files": [
+                            {
+                                "filename": f.wheel.name,
+                                "url": f"/files/{f.wheel.name}",
+                                "hashes": {"sha256": f.sha256},
+                                "upload-time": f.uploaded.isoformat().replace("+00:00", "Z"),
+                                "size": f.wheel.stat().st_size,
+                            }
+                            for f in files
+                        ],
+                    }
+                    return self._send(
+                        200, json.dumps(body).encode(), "application/vnd.pypi.simple.v1+json"
+                    )
+                links = "".join(
+                    f'<a href="/files/{html.escape(f.wheel.name)}#sha256={f.sha256}">'
+                    f"{html.escape(f.wheel.name)}</a>\n"
+                    for f in files
+                )
+                self._send(200, f"<html><body>{links}</body></html>".encode(), "text/html")
+
+            def _send(self, code: int, body: bytes, ctype: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if not getattr(self, "_head_only", False):
+                    self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
