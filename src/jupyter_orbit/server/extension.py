@@ -6,6 +6,7 @@ requests, authorised against the "kernels" resource because each one can run cod
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -75,6 +76,17 @@ class RunHandler(_OrbitHandler):
         self.finish()
 
 
+def handlers() -> list[tuple[str, type]]:
+    return [
+        (r"/orbit/api/status", StatusHandler),
+        (r"/orbit/api/run", RunHandler),
+    ]
+
+
+# Each feature keeps its handlers in a module of its own, listed here; each has handlers().
+HANDLER_MODULES = ("jupyter_orbit.server.extension",)
+
+
 class OrbitExtension(ExtensionApp):
     name = "jupyter_orbit"
     load_other_extensions = True
@@ -101,10 +113,8 @@ class OrbitExtension(ExtensionApp):
         self.settings["orbit_runtime"] = runtime
 
     def initialize_handlers(self) -> None:
-        self.handlers += [
-            (r"/orbit/api/status", StatusHandler),
-            (r"/orbit/api/run", RunHandler),
-        ]
+        for module in HANDLER_MODULES:
+            self.handlers += importlib.import_module(module).handlers()
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
         self.settings["orbit_runtime"].prewarm_recent()
