@@ -30,6 +30,18 @@ def _quiet_option(f):  # noqa: ANN001
 _existing = click.Path(exists=False, path_type=Path)
 
 
+def _engine_options(f):  # noqa: ANN001
+    f = click.option(
+        "--allow-host-access",
+        is_flag=True,
+        help="Let notebooks ask for container options that reach into the host (privileged, "
+        "the engine's socket, /, host namespaces, ports on every interface).",
+    )(f)
+    return click.option(
+        "--engine", metavar="NAME", help="Engine for notebooks that name none: local or docker."
+    )(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="orbit")
 def cli() -> None:
@@ -43,15 +55,32 @@ def cli() -> None:
     "--port", type=click.IntRange(0, 65535), help="Port to listen on (default: any free)."
 )
 @click.option("--detach", is_flag=True, help="Return once the server answers; print one JSON line.")
+@_engine_options
 @_profile_option
 @_quiet_option
 def up(
-    path: Path, no_browser: bool, port: int | None, detach: bool, profile: str, quiet: bool
+    path: Path,
+    no_browser: bool,
+    port: int | None,
+    detach: bool,
+    engine: str | None,
+    allow_host_access: bool,
+    profile: str,
+    quiet: bool,
 ) -> None:
     """Start (or reuse) the profile's server rooted at PATH."""
     from jupyter_orbit.cli._server import up_command
 
-    up_command(path, no_browser=no_browser, port=port, detach=detach, profile=profile, quiet=quiet)
+    up_command(
+        path,
+        no_browser=no_browser,
+        port=port,
+        detach=detach,
+        profile=profile,
+        quiet=quiet,
+        engine=engine,
+        allow_host_access=allow_host_access,
+    )
 
 
 @cli.command()
@@ -82,6 +111,7 @@ def status(as_json: bool, profile: str) -> None:
     "--yes", "-y", is_flag=True, help="Install what the notebook declares without asking."
 )
 @click.option("--no-server", is_flag=True, help="Run here even if the profile's server is up.")
+@_engine_options
 @_profile_option
 @_quiet_option
 def run(
@@ -91,6 +121,8 @@ def run(
     python: str | None,
     yes: bool,
     no_server: bool,
+    engine: str | None,
+    allow_host_access: bool,
     profile: str,
     quiet: bool,
 ) -> None:
@@ -106,6 +138,8 @@ def run(
         use_server=not no_server,
         profile=profile,
         quiet=quiet,
+        engine=engine,
+        allow_host_access=allow_host_access,
     )
     sys.exit(code)
 
@@ -115,12 +149,15 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--dry-run", is_flag=True, help="Also resolve exact versions, installing nothing.")
 @click.option("--python", "python", metavar="VERSION", help="Python version for the environment.")
+@click.option("--engine", metavar="NAME", help="Plan for this engine (local or docker).")
 @_profile_option
-def env(target: Path, as_json: bool, dry_run: bool, python: str | None, profile: str) -> None:
+def env(
+    target: Path, as_json: bool, dry_run: bool, python: str | None, engine: str | None, profile: str
+) -> None:
     """Show the environment of a notebook or folder: spec, sources, id and plan."""
     from jupyter_orbit.cli._env import env_command
 
-    env_command(target, as_json=as_json, dry_run=dry_run, python=python)
+    env_command(target, as_json=as_json, dry_run=dry_run, python=python, engine=engine)
 
 
 @cli.command()
@@ -131,6 +168,11 @@ def trust(path: Path | None, revoke: bool) -> None:
     from jupyter_orbit.cli._trust import trust_command
 
     trust_command(path, revoke=revoke)
+
+
+from jupyter_orbit.cli._hub import hub  # noqa: E402  (a command group of its own module)
+
+cli.add_command(hub)
 
 
 def main() -> None:

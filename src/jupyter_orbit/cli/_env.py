@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -12,22 +13,28 @@ from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.model import Plan, Resolution
 
 
-def env_command(target: Path, *, as_json: bool, dry_run: bool, python: str | None) -> None:
+def env_command(
+    target: Path, *, as_json: bool, dry_run: bool, python: str | None, engine: str | None = None
+) -> None:
     from jupyter_orbit.engines import get_engine
+    from jupyter_orbit.engines.base import engine_name
     from jupyter_orbit.engines.local import default_python
     from jupyter_orbit.manifests import resolve
     from jupyter_orbit.paths import Paths
 
     paths = Paths.from_env()
     res = resolve(target, python=python, default_python=default_python())
-    engine = get_engine(res.engine, paths)
+    chosen = get_engine(engine_name(res, override=engine), paths)
+    res = chosen.adapt(res)
+    if engine:
+        res = dataclasses.replace(res, engine=chosen.name)
     plan: Plan | None = None
     problem: OrbitError | None = None
     pins: list[str] | None = None
     try:
-        plan = engine.plan(res.spec)
+        plan = chosen.plan(res.spec)
         if dry_run:
-            pins = engine.pins(plan)
+            pins = chosen.pins(plan)
     except OrbitError as err:  # still show what was resolved, and what stands in the way
         problem = err
     report = to_report(res, plan, pins, problem)

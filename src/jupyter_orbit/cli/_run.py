@@ -25,8 +25,11 @@ def run_command(
     use_server: bool,
     profile: str,
     quiet: bool,
+    engine: str | None = None,
+    allow_host_access: bool = False,
 ) -> int:
     from jupyter_orbit.engines import get_engine
+    from jupyter_orbit.engines.base import Launch, engine_name
     from jupyter_orbit.engines.local import default_python
     from jupyter_orbit.kernels.recipes import get_recipe
     from jupyter_orbit.manifests import resolve
@@ -35,17 +38,20 @@ def run_command(
     res = resolve(notebook, python=python, default_python=default_python())
     if res.notebook is None:
         raise InputError(f"{notebook} is a folder", "give the path of a .ipynb file")
-    engine = get_engine(res.engine, paths)
-    env = engine.lookup(res.spec)
+    chosen = get_engine(engine_name(res, override=engine), paths)
+    res = chosen.adapt(res)
+    launch = Launch(res.notebook, res.project_root, allow_host_access)
+    chosen.check_launch(launch)  # refuse what the notebook may not ask for, before building
+    env = chosen.lookup(res.spec)
     if env is None:
         _ensure_consent(paths, res, yes)
         with progress(quiet, "building the environment") as p:
-            plan = engine.plan(res.spec)
+            plan = chosen.plan(res.spec)
             for warning in plan.warnings:
                 p.warn(warning)
             for item in res.source_changing:
                 p.warn(f"packages may come from somewhere other than PyPI: {item}")
-            env = engine.realize(plan, p)
+            env = chosen.realize(plan, p)
 
     recipe = get_recipe(res.spec.kernel)
     nb_json = json.loads(res.notebook.read_text(encoding="utf-8"))
@@ -59,6 +65,8 @@ def run_command(
         "session": str(res.notebook),
         "timeout": timeout,
         "imports": [r.name for r in res.spec.packages("pypi") if r.origin and r.origin.rank < 5],
+        "project_root": str(res.project_root),
+        "allow_host_access": allow_host_access,
     }
     final = None
     if use_server:
@@ -74,7 +82,7 @@ def run_command(
             except ServerError:
                 final = None  # no answer before any cell ran: run here instead
     if final is None:
-        argv = engine.kernel_argv(env, recipe)
+        argv = chosen.kernel_command(env, recipe, launch)
         prof.logs_dir.mkdir(parents=True, exist_ok=True)
         import asyncio
 

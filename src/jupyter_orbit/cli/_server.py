@@ -15,12 +15,24 @@ from jupyter_orbit.server import lifecycle
 
 
 def up_command(
-    path: Path, *, no_browser: bool, port: int | None, detach: bool, profile: str, quiet: bool
+    path: Path,
+    *,
+    no_browser: bool,
+    port: int | None,
+    detach: bool,
+    profile: str,
+    quiet: bool,
+    engine: str | None = None,
+    allow_host_access: bool = False,
 ) -> None:
+    from jupyter_orbit.engines import get_engine
     from jupyter_orbit.manifests import find_project_root
     from jupyter_orbit.trust import TrustStore
 
     paths, prof = locations(profile)
+    if engine is not None:
+        chosen = get_engine(engine, paths)  # an unknown name is bad input, before anything starts
+        chosen.check_available()
     target = path.expanduser().resolve()
     if not target.exists():
         raise InputError(f"{path}: no such file or folder", "give the project folder to open")
@@ -40,9 +52,19 @@ def up_command(
                 f"profile {profile!r} already has a server on port {state.port}",
                 "leave --port out to reuse it, or stop it with `orbit down`",
             )
+        if engine is not None or allow_host_access:
+            _check_same_settings(state, profile, engine, allow_host_access)
     else:
         with progress(quiet, "starting JupyterLab") as p:
-            state, proc = lifecycle.start(paths, prof, root, port=port, progress=p)
+            state, proc = lifecycle.start(
+                paths,
+                prof,
+                root,
+                port=port,
+                progress=p,
+                engine=engine,
+                allow_host_access=allow_host_access,
+            )
 
     rel = target.relative_to(state.root_dir)
     page = "lab/tree/" + quote(rel.as_posix()) if str(rel) != "." else "lab"
@@ -78,6 +100,24 @@ def up_command(
         lifecycle.stop(prof, state)
         return
     raise ServerError(f"the server stopped (exit code {proc.returncode})", f"see {state.log}")
+
+
+def _check_same_settings(
+    state: lifecycle.ServerState, profile: str, engine: str | None, allow_host_access: bool
+) -> None:
+    """A running server keeps the engine and permissions it was started with."""
+    info = state.client().get_json("/orbit/api/status")
+    running = info.get("engine", "local")
+    if engine is not None and engine != running:
+        raise ServerError(
+            f"profile {profile!r} already has a server running with the {running} engine",
+            "stop it with `orbit down` to switch engines, or use another --profile",
+        )
+    if allow_host_access and not info.get("allow_host_access"):
+        raise ServerError(
+            f"profile {profile!r} already has a server running without --allow-host-access",
+            "stop it with `orbit down`, then start it again with the flag",
+        )
 
 
 def down_command(*, profile: str) -> None:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from jupyter_orbit.errors import InputError
 
 if TYPE_CHECKING:
     from jupyter_orbit.kernels.recipes import KernelRecipe
-    from jupyter_orbit.model import Environment, EnvSpec, Plan
+    from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.progress import Progress
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a kernel is started for: its notebook, the folder it may use, what the user allowed."""
+
+    notebook: Path | None = None
+    project_root: Path | None = None
+    allow_host_access: bool = False  # container options that reach into the host (explicit flag)
 
 
 class Engine(ABC):
@@ -41,6 +52,33 @@ class Engine(ABC):
     def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:
         """The command that starts ``recipe``'s kernel inside ``env``."""
 
+    def kernel_command(self, env: Environment, recipe: KernelRecipe, launch: Launch) -> list[str]:
+        """The command a kernel manager runs to start the kernel for ``launch``.
+
+        Engines that run kernels elsewhere (a container) return a command that does so and lives
+        as long as the kernel; by default it is the kernel itself.
+        """
+        return self.kernel_argv(env, recipe)
+
+    def check_available(self) -> None:
+        """Raise an ``OrbitError`` saying how to fix it if this engine cannot work here."""
+        return None
+
+    def check_launch(self, launch: Launch) -> None:
+        """Refuse, before anything is built, what ``launch`` asks of this engine that it will
+        not do (``kernel_command`` refuses it too). By default nothing is refused."""
+        return None
+
+    def adapt(self, res: Resolution) -> Resolution:
+        """``res`` as this engine realises it (e.g. the profile's default Python swapped for the
+        one the engine provides). By default unchanged."""
+        return res
+
+    def cleanup(self) -> int:
+        """Remove what kernels of processes that are gone left behind; called when a server
+        starts. Returns how many things were removed."""
+        return 0
+
     def pins(self, plan: Plan) -> list[str]:
         """The exact versions ``plan`` would install, resolved without installing anything."""
         raise NotImplementedError(f"the {self.name} engine cannot resolve without building")
@@ -50,9 +88,20 @@ class Engine(ABC):
 
 
 def engine_classes() -> dict[str, type[Engine]]:
+    from jupyter_orbit.engines.docker import DockerEngine
     from jupyter_orbit.engines.local import LocalEngine
 
-    return {LocalEngine.name: LocalEngine}
+    return {LocalEngine.name: LocalEngine, DockerEngine.name: DockerEngine}
+
+
+def engine_name(res: Resolution, *, override: str | None = None, default: str = "local") -> str:
+    """The engine for ``res``: the command line's, else the one its sources name, else ``default``
+    (the profile's server may default to another engine than ``local``)."""
+    if override:
+        return override
+    if any("engine" in s.provides for s in res.sources):
+        return res.engine
+    return default
 
 
 def get_engine(name: str, paths: Paths) -> Engine:

@@ -82,6 +82,7 @@ class Warm:
 
     km: AsyncKernelManager
     kc: AsyncKernelClient
+    argv: list[str] = field(default_factory=list)  # the command it was started with
 
     async def shutdown(self) -> None:
         self.kc.stop_channels()
@@ -124,6 +125,10 @@ class KernelPool:
         if not self.enabled:
             return
         slot = self._slots.pop(target.env_id, None) or _Slot(target)
+        if slot.target.argv != target.argv:  # started for another command: not wanted now
+            for warm in slot.ready:
+                self._retire(warm)
+            slot.ready.clear()
         slot.target = target
         self._slots[target.env_id] = slot
         self._slots.move_to_end(target.env_id, last=False)
@@ -132,15 +137,24 @@ class KernelPool:
             self._discard(dropped)
         self._fill(slot)
 
-    async def take(self, env_id: str, *, cwd: Path, session: str = "") -> Warm | None:
-        """A ready kernel for ``env_id`` moved into ``cwd``, or None if none is near."""
+    async def take(
+        self, env_id: str, *, cwd: Path, session: str = "", argv: list[str] | None = None
+    ) -> Warm | None:
+        """A ready kernel for ``env_id`` moved into ``cwd``, or None if none is near.
+
+        With ``argv``, only a kernel started with that same command will do (a container
+        kernel's command also says which folders it sees and which options it has).
+        """
         slot = self._slots.get(env_id)
-        if slot is None:
+        if slot is None or (argv is not None and slot.target.argv != argv):
             return None
         if not slot.ready and slot.starting:
             # One is on its way: it will be ready sooner than a kernel started now.
             await asyncio.wait(set(slot.starting), return_when=asyncio.FIRST_COMPLETED)
         warm = slot.ready.pop(0) if slot.ready else None
+        if warm is not None and argv is not None and warm.argv != argv:
+            self._retire(warm)
+            warm = None
         self._slots.move_to_end(env_id, last=False)
         self._fill(slot)
         if warm is None:
@@ -188,10 +202,13 @@ class KernelPool:
         for task in slot.starting:
             task.cancel()
         for warm in slot.ready:
-            task = asyncio.ensure_future(warm.shutdown())
-            self._stopping.add(task)
-            task.add_done_callback(self._stopping.discard)
+            self._retire(warm)
         slot.ready.clear()
+
+    def _retire(self, warm: Warm) -> None:
+        task = asyncio.ensure_future(warm.shutdown())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     async def _start(self, slot: _Slot) -> None:
         target = slot.target
@@ -222,7 +239,7 @@ class KernelPool:
             if isinstance(e, asyncio.CancelledError):
                 raise
             return
-        warm = Warm(km, kc)
+        warm = Warm(km, kc, target.argv)
         if self._slots.get(target.env_id) is slot:
             slot.ready.append(warm)
         else:

@@ -54,7 +54,9 @@ class OrbitProvisioner(LocalProvisioner):
                 engine=environment.engine,
             )
             warm = runtime.warm_target(res, argv)
-            self._pooled = await runtime.pool.take(environment.env_id, cwd=cwd, session=session)
+            self._pooled = await runtime.pool.take(
+                environment.env_id, cwd=cwd, session=session, argv=argv
+            )
             runtime.remember(warm)
             info["prewarmed"] = self._pooled is not None
         runtime.kernels[self.kernel_id] = info

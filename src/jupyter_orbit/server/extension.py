@@ -6,6 +6,7 @@ requests, authorised against the "kernels" resource because each one can run cod
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
@@ -15,7 +16,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
 from tornado import web
-from traitlets import Int
+from traitlets import Bool, Int, Unicode
 
 from jupyter_orbit import __version__
 from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
@@ -48,6 +49,8 @@ class StatusHandler(_OrbitHandler):
                     "pid": os.getpid(),
                     "kernels": kernels,
                     "pool": self.runtime.pool.status(),
+                    "engine": self.runtime.default_engine,
+                    "allow_host_access": self.runtime.allow_host_access,
                 },
                 default=str,
             )
@@ -95,6 +98,12 @@ class OrbitExtension(ExtensionApp):
     pool_max_envs = Int(
         3, config=True, help="How many recently used environments keep warm kernels."
     )
+    default_engine = Unicode(
+        "local", config=True, help="The engine for notebooks whose sources name none."
+    )
+    allow_host_access = Bool(
+        False, config=True, help="Let notebooks ask for container options that reach the host."
+    )
 
     def initialize_settings(self) -> None:
         root = Path(self.serverapp.root_dir).resolve()
@@ -108,6 +117,8 @@ class OrbitExtension(ExtensionApp):
             log=self.log,
             pool_per_env=self.pool_per_env,
             pool_max_envs=self.pool_max_envs,
+            default_engine=self.default_engine,
+            allow_host_access=self.allow_host_access,
         )
         rt.install(runtime)
         self.settings["orbit_runtime"] = runtime
@@ -117,7 +128,9 @@ class OrbitExtension(ExtensionApp):
             self.handlers += importlib.import_module(module).handlers()
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
-        self.settings["orbit_runtime"].prewarm_recent()
+        runtime = self.settings["orbit_runtime"]
+        self._reaping = asyncio.ensure_future(runtime.reap_orphans())
+        runtime.prewarm_recent()
 
     async def stop_extension(self) -> None:
         runtime = rt.current()

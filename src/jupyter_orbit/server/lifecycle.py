@@ -106,6 +106,8 @@ def start(
     port: int | None = None,
     progress: Progress | None = None,
     timeout: float = 120,
+    engine: str | None = None,
+    allow_host_access: bool = False,
 ) -> tuple[ServerState, subprocess.Popen]:
     from jupyter_orbit.kernels.kernelspecs import install_kernelspecs
 
@@ -130,6 +132,10 @@ def start(
         f"--ServerApp.root_dir={root}",
         f"--ServerApp.port={port or 0}",
     ]
+    if engine:
+        argv.append(f"--OrbitExtension.default_engine={engine}")
+    if allow_host_access:
+        argv.append("--OrbitExtension.allow_host_access=True")
     log_path = profile.server_log
     if log_path.exists():
         log_path.replace(log_path.with_suffix(".log.1"))

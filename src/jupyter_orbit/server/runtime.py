@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jupyter_orbit import atomic
 from jupyter_orbit.engines import get_engine
+from jupyter_orbit.engines.base import Launch, engine_classes, engine_name
 from jupyter_orbit.engines.local import default_python
 from jupyter_orbit.errors import TrustError
 from jupyter_orbit.kernels.pool import KernelPool, WarmTarget
@@ -46,8 +47,12 @@ class OrbitRuntime:
         log: logging.Logger,
         pool_per_env: int = 1,
         pool_max_envs: int = 3,
+        default_engine: str = "local",
+        allow_host_access: bool = False,
     ) -> None:
         self.paths = paths
+        self.default_engine = default_engine  # for notebooks whose sources name none
+        self.allow_host_access = allow_host_access  # the user's --allow-host-access
         self.profile = profile
         self.root_dir = root_dir
         self.log = log
@@ -65,18 +70,33 @@ class OrbitRuntime:
         res = await asyncio.to_thread(
             resolve, target, root=self.root_dir, kernel=kernel, default_python=default_python()
         )
-        engine = get_engine(res.engine, self.paths)
-        env = engine.lookup(res.spec)
+        engine = get_engine(engine_name(res, default=self.default_engine), self.paths)
+        res = engine.adapt(res)
+        launch = Launch(res.notebook, self.root_dir, self.allow_host_access)
+        env = await asyncio.to_thread(engine.lookup, res.spec)
         if env is None:
             if not self.trust.is_trusted(res.project_root):
                 raise TrustError(
                     f"{res.project_root} is not trusted: Orbit will not install what it declares",
                     f"trust it with `orbit trust {res.project_root}`, then restart the kernel",
                 )
+            engine.check_launch(launch)
             progress = LogProgress(self.log, prefix=f"Orbit [{res.spec.env_id[:8]}] ")
             env = await asyncio.to_thread(engine.ensure, res.spec, progress)
         recipe = get_recipe(res.spec.kernel)
-        return res, env, engine.kernel_argv(env, recipe)
+        argv = await asyncio.to_thread(engine.kernel_command, env, recipe, launch)
+        return res, env, argv
+
+    async def reap_orphans(self) -> None:
+        """Remove what kernels of gone processes left behind (containers), engine by engine."""
+        for cls in engine_classes().values():
+            try:
+                removed = await asyncio.to_thread(cls(self.paths).cleanup)
+            except Exception as e:  # never keep the server from starting
+                self.log.warning("Orbit: cleaning up after %s kernels failed: %s", cls.name, e)
+                continue
+            if removed:
+                self.log.info("Orbit: removed %d orphaned %s kernel(s)", removed, cls.name)
 
     def warm_target(self, res: Resolution, argv: list[str]) -> WarmTarget:
         recipe = get_recipe(res.spec.kernel)

