@@ -85,7 +85,7 @@ def no_kernel_containers(docker_client: Any) -> Iterator[None]:
 
 def docker_gid() -> int:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    return os.stat(host.removeprefix("unix://")).st_gid
+    return Path(host.removeprefix("unix://")).stat().st_gid
 
 
 REPO = Path(__file__).resolve().parents[2]
