@@ -8,6 +8,7 @@ build has succeeded, so a failed build leaves the previous image under that tag.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from jupyter_orbit.progress import Progress
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_MADE = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 # Never sent with a project: version control, caches, other environments.
 PROJECT_EXCLUDES = (
     ".git",
@@ -98,6 +100,8 @@ def build(
     can say more about a failing step than the step itself."""
     step: StepFailure | None = None
     image_id = None
+    stages: list[str] = []  # the last image of each finished build stage
+    last = None
     with tempfile.TemporaryFile() as fileobj:
         dockerfile = write_context(context, fileobj)
         fileobj.seek(0)
@@ -116,8 +120,12 @@ def build(
             if "stream" in chunk:
                 for line in chunk["stream"].splitlines():
                     if m := _STEP.match(line):
+                        if m[3].upper().startswith("FROM ") and last is not None:
+                            stages.append(last)
                         step = StepFailure(int(m[1]), int(m[2]), m[3], [])
                         progress.step(f"{what} {m[1]}/{m[2]}", _brief(m[3]))
+                    elif made := _MADE.match(line):
+                        last = made[1]
                     elif line.strip() and not line.startswith(" ---> "):
                         if step is not None:
                             step.output = [*step.output[-40:], line.rstrip()]
@@ -132,7 +140,19 @@ def build(
         if found is None:
             raise BuildError(f"building {what} ended without an image", "see the build log above")
         image_id = found.id
+    _drop_stages(client, stages)
     return image_id
+
+
+def _drop_stages(client: docker.DockerClient, stages: list[str]) -> None:
+    """Remove what only build stages used (uv, a stage's copy of packages): the final image
+    does not need it, and a spec's image is never rebuilt from that cache. Images a later stage
+    builds on are in use and stay."""
+    import docker.errors
+
+    for ref in reversed(stages):
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(ref)
 
 
 def _brief(instruction: str) -> str:

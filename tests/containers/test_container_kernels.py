@@ -5,6 +5,7 @@ the container options a notebook may (or may not) ask for."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 from jupyter_orbit.engines.container_kernel import LABEL_KERNEL, LABEL_OWNER, owner_label
 from jupyter_orbit.engines.docker import image_tag
 from tests.conftest import Orbit, make_notebook, snapshot
-from tests.docker.conftest import kernel_containers, wait_for
+from tests.containers.conftest import kernel_containers, wait_for
 from tests.support.kernelws import KernelWS, Server
 
 pytestmark = pytest.mark.integration
@@ -137,10 +138,8 @@ def test_orphans_are_removed_when_a_server_starts(
         assert kernel_containers(docker_client, "alive")  # its process (this test) still runs
     finally:
         for c in (orphan, stopped, alive):
-            try:
+            with contextlib.suppress(Exception):
                 c.remove(force=True)
-            except Exception:
-                pass
 
 
 def test_notebook_metadata_picks_the_docker_engine(

@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.hub import confection, policy
-from tests.docker.test_dockerfile import golden
+from tests.containers.test_dockerfile import golden
 
 SETTINGS = confection.HubSettings(
     profile="team",
@@ -126,7 +126,9 @@ def test_the_hub_may_have_the_socket_but_nothing_broader(tmp_path: Path):
         "    volumes:\n      - {src}:/var/run/docker.sock\n"
     )
     policy.check(write(tmp_path, hub.format(src="/var/run/docker.sock")))
-    with pytest.raises(InputError, match=re.escape("services.hub.volumes[0] mounts the container engine")):
+    with pytest.raises(
+        InputError, match=re.escape("services.hub.volumes[0] mounts the container engine")
+    ):
         policy.check(write(tmp_path, hub.format(src="/var/run")))
     unlabelled = hub.replace("      org.jupyter.orbit.role: hub\n", "      x: y\n")
     with pytest.raises(InputError, match="engine's socket"):

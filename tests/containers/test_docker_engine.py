@@ -19,7 +19,7 @@ from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.manifests import resolve
 from jupyter_orbit.paths import Paths
 from tests.conftest import Orbit, make_notebook, snapshot
-from tests.docker.conftest import REPO, _Print, docker_gid, kernel_containers, wait_for
+from tests.containers.conftest import REPO, _Print, docker_gid, kernel_containers, wait_for
 
 pytestmark = pytest.mark.integration
 
