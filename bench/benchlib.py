@@ -122,16 +122,17 @@ def require_tools(names: Sequence[str]) -> dict[str, str]:
     if missing:
         raise BenchError(
             f"missing tool(s): {', '.join(missing)}. Install the dev environment first, e.g. "
-            f"`uv pip install --python {VENV_BIN / 'python'} -e '.[dev]' juv uv`"
+            f"`uv pip install --python {VENV_BIN / 'python'} -e '.[test,bench]'`"
         )
     return found
 
 
-def capture(argv: Sequence[str | Path], timeout: float = 60) -> str:
+def capture(argv: Sequence[str | Path], timeout: float = 60, cwd: Path | None = None) -> str:
     """A command's stdout (stripped), or the error it gave: for recording versions and config."""
     try:
         proc = subprocess.run(
             [str(a) for a in argv],
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -234,7 +234,8 @@ def warm_up(b: Bench) -> None:
     """One untimed run of every tool, so downloads and first-time caches are not measured."""
     say("warm-up: orbit (builds the environment that the 'built' scenarios reuse)")
     orbit(b, b.built_home, "run", b.nb, "--yes", "--no-server", timeout=T_BUILD, expect=EXPECT)
-    extras_nb = write_notebook(b.tmp / "warm-extras" / "extras.ipynb", ["numpy", "pandas", *EXTRAS])
+    extras = EXTRAS[: b.disk_n]
+    extras_nb = write_notebook(b.tmp / "warm-extras" / "extras.ipynb", ["numpy", "pandas", *extras])
     orbit(b, b.tmp / "home-warm-extras", "run", extras_nb, "--yes", timeout=T_BUILD)
     shutil.rmtree(b.tmp / "home-warm-extras", ignore_errors=True)
     say("warm-up: juv exec")
@@ -244,7 +245,7 @@ def warm_up(b: Bench) -> None:
     say("warm-up: python -m venv + pip install (kept for the 'classic, built' runs)")
     make_venv(b, b.classic_venv, CLASSIC)
     bl.run(
-        [b.classic_venv / "bin" / "pip", "download", "--quiet", "-d", b.tmp / "pip-dl", *EXTRAS],
+        [b.classic_venv / "bin" / "pip", "download", "--quiet", "-d", b.tmp / "pip-dl", *extras],
         cwd=b.work,
         timeout=T_BUILD,
     )
@@ -252,53 +253,21 @@ def warm_up(b: Bench) -> None:
 
 
 # -- scenario 1: run a notebook ---------------------------------------------------------------
+#
+# Repeats are interleaved (one round = every tool once) so that a change in the machine's load
+# during the run weighs on every tool alike. The profile's server stays up through the rounds,
+# idle except for the 1c runs; a pause before and after each 1c run lets its pool refill without
+# overlapping another measurement.
 
 
 def scenario_run(b: Bench) -> None:
-    for i in range(b.repeat):
-        home = b.tmp / f"home-new-{i}"
-        say(f"1a orbit run, env new ({i + 1}/{b.repeat})")
-        done = orbit(b, home, "run", b.nb, "--yes", timeout=T_BUILD, expect=EXPECT)
-        b.add("1a_orbit_new", done.seconds, "fresh ORBIT_HOME: includes building the environment")
-        shutil.rmtree(home, ignore_errors=True)
-
-    for i in range(b.repeat):
-        say(f"1b orbit run --no-server, env built ({i + 1}/{b.repeat})")
-        done = orbit(b, b.built_home, "run", b.nb, "--no-server", expect=EXPECT)
-        b.add("1b_orbit_built", done.seconds)
-
-    _run_with_server(b)
-
-    for i in range(b.repeat):
-        say(f"juv exec ({i + 1}/{b.repeat})")
-        b.add("juv_exec", juv_exec(b))
-
-    for i in range(b.repeat):
-        say(f"classic new: venv + pip + nbconvert ({i + 1}/{b.repeat})")
-        venv = b.tmp / f"classic-new-{i}"
-        t_venv, t_pip = make_venv(b, venv, CLASSIC)
-        t_nb = nbconvert(b, venv)
-        b.add("classic_new", t_venv + t_pip + t_nb, "python -m venv + pip install + nbconvert")
-        b.data.setdefault("classic_new_parts", []).append(
-            {"venv": t_venv, "pip": t_pip, "nbconvert": t_nb}
-        )
-        shutil.rmtree(venv, ignore_errors=True)
-
-    for i in range(b.repeat):
-        say(f"classic built: nbconvert --execute ({i + 1}/{b.repeat})")
-        b.add("classic_built", nbconvert(b, b.classic_venv))
-
-
-def _run_with_server(b: Bench) -> None:
     home, profile = b.built_home, "default"
     orbit_up(b, home, profile)
     try:
         orbit(b, home, "run", b.nb, expect=EXPECT)  # untimed: marks the environment as used
         for i in range(b.repeat):
-            time.sleep(SETTLE)
-            say(f"1c orbit run, server with a warm kernel ({i + 1}/{b.repeat})")
-            done = orbit(b, home, "run", b.nb, expect=EXPECT)
-            b.add("1c_orbit_server", done.seconds, f"{SETTLE:.0f}s pause before each run")
+            say(f"1: round {i + 1}/{b.repeat}")
+            _run_round(b, i)
         log = Path(orbit_status(b, home, profile)["log"]).read_text(errors="replace")
         b.data["1c_server_log"] = {
             "prewarmed": log.count("(prewarmed kernel)"),
@@ -309,23 +278,54 @@ def _run_with_server(b: Bench) -> None:
         orbit_down(b, home, profile)
 
 
+def _run_round(b: Bench, i: int) -> None:
+    time.sleep(SETTLE)
+    say("   1c orbit run (server, warm kernel)")
+    done = orbit(b, b.built_home, "run", b.nb, expect=EXPECT)
+    b.add("1c_orbit_server", done.seconds, f"{SETTLE:.0f}s pause before and after each run")
+    time.sleep(SETTLE)
+
+    say("   1b orbit run --no-server")
+    done = orbit(b, b.built_home, "run", b.nb, "--no-server", expect=EXPECT)
+    b.add("1b_orbit_built", done.seconds)
+
+    home = b.tmp / f"home-new-{i}"
+    say("   1a orbit run --yes, fresh ORBIT_HOME")
+    done = orbit(b, home, "run", b.nb, "--yes", timeout=T_BUILD, expect=EXPECT)
+    b.add("1a_orbit_new", done.seconds, "fresh ORBIT_HOME: includes building the environment")
+    shutil.rmtree(home, ignore_errors=True)
+
+    say("   juv exec")
+    b.add("juv_exec", juv_exec(b))
+
+    say("   classic built: nbconvert --execute")
+    b.add("classic_built", nbconvert(b, b.classic_venv))
+
+    venv = b.tmp / f"classic-new-{i}"
+    say("   classic new: venv + pip install + nbconvert --execute")
+    t_venv, t_pip = make_venv(b, venv, CLASSIC)
+    t_nb = nbconvert(b, venv)
+    b.add("classic_new", t_venv + t_pip + t_nb, "python -m venv + pip install + nbconvert")
+    b.data.setdefault("classic_new_parts", []).append(
+        {"venv": t_venv, "pip": t_pip, "nbconvert": t_nb}
+    )
+    shutil.rmtree(venv, ignore_errors=True)
+
+
 # -- scenario 2: server + kernel readiness ----------------------------------------------------
 
 
 def scenario_ready(b: Bench) -> None:
     home = b.built_home
-    for i in range(b.repeat):
-        say(f"2 orbit up + kernel, cold pool ({i + 1}/{b.repeat})")
-        _orbit_ready(b, home, f"cold-{i}", "2_orbit_cold")
-
-    say("2 orbit: priming the warm-pool profile (up, one session, down)")
+    say("2: priming the 'after a previous run' profile (up, one session, down)")
     _orbit_ready(b, home, "warm", None)
     for i in range(b.repeat):
-        say(f"2 orbit up + kernel, after a previous run ({i + 1}/{b.repeat})")
+        say(f"2: round {i + 1}/{b.repeat}")
+        say("   orbit up + kernel, cold pool (fresh profile)")
+        _orbit_ready(b, home, f"cold-{i}", "2_orbit_cold")
+        say("   orbit up + kernel, after a previous run")
         _orbit_ready(b, home, "warm", "2_orbit_warm")
-
-    for i in range(b.repeat):
-        say(f"2 juv run + kernel ({i + 1}/{b.repeat})")
+        say("   juv run + kernel")
         k = juv_run_ready(b)
         b.add("2_juv_server", k.session)
         b.add("2_juv_kernel", k.kernel_info - k.session)
@@ -396,6 +396,7 @@ def scenario_disk(b: Bench) -> None:
         t_venv, t_pip = make_venv(b, venv, ["numpy", "pandas", "ipykernel", extra])
         venvs.append(venv)
         times.append(t_venv + t_pip)
+    say("3b measuring the pip venvs' disk usage")
     disk["pip_distinct"] = {
         "venvs": len(venvs),
         "one": bl.disk_usage(venvs[:1]),
@@ -440,6 +441,8 @@ def report_run(b: Bench) -> str:
         x = s[key]
         times_ref = f"{bl.ratio(x.median, ref.median):.1f}×" if ref else "–"
         rows.append([num, what, cmd, fmt(x.median), fmt(x.min), fmt(x.max), times_ref])
+    if not rows:
+        return "(not run)"
     table = md_table(["", "scenario", "command", "median", "min", "max", "÷ 1c"], rows)
     pairs = [
         ("juv exec ÷ orbit run (1c, server)", "juv_exec", "1c_orbit_server"),
@@ -453,6 +456,11 @@ def report_run(b: Bench) -> str:
         for label, a, c in pairs
         if a in s and c in s
     ]
+    if log := b.data.get("1c_server_log"):
+        lines.append(
+            f"- 1c: the server used a prewarmed kernel in {log['prewarmed']} of {log['runs']} "
+            "runs (the first, untimed run finds the pool empty)"
+        )
     return table + "\n\n" + "\n".join(lines)
 
 
@@ -478,6 +486,8 @@ def report_ready(b: Bench) -> str:
                 f"{bl.ratio(tot.median, ref.median):.1f}×" if ref else "–",
             ]
         )
+    if not rows:
+        return "(not run)"
     return md_table(
         [
             "scenario",
@@ -568,6 +578,7 @@ def machine(b: Bench) -> dict:
         same_dev = Path(uv_cache).stat().st_dev == b.tmp.stat().st_dev
     return {
         "nproc": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
         "cpu": cpu,
         "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "platform": platform.platform(),
@@ -577,7 +588,7 @@ def machine(b: Bench) -> dict:
         "juv": bl.capture([b.tools["juv"], "--version"]),
         "orbit": bl.capture([b.tools["orbit"], "--version"]),
         "pip": bl.capture([b.base_python, "-m", "pip", "--version"]),
-        "uv_python_for_juv": bl.capture([b.tools["uv"], "python", "find", ">=3.11"]),
+        "uv_python_for_juv": bl.capture([b.tools["uv"], "python", "find", ">=3.11"], cwd=b.work),
         "uv_cache_dir": uv_cache,
         "tmp_same_device_as_uv_cache": same_dev,
         "pip_config_list": bl.capture([b.base_python, "-m", "pip", "config", "list"]),
@@ -589,8 +600,15 @@ def machine_md(m: dict) -> str:
     return (
         f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem_gib']} GiB RAM, {m['platform']}; "
         f"Python {m['python']}; {m['uv']}; {m['juv']}; {m['orbit']}; "
-        f"{m['pip'].split(' from ')[0]}. uv cache warm, pip cache warm."
+        f"{m['pip'].split(' from ')[0]}. uv cache warm, pip cache warm. "
+        f"Load average (1/5/15 min) at start {_load(m['loadavg_start'])}"
+        + (f", at end {_load(m['loadavg_end'])}" if "loadavg_end" in m else "")
+        + "."
     )
+
+
+def _load(avg: tuple[float, ...]) -> str:
+    return "/".join(f"{x:.1f}" for x in avg)
 
 
 def say(msg: str) -> None:
@@ -635,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     write_notebook(b.nb, ["numpy", "pandas"])
     started = datetime.now(UTC)
     errors: dict[str, str] = {}
+    mach: dict = {}
     try:
         if not b.base_python.exists():
             raise BenchError(f"no base interpreter at {b.base_python} for `python -m venv`")
@@ -650,16 +669,17 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as e:
         errors["setup"] = str(e)
         say(f"FAILED before the scenarios:\n{e}")
-        mach = {}
     finally:
         for home, profile in list(b.servers):
             try:
                 orbit_down(b, home, profile)
             except BenchError as e:
                 say(f"could not stop the server of {home} {profile}: {e}")
+        mach["loadavg_end"] = os.getloadavg()
         if args.keep:
             say(f"kept {tmp}")
         else:
+            say(f"removing {tmp}")
             shutil.rmtree(tmp, ignore_errors=True)
 
     text = render(b, mach, started, args)
@@ -687,9 +707,9 @@ def render(b: Bench, mach: dict, started: datetime, args: argparse.Namespace) ->
     parts = [
         f"### {started:%Y-%m-%d} — repeat {b.repeat}, disk envs {b.disk_n}"
         + (" (--quick)" if args.quick else ""),
-        machine_md(mach) if mach else "",
+        machine_md(mach) if "nproc" in mach else "",
         "#### 1. Run the notebook (numpy + pandas), seconds",
-        report_run(b) if b.series else "(not run)",
+        report_run(b),
         "#### 2. Server + kernel ready (environment built), seconds",
         report_ready(b),
         f"#### 3. Disk (hardlinked bytes counted once; uv/pip caches not counted), {b.disk_n} envs",
