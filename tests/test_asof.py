@@ -125,6 +125,14 @@ def test_uncommitted_changes_mean_now(repo: Path, change: str):
     assert "uncommitted changes" in res.as_of_detail
 
 
+def test_file_names_are_not_patterns(repo: Path):
+    star = make_notebook(repo / "a*.ipynb", "1")
+    commit_all(repo, "2021-07-07T00:00:00Z")
+    make_notebook(repo / "ab.ipynb", "2")
+    commit_all(repo, "2023-03-03T00:00:00Z")
+    assert res_of(star).spec.as_of == "2021-07-07T00:00:00Z"
+
+
 def test_crlf_checkout_still_matches_its_commit(repo: Path):
     (repo / "requirements.txt").write_bytes(b"six\r\n")  # as core.autocrlf checks it out
     assert res_of(repo / "nb.ipynb").as_of_source == "git"

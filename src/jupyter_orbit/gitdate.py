@@ -51,6 +51,7 @@ def _environ() -> dict[str, str]:
         GIT_TERMINAL_PROMPT="0",
         GIT_OPTIONAL_LOCKS="0",
         GIT_ATTR_NOSYSTEM="1",
+        GIT_LITERAL_PATHSPECS="1",  # a file named "*.ipynb" or ":x" is that file, not a pattern
         LC_ALL="C",
     )
     return env
