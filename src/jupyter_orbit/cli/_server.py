@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -92,6 +93,9 @@ def up_command(
     if detach or proc is None:
         return
     click.echo("  stop with Ctrl-C or `orbit down`")
+    # A closed terminal or a `kill` stops the server too, as Ctrl-C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         while proc.poll() is None:
             time.sleep(0.5)
@@ -118,6 +122,10 @@ def _check_same_settings(
             f"profile {profile!r} already has a server running without --allow-host-access",
             "stop it with `orbit down`, then start it again with the flag",
         )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def down_command(*, profile: str) -> None:

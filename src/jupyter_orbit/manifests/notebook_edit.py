@@ -127,3 +127,17 @@ def edit_pep723(
         return False
     cell["source"] = new.splitlines(keepends=True) if as_list else new
     return True
+
+
+def edited_text(path: Path, change: Callable[[dict[str, Any]], None]) -> str | None:
+    """The file's new text after ``change``, in its own style, or None when nothing changes.
+
+    For callers that check many notebooks before writing any (plan, then act).
+    """
+    nb = load_notebook(path)
+    text = path.read_bytes().decode("utf-8-sig")
+    before = json.dumps(nb, sort_keys=True)
+    change(nb)
+    if json.dumps(nb, sort_keys=True) == before:
+        return None
+    return JsonStyle.of(text, nb).dumps(nb)
