@@ -108,3 +108,24 @@ def test_slim_rootfs(tmp_path: Path):
     sources = (root / "etc/apt/sources.list.d/debian.sources").read_text()
     assert "URIs: http://deb.debian.org/debian-security" in sources
     assert (root / "etc/machine-id").read_text() == ""
+
+
+def test_pin_helper_floats_the_kernels_packages_and_finds_what_is_missing(tmp_path: Path):
+    from jupyter_orbit.engines import container_pins as pins
+
+    base = tmp_path / "base.lock.txt"
+    base.write_text("ipykernel==7.4.0\nPrompt_Toolkit==3.0.53\ntornado==6.6.1\n")
+    lock = tmp_path / "lock.txt"
+    lock.write_text(
+        "--index-url https://pypi.org/simple\n\n# a comment\nipykernel==7.4.0\n"
+        "prompt-toolkit==3.0.53\ntornado==6.4\nsix==1.17.0\n    # via x\n"
+    )
+    assert pins.floating(str(base), ["tornado"]) == [
+        "--exclude-newer-package=ipykernel=false",
+        "--exclude-newer-package=prompt-toolkit=false",
+    ]
+    assert pins.missing(str(base), str(lock)) == [
+        "--index-url https://pypi.org/simple",
+        "tornado==6.4",
+        "six==1.17.0",
+    ]

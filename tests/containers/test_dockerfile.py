@@ -31,7 +31,11 @@ def spec(*reqs: Requirement, **kw) -> EnvSpec:
 
 def test_base_with_the_hosts_extra_certificates():
     ctx = df.render_base(
-        df.LOCAL_ROOTFS, kernel_packages=("ipykernel",), guard="# guard\n", host_ca=CA
+        df.LOCAL_ROOTFS,
+        kernel_packages=("ipykernel",),
+        guard="# guard\n",
+        pins="# pins\n",
+        host_ca=CA,
     )
     golden("base-with-ca.Dockerfile", ctx.dockerfile)
     assert dict(ctx.files)["host-ca.crt"] == CA
@@ -39,14 +43,18 @@ def test_base_with_the_hosts_extra_certificates():
 
 
 def test_base_without_extra_certificates_names_another_digest():
-    plain = df.render_base(df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n")
+    plain = df.render_base(
+        df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n"
+    )
     golden("base.Dockerfile", plain.dockerfile)
     with_ca = df.render_base(
-        df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", host_ca=CA
+        df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n", host_ca=CA
     )
     assert "host-ca.crt" not in dict(plain.files)
     assert plain.digest() != with_ca.digest()
-    again = df.render_base(df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n")
+    again = df.render_base(
+        df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n"
+    )
     assert again.digest() == plain.digest()
 
 

@@ -266,11 +266,12 @@ def base_context(rootfs: str) -> BuildContext:
 
     from jupyter_orbit.kernels.recipes import get_recipe
 
-    guard = (files("jupyter_orbit.engines") / "container_guard.py").read_text()
+    here = files("jupyter_orbit.engines")
     return render_base(
         rootfs,
         kernel_packages=get_recipe("python").packages.get("pypi", ()),
-        guard=guard,
+        guard=(here / "container_guard.py").read_text(),
+        pins=(here / "container_pins.py").read_text(),
         host_ca=extra_certificates(),
     )
 

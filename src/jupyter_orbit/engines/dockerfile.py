@@ -47,6 +47,7 @@ SITE_PACKAGES = f"lib/python{BASE_PYTHON}/site-packages"
 SPEC_DIR = ORBIT / "spec"  # the environment's files, and the lock the build resolved
 BASE_LOCK = SPEC_DIR / "base.lock.txt"
 GUARD = ORBIT / "bin" / "orbit-guard"
+PINS = ORBIT / "bin" / "orbit-pins"
 CONNECTION_DIR = PurePosixPath("/run/orbit")
 SERVER_PREFIX = ORBIT / "server"  # JupyterLab and jupyterhub-singleuser (hub user images)
 HUB_PREFIX = ORBIT / "hub"
@@ -188,9 +189,15 @@ def _compile(prefix: PurePosixPath) -> str:
 
 
 def render_base(
-    rootfs: str, *, kernel_packages: Sequence[str], guard: str, host_ca: bytes = b""
+    rootfs: str,
+    *,
+    kernel_packages: Sequence[str],
+    guard: str,
+    pins: str,
+    host_ca: bytes = b"",
 ) -> BuildContext:
-    """Orbit's base image FROM ``rootfs``: Python, the kernel packages, the container guard.
+    """Orbit's base image FROM ``rootfs``: Python, the kernel packages, the container guard and
+    the pin helper kernel image builds use (``guard`` and ``pins`` are their sources).
 
     ``host_ca``: PEM certificates the host trusts beyond the public ones (a corporate proxy), so
     apt, uv, pip and npm in builds and kernels trust them too.
@@ -199,6 +206,7 @@ def render_base(
         ("dpkg-slim.cfg", DPKG_SLIM.encode()),
         ("apt-slim.conf", APT_SLIM.encode()),
         ("orbit-guard", guard.encode()),
+        ("orbit-pins", pins.encode()),
     ]
     lines = [
         "# Jupyter Orbit's base for kernel images: slim Debian, its Python, the Python kernel.",
@@ -245,7 +253,7 @@ def render_base(
         "FROM python",
         f"COPY --from=build {ORBIT} {ORBIT}",
         f"RUN install -d -m 0755 {CONNECTION_DIR}",
-        f"COPY orbit-guard {GUARD}",
+        f"COPY orbit-guard orbit-pins {GUARD.parent}/",
         _label([(LABEL_ROLE, "base"), (LABEL_FORMAT, FORMAT)]),
     ]
     return BuildContext("\n".join(lines) + "\n", tuple(files))
@@ -266,14 +274,6 @@ def pypi_files(spec: EnvSpec, constraints: Sequence[str]) -> tuple[str, str, lis
     reqs = "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
     cons = [r.text for r in spec.constraints] + list(constraints)
     return reqs, ("\n".join(cons) + "\n") if cons else "", flags
-
-
-# Pins of the lock that the base does not have (options lines kept, comments dropped).
-_MISSING = (
-    "import sys; base = {l.strip().lower() for l in open(sys.argv[1])}; "
-    "sys.stdout.writelines(l for l in open(sys.argv[2]) if l.strip() "
-    'and not l.lstrip().startswith("#") and l.strip().lower() not in base)'
-)
 
 
 def render_kernel(
@@ -314,13 +314,20 @@ def render_kernel(
             compile_args += ["--constraint", f"{SPEC_DIR}/constraints.txt"]
         lock = f"{SPEC_DIR}/requirements.lock.txt"
         missing = "/tmp/missing.txt"
-        install = ["uv pip install", f"--python {ENV_PYTHON}", "--no-deps"]
+        install = ["uv pip install", f"--python {ENV_PYTHON}", "--no-deps", *flags]
+        if spec.as_of:  # the kernel's own packages float, as the local engine does it
+            declared = sorted(
+                r.name for r in spec.packages("pypi") if r.origin is None or r.origin.rank < 5
+            )
+            floating = " ".join(["floating", str(BASE_LOCK), *map(shlex.quote, declared)])
+            compile_args.append(f"$(python3 -I {PINS} {floating})")
         lines += [
             f"FROM {system} AS pypi",
             _COPY_UV,
             f"COPY {' '.join(sources)} {SPEC_DIR}/",
-            "# resolve everything, install only what the base lacks (or has at another version)",
+            "# resolve everything, preferring the base's versions; install what the base lacks",
             _run(
+                f"cp {BASE_LOCK} {lock}",
                 " ".join(
                     [
                         "uv pip compile",
@@ -330,8 +337,8 @@ def render_kernel(
                         f"-o {lock}",
                     ]
                 ),
-                f"python3 -I -c {shlex.quote(_MISSING)} {BASE_LOCK} {lock} > {missing}",
-                f"if [ -s {missing} ]; then {' '.join([*install, *flags])} -r {missing}; fi",
+                f"python3 -I {PINS} missing {BASE_LOCK} {lock} > {missing}",
+                f"if [ -s {missing} ]; then {' '.join(install)} -r {missing}; fi",
                 _compile(ENV_PREFIX),
             ),
             "",

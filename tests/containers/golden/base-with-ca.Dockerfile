@@ -31,6 +31,6 @@ RUN uv venv --python /usr/bin/python3 /opt/orbit/base \
 FROM python
 COPY --from=build /opt/orbit /opt/orbit
 RUN install -d -m 0755 /run/orbit
-COPY orbit-guard /opt/orbit/bin/orbit-guard
+COPY orbit-guard orbit-pins /opt/orbit/bin/
 LABEL org.jupyter.orbit.role="base" \
       org.jupyter.orbit.format="1"

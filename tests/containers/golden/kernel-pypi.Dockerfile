@@ -2,9 +2,10 @@
 FROM orbit-base:0123 AS pypi
 COPY --from=orbit-uv /uv /usr/local/bin/uv
 COPY requirements.in /opt/orbit/spec/
-# resolve everything, install only what the base lacks (or has at another version)
-RUN uv pip compile --python /opt/orbit/env/bin/python --quiet --no-header --emit-index-url /opt/orbit/spec/requirements.in -o /opt/orbit/spec/requirements.lock.txt \
- && python3 -I -c 'import sys; base = {l.strip().lower() for l in open(sys.argv[1])}; sys.stdout.writelines(l for l in open(sys.argv[2]) if l.strip() and not l.lstrip().startswith("#") and l.strip().lower() not in base)' /opt/orbit/spec/base.lock.txt /opt/orbit/spec/requirements.lock.txt > /tmp/missing.txt \
+# resolve everything, preferring the base's versions; install what the base lacks
+RUN cp /opt/orbit/spec/base.lock.txt /opt/orbit/spec/requirements.lock.txt \
+ && uv pip compile --python /opt/orbit/env/bin/python --quiet --no-header --emit-index-url /opt/orbit/spec/requirements.in -o /opt/orbit/spec/requirements.lock.txt \
+ && python3 -I /opt/orbit/bin/orbit-pins missing /opt/orbit/spec/base.lock.txt /opt/orbit/spec/requirements.lock.txt > /tmp/missing.txt \
  && if [ -s /tmp/missing.txt ]; then uv pip install --python /opt/orbit/env/bin/python --no-deps -r /tmp/missing.txt; fi \
  && python3 -m compileall -q -j 0 -x '/tests?/' /opt/orbit/env/lib/python3.11/site-packages
 
