@@ -13,6 +13,7 @@ Standard library only, and no import of Orbit: it runs on the image's own Python
 
 import re
 import sys
+from pathlib import Path
 
 
 def _name(requirement: str) -> str:
@@ -30,8 +31,7 @@ def _pin(line: str) -> tuple[str, str] | None:
 
 
 def _pins(path: str) -> set[tuple[str, str]]:
-    with open(path) as f:
-        return {pin for line in f if (pin := _pin(line))}
+    return {pin for line in Path(path).read_text().splitlines() if (pin := _pin(line))}
 
 
 def floating(base_lock: str, declared: list[str]) -> list[str]:
@@ -42,8 +42,7 @@ def floating(base_lock: str, declared: list[str]) -> list[str]:
 
 def missing(base_lock: str, lock: str) -> list[str]:
     base = _pins(base_lock)
-    with open(lock) as f:
-        lines = [ln.strip() for ln in f]
+    lines = [ln.strip() for ln in Path(lock).read_text().splitlines()]
     return [ln for ln in lines if ln and not ln.startswith("#") and _pin(ln) not in base]
 
 
