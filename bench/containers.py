@@ -1,7 +1,9 @@
 """Benchmark of the docker engine (issue 5): image size, build times, container kernel start,
 hub spawn, each next to what a user would otherwise do, in one run.
 
-    .venv/bin/python bench/docker.py [--repeat N] [--no-hub] [--keep]
+    .venv/bin/python bench/containers.py [--repeat N] [--no-hub] [--keep]
+
+(Not bench/docker.py: a script of that name would shadow docker-py when run.)
 
 1. Image size of a Python + numpy + pandas kernel image, against a repo2docker-style single
    image (one environment with the Jupyter server, the kernel and the packages, built in one
