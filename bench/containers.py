@@ -111,6 +111,7 @@ def repo2docker_style(base_rootfs: str, project: Path) -> BuildContext:
     lines = [
         f"FROM {base_rootfs}",
         "ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8",
+        *TRUST_HOST_CA,
         "RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv "
         "ca-certificates less locales unzip wget gettext-base "
         "&& apt-get clean && rm -rf /var/lib/apt/lists/*",
@@ -120,7 +121,7 @@ def repo2docker_style(base_rootfs: str, project: Path) -> BuildContext:
         "RUN /srv/conda-like/bin/pip install --no-cache-dir -r /tmp/requirements.txt",
         "COPY . /home/jovyan",
     ]
-    return BuildContext("\n".join(lines) + "\n", (), tree=project)
+    return BuildContext("\n".join(lines) + "\n", _ca_files(), tree=project)
 
 
 def hand_written(base_rootfs: str, project: Path) -> BuildContext:
@@ -128,13 +129,28 @@ def hand_written(base_rootfs: str, project: Path) -> BuildContext:
     (so any edit invalidates the install)."""
     lines = [
         f"FROM {base_rootfs}",
+        *TRUST_HOST_CA,
         "RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv "
         "ca-certificates && apt-get clean && rm -rf /var/lib/apt/lists/*",
         "COPY . /work",
         "RUN python3 -m venv /venv && /venv/bin/pip install --no-cache-dir -r "
         "/work/requirements.txt ipykernel",
     ]
-    return BuildContext("\n".join(lines) + "\n", (), tree=project)
+    return BuildContext("\n".join(lines) + "\n", _ca_files(), tree=project)
+
+
+# What a user behind this machine's TLS-inspecting proxy must add to any Dockerfile (Orbit's base
+# does it by itself): the proxy's CA, and pip told to use the system store.
+TRUST_HOST_CA = [
+    "COPY host-ca.crt /usr/local/share/ca-certificates/host-ca.crt",
+    "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
+]
+
+
+def _ca_files() -> tuple[tuple[str, bytes | Path], ...]:
+    from jupyter_orbit.engines.baseimage import extra_certificates
+
+    return (("host-ca.crt", extra_certificates() or b"\n"),)
 
 
 def own_bytes(client: Any, image: str, base: str) -> int:

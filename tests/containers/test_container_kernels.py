@@ -107,6 +107,19 @@ def test_server_kernels_run_in_containers(
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: c2.id not in {x.id for x in kernel_containers(docker_client)}, what="removal")
 
+    # And a kernel that dies on its own (Jupyter then starts a new one in a new container).
+    third = server.new_session("sub/nb.ipynb")
+    reply = run(execute(server, third["kernel"]["id"], PROBE))
+    c3 = container_of(docker_client, reply.stdout.split()[4])
+
+    async def die() -> None:
+        async with KernelWS(server, third["kernel"]["id"]) as k:
+            k._send("execute_request", {"code": "import os; os._exit(3)", "silent": False})
+            await asyncio.sleep(1)
+
+    run(die())
+    wait_for(lambda: c3.id not in {x.id for x in kernel_containers(docker_client)}, what="removal")
+
     orbit.down_all()
     wait_for(lambda: not kernel_containers(docker_client), what="every kernel container gone")
 

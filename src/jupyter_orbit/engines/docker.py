@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     import docker
 
     from jupyter_orbit.kernels.recipes import KernelRecipe
+    from jupyter_orbit.paths import Paths
     from jupyter_orbit.progress import Progress
 
 BASE_PYTHON_FULL = "3.11.2"  # Debian bookworm's python3
@@ -52,9 +54,9 @@ def image_tag(env_id: str) -> str:
 class DockerEngine(Engine):
     name = "docker"
 
-    def __init__(self, paths: Any) -> None:
+    def __init__(self, paths: Paths, client: docker.DockerClient | None = None) -> None:
         super().__init__(paths)
-        self._client: docker.DockerClient | None = None
+        self._client = client  # connected on first use
 
     @property
     def client(self) -> docker.DockerClient:
@@ -223,10 +225,9 @@ class DockerEngine(Engine):
         from jupyter_orbit.engines.container_kernel import LABEL_KERNEL, LABEL_OWNER, owner_alive
         from jupyter_orbit.engines.container_options import engine_socket_paths
 
-        if not any(Path(s).exists() for s in engine_socket_paths()) and ":" not in (
-            _docker_host() or ""
-        ):
-            return 0
+        remote = "://" in os.environ.get("DOCKER_HOST", "").replace("unix://", "")
+        if not remote and not any(Path(s).exists() for s in engine_socket_paths()):
+            return 0  # no engine here: nothing of ours can be running (and no import of docker)
         try:
             client = dockerapi.connect(timeout=10)
             found = client.containers.list(all=True, filters={"label": LABEL_KERNEL})
@@ -323,12 +324,6 @@ class DockerEngine(Engine):
         for name, content in context.files:
             if isinstance(content, bytes):
                 atomic.write_bytes(folder / name, content)
-
-
-def _docker_host() -> str | None:
-    import os
-
-    return os.environ.get("DOCKER_HOST")
 
 
 def _names(reqs: tuple[Requirement, ...]) -> str:

@@ -14,7 +14,7 @@ import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _MADE = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours what a step prints on stderr
 # Never sent with a project: version control, caches, other environments.
 PROJECT_EXCLUDES = (
     ".git",
@@ -93,11 +94,12 @@ def build(
     progress: Progress,
     *,
     what: str,
-    blame: Any = None,
+    blame: Callable[[StepFailure], tuple[str, str] | None] | None = None,
     nocache: bool = False,
 ) -> str:
-    """Build ``context`` as ``tag``; return the image id. ``blame(step) -> (message, hint)``
-    can say more about a failing step than the step itself."""
+    """Build ``context`` as ``tag``; return the image id. ``blame(step) -> (more, hint)`` can
+    say more about a failing step than the step itself (which files declared what it installs).
+    """
     step: StepFailure | None = None
     image_id = None
     stages: list[str] = []  # the last image of each finished build stage
@@ -118,7 +120,7 @@ def build(
         )
         for chunk in stream:
             if "stream" in chunk:
-                for line in chunk["stream"].splitlines():
+                for line in _ANSI.sub("", chunk["stream"]).splitlines():
                     if m := _STEP.match(line):
                         if m[3].upper().startswith("FROM ") and last is not None:
                             stages.append(last)
@@ -160,7 +162,13 @@ def _brief(instruction: str) -> str:
     return first if len(first) <= 90 else first[:87] + "…"
 
 
-def _failure(what: str, tag: str, step: StepFailure | None, detail: str, blame: Any) -> BuildError:
+def _failure(
+    what: str,
+    tag: str,
+    step: StepFailure | None,
+    detail: str,
+    blame: Callable[[StepFailure], tuple[str, str] | None] | None,
+) -> BuildError:
     if step is None:
         return BuildError(f"building {what} failed: {detail.strip()}", "see the message above")
     useful = [ln for ln in step.output if ln.strip()][-6:]

@@ -121,8 +121,7 @@ class Hub:
         if compose.exists() and not rewrite and not self._ours(compose):
             # The user's own version runs as it is: refuse it now, before building anything.
             policy.check(compose, allow_host_access=allow_host_access)
-        engine = DockerEngine(self.paths)
-        engine._client = self.client
+        engine = DockerEngine(self.paths, self.client)
         res = engine.adapt(resolve(project, root=project, default_python=default_python()))
         engine.plan(res.spec)  # refuses what the engine cannot build, before building anything
         base = ensure_base(self.client, progress)
