@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from jupyter_orbit import __version__
+from jupyter_orbit.cli import _bazaar
 
 
 def _profile_option(f):  # noqa: ANN001
@@ -82,6 +83,7 @@ def status(as_json: bool, profile: str) -> None:
     "--yes", "-y", is_flag=True, help="Install what the notebook declares without asking."
 )
 @click.option("--no-server", is_flag=True, help="Run here even if the profile's server is up.")
+@click.option("--locked", is_flag=True, help="Fail unless the notebook's lock is up to date.")
 @_profile_option
 @_quiet_option
 def run(
@@ -91,6 +93,7 @@ def run(
     python: str | None,
     yes: bool,
     no_server: bool,
+    locked: bool,
     profile: str,
     quiet: bool,
 ) -> None:
@@ -106,6 +109,7 @@ def run(
         use_server=not no_server,
         profile=profile,
         quiet=quiet,
+        locked=locked,
     )
     sys.exit(code)
 
@@ -131,6 +135,9 @@ def trust(path: Path | None, revoke: bool) -> None:
     from jupyter_orbit.cli._trust import trust_command
 
     trust_command(path, revoke=revoke)
+
+
+_bazaar.register(cli)  # search, add, remove, lock, export
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ def run_command(
     use_server: bool,
     profile: str,
     quiet: bool,
+    locked: bool = False,
 ) -> int:
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.engines.local import default_python
@@ -35,6 +36,10 @@ def run_command(
     res = resolve(notebook, python=python, default_python=default_python())
     if res.notebook is None:
         raise InputError(f"{notebook} is a folder", "give the path of a .ipynb file")
+    if locked:
+        from jupyter_orbit.bazaar.lock import check_locked
+
+        check_locked(res.spec, res.notebook)
     engine = get_engine(res.engine, paths)
     env = engine.lookup(res.spec)
     if env is None:

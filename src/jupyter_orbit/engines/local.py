@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jupyter_orbit import __version__, atomic
+from jupyter_orbit.bazaar import lockfile
 from jupyter_orbit.engines import bytecode
 from jupyter_orbit.engines.base import Engine
 from jupyter_orbit.errors import BuildError
@@ -29,6 +30,11 @@ from jupyter_orbit.uvcli import find_python, run_uv
 MARKER = "orbit-env.json"
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "python.exe" if os.name == "nt" else "python"
+
+
+def environment_python(prefix: Path) -> Path:
+    """The interpreter of the environment at ``prefix``."""
+    return prefix / _BIN / _EXE
 
 
 def default_python() -> str:
@@ -74,8 +80,12 @@ class LocalEngine(Engine):
         pypi = spec.packages("pypi")
         steps = [Step("venv", f"Python {request} from {interpreter}")]
         if spec.lock:
+            how = "exactly, hash-checked" if lockfile.is_current(spec) else "as constraints"
             steps.append(
-                Step("lock", f"install the versions pinned by the notebook's {spec.lock.format}")
+                Step(
+                    "lock",
+                    f"install the versions pinned by the notebook's {spec.lock.format} ({how})",
+                )
             )
         as_of = f" as of {spec.as_of}" if spec.as_of else ""
         steps.append(Step("resolve", f"{len(pypi)} PyPI requirements{as_of}: {_names(pypi)}"))
@@ -171,7 +181,8 @@ class LocalEngine(Engine):
         if spec.as_of:
             compile_args += ["--exclude-newer", spec.as_of]
         constraints = [r.text for r in spec.constraints]
-        if spec.lock:
+        exact = lockfile.is_current(spec)  # an Orbit lock made from this very spec
+        if spec.lock and not exact:
             progress.step("lock", f"reading the notebook's {spec.lock.format}")
             constraints += self._export_lock(spec, meta, log)
         if constraints:
@@ -183,16 +194,21 @@ class LocalEngine(Engine):
         )
         progress.step("resolve", _names(spec.packages("pypi")))
         try:
-            run_uv(
-                [*compile_args, str(requirements), "-o", str(pinned), "--quiet"],
-                cwd=meta,
-                on_line=log,
-            )
+            if exact and spec.lock:
+                progress.step("lock", "the notebook's lock, exactly (hash-checked)")
+                atomic.write_text(pinned, spec.lock.text)
+            else:
+                run_uv(
+                    [*compile_args, str(requirements), "-o", str(pinned), "--quiet"],
+                    cwd=meta,
+                    on_line=log,
+                )
         except BuildError as err:
             raise _blame(err, spec) from None
         progress.step("install", f"{_count_pins(pinned)} packages")
+        hashes = ["--require-hashes"] if exact else []
         run_uv(
-            ["pip", "sync", "--python", str(python), *flags, str(pinned)],
+            ["pip", "sync", "--python", str(python), *flags, *hashes, str(pinned)],
             cwd=meta,
             on_line=log,
         )
@@ -227,8 +243,8 @@ class LocalEngine(Engine):
     def _export_lock(self, spec: EnvSpec, meta: Path, log: object) -> list[str]:
         """Pins from a juv/uv script lock, used as constraints so the kernel's packages fit in."""
         assert spec.lock is not None
-        if spec.lock.format != "uv.lock":
-            return [ln for ln in spec.lock.text.splitlines() if ln and not ln.startswith("#")]
+        if spec.lock.format != "uv.lock":  # a stale Orbit lock: its pins, without hashes
+            return lockfile.pins(spec.lock.text)
         script = meta / "script.py"
         deps = [r.text for r in spec.packages("pypi") if r.origin is None or r.origin.rank < 5]
         header = ["# /// script"]

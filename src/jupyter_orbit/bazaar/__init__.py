@@ -1,0 +1,49 @@
+"""The bazaar: the package managers Orbit speaks (one ``Ecosystem`` class each), which of
+them a kernel can use, and what is built on them (search, add/remove, lock, hot add, export)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from jupyter_orbit.bazaar.base import Ecosystem, Found, Hit
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.paths import Paths
+
+# Which ecosystems each kernel language can use, the first being where a bare `orbit add`
+# goes, and the name prefix each uses for that language's packages (R's Debian packages are
+# r-cran-*, its conda packages r-*).
+KERNEL_ECOSYSTEMS: dict[str, dict[str, str]] = {
+    "python": {"pypi": "", "conda": "", "apt": ""},
+    "r": {"conda": "r-", "apt": "r-cran-"},
+    "typescript": {"npm": ""},
+    "javascript": {"npm": ""},
+    "bash": {"apt": ""},
+}
+DEFAULT_KERNEL = "python"
+
+
+def ecosystem_classes() -> dict[str, type[Ecosystem]]:
+    from jupyter_orbit.bazaar.apt import Apt
+    from jupyter_orbit.bazaar.conda import Conda
+    from jupyter_orbit.bazaar.npm import Npm
+    from jupyter_orbit.bazaar.pypi import PyPI
+
+    return {c.name: c for c in (PyPI, Npm, Apt, Conda)}
+
+
+def get_ecosystem(name: str, paths: Paths, environ: Mapping[str, str] | None = None) -> Ecosystem:
+    classes = ecosystem_classes()
+    if name not in classes:
+        raise InputError(f"unknown ecosystem {name!r}", f"use one of: {', '.join(sorted(classes))}")
+    return classes[name](paths, environ)
+
+
+def kernel_ecosystems(kernel: str) -> dict[str, str]:
+    """The ecosystems (with name prefixes) a kernel can use; unknown kernels get Python's."""
+    from jupyter_orbit.kernels.recipes import ALIASES
+
+    key = ALIASES.get(kernel, kernel)
+    return KERNEL_ECOSYSTEMS.get(key, KERNEL_ECOSYSTEMS[DEFAULT_KERNEL])
+
+
+__all__ = ["Ecosystem", "Found", "Hit", "get_ecosystem", "kernel_ecosystems"]

@@ -1,0 +1,246 @@
+"""PyPI through uv: search (a local name index plus the JSON API for the top hits), requirement
+files written round-trip, resolution and locks with hashes, exact installs."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
+
+from packaging.utils import canonicalize_name
+
+from jupyter_orbit.bazaar._http import DiskCache, Unreachable, fetch, fetch_json
+from jupyter_orbit.bazaar.base import Ecosystem, Found, Hit, tier
+from jupyter_orbit.bazaar.pypi_names import REFRESH_AFTER, SIMPLE_JSON, NameIndex
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.model import Origin, Requirement
+from jupyter_orbit.progress import Progress
+
+PYPI = "https://pypi.org/simple/"
+SUMMARY_TTL = 7 * 24 * 3600
+CLI = Origin("command line", None, None, 0)
+
+
+class PyPI(Ecosystem):
+    name: ClassVar[str] = "pypi"
+    files: ClassVar[tuple[str, ...]] = ("pyproject.toml", "requirements.txt", "environment.yml")
+
+    @property
+    def index_url(self) -> str:
+        """The index uv uses: ``UV_DEFAULT_INDEX`` / ``UV_INDEX_URL`` when set, else PyPI."""
+        url = self.environ.get("UV_DEFAULT_INDEX") or self.environ.get("UV_INDEX_URL") or PYPI
+        return url.rstrip("/") + "/"
+
+    def json_api(self, name: str) -> str:
+        """Warehouse's JSON API beside the simple index (``…/pypi/NAME/json``)."""
+        parts = urlsplit(self.index_url)
+        base = parts.path.rstrip("/").removesuffix("/simple")
+        return f"{parts.scheme}://{parts.netloc}{base}/pypi/{quote(name)}/json"
+
+    @property
+    def names(self) -> NameIndex:
+        return NameIndex(self.cache, self.index_url)
+
+    # -- search -------------------------------------------------------------------------------
+
+    def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
+        out = Found(self.name)
+        q = canonicalize_name(prefix + query.strip())
+        index = self.names
+        age = index.age()
+        if age is None:
+            try:
+                index.refresh()
+            except Unreachable as e:
+                out.error = f"PyPI's project list is not cached and cannot be fetched ({e})"
+                return out
+        elif age > REFRESH_AFTER:
+            out.stale = True
+            started = index.refresh_in_background()
+            out.notes.append(
+                f"PyPI name index is {age / 3600:.0f} h old"
+                + ("; refreshing it in the background" if started else "")
+            )
+        names = index.search(q, limit=limit)
+        details = self._details(names, out)
+        for name in names:
+            info = details.get(name) or {}
+            out.hits.append(
+                Hit(
+                    self.name,
+                    info.get("name") or name,
+                    info.get("version"),
+                    info.get("summary") or "",
+                    None,
+                    tier(name, q, summary=info.get("summary") or ""),
+                )
+            )
+        return out
+
+    def _details(self, names: list[str], out: Found) -> dict[str, dict[str, Any]]:
+        """Latest version and summary of each name: from the cache, else the JSON API."""
+        cache = DiskCache(self.cache / "summaries")
+        got: dict[str, dict[str, Any]] = {}
+        todo = []
+        for n in names:
+            hit = cache.get(self.json_api(n))
+            if hit is not None and hit[1] < SUMMARY_TTL:
+                got[n] = hit[0]
+            else:
+                todo.append((n, hit))
+        if not todo:
+            return got
+
+        def one(name: str) -> dict[str, Any] | None:
+            data = fetch_json(self.json_api(name), timeout=5)
+            info = (data or {}).get("info") or {}
+            value = {k: info.get(k) for k in ("name", "version", "summary")}
+            cache.put(self.json_api(name), value)
+            return value
+
+        offline = False
+        with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+            futures = {n: pool.submit(one, n) for n, _ in todo}
+            for n, old in todo:
+                try:
+                    got[n] = futures[n].result() or {}
+                except Unreachable:
+                    offline = True
+                    got[n] = old[0] if old else {}
+        if offline:
+            out.stale = True
+            out.notes.append("PyPI did not answer; versions and summaries are from the cache")
+        return got
+
+    def suggest(self, name: str) -> list[str]:
+        """Close names from the cached name index (for "did you mean")."""
+        blob = self.names.load()
+        if not blob:
+            return []
+        key = canonicalize_name(name)
+        candidates = self.names.search(key[:4], limit=5000) if len(key) >= 4 else []
+        return difflib.get_close_matches(key, candidates or blob.split(), n=3, cutoff=0.75)
+
+    # -- requirements -------------------------------------------------------------------------
+
+    def normalise(self, text: str) -> Requirement:
+        from jupyter_orbit.manifests.base import pypi_requirement
+
+        return pypi_requirement(text, CLI)
+
+    def check(self, requirements: Sequence[Requirement]) -> None:
+        """Ask the index for each name; one it does not have is refused with suggestions."""
+
+        def exists(req: Requirement) -> bool | None:
+            if " @ " in req.text:
+                return True  # a direct reference: uv checks it when resolving
+            try:
+                status, _, _ = fetch(
+                    self.index_url + quote(req.name) + "/", accept=SIMPLE_JSON, timeout=10
+                )
+            except Unreachable:
+                return None  # cannot tell: resolution will say
+            return status < 400
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(requirements)))) as pool:
+            answers = list(pool.map(exists, requirements))
+        for req, ok in zip(requirements, answers, strict=True):
+            if ok is False:
+                close = [s for s in self.suggest(req.name) if s != req.name]
+                raise InputError(
+                    f"no package named {req.name!r} on {self.index_url}",
+                    f"did you mean {' or '.join(close)}?"
+                    if close
+                    else f"check the name with `orbit search {req.name}`",
+                )
+
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        from jupyter_orbit.manifests import conda_env, pyproject, requirements
+
+        if path.name == "pyproject.toml":
+            return pyproject.edit_text(text, path=path, add=add, remove=remove)
+        if path.name in ("environment.yml", "environment.yaml"):
+            return conda_env.edit_text(text, path=path, add=add, remove=remove, section="pip")
+        if path.suffix == ".txt" and path.name not in ("apt.txt", "runtime.txt"):
+            return requirements.edit_text(text, path=path, add=add, remove=remove)
+        return super().edit(path, text, add=add, remove=remove)
+
+    def owns(self, path: Path) -> bool:
+        return path.name in (*self.files, "environment.yaml") or (
+            path.suffix == ".txt" and path.name not in ("apt.txt", "runtime.txt")
+        )
+
+    # -- resolution, locks, installs ----------------------------------------------------------
+
+    def compile(
+        self,
+        lines: Sequence[str],
+        *,
+        python: str,
+        cwd: Path,
+        constraints: Sequence[str] = (),
+        flags: Sequence[str] = (),
+        hashes: bool = False,
+        universal: bool = False,
+        as_of: str | None = None,
+    ) -> str:
+        """``uv pip compile`` of ``lines``: pinned requirements (with hashes if asked)."""
+        from jupyter_orbit.uvcli import run_uv
+
+        cwd.mkdir(parents=True, exist_ok=True)
+        args = ["pip", "compile", "-", "--no-header", "--no-annotate", "--quiet", *flags]
+        args += ["--python-version", python] if universal else ["--python", python]
+        if universal:
+            args.append("--universal")
+        if hashes:
+            args.append("--generate-hashes")
+        if as_of:
+            args += ["--exclude-newer", as_of]
+        if constraints:
+            cfile = cwd / f".constraints-{abs(hash(tuple(constraints)))}.txt"
+            cfile.write_text("\n".join(constraints) + "\n")
+            args += ["--constraint", str(cfile)]
+        return run_uv(args, cwd=cwd, stdin="\n".join(lines) + "\n", env=self._uv_env())
+
+    def _uv_env(self) -> dict[str, str]:
+        return {k: v for k, v in self.environ.items() if k in ("UV_DEFAULT_INDEX", "UV_INDEX_URL")}
+
+    def lock(self, requirements: Sequence[Requirement], *, cwd: Path, python: str = "3") -> str:
+        return self.compile(
+            [r.text for r in requirements], python=python, cwd=cwd, hashes=True, universal=True
+        )
+
+    def install(
+        self,
+        prefix: Path,
+        requirements: Sequence[Requirement],
+        progress: Progress,
+        *,
+        lock: str | None = None,
+        trusted: bool = False,
+    ) -> None:
+        """Make ``prefix`` hold exactly ``lock`` (hash-checked), or add ``requirements``."""
+        from jupyter_orbit.engines.local import environment_python
+        from jupyter_orbit.uvcli import run_uv
+
+        python = environment_python(prefix)
+        if lock is not None:
+            pinned = prefix / "orbit" / "requirements.lock.txt"
+            pinned.parent.mkdir(exist_ok=True)
+            pinned.write_text(lock)
+            args = ["pip", "sync", "--python", str(python), str(pinned)]
+            if "--hash=" in lock:
+                args.insert(2, "--require-hashes")
+        else:
+            args = ["pip", "install", "--python", str(python), *[r.text for r in requirements]]
+        run_uv(args, cwd=prefix, on_line=progress.log, env=self._uv_env())
