@@ -42,35 +42,34 @@ class Apt(Ecosystem):
 
     def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
         out = Found(self.name)
-        if not shutil.which("apt-cache"):
-            out.error = "apt-cache is not installed (not a Debian-based system)"
-            return out
         q = query.strip().lower()
-        if prefix:
-            r = _run(
-                ["apt-cache", "search", "--names-only", f"^{re.escape(prefix)}.*{re.escape(q)}"]
-            )
-        else:
-            r = _run(["apt-cache", "search", "--", q])
+        index = AptIndex(self.cache)
+        blob = index.load()
+        if blob is None:
+            if not shutil.which("apt-cache"):
+                out.error = "apt-cache is not installed (not a Debian-based system)"
+            else:
+                out.stale = True
+                out.notes.append("the apt cache is empty: run `apt-get update`")
+            return out
         found = []
-        for line in r.stdout.splitlines():
-            if m := _SEARCH_LINE.match(line):
-                name, summary = m.group("name"), m.group("summary")
-                found.append((tier(name, prefix + q, summary=summary), len(name), name, summary))
-        if r.returncode == 0 and not r.stdout.strip() and not _has_lists():
-            out.stale = True
-            out.notes.append("the apt cache is empty: run `apt-get update`")
+        for name, version, summary in index.search(q):
+            if prefix and not name.startswith(prefix):
+                continue
+            t = tier(name, prefix + q, summary=summary)
+            if prefix and t > 3 and name.startswith(prefix) and q in name[len(prefix) :]:
+                t = 3
+            found.append((t, len(name), name, version, summary))
         found.sort()
-        top = found[:limit]
-        versions = self.versions([n for _, _, n, _ in top])
-        out.hits = [Hit(self.name, n, versions.get(n), s, None, t) for t, _, n, s in top]
+        out.hits = [Hit(self.name, n, v, s, None, t) for t, _, n, v, s in found[:limit]]
         return out
 
-    @staticmethod
-    def versions(names: Sequence[str]) -> dict[str, str]:
-        """The candidate version of each package, from one ``apt-cache show`` call."""
+    def versions(self, names: Sequence[str]) -> dict[str, str]:
+        """The candidate version of each package (the index, else ``apt-cache show``)."""
         if not names:
             return {}
+        if found := AptIndex(self.cache).versions(names):
+            return found
         r = _run(["apt-cache", "show", "--no-all-versions", *names])
         out, current = {}, None
         for line in r.stdout.splitlines():
@@ -154,3 +153,93 @@ def _has_lists() -> bool:
 def require_apt() -> None:
     if not shutil.which("apt-cache"):
         raise BuildError("apt-cache is not available here", "apt packages need a Debian system")
+
+
+class AptIndex:
+    """Name, candidate version and summary of every package in apt's lists, as one text file.
+
+    apt-cache re-reads every list on each call when its binary cache is off (as in Debian's
+    container images), which takes seconds; this index is rebuilt only when the lists change
+    (``apt-helper cat-file`` reads them whatever their compression) and searched in
+    milliseconds.
+    """
+
+    LISTS = Path("/var/lib/apt/lists")
+
+    def __init__(self, cache: Path) -> None:
+        self.file = cache / "index.tsv"
+        self.meta = cache / "index.json"
+
+    def _lists(self) -> list[Path]:
+        try:
+            found = [p for p in self.LISTS.iterdir() if "_Packages" in p.name]
+        except OSError:
+            return []
+        # Later lists win a name: the main archive first, then updates, then security.
+        return sorted(found, key=lambda p: ("security" in p.name, "updates" in p.name, p.name))
+
+    def load(self) -> str | None:
+        import json
+
+        lists = self._lists()
+        if not lists:
+            return None
+        signature = [[p.name, p.stat().st_mtime_ns, p.stat().st_size] for p in lists]
+        try:
+            if json.loads(self.meta.read_text()) == signature:
+                return "\n" + self.file.read_text()
+        except (OSError, ValueError):
+            pass
+        text = self._build(lists)
+        from jupyter_orbit import atomic
+
+        atomic.write_text(self.file, text)
+        atomic.write_json(self.meta, signature)
+        return "\n" + text
+
+    @staticmethod
+    def _build(lists: list[Path]) -> str:
+        helper = "/usr/lib/apt/apt-helper"
+        packages: dict[str, tuple[str, str]] = {}
+        for path in lists:
+            if path.suffix in ("", ".txt") or not Path(helper).exists():
+                stream = path.read_text(errors="replace")
+            else:
+                stream = _run([helper, "cat-file", str(path)]).stdout
+            name = version = summary = ""
+            for line in stream.splitlines():
+                if line.startswith("Package: "):
+                    name = line[9:].strip()
+                elif line.startswith("Version: "):
+                    version = line[9:].strip()
+                elif line.startswith("Description: "):
+                    summary = line[13:].strip()
+                elif not line and name:
+                    packages[name] = (version, summary.replace("\t", " "))
+                    name = version = summary = ""
+            if name:
+                packages[name] = (version, summary)
+        return "".join(f"{n}\t{v}\t{s}\n" for n, (v, s) in sorted(packages.items()))
+
+    def search(self, query: str) -> list[tuple[str, str, str]]:
+        blob = self.load() or ""
+        out = []
+        low = blob.lower()
+        pos = low.find(query)
+        while pos >= 0:
+            start = low.rfind("\n", 0, pos) + 1
+            end = low.find("\n", pos)
+            name, _, rest = blob[start:end].partition("\t")
+            version, _, summary = rest.partition("\t")
+            out.append((name, version, summary))
+            pos = low.find(query, end)
+        return out
+
+    def versions(self, names: Sequence[str]) -> dict[str, str]:
+        blob = self.load() or ""
+        out = {}
+        for n in names:
+            i = blob.find(f"\n{n}\t")
+            if i >= 0:
+                out[n] = blob[i + len(n) + 2 : blob.find("\t", i + len(n) + 2)]
+        return out

@@ -10,6 +10,7 @@ engine, containers and kernels in other languages alike.
 from __future__ import annotations
 
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ class Hit:
     version: str | None = None
     summary: str = ""
     popularity: float | None = None  # 0..1 where the registry says; None where it does not
-    tier: int = 9  # 0 exact name, 1 prefix, 2 whole word, 3 substring, 4 summary only
+    tier: int = 9  # how well the name matches (``tier``): 0 is the exact name
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,17 +57,23 @@ class Found:
 
 
 def tier(name: str, query: str, *, summary: str = "") -> int:
-    """How well ``name`` matches ``query`` (lower is better); both already normalised."""
+    """How well ``name`` matches ``query`` (lower is better); both already normalised.
+
+    0 the name itself, 1 its first word (``requests`` → ``requests-oauthlib``), 2 a prefix
+    (``requestsx``), 3 another whole word, 4 anywhere in the name, 5 only in the summary.
+    """
     if name == query:
         return 0
-    if name.startswith(query):
+    words = re.split(r"[-_.]", name)
+    if name.startswith(query) and query == "-".join(words[: query.count("-") + 1]):
         return 1
-    words = name.replace("_", "-").replace(".", "-").split("-")
-    if query in words:
+    if name.startswith(query):
         return 2
-    if query in name:
+    if query in words:
         return 3
-    return 4 if query in summary.lower() else 5
+    if query in name:
+        return 4
+    return 5 if query in summary.lower() else 6
 
 
 class Ecosystem(ABC):

@@ -18,6 +18,7 @@ from jupyter_orbit.model import Origin, Requirement
 from jupyter_orbit.progress import Progress
 
 CLI = Origin("command line", None, None, 0)
+RETRY_AFTER = 600  # seconds before an unreachable channel is asked again
 MAPPED = "conda packages are mapped to PyPI names (as for environment.yml without a channel)"
 
 
@@ -55,8 +56,15 @@ class Conda(Ecosystem):
         return _rattler().Gateway(cache_dir=self.cache / "repodata", show_progress=False)
 
     def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
+        from jupyter_orbit.bazaar._http import DiskCache
+
         out = Found(self.name)
         q = (prefix + query).strip().lower()
+        failures = DiskCache(self.cache / "unreachable")
+        key = ",".join(self.channels)
+        if (seen := failures.get(key)) and seen[1] < RETRY_AFTER:
+            out.error = seen[0]
+            return out
         try:
             names, latest = asyncio.run(self._search(q, limit))
         except BuildError as e:
@@ -65,6 +73,7 @@ class Conda(Ecosystem):
         except Exception as e:  # rattler's network and parse errors have no common base
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             out.error = f"no conda channel answered ({', '.join(self.channels)}: {first}); {MAPPED}"
+            failures.put(key, out.error)  # not asked again for a while: searches stay fast
             return out
         for name in names:
             out.hits.append(Hit(self.name, name, latest.get(name), "", None, tier(name, q)))

@@ -30,13 +30,21 @@ class PyPI(Ecosystem):
 
     @property
     def index_url(self) -> str:
-        """The index uv uses: ``UV_DEFAULT_INDEX`` / ``UV_INDEX_URL`` when set, else PyPI."""
+        """The default index uv uses: ``UV_DEFAULT_INDEX`` / ``UV_INDEX_URL``, else PyPI."""
         url = self.environ.get("UV_DEFAULT_INDEX") or self.environ.get("UV_INDEX_URL") or PYPI
         return url.rstrip("/") + "/"
 
-    def json_api(self, name: str) -> str:
-        """Warehouse's JSON API beside the simple index (``…/pypi/NAME/json``)."""
-        parts = urlsplit(self.index_url)
+    @property
+    def index_urls(self) -> list[str]:
+        """Every index uv looks in, first first: ``UV_INDEX`` (extra ones), then the default."""
+        extra = self.environ.get("UV_INDEX", "").split()
+        urls = [u.split("=", 1)[-1].rstrip("/") + "/" for u in extra if u]
+        return [*urls, self.index_url]
+
+    @staticmethod
+    def json_api(name: str, index: str) -> str:
+        """Warehouse's JSON API beside a simple index (``…/pypi/NAME/json``)."""
+        parts = urlsplit(index)
         base = parts.path.rstrip("/").removesuffix("/simple")
         return f"{parts.scheme}://{parts.netloc}{base}/pypi/{quote(name)}/json"
 
@@ -49,23 +57,18 @@ class PyPI(Ecosystem):
     def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
         out = Found(self.name)
         q = canonicalize_name(prefix + query.strip())
-        index = self.names
-        age = index.age()
-        if age is None:
-            try:
-                index.refresh()
-            except Unreachable as e:
-                out.error = f"PyPI's project list is not cached and cannot be fetched ({e})"
-                return out
-        elif age > REFRESH_AFTER:
-            out.stale = True
-            started = index.refresh_in_background()
-            out.notes.append(
-                f"PyPI name index is {age / 3600:.0f} h old"
-                + ("; refreshing it in the background" if started else "")
-            )
-        names = index.search(q, limit=limit)
-        details = self._details(names, out)
+        where: dict[str, str] = {}  # name -> the first index that has it
+        for url in self.index_urls:
+            index = NameIndex(self.cache, url)
+            if not self._ready(index, out):
+                continue
+            for name in index.search(q, limit=limit):
+                where.setdefault(name, url)
+        if not where and out.error:
+            return out
+        out.error = None
+        names = sorted(where, key=lambda n: (tier(n, q), len(n), n))[:limit]
+        details = self._details(names, where, out)
         for name in names:
             info = details.get(name) or {}
             out.hits.append(
@@ -80,13 +83,35 @@ class PyPI(Ecosystem):
             )
         return out
 
-    def _details(self, names: list[str], out: Found) -> dict[str, dict[str, Any]]:
+    def _ready(self, index: NameIndex, out: Found) -> bool:
+        """Make sure ``index`` has names to search: fetch it cold, refresh it when old."""
+        age = index.age()
+        if age is None:
+            try:
+                index.refresh()
+            except Unreachable as e:
+                out.error = (
+                    f"the project list of {index.url} is not cached and cannot be fetched ({e})"
+                )
+                return False
+        elif age > REFRESH_AFTER:
+            out.stale = True
+            started = index.refresh_in_background()
+            out.notes.append(
+                f"the name index of {index.url} is {age / 3600:.0f} h old"
+                + ("; refreshing it in the background" if started else "")
+            )
+        return True
+
+    def _details(
+        self, names: list[str], where: dict[str, str], out: Found
+    ) -> dict[str, dict[str, Any]]:
         """Latest version and summary of each name: from the cache, else the JSON API."""
         cache = DiskCache(self.cache / "summaries")
         got: dict[str, dict[str, Any]] = {}
         todo = []
         for n in names:
-            hit = cache.get(self.json_api(n))
+            hit = cache.get(self.json_api(n, where[n]))
             if hit is not None and hit[1] < SUMMARY_TTL:
                 got[n] = hit[0]
             else:
@@ -95,10 +120,11 @@ class PyPI(Ecosystem):
             return got
 
         def one(name: str) -> dict[str, Any] | None:
-            data = fetch_json(self.json_api(name), timeout=5)
+            url = self.json_api(name, where[name])
+            data = fetch_json(url, timeout=5)
             info = (data or {}).get("info") or {}
             value = {k: info.get(k) for k in ("name", "version", "summary")}
-            cache.put(self.json_api(name), value)
+            cache.put(url, value)
             return value
 
         offline = False
@@ -112,7 +138,7 @@ class PyPI(Ecosystem):
                     got[n] = old[0] if old else {}
         if offline:
             out.stale = True
-            out.notes.append("PyPI did not answer; versions and summaries are from the cache")
+            out.notes.append("the index did not answer; versions and summaries are from the cache")
         return got
 
     def suggest(self, name: str) -> list[str]:
@@ -137,13 +163,19 @@ class PyPI(Ecosystem):
         def exists(req: Requirement) -> bool | None:
             if " @ " in req.text:
                 return True  # a direct reference: uv checks it when resolving
-            try:
-                status, _, _ = fetch(
-                    self.index_url + quote(req.name) + "/", accept=SIMPLE_JSON, timeout=10
-                )
-            except Unreachable:
-                return None  # cannot tell: resolution will say
-            return status < 400
+            answers = []
+            for index in self.index_urls:
+                try:
+                    status, _, _ = fetch(
+                        index + quote(req.name) + "/", accept=SIMPLE_JSON, timeout=10
+                    )
+                except Unreachable:
+                    answers.append(None)  # cannot tell: resolution will say
+                    continue
+                if status < 400:
+                    return True
+                answers.append(False)
+            return None if None in answers else False
 
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(requirements)))) as pool:
             answers = list(pool.map(exists, requirements))
@@ -151,7 +183,7 @@ class PyPI(Ecosystem):
             if ok is False:
                 close = [s for s in self.suggest(req.name) if s != req.name]
                 raise InputError(
-                    f"no package named {req.name!r} on {self.index_url}",
+                    f"no package named {req.name!r} on {' or '.join(self.index_urls)}",
                     f"did you mean {' or '.join(close)}?"
                     if close
                     else f"check the name with `orbit search {req.name}`",
@@ -213,7 +245,8 @@ class PyPI(Ecosystem):
         return run_uv(args, cwd=cwd, stdin="\n".join(lines) + "\n", env=self._uv_env())
 
     def _uv_env(self) -> dict[str, str]:
-        return {k: v for k, v in self.environ.items() if k in ("UV_DEFAULT_INDEX", "UV_INDEX_URL")}
+        keys = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX")
+        return {k: v for k, v in self.environ.items() if k in keys}
 
     def lock(self, requirements: Sequence[Requirement], *, cwd: Path, python: str = "3") -> str:
         return self.compile(

@@ -55,10 +55,13 @@ def _print_search(r: dict[str, Any]) -> None:
     from rich.table import Table
 
     out = Console(highlight=False, soft_wrap=False)
+    if not out.is_terminal:
+        out.width = 200  # piped output: one line per package
     table = Table("ecosystem", "name", "version", "summary", box=None, padding=(0, 2))
     for hit in r["results"]:
         name = f"[bold]{hit['name']}[/]" if hit["exact"] else hit["name"]
-        table.add_row(hit["ecosystem"], name, hit["version"] or "", hit["summary"] or "")
+        summary = " ".join((hit["summary"] or "").split())
+        table.add_row(hit["ecosystem"], name, hit["version"] or "", summary[:100])
     if r["results"]:
         out.print(table)
     else:
