@@ -20,6 +20,15 @@ KERNEL_ECOSYSTEMS: dict[str, dict[str, str]] = {
     "bash": {"apt": ""},
 }
 DEFAULT_KERNEL = "python"
+# Kernelspec names and languages seen in notebooks, for the kernels above.
+KERNEL_ALIASES = {
+    "ir": "r",
+    "tslab": "typescript",
+    "deno": "typescript",
+    "nodejs": "javascript",
+    "ijavascript": "javascript",
+    "sh": "bash",
+}
 
 
 def ecosystem_classes() -> dict[str, type[Ecosystem]]:
@@ -40,10 +49,15 @@ def get_ecosystem(name: str, paths: Paths, environ: Mapping[str, str] | None = N
 
 def kernel_ecosystems(kernel: str) -> dict[str, str]:
     """The ecosystems (with name prefixes) a kernel can use; unknown kernels get Python's."""
+    return KERNEL_ECOSYSTEMS.get(kernel_family(kernel), KERNEL_ECOSYSTEMS[DEFAULT_KERNEL])
+
+
+def kernel_family(kernel: str) -> str:
+    """``python3`` → ``python``, ``ir`` → ``r``: the key of ``KERNEL_ECOSYSTEMS``."""
     from jupyter_orbit.kernels.recipes import ALIASES
 
-    key = ALIASES.get(kernel, kernel)
-    return KERNEL_ECOSYSTEMS.get(key, KERNEL_ECOSYSTEMS[DEFAULT_KERNEL])
+    key = kernel.lower()
+    return ALIASES.get(key) or KERNEL_ALIASES.get(key, key)
 
 
 __all__ = ["Ecosystem", "Found", "Hit", "get_ecosystem", "kernel_ecosystems"]

@@ -70,6 +70,7 @@ class Change:
             "notebook": str(self.notebook) if self.notebook else None,
             "ecosystem": self.ecosystem,
             "packages": [r.text for r in self.requirements] or self.names,
+            "names": self.names,
             "files": [str(f.path) for f in self.files if f.changed],
             "env_id": self.spec.env_id,
             "notes": self.notes,
@@ -114,7 +115,9 @@ def _choose_ecosystem(
             f"say which with --in ({' or '.join(f'--in {o}' for o in owners)})",
             path=file,
         )
-    default = DEFAULT_ECOSYSTEM.get(kernel)
+    from jupyter_orbit.bazaar import kernel_family
+
+    default = DEFAULT_ECOSYSTEM.get(kernel_family(kernel))
     if default is None:
         usable = ", ".join(kernel_ecosystems(kernel))
         raise InputError(

@@ -156,9 +156,12 @@ class Npm(Ecosystem):
     def _satisfiable(self, name: str, spec: str) -> bool:
         out = self._npm(["view", f"{name}@{spec}", "version", "--json"], cwd=self.cache)
         try:
-            return bool(json.loads(out or "null"))
+            data = json.loads(out or "null")
         except ValueError:
-            return False
+            return True  # cannot tell; the install will
+        if isinstance(data, dict) and "error" in data:
+            return data["error"].get("code") != "E404"
+        return bool(data)
 
     def edit(
         self, path: Path, text: str, *, add: Sequence[Requirement] = (), remove: Sequence[str] = ()

@@ -46,8 +46,10 @@ def search(query: str, where: str | None, notebook: Path | None, limit: int, as_
     )
     if as_json:
         click.echo(json.dumps(result, indent=2))
-        return
-    _print_search(result)
+    else:
+        _print_search(result)
+    if not result["results"] and result["errors"]:
+        raise SystemExit(1)  # no registry answered
 
 
 def _print_search(r: dict[str, Any]) -> None:
@@ -216,9 +218,9 @@ def _print_edit(r: dict[str, Any], dry_run: bool) -> None:
         click.echo(f"would have {verb} {', '.join(r['packages'])} ({r['ecosystem']})", err=True)
         return
     click.echo(f"{verb} {', '.join(r['packages'])} ({r['ecosystem']}) in {where}")
-    if r["pins"]:
-        names = {p.lower() for p in r["packages"]}
-        shown = [p for p in r["pins"] if p.split("==")[0].lower() in names] or r["pins"][:5]
+    if r["pins"] and r["action"] == "add":
+        names = set(r["names"])
+        shown = [p for p in r["pins"] if p.split("==")[0].strip().lower() in names]
         click.echo(f"  resolves to {', '.join(shown)}")
     for k in r["kernels"]:
         if k.get("hot"):
