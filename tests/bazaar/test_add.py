@@ -38,8 +38,8 @@ def test_add_edits_requirements_txt_line_by_line(orbit_idx: IndexedOrbit, projec
     r = orbit_idx.run("remove", "orbit-bz-beta", "--to", str(project))
     assert r.returncode == 0, r.stderr
     assert (project / "requirements.txt").read_bytes() == (
-        "# pinned for the paper\r\norbit-bz-alpha>=1\r\n"
-    ).encode()
+        b"# pinned for the paper\r\norbit-bz-alpha>=1\r\n"
+    )
 
 
 def test_pyproject_wins_then_environment_pip_list(orbit_idx: IndexedOrbit, tmp_path: Path):

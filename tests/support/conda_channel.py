@@ -70,11 +70,11 @@ def index_channel(channel: Path) -> None:
     """Write repodata.json for every subdir (noarch, and an empty one for this platform)."""
     import asyncio
 
-    from rattler import Platform
+    from rattler import Subdir
     from rattler.index import index_fs
 
     (channel / "noarch").mkdir(parents=True, exist_ok=True)
-    (channel / str(Platform.current())).mkdir(parents=True, exist_ok=True)
+    (channel / str(Subdir.current())).mkdir(parents=True, exist_ok=True)
     result = index_fs(channel, force=True)
     if asyncio.iscoroutine(result):
         asyncio.run(result)

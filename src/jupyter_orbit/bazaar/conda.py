@@ -50,7 +50,7 @@ class Conda(Ecosystem):
 
     def _platforms(self) -> list[Any]:
         rattler = _rattler()
-        return [rattler.Platform.current(), rattler.Platform("noarch")]
+        return [rattler.Subdir.current(), rattler.Subdir("noarch")]
 
     def _gateway(self) -> Any:
         return _rattler().Gateway(cache_dir=self.cache / "repodata", show_progress=False)

@@ -68,7 +68,7 @@ def _print_search(r: dict[str, Any]) -> None:
         out.print(table)
     else:
         out.print(f"no packages match {r['query']!r} in {', '.join(r['ecosystems'])}")
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if r["stale"]:
         err.print("[yellow]stale:[/] some results come from an out-of-date cache")
     for note in r["notes"]:
