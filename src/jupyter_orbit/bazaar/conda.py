@@ -3,11 +3,14 @@
 Channels come from ``ORBIT_CONDA_CHANNELS`` (comma-separated names, URLs or local folders),
 else conda-forge. When no channel answers (or py-rattler is not installed), searching says so,
 and environment.yml's conda packages keep being mapped to PyPI names, as the foundation does.
+rattler runs in a child process (see ``_rattler_worker``).
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,17 +23,16 @@ from jupyter_orbit.progress import Progress
 CLI = Origin("command line", None, None, 0)
 RETRY_AFTER = 600  # seconds before an unreachable channel is asked again
 MAPPED = "conda packages are mapped to PyPI names (as for environment.yml without a channel)"
+NO_RATTLER = (
+    "py-rattler is not installed, so conda channels cannot be used",
+    "install it: `uv tool install 'jupyter-orbit[conda]'` (or pip install py-rattler)",
+)
 
 
-def _rattler() -> Any:
-    try:
-        import rattler
-    except ImportError:
-        raise BuildError(
-            "py-rattler is not installed, so conda channels cannot be used",
-            "install it: `uv tool install 'jupyter-orbit[conda]'` (or pip install py-rattler)",
-        ) from None
-    return rattler
+class RattlerError(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Conda(Ecosystem):
@@ -42,18 +44,30 @@ class Conda(Ecosystem):
         raw = self.environ.get("ORBIT_CONDA_CHANNELS", "conda-forge")
         out = []
         for c in (c.strip() for c in raw.split(",")):
-            if c and (c.startswith("/") or c.startswith(".")):
+            if c and (c.startswith(("/", "."))):
                 c = Path(c).resolve().as_uri()
             if c:
                 out.append(c)
         return out
 
-    def _platforms(self) -> list[Any]:
-        rattler = _rattler()
-        return [rattler.Subdir.current(), rattler.Subdir("noarch")]
-
-    def _gateway(self) -> Any:
-        return _rattler().Gateway(cache_dir=self.cache / "repodata", show_progress=False)
+    def _rattler(self, op: str, timeout: float = 600, **request: Any) -> Any:
+        """Run one rattler operation in a child process; its answer, or ``RattlerError``."""
+        self.cache.mkdir(parents=True, exist_ok=True)
+        body = {"op": op, "channels": self.channels, "cache": str(self.cache / "repodata")}
+        try:
+            r = subprocess.run(
+                [sys.executable, "-m", "jupyter_orbit.bazaar._rattler_worker"],
+                input=json.dumps({**body, **request}),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            answer = json.loads(r.stdout)
+        except (subprocess.TimeoutExpired, ValueError) as e:
+            raise RattlerError("failed", f"rattler did not answer ({type(e).__name__})") from None
+        if not answer["ok"]:
+            raise RattlerError(answer["kind"], answer["error"])
+        return answer["value"]
 
     def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
         from jupyter_orbit.bazaar._http import DiskCache
@@ -66,44 +80,26 @@ class Conda(Ecosystem):
             out.error = seen[0]
             return out
         try:
-            names, latest = asyncio.run(self._search(q, limit))
-        except BuildError as e:
-            out.error = f"{e.message}; {MAPPED}"
-            return out
-        except Exception as e:  # rattler's network and parse errors have no common base
-            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            every = self._rattler("names", timeout=120)
+            found = sorted((n for n in every if q in n), key=lambda n: (tier(n, q), len(n), n))
+            top = found[:limit]
+            latest = self._rattler("latest", names=top, timeout=120) if top else {}
+        except RattlerError as e:
+            if e.kind == "missing":
+                out.error = f"{NO_RATTLER[0]}; {MAPPED}"
+                return out
+            first = str(e).strip().splitlines()[0][:200]
             out.error = f"no conda channel answered ({', '.join(self.channels)}: {first}); {MAPPED}"
             failures.put(key, out.error)  # not asked again for a while: searches stay fast
             return out
-        for name in names:
-            out.hits.append(Hit(self.name, name, latest.get(name), "", None, tier(name, q)))
+        out.hits = [Hit(self.name, n, latest.get(n), "", None, tier(n, q)) for n in top]
         return out
 
-    async def _search(self, q: str, limit: int) -> tuple[list[str], dict[str, str]]:
-        gateway = self._gateway()
-        every = [n.normalized for n in await gateway.names(self.channels, self._platforms())]
-        found = sorted((n for n in every if q in n), key=lambda n: (tier(n, q), len(n), n))
-        top = found[:limit]
-        latest: dict[str, str] = {}
-        if top:
-            result = await gateway.query(self.channels, self._platforms(), top, recursive=False)
-            for records in result:
-                for r in records:
-                    name, version = r.name.normalized, r.version
-                    if name not in latest or version > _rattler().Version(latest[name]):
-                        latest[name] = str(version)
-        return top, latest
-
     def reachable(self) -> bool:
-        """Whether every channel answers (and py-rattler is there to ask)."""
+        """Whether the channels answer (and py-rattler is there to ask)."""
         try:
-            _rattler()
-
-            async def names() -> object:
-                return await self._gateway().names(self.channels, self._platforms())
-
-            asyncio.run(names())
-        except Exception:
+            self._rattler("names", timeout=120)
+        except RattlerError:
             return False
         return True
 
@@ -127,19 +123,22 @@ class Conda(Ecosystem):
             raise InputError(f"not a conda match spec: {text.strip()!r}", "e.g. 'numpy=1.26'")
         return Requirement("conda", name, text.strip(), CLI)
 
-    def check(self, requirements: Sequence[Requirement]) -> None:
-        """Solve the requirements together: a missing name or impossible range is refused."""
+    def solve(self, requirements: Sequence[Requirement]) -> list[dict[str, Any]]:
         try:
-            self.solve(requirements)
-        except BuildError:
-            raise
-        except Exception as e:
+            return self._rattler("solve", specs=[r.text for r in requirements])
+        except RattlerError as e:
+            if e.kind == "missing":
+                raise BuildError(*NO_RATTLER) from None
             raise InputError(
                 f"conda cannot satisfy {', '.join(r.text for r in requirements)}: "
                 + str(e).strip().splitlines()[0][:300],
                 f"check the names with `orbit search NAME --in conda` (channels: "
                 f"{', '.join(self.channels)})",
             ) from None
+
+    def check(self, requirements: Sequence[Requirement]) -> None:
+        """Solve the requirements together: a missing name or impossible range is refused."""
+        self.solve(requirements)
 
     def edit(
         self, path: Path, text: str, *, add: Sequence[Requirement] = (), remove: Sequence[str] = ()
@@ -153,26 +152,11 @@ class Conda(Ecosystem):
     def owns(self, path: Path) -> bool:
         return path.name in ("environment.yml", "environment.yaml")
 
-    def solve(self, requirements: Sequence[Requirement]) -> list[Any]:
-        rattler = _rattler()
-
-        async def go() -> list[Any]:
-            return await rattler.solve(
-                self.channels,
-                [r.text for r in requirements],
-                gateway=self._gateway(),
-                platforms=self._platforms(),
-                virtual_packages=rattler.VirtualPackage.detect(),
-            )
-
-        return asyncio.run(go())
-
     def lock(self, requirements: Sequence[Requirement], *, cwd: Path) -> str:
         """One line per package: ``url#sha256`` (the explicit-file format conda reads)."""
-        records = self.solve(requirements)
+        records = sorted(self.solve(requirements), key=lambda r: r["name"])
         lines = ["@EXPLICIT"]
-        for r in sorted(records, key=lambda r: r.name.normalized):
-            lines.append(f"{r.url}#{r.sha256.hex()}" if r.sha256 else str(r.url))
+        lines += [f"{r['url']}#{r['sha256']}" if r["sha256"] else r["url"] for r in records]
         return "\n".join(lines) + "\n"
 
     def install(
@@ -185,15 +169,14 @@ class Conda(Ecosystem):
         trusted: bool = False,
     ) -> None:
         """Solve and install into ``prefix`` (a conda prefix: ``conda-meta/`` and all)."""
-        rattler = _rattler()
-        records = self.solve(requirements)
-        progress.step("conda", f"{len(records)} packages into {prefix}")
-        asyncio.run(
-            rattler.install(
-                records,
-                prefix,
-                cache_dir=self.paths.cache_dir / "conda-pkgs",
-                show_progress=False,
-                execute_link_scripts=trusted,
+        progress.step("conda", f"{len(requirements)} packages into {prefix}")
+        try:
+            self._rattler(
+                "install",
+                specs=[r.text for r in requirements],
+                prefix=str(prefix),
+                pkgs=str(self.paths.cache_dir / "conda-pkgs"),
+                scripts=trusted,
             )
-        )
+        except RattlerError as e:
+            raise BuildError(f"conda install into {prefix} failed: {e}", None) from None

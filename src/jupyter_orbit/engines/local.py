@@ -94,7 +94,9 @@ class LocalEngine(Engine):
         warnings = []
         if apt := spec.packages("apt"):
             steps.append(Step("check-apt", f"Debian packages present: {_names(apt)}"))
-        for eco in ("conda", "npm"):
+        if npm := spec.packages("npm"):
+            steps.append(Step("npm", f"into the environment's npm/ folder: {_names(npm)}"))
+        for eco in ("conda",):
             if spec.packages(eco):
                 warnings.append(
                     f"{eco} packages are not installed by the local engine yet: "
@@ -224,6 +226,10 @@ class LocalEngine(Engine):
         bytecode.compile_tree(python, build, site, to_compile=to_compile)
         if store is not None:
             store.keep(site)
+        if npm := spec.packages("npm"):
+            from jupyter_orbit.bazaar.npm import Npm
+
+            Npm(self.paths).install(build, npm, progress)  # scripts stay off (--ignore-scripts)
         if apt := spec.packages("apt"):
             progress.step("check-apt", _names(apt))
             if missing := missing_debian_packages([r.name for r in apt]):
