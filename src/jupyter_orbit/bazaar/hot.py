@@ -277,7 +277,7 @@ async def hot_update(runtime: Any, kernel_manager: Any, target: Path) -> list[di
                 resolve, nb, root=runtime.root_dir, default_python=default_python()
             )
             if res.spec.env_id == info["env_id"]:
-                entry.update(hot=True, to=info["env_id"], detail="environment unchanged")
+                entry.update(hot=False, to=info["env_id"], detail="its environment does not change")
                 continue
             engine = get_engine(info.get("engine", "local"), runtime.paths)
             base = engine.lookup_id(info["env_id"])

@@ -229,7 +229,8 @@ def _print_edit(r: dict[str, Any], dry_run: bool) -> None:
                 f"(environment {k['from'][:8]} → {k['to'][:8]})"
             )
         else:
-            click.echo(f"  kernel {k['kernel'][:8]}: {k.get('detail')}; {k.get('hint') or ''}")
+            hint = f"; {k['hint']}" if k.get("hint") else ""
+            click.echo(f"  kernel {k['kernel'][:8]}: {k.get('detail')}{hint}")
     for note in r["notes"]:
         click.echo(f"  note: {note}", err=True)
 
