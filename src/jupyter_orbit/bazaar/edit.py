@@ -288,10 +288,51 @@ def _spec_after(spec: EnvSpec, eco: str, add: list[Requirement], gone: list[str]
 def check(change: Change, paths: Paths, environ: Mapping[str, str] | None = None) -> None:
     """Ask the registry about new names, then resolve the new spec; refuse what cannot work."""
     eco = get_ecosystem(change.ecosystem, paths, environ)
-    if change.action == "add":
-        eco.check(change.requirements)
-    if change.ecosystem == "pypi" or (change.action == "add" and change.ecosystem == "pypi"):
+    if change.ecosystem == "conda" and change.action == "add":
+        from jupyter_orbit.bazaar.conda import Conda
+
+        assert isinstance(eco, Conda)
+        if not eco.reachable():
+            _check_as_pypi(change, paths, environ)
+            return
+    if change.ecosystem != "pypi":
+        if change.action == "add":
+            eco.check(change.requirements)
+        return
+    try:
         change.pins = resolve_pins(change.spec, paths, environ)
+    except InputError:
+        if change.action == "add":
+            eco.check(change.requirements)  # a missing name: say so, with "did you mean"
+        raise
+
+
+def _check_as_pypi(change: Change, paths: Paths, environ: Mapping[str, str] | None) -> None:
+    """No conda channel answers: check the PyPI packages environment.yml will be read as."""
+    from jupyter_orbit.bazaar.pypi import CLI, PyPI
+    from jupyter_orbit.manifests.base import pypi_requirement
+    from jupyter_orbit.manifests.conda_env import RENAMES, _skipped, parse_match_spec
+
+    mapped = []
+    for r in change.requirements:
+        name, terms = parse_match_spec(r.text, CLI)
+        if _skipped(name):
+            change.notes.append(f"{name} has no PyPI equivalent; it is not checked")
+            continue
+        mapped.append(pypi_requirement(RENAMES.get(name.lower(), name) + ",".join(terms), CLI))
+    change.notes.append(
+        "no conda channel answered; conda packages are checked (and installed) as their PyPI "
+        "equivalents: " + (", ".join(m.text for m in mapped) or "none")
+    )
+    if mapped:
+        spec = dataclasses.replace(
+            change.spec, requirements=dedupe([*change.spec.requirements, *mapped])
+        )
+        try:
+            change.pins = resolve_pins(spec, paths, environ)
+        except InputError:
+            PyPI(paths, environ).check(mapped)
+            raise
 
 
 def resolve_pins(
@@ -319,6 +360,7 @@ def resolve_pins(
             constraints=[*[c.text for c in spec.constraints], *constraints],
             flags=flags,
             as_of=spec.as_of,
+            prefer_cache=True,
         )
     except BuildError as e:
         raise InputError(f"cannot install: {e.message}", e.hint) from None

@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from jupyter_orbit.bazaar._http import DiskCache, Unreachable, fetch, fetch_json
 from jupyter_orbit.bazaar.base import Ecosystem, Found, Hit, tier
 from jupyter_orbit.bazaar.pypi_names import REFRESH_AFTER, SIMPLE_JSON, NameIndex
-from jupyter_orbit.errors import InputError
+from jupyter_orbit.errors import BuildError, InputError
 from jupyter_orbit.model import Origin, Requirement
 from jupyter_orbit.progress import Progress
 
@@ -225,8 +225,14 @@ class PyPI(Ecosystem):
         hashes: bool = False,
         universal: bool = False,
         as_of: str | None = None,
+        prefer_cache: bool = False,
     ) -> str:
-        """``uv pip compile`` of ``lines``: pinned requirements (with hashes if asked)."""
+        """``uv pip compile`` of ``lines``: pinned requirements (with hashes if asked).
+
+        ``prefer_cache`` first resolves from uv's cache alone (``--offline``: a fraction of a
+        second, where asking the index again for every package takes one or two), and asks the
+        index only when the cache cannot answer.
+        """
         from jupyter_orbit.uvcli import run_uv
 
         cwd.mkdir(parents=True, exist_ok=True)
@@ -242,7 +248,13 @@ class PyPI(Ecosystem):
             cfile = cwd / f".constraints-{abs(hash(tuple(constraints)))}.txt"
             cfile.write_text("\n".join(constraints) + "\n")
             args += ["--constraint", str(cfile)]
-        return run_uv(args, cwd=cwd, stdin="\n".join(lines) + "\n", env=self._uv_env())
+        stdin = "\n".join(lines) + "\n"
+        if prefer_cache:
+            try:
+                return run_uv([*args, "--offline"], cwd=cwd, stdin=stdin, env=self._uv_env())
+            except BuildError:
+                pass  # something is not in the cache (or not resolvable): ask the index
+        return run_uv(args, cwd=cwd, stdin=stdin, env=self._uv_env())
 
     def _uv_env(self) -> dict[str, str]:
         keys = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX")

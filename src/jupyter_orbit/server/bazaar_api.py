@@ -88,7 +88,9 @@ class PackagesHandler(_BazaarHandler):
         report["pins"] = change.pins
         report["kernels"] = []
         if not body.get("dry_run"):
-            report["kernels"] = await hot_update(self.runtime, self.kernel_manager, change.target)
+            report["kernels"] = await hot_update(
+                self.runtime, self.kernel_manager, change.target, change.pins or None
+            )
         else:
             report["diff"] = edit.diff(change)
         self.finish(json.dumps(report))
