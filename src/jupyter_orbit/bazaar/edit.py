@@ -409,6 +409,12 @@ def run(
         paths, target, specs, action=action, ecosystem=ecosystem, file=file, environ=environ
     )
     check(change, paths, environ)
+    for f in change.files:
+        if f.path.name == "package.json" and (f.path.parent / "package-lock.json").exists():
+            change.notes.append(
+                f"{f.path.parent / 'package-lock.json'} is not updated by Orbit (npm would read "
+                "the project's .npmrc): run `npm install` there once you trust the project"
+            )
     if dry_run:
         return change
     apply(change)
