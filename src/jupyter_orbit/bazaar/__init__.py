@@ -31,20 +31,30 @@ KERNEL_ALIASES = {
 }
 
 
-def ecosystem_classes() -> dict[str, type[Ecosystem]]:
-    from jupyter_orbit.bazaar.apt import Apt
-    from jupyter_orbit.bazaar.conda import Conda
-    from jupyter_orbit.bazaar.npm import Npm
-    from jupyter_orbit.bazaar.pypi import PyPI
+# Built-in ecosystems, imported only when used (a search in one ecosystem loads one module).
+BUILTIN = {
+    "pypi": "jupyter_orbit.bazaar.pypi:PyPI",
+    "npm": "jupyter_orbit.bazaar.npm:Npm",
+    "apt": "jupyter_orbit.bazaar.apt:Apt",
+    "conda": "jupyter_orbit.bazaar.conda:Conda",
+}
 
-    return {c.name: c for c in (PyPI, Npm, Apt, Conda)}
+
+def ecosystem_class(name: str) -> type[Ecosystem]:
+    import importlib
+
+    if name not in BUILTIN:
+        raise InputError(f"unknown ecosystem {name!r}", f"use one of: {', '.join(sorted(BUILTIN))}")
+    module, _, cls = BUILTIN[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def ecosystem_classes() -> dict[str, type[Ecosystem]]:
+    return {name: ecosystem_class(name) for name in BUILTIN}
 
 
 def get_ecosystem(name: str, paths: Paths, environ: Mapping[str, str] | None = None) -> Ecosystem:
-    classes = ecosystem_classes()
-    if name not in classes:
-        raise InputError(f"unknown ecosystem {name!r}", f"use one of: {', '.join(sorted(classes))}")
-    return classes[name](paths, environ)
+    return ecosystem_class(name)(paths, environ)
 
 
 def kernel_ecosystems(kernel: str) -> dict[str, str]:

@@ -145,9 +145,9 @@ def _project_file(res: Resolution, eco: str, folder: Path) -> Path:
             if (here / name).is_file():
                 return here / name
     if eco != "pypi":
-        from jupyter_orbit.bazaar import ecosystem_classes
+        from jupyter_orbit.bazaar import ecosystem_class
 
-        for name in ecosystem_classes()[eco].files:
+        for name in ecosystem_class(eco).files:
             if (here / name).is_file():
                 return here / name
     return here / NEW_FILES[eco]

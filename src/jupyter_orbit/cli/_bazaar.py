@@ -8,6 +8,7 @@ the files here and the next kernel start (or ``orbit run``) installs.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,28 +54,30 @@ def search(query: str, where: str | None, notebook: Path | None, limit: int, as_
 
 
 def _print_search(r: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """A plain table (rich costs a quarter second to import: a search should not wait)."""
+    import shutil
 
-    out = Console(highlight=False, soft_wrap=False)
-    if not out.is_terminal:
-        out.width = 200  # piped output: one line per package
-    table = Table("ecosystem", "name", "version", "summary", box=None, padding=(0, 2))
-    for hit in r["results"]:
-        name = f"[bold]{hit['name']}[/]" if hit["exact"] else hit["name"]
-        summary = " ".join((hit["summary"] or "").split())
-        table.add_row(hit["ecosystem"], name, hit["version"] or "", summary[:100])
-    if r["results"]:
-        out.print(table)
+    rows = [
+        (h["ecosystem"], h["name"], h["version"] or "", " ".join((h["summary"] or "").split()))
+        for h in r["results"]
+    ]
+    if rows:
+        head = ("ecosystem", "name", "version", "summary")
+        widths = [max(len(x[i]) for x in [head, *rows]) for i in range(3)]
+        total = shutil.get_terminal_size((200, 20)).columns if sys.stdout.isatty() else 200
+        room = max(20, total - sum(widths) - 6)
+        for cells in [head, *rows]:
+            line = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False))
+            summary = cells[3] if len(cells[3]) <= room else cells[3][: room - 1] + "…"
+            click.echo(f"{line}  {summary}".rstrip())
     else:
-        out.print(f"no packages match {r['query']!r} in {', '.join(r['ecosystems'])}")
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+        click.echo(f"no packages match {r['query']!r} in {', '.join(r['ecosystems'])}")
     if r["stale"]:
-        err.print("[yellow]stale:[/] some results come from an out-of-date cache")
+        click.echo("stale: some results come from an out-of-date cache", err=True)
     for note in r["notes"]:
-        err.print(f"[dim]note: {note}[/]")
+        click.echo(f"note: {note}", err=True)
     for eco, message in r["errors"].items():
-        err.print(f"[yellow]{eco}:[/] {message}")
+        click.echo(f"{eco}: {message}", err=True)
 
 
 def _edit_options(f):  # noqa: ANN001
