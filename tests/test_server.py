@@ -252,3 +252,34 @@ def test_second_kernel_for_an_environment_is_prewarmed(orbit: Orbit, tmp_path: P
 
     assert asyncio.run(after_restart()).stdout.strip() == kernels[kid]["location"]
     assert server.delete(f"/api/kernels/{kid}").status_code == 204
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_foreground_up_stops_its_server_on_ctrl_c_or_kill(orbit: Orbit, tmp_path: Path, sig):
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "fg"
+    root.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_orbit", "up", str(root), "--no-browser"],
+        env=orbit.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    state = orbit.home / "profiles" / "default" / "server.json"
+    deadline = time.monotonic() + 120
+    while not state.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pid = json.loads(state.read_text())["pid"]
+    time.sleep(1)  # past the start, into the wait loop
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert "JupyterLab (profile default) at http://127.0.0.1:" in out
+    assert "stopping the server" in err
+    assert not state.exists()
+    assert (
+        not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    )

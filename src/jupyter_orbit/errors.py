@@ -69,3 +69,7 @@ class TrustError(OrbitError):
     """Something would be installed or honoured from a project the user has not trusted."""
 
     exit_code = EXIT_USAGE
+
+
+class AsOfError(BuildError):
+    """What the requirements ask for had not been published yet at the resolution date."""

@@ -72,7 +72,7 @@ class EnvSpec:
     requirements: tuple[Requirement, ...] = ()
     constraints: tuple[Requirement, ...] = ()
     index_options: tuple[str, ...] = ()
-    as_of: str | None = None
+    as_of: str | None = None  # UTC "2017-05-01T00:00:00Z", for every ecosystem; None: locked
     lock: Lock | None = None
 
     def packages(self, ecosystem: str) -> tuple[Requirement, ...]:
@@ -155,6 +155,8 @@ class Resolution:
     ignored: tuple[Ignored, ...] = ()
     notes: tuple[str, ...] = ()
     engine: str = "local"
+    as_of_source: str | None = None  # where spec.as_of came from (jupyter_orbit.asof.SOURCES)
+    as_of_detail: str = ""  # that source in words: which commit, which stamp, which flag
 
     @property
     def source_changing(self) -> tuple[str, ...]:

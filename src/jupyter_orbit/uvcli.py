@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from jupyter_orbit.errors import BuildError, InputError
+from jupyter_orbit.errors import AsOfError, BuildError, InputError
 
 # Variables that would point uv at some other environment or project than the one we name.
 _SCRUB = ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", "UV_PROJECT", "PYTHONHOME")
@@ -81,6 +81,8 @@ def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
     for prefix in ("error: ", "× "):
         summary = summary.replace(prefix, "")
     hint = "see uv's message above; fix the requirement and try again"
+    if dated := _as_of_failure(text, body):
+        return dated
     if missing := re.search(r"Because (\S+) was not found in the package registry", text):
         summary = f"no package named {missing.group(1)} on the package index"
         hint = "check the package name on https://pypi.org and fix it where it is declared"
@@ -92,6 +94,54 @@ def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
         hint = "no network: connect, or build the environment once while online"
     prefix = "" if missing else f"uv {' '.join(what)} failed: "
     return BuildError(prefix + summary, hint)
+
+
+# uv's hint when --exclude-newer removed what was asked for (uv 0.8 and later).
+_FILTERED = re.compile(
+    r"`(?P<name>[^`]+)` was filtered by `exclude-newer` to only include packages uploaded before "
+    r"(?P<cutoff>\S+?)\.(?: The requested version, v(?P<pinned>\S+), was published at "
+    r"(?P<pinned_at>\S+?)\.| The latest version satisfying the requirement is v(?P<latest>\S+), "
+    r"published at (?P<latest_at>\S+?)\.)?"
+)
+
+
+_NO_WHEEL = re.compile(
+    r"(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+) has no wheels with a matching Python ABI tag "
+    r"\(e\.g\., `(?P<tag>[^`]+)`\)"
+)
+
+
+def _as_of_failure(text: str, body: list[str]) -> AsOfError | None:
+    """The resolution date, not the requirements, is what uv could not satisfy."""
+    m = _FILTERED.search(" ".join(text.split()))
+    if m is None:
+        return None
+    name, cutoff = m.group("name"), m.group("cutoff").removesuffix("T00:00:00Z")
+    hint = "resolve as of a later date, or today's versions with `--as-of now`"
+    if m.group("pinned"):
+        message = (
+            f"{name} {m.group('pinned')} was published on {m.group('pinned_at')[:10]}, "
+            f"after the as-of date {cutoff}"
+        )
+        return AsOfError(message, hint + ", or loosen the pin")
+    failed = next((ln for ln in body if ln.startswith(("error: Failed", "× Failed"))), "")
+    no_wheel = _NO_WHEEL.search(" ".join(text.split()))
+    if no_wheel:
+        message = (
+            f"{no_wheel.group('name')} {no_wheel.group('version')}, the newest as of {cutoff}, "
+            f"has no wheel for this Python ({no_wheel.group('tag')})"
+        )
+    elif failed:
+        what = failed.split(": ", 1)[-1].replace("`", "")
+        message = f"{what}: its build needs {name} newer than the as-of date {cutoff}"
+    elif m.group("latest"):
+        message = (
+            f"no version of {name} that fits had been published by the as-of date {cutoff} "
+            f"(the newest, {m.group('latest')}, is from {m.group('latest_at')[:10]})"
+        )
+    else:
+        message = f"{name}: nothing that fits had been published by the as-of date {cutoff}"
+    return AsOfError(message, hint)
 
 
 def find_python(request: str, *, cwd: Path) -> Path:

@@ -33,6 +33,9 @@ class Server:
     def post(self, path: str, **kw: Any) -> httpx.Response:
         return httpx.post(self.url.rstrip("/") + path, headers=self.headers, timeout=600, **kw)
 
+    def put(self, path: str, **kw: Any) -> httpx.Response:
+        return httpx.put(self.url.rstrip("/") + path, headers=self.headers, timeout=60, **kw)
+
     def delete(self, path: str, **kw: Any) -> httpx.Response:
         return httpx.delete(self.url.rstrip("/") + path, headers=self.headers, timeout=60, **kw)
 

@@ -34,8 +34,10 @@ def build_wheel(
     *,
     requires: list[str] | tuple[str, ...] = (),
     summary: str = "",
+    requires_python: str | None = None,
+    tag: str = "py3-none-any",
 ) -> Path:
-    """Write a pure-Python wheel (py3-none-any) and return its path."""
+    """Write a pure-Python wheel (tagged ``tag``, py3-none-any by default) and return its path."""
     dist = name.replace("-", "_")
     files = files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"}
     info = f"{dist}-{version}.dist-info"
@@ -43,19 +45,20 @@ def build_wheel(
         "\n".join(
             ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {summary}"]
             + [f"Requires-Dist: {r}" for r in requires]
+            + ([f"Requires-Python: {requires_python}"] if requires_python else [])
         )
         + "\n"
     )
     contents = dict(files)
     contents[f"{info}/METADATA"] = metadata
     contents[f"{info}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: orbit-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        f"Wheel-Version: 1.0\nGenerator: orbit-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
     )
     record = [f"{p},{_record_hash(c.encode())},{len(c.encode())}" for p, c in contents.items()]
     record.append(f"{info}/RECORD,,")
     contents[f"{info}/RECORD"] = "\n".join(record) + "\n"
     dest.mkdir(parents=True, exist_ok=True)
-    wheel = dest / f"{dist}-{version}-py3-none-any.whl"
+    wheel = dest / f"{dist}-{version}-{tag}.whl"
     with zipfile.ZipFile(wheel, "w") as z:
         for path, content in contents.items():
             z.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), content)
@@ -67,6 +70,7 @@ class _File:
     wheel: Path
     uploaded: datetime
     sha256: str
+    requires_python: str | None = None
     version: str = ""
     summary: str = ""
 
@@ -88,14 +92,25 @@ class LocalIndex:
         uploaded: str = "2020-01-01T00:00:00Z",
         requires: list[str] | tuple[str, ...] = (),
         summary: str = "",
+        requires_python: str | None = None,
+        tag: str = "py3-none-any",
     ) -> Path:
-        wheel = build_wheel(self.root, name, version, files, requires=requires, summary=summary)
+        wheel = build_wheel(
+            self.root,
+            name,
+            version,
+            files,
+            requires=requires,
+            summary=summary,
+            requires_python=requires_python,
+            tag=tag,
+        )
         when = datetime.fromisoformat(uploaded.replace("Z", "+00:00"))
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         self.projects.setdefault(canonicalize_name(name), []).append(
-            _File(wheel, when, digest, version, summary)
+            _File(wheel, when, digest, requires_python, version, summary)
         )
         return wheel
 
@@ -173,6 +188,11 @@ class LocalIndex:
                                 "hashes": {"sha256": f.sha256},
                                 "upload-time": f.uploaded.isoformat().replace("+00:00", "Z"),
                                 "size": f.wheel.stat().st_size,
+                                **(
+                                    {"requires-python": f.requires_python}
+                                    if f.requires_python
+                                    else {}
+                                ),
                             }
                             for f in files
                         ],
@@ -181,8 +201,13 @@ class LocalIndex:
                         200, json.dumps(body).encode(), "application/vnd.pypi.simple.v1+json"
                     )
                 links = "".join(
-                    f'<a href="/files/{html.escape(f.wheel.name)}#sha256={f.sha256}">'
-                    f"{html.escape(f.wheel.name)}</a>\n"
+                    f'<a href="/files/{html.escape(f.wheel.name)}#sha256={f.sha256}"'
+                    + (
+                        f' data-requires-python="{html.escape(f.requires_python)}"'
+                        if f.requires_python
+                        else ""
+                    )
+                    + f">{html.escape(f.wheel.name)}</a>\n"
                     for f in files
                 )
                 self._send(200, f"<html><body>{links}</body></html>".encode(), "text/html")

@@ -164,6 +164,7 @@ def plan(
     environ: Mapping[str, str] | None = None,
 ) -> Change:
     """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing."""
+    from jupyter_orbit import asof
     from jupyter_orbit.engines.local import default_python
     from jupyter_orbit.manifests import resolve
 
@@ -175,7 +176,7 @@ def plan(
     is_notebook = target.is_file() and target.suffix == ".ipynb"
     if target.is_file() and not is_notebook and file is None:
         file, target = target, target.parent
-    res = resolve(target, default_python=default_python())
+    res = resolve(target, default_python=default_python(), recall=asof.recall_now(paths))
     eco_name = _choose_ecosystem(specs, ecosystem, file, res.spec.kernel, paths)
     eco = get_ecosystem(eco_name, paths, environ)
     texts = [_split_prefix(s)[1] for s in specs]
@@ -359,7 +360,7 @@ def resolve_pins(
             cwd=work,
             constraints=[*[c.text for c in spec.constraints], *constraints],
             flags=flags,
-            as_of=spec.as_of,
+            extra=eco.date_args(spec, str(python), flags, lines),
             prefer_cache=True,
         )
     except BuildError as e:

@@ -132,10 +132,11 @@ def files_for(res: Resolution, fmt: str, dest: Path) -> dict[Path, str]:
 
 
 def export(paths: Paths, target: Path, fmt: str, dest: Path, *, force: bool = False) -> list[Path]:
+    from jupyter_orbit import asof
     from jupyter_orbit.engines.local import default_python
     from jupyter_orbit.manifests import resolve
 
-    res = resolve(target, default_python=default_python())
+    res = resolve(target, default_python=default_python(), recall=asof.recall_now(paths))
     dest = dest.expanduser().resolve()
     if dest.exists() and not dest.is_dir():
         raise InputError(f"{dest} is a file", "give a folder to write into", path=dest)

@@ -161,7 +161,7 @@ def grow(
                         cwd=meta,
                         constraints=[c.text for c in spec.constraints] + _pins(base),
                         flags=flags,
-                        as_of=spec.as_of,
+                        extra=pypi.date_args(spec, str(python), flags, lines),
                         prefer_cache=True,
                     )
                 except BuildError as e:
@@ -309,6 +309,7 @@ async def hot_update(
     project folder) and whose environment the change altered. One entry per kernel."""
     import asyncio
 
+    from jupyter_orbit import asof
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.engines.local import default_python
     from jupyter_orbit.kernels.recipes import get_recipe
@@ -325,7 +326,11 @@ async def hot_update(
         out.append(entry)
         try:
             res = await asyncio.to_thread(
-                resolve, nb, root=runtime.root_dir, default_python=default_python()
+                resolve,
+                nb,
+                root=runtime.root_dir,
+                default_python=default_python(),
+                recall=asof.recall_now(runtime.paths),
             )
             if res.spec.env_id == info["env_id"]:
                 entry.update(hot=False, to=info["env_id"], detail="its environment does not change")

@@ -33,6 +33,7 @@ def lock_notebook(
 ) -> dict[str, Any]:
     """Lock ``notebook``; ``keep`` are versions to stay on where the spec allows (the old
     lock's, when renewing one after an add)."""
+    from jupyter_orbit import asof
     from jupyter_orbit.bazaar.pypi import PyPI
     from jupyter_orbit.engines.local import _split_options, default_python
     from jupyter_orbit.manifests import resolve
@@ -42,7 +43,7 @@ def lock_notebook(
     notebook = notebook.expanduser().resolve()
     if notebook.suffix != ".ipynb" or not notebook.is_file():
         raise InputError(f"{notebook} is not a notebook", "give the path of a .ipynb file")
-    res = resolve(notebook, default_python=default_python())
+    res = resolve(notebook, default_python=default_python(), recall=asof.recall_now(paths))
     work = paths.cache_dir / "bazaar" / "lock"
     work.mkdir(parents=True, exist_ok=True)
     interpreter = find_python(res.spec.python or default_python(), cwd=work)
@@ -60,7 +61,7 @@ def lock_notebook(
             flags=flags,
             hashes=True,
             universal=True,
-            as_of=spec.as_of,
+            extra=pypi.date_args(spec, str(interpreter), flags, lines),
         )
 
     try:
@@ -94,7 +95,7 @@ def lock_notebook(
         orbit["lock"] = lock
 
     update_notebook(notebook, change)
-    after = resolve(notebook, default_python=default_python())
+    after = resolve(notebook, default_python=default_python(), recall=asof.recall_now(paths))
     if not lockfile.is_current(after.spec):  # the lock must describe what the notebook now says
         raise BuildError(
             f"the lock written to {notebook.name} does not match its spec",

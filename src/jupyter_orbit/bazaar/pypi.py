@@ -224,7 +224,7 @@ class PyPI(Ecosystem):
         flags: Sequence[str] = (),
         hashes: bool = False,
         universal: bool = False,
-        as_of: str | None = None,
+        extra: Sequence[str] = (),
         prefer_cache: bool = False,
     ) -> str:
         """``uv pip compile`` of ``lines``: pinned requirements (with hashes if asked).
@@ -242,8 +242,7 @@ class PyPI(Ecosystem):
             args.append("--universal")
         if hashes:
             args.append("--generate-hashes")
-        if as_of:
-            args += ["--exclude-newer", as_of]
+        args += list(extra)  # e.g. the date: --exclude-newer (see date_args)
         if constraints:
             cfile = cwd / f".constraints-{abs(hash(tuple(constraints)))}.txt"
             cfile.write_text("\n".join(constraints) + "\n")
@@ -255,6 +254,16 @@ class PyPI(Ecosystem):
             except BuildError:
                 pass  # something is not in the cache (or not resolvable): ask the index
         return run_uv(args, cwd=cwd, stdin=stdin, env=self._uv_env())
+
+    def date_args(self, spec: Any, python: str, flags: list[str], lines: list[str]) -> list[str]:
+        """uv flags for the spec's "as of" date, as the local engine resolves it (the notebook's
+        packages as of the date, the kernel's own newest), so a check resolves what a build
+        will."""
+        from jupyter_orbit.engines.local import LocalEngine
+
+        if not spec.as_of:
+            return []
+        return LocalEngine(self.paths)._as_of_args(spec, python, flags, lines, None)
 
     def _uv_env(self) -> dict[str, str]:
         keys = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX")

@@ -28,6 +28,16 @@ def _quiet_option(f):  # noqa: ANN001
     return click.option("--quiet", "-q", is_flag=True, help="No progress display.")(f)
 
 
+def _as_of_option(f):  # noqa: ANN001
+    return click.option(
+        "--as-of",
+        "as_of",
+        metavar="DATE|now",
+        help="Resolve unpinned packages as they were on DATE (UTC), or today: overrides the "
+        "notebook's stamp, its lock and its git date.",
+    )(f)
+
+
 _existing = click.Path(exists=False, path_type=Path)
 
 
@@ -83,6 +93,7 @@ def status(as_json: bool, profile: str) -> None:
     "--yes", "-y", is_flag=True, help="Install what the notebook declares without asking."
 )
 @click.option("--no-server", is_flag=True, help="Run here even if the profile's server is up.")
+@_as_of_option
 @click.option("--locked", is_flag=True, help="Fail unless the notebook's lock is up to date.")
 @_profile_option
 @_quiet_option
@@ -93,6 +104,7 @@ def run(
     python: str | None,
     yes: bool,
     no_server: bool,
+    as_of: str | None,
     locked: bool,
     profile: str,
     quiet: bool,
@@ -107,6 +119,7 @@ def run(
         python=python,
         yes=yes,
         use_server=not no_server,
+        as_of=as_of,
         profile=profile,
         quiet=quiet,
         locked=locked,
@@ -119,12 +132,28 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--dry-run", is_flag=True, help="Also resolve exact versions, installing nothing.")
 @click.option("--python", "python", metavar="VERSION", help="Python version for the environment.")
+@_as_of_option
 @_profile_option
-def env(target: Path, as_json: bool, dry_run: bool, python: str | None, profile: str) -> None:
-    """Show the environment of a notebook or folder: spec, sources, id and plan."""
+def env(
+    target: Path, as_json: bool, dry_run: bool, python: str | None, as_of: str | None, profile: str
+) -> None:
+    """Show the environment of a notebook or folder: spec, sources, id, date and plan."""
     from jupyter_orbit.cli._env import env_command
 
-    env_command(target, as_json=as_json, dry_run=dry_run, python=python)
+    env_command(target, as_json=as_json, dry_run=dry_run, python=python, as_of=as_of)
+
+
+@cli.command()
+@click.argument("target", type=_existing)
+@click.argument("date", required=False, metavar="[DATE|now]")
+@click.option("--clear", is_flag=True, help="Remove the stamp instead.")
+def stamp(target: Path, date: str | None, clear: bool) -> None:
+    """Write the date TARGET's packages are resolved as of into the notebook (a folder: every
+    notebook under it). Without DATE: the date Orbit resolves it as of now (its git date, or
+    today)."""
+    from jupyter_orbit.cli._stamp import stamp_command
+
+    stamp_command(target, date=date, clear=clear)
 
 
 @cli.command()

@@ -12,14 +12,23 @@ from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.model import Plan, Resolution
 
 
-def env_command(target: Path, *, as_json: bool, dry_run: bool, python: str | None) -> None:
+def env_command(
+    target: Path, *, as_json: bool, dry_run: bool, python: str | None, as_of: str | None = None
+) -> None:
+    from jupyter_orbit import asof
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.engines.local import default_python
     from jupyter_orbit.manifests import resolve
     from jupyter_orbit.paths import Paths
 
     paths = Paths.from_env()
-    res = resolve(target, python=python, default_python=default_python())
+    res = resolve(
+        target,
+        python=python,
+        default_python=default_python(),
+        as_of=as_of,
+        recall=asof.recall_now(paths),
+    )
     engine = get_engine(res.engine, paths)
     plan: Plan | None = None
     problem: OrbitError | None = None
@@ -29,7 +38,7 @@ def env_command(target: Path, *, as_json: bool, dry_run: bool, python: str | Non
         if dry_run:
             pins = engine.pins(plan)
     except OrbitError as err:  # still show what was resolved, and what stands in the way
-        problem = err
+        problem = asof.explain(err, res)
     report = to_report(res, plan, pins, problem)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -47,6 +56,9 @@ def to_report(
         "project_root": str(res.project_root),
         "project_dir": str(res.project_dir) if res.project_dir else None,
         "env_id": spec.env_id,
+        "as_of": spec.as_of,
+        "as_of_source": res.as_of_source,
+        "as_of_detail": res.as_of_detail,
         "engine": res.engine,
         "built": bool(plan and plan.built),
         "location": plan.location if plan else None,
@@ -101,8 +113,9 @@ def _print(r: dict[str, Any]) -> None:
         out.print(f"  location  {r['location']}")
     spec = r["spec"]
     out.print(f"  kernel    {spec['kernel']}   python {spec['python']}")
-    if spec["as_of"]:
-        out.print(f"  as of     {spec['as_of']}")
+    out.print(
+        f"  as of     {r['as_of'] or 'no date'}  [dim]({r['as_of_source']}: {r['as_of_detail']})[/]"
+    )
     table = Table(
         "ecosystem",
         "requirement",

@@ -25,15 +25,24 @@ def run_command(
     use_server: bool,
     profile: str,
     quiet: bool,
+    as_of: str | None = None,
     locked: bool = False,
 ) -> int:
+    from jupyter_orbit import asof
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.engines.local import default_python
+    from jupyter_orbit.errors import OrbitError
     from jupyter_orbit.kernels.recipes import get_recipe
     from jupyter_orbit.manifests import resolve
 
     paths, prof = locations(profile)
-    res = resolve(notebook, python=python, default_python=default_python())
+    res = resolve(
+        notebook,
+        python=python,
+        default_python=default_python(),
+        as_of=as_of,
+        recall=asof.recall_now(paths),
+    )
     if res.notebook is None:
         raise InputError(f"{notebook} is a folder", "give the path of a .ipynb file")
     if locked:
@@ -45,12 +54,17 @@ def run_command(
     if env is None:
         _ensure_consent(paths, res, yes)
         with progress(quiet, "building the environment") as p:
-            plan = engine.plan(res.spec)
-            for warning in plan.warnings:
-                p.warn(warning)
-            for item in res.source_changing:
-                p.warn(f"packages may come from somewhere other than PyPI: {item}")
-            env = engine.realize(plan, p)
+            p.step("as-of", asof.describe(res))
+            try:
+                plan = engine.plan(res.spec)
+                for warning in plan.warnings:
+                    p.warn(warning)
+                for item in res.source_changing:
+                    p.warn(f"packages may come from somewhere other than PyPI: {item}")
+                env = engine.realize(plan, p)
+            except OrbitError as err:
+                raise asof.explain(err, res) from None
+        asof.remember_now(paths, res)
 
     recipe = get_recipe(res.spec.kernel)
     nb_json = json.loads(res.notebook.read_text(encoding="utf-8"))

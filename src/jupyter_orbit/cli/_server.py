@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -70,6 +71,9 @@ def up_command(
     if detach or proc is None:
         return
     click.echo("  stop with Ctrl-C or `orbit down`")
+    # A closed terminal or a `kill` stops the server too, as Ctrl-C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         while proc.poll() is None:
             time.sleep(0.5)
@@ -78,6 +82,10 @@ def up_command(
         lifecycle.stop(prof, state)
         return
     raise ServerError(f"the server stopped (exit code {proc.returncode})", f"see {state.log}")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def down_command(*, profile: str) -> None:

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 RECORDED_PREFIX = "/orbit-env"
+# Test suites shipped inside packages (pandas/tests alone is half of pandas) are rarely imported;
+# Python compiles them on first use, if ever.
+SKIP = re.compile(r"[\\/]tests?[\\/]")
 
 
 def compile_tree(python: Path, prefix: Path, targets: list[Path], *, to_compile: int) -> None:
@@ -45,6 +49,8 @@ def compile_tree(python: Path, prefix: Path, targets: list[Path], *, to_compile:
             str(prefix),
             "-p",
             RECORDED_PREFIX,
+            "-x",
+            SKIP.pattern,
             *existing,
         ],
         stdin=subprocess.DEVNULL,
@@ -110,4 +116,4 @@ class BytecodeStore:
 def _sources(targets: list[Path]) -> Iterator[Path]:
     for target in targets:
         if target.exists():
-            yield from target.rglob("*.py")
+            yield from (p for p in target.rglob("*.py") if not SKIP.search(str(p)))

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,12 +89,19 @@ class LocalEngine(Engine):
                 )
             )
         as_of = f" as of {spec.as_of}" if spec.as_of else ""
+        if spec.as_of and any(r.origin and r.origin.rank >= 5 for r in pypi):
+            as_of += " (the kernel's own packages: newest)"
         steps.append(Step("resolve", f"{len(pypi)} PyPI requirements{as_of}: {_names(pypi)}"))
         steps.append(Step("install", "hardlinked from uv's cache"))
         steps.append(Step("bytecode", "compiled once, identical files shared between environments"))
         warnings = []
         if apt := spec.packages("apt"):
             steps.append(Step("check-apt", f"Debian packages present: {_names(apt)}"))
+            if spec.as_of:
+                warnings.append(
+                    f"Debian packages are used as this machine has them, not as of {spec.as_of}: "
+                    f"the local engine cannot honour the date for {_names(apt)}"
+                )
         if npm := spec.packages("npm"):
             steps.append(Step("npm", f"into the environment's npm/ folder: {_names(npm)}"))
         for eco in ("conda",):
@@ -154,8 +162,7 @@ class LocalEngine(Engine):
                 "--quiet",
                 *flags,
             ]
-            if spec.as_of:
-                args += ["--exclude-newer", spec.as_of]
+            args += self._as_of_args(spec, str(plan.interpreter), flags, lines, None)
             text = "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
             lines = run_uv(args, cwd=self.root, stdin=text).splitlines()
         return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "-"))]
@@ -180,8 +187,6 @@ class LocalEngine(Engine):
         flags, lines = _split_options(spec.index_options)
         pinned = meta / "requirements.lock.txt"
         compile_args = ["pip", "compile", "--python", str(python), "--emit-index-url", *flags]
-        if spec.as_of:
-            compile_args += ["--exclude-newer", spec.as_of]
         constraints = [r.text for r in spec.constraints]
         exact = lockfile.is_current(spec)  # an Orbit lock made from this very spec
         if spec.lock and not exact:
@@ -194,12 +199,14 @@ class LocalEngine(Engine):
         atomic.write_text(
             requirements, "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
         )
-        progress.step("resolve", _names(spec.packages("pypi")))
+        as_of = f" as of {spec.as_of}" if spec.as_of else ""
+        progress.step("resolve", _names(spec.packages("pypi")) + as_of)
         try:
             if exact and spec.lock:
                 progress.step("lock", "the notebook's lock, exactly (hash-checked)")
                 atomic.write_text(pinned, spec.lock.text)
             else:
+                compile_args += self._as_of_args(spec, str(python), flags, lines, log)
                 run_uv(
                     [*compile_args, str(requirements), "-o", str(pinned), "--quiet"],
                     cwd=meta,
@@ -245,6 +252,40 @@ class LocalEngine(Engine):
             "identity": spec.identity(),
             "lock": "orbit/requirements.lock.txt",
         }
+
+    def _as_of_args(
+        self,
+        spec: EnvSpec,
+        python: str,
+        flags: list[str],
+        lines: list[str],
+        log: Callable[[str], None] | None,
+    ) -> list[str]:
+        """uv flags for the date: the notebook's packages as of it, the kernel's own newest.
+
+        The kernel recipe's packages (ipykernel and all it pulls in) float: a kernel of 2017
+        does not run on today's Python, and the notebook's code never imports most of them.
+        Their names come from resolving the recipe's packages alone, today; a package the
+        notebook itself names stays dated.
+        """
+        if not spec.as_of:
+            return []
+        args = ["--exclude-newer", spec.as_of]
+        own = [r.text for r in spec.packages("pypi") if r.origin is not None and r.origin.rank >= 5]
+        if not own:
+            return args
+        declared = {r.name for r in spec.packages("pypi") if r.origin is None or r.origin.rank < 5}
+        quiet = ["--no-header", "--no-annotate", "--quiet"]
+        out = run_uv(
+            ["pip", "compile", "-", "--python", python, *quiet, *flags],
+            cwd=self.root,
+            stdin="\n".join(lines + own) + "\n",
+            on_line=log,
+        )
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name in sorted(_pinned_names(out) - declared):
+            args += ["--exclude-newer-package", f"{name}={now}"]
+        return args
 
     def _export_lock(self, spec: EnvSpec, meta: Path, log: object) -> list[str]:
         """Pins from a juv/uv script lock, used as constraints so the kernel's packages fit in."""
@@ -300,7 +341,7 @@ def _blame(err: BuildError, spec: EnvSpec) -> BuildError:
     ]
     if not where:
         return err
-    return BuildError(f"{err.message} ({'; '.join(where)})", err.hint)
+    return type(err)(f"{err.message} ({'; '.join(where)})", err.hint)
 
 
 def _names(reqs: tuple[Requirement, ...] | list[Requirement]) -> str:
@@ -325,6 +366,17 @@ def _site_packages(prefix: Path) -> list[Path]:
     if os.name == "nt":
         return [prefix / "Lib" / "site-packages"]
     return sorted((prefix / "lib").glob("python*/site-packages"))
+
+
+def _pinned_names(text: str) -> set[str]:
+    """Canonical names of the ``name==version`` lines of a compiled requirements file."""
+    from packaging.utils import canonicalize_name
+
+    return {
+        canonicalize_name(ln.split("==")[0].split("[")[0].strip())
+        for ln in text.splitlines()
+        if "==" in ln and not ln.lstrip().startswith(("#", "-"))
+    }
 
 
 def _count_pins(lock: Path) -> int:

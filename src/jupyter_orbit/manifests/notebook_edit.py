@@ -130,6 +130,20 @@ def edit_pep723(
     return True
 
 
+def edited_text(path: Path, change: Callable[[dict[str, Any]], None]) -> str | None:
+    """The file's new text after ``change``, in its own style, or None when nothing changes.
+
+    For callers that check many notebooks before writing any (plan, then act).
+    """
+    nb = load_notebook(path)
+    text = path.read_bytes().decode("utf-8-sig")
+    before = json.dumps(nb, sort_keys=True)
+    change(nb)
+    if json.dumps(nb, sort_keys=True) == before:
+        return None
+    return JsonStyle.of(text, nb).dumps(nb)
+
+
 def _name(ecosystem: str, text: str) -> str:
     """The name a requirement is matched by (how each ecosystem compares names)."""
     if ecosystem == "pypi":

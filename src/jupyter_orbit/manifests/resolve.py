@@ -14,8 +14,11 @@ folder in it wins over the files beside it; ``environment.yml`` beats ``Pipfile`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from jupyter_orbit import asof
+from jupyter_orbit.asof import Recall
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.manifests.base import Contribution
@@ -71,8 +74,15 @@ def resolve(
     python: str | None = None,
     kernel: str | None = None,
     default_python: str,
+    as_of: str | None = None,
+    now: datetime | None = None,
+    recall: Recall | None = None,
 ) -> Resolution:
-    """Read ``target`` (a notebook or a folder) and everything it inherits into a ``Resolution``."""
+    """Read ``target`` (a notebook or a folder) and everything it inherits into a ``Resolution``.
+
+    ``as_of`` is the command line's date ("now" or a date); the resolution's date and its source
+    are settled by ``jupyter_orbit.asof`` (``now`` and ``recall`` are its inputs).
+    """
     from jupyter_orbit.manifests import notebook as nbmod
 
     target = Path(target).expanduser().resolve()
@@ -85,8 +95,9 @@ def resolve(
         marked = None
 
     layers = _Layers()
-    if python:
-        layers.items.append(Contribution("command line", None, RANK_CLI, python=python))
+    if python or as_of:
+        cli = Contribution("command line", None, RANK_CLI, python=python, as_of=as_of)
+        layers.items.append(cli)
     nb_kernel = None
     if notebook:
         nb = nbmod.load_notebook(notebook)
@@ -101,7 +112,8 @@ def resolve(
     project_root = marked or start
     if marked is None and layers.project_dir is not None:
         project_root = layers.project_dir
-    return _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
+    res = _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
+    return asof.settle(res, now=now, recall=recall)
 
 
 def _read_project(start: Path, limit: Path, marked: Path | None, layers: _Layers) -> None:
@@ -234,6 +246,7 @@ def _combine(
         ignored=tuple(ignored),
         notes=tuple(dict.fromkeys(notes)),
         engine=engine or "local",
+        as_of_source=as_of_from[0].kind if as_of_from else None,
     )
 
 

@@ -11,16 +11,17 @@ import json
 import logging
 from pathlib import Path
 
-from jupyter_orbit import atomic
+from jupyter_orbit import asof, atomic
 from jupyter_orbit.engines import get_engine
 from jupyter_orbit.engines.local import default_python
-from jupyter_orbit.errors import TrustError
+from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.kernels.pool import KernelPool, WarmTarget
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.manifests import resolve
 from jupyter_orbit.model import Environment, Resolution
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import LogProgress
+from jupyter_orbit.server.stamping import Stamper
 from jupyter_orbit.trust import TrustStore
 
 _current: OrbitRuntime | None = None
@@ -57,13 +58,19 @@ class OrbitRuntime:
             cwd=root_dir, env=kernel_env, per_env=pool_per_env, max_envs=pool_max_envs, log=log
         )
         self._recent_file = profile.root / "recent-envs.json"
+        self.stamper = Stamper(log)
 
     async def prepare(
         self, target: Path, *, kernel: str | None = None
     ) -> tuple[Resolution, Environment, list[str]]:
         """Resolve ``target``'s environment, build it if needed, and return its kernel argv."""
         res = await asyncio.to_thread(
-            resolve, target, root=self.root_dir, kernel=kernel, default_python=default_python()
+            resolve,
+            target,
+            root=self.root_dir,
+            kernel=kernel,
+            default_python=default_python(),
+            recall=asof.recall_now(self.paths),
         )
         engine = get_engine(res.engine, self.paths)
         env = engine.lookup(res.spec)
@@ -74,7 +81,13 @@ class OrbitRuntime:
                     f"trust it with `orbit trust {res.project_root}`, then restart the kernel",
                 )
             progress = LogProgress(self.log, prefix=f"Orbit [{res.spec.env_id[:8]}] ")
-            env = await asyncio.to_thread(engine.ensure, res.spec, progress)
+            progress.step("as-of", asof.describe(res))
+            try:
+                env = await asyncio.to_thread(engine.ensure, res.spec, progress)
+            except OrbitError as err:
+                raise asof.explain(err, res) from None
+            asof.remember_now(self.paths, res)
+        await asyncio.to_thread(self.stamper.stamp, res)
         recipe = get_recipe(res.spec.kernel)
         return res, env, engine.kernel_argv(env, recipe)
 

@@ -1,0 +1,104 @@
+"""orbit stamp: write (or clear) the date a notebook's packages are resolved as of.
+
+Every notebook is checked before any is written (plan, then act): a notebook that cannot be read
+stops the command with nothing changed. Each write is atomic and round-trip.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from jupyter_orbit.errors import InputError, OrbitError
+
+# Folders no notebook of the project lives in.
+_SKIP = {"node_modules", "__pycache__", "site-packages"}
+
+
+@dataclass(frozen=True)
+class _Change:
+    path: Path
+    text: str | None  # the new file, or None: nothing to write
+    outcome: str
+
+
+def stamp_command(target: Path, *, date: str | None, clear: bool) -> None:
+    from jupyter_orbit import asof, atomic
+
+    if clear and date:
+        raise InputError("give a DATE or --clear, not both", "orbit stamp NOTEBOOK [DATE|--clear]")
+    target = target.expanduser()
+    if not target.exists():
+        raise InputError(f"{target}: no such file or folder", "check the path")
+    notebooks = [target] if target.is_file() else notebooks_under(target)
+    if not notebooks:
+        raise InputError(f"no notebooks under {target}", "give a .ipynb file or a folder with some")
+    now = asof.utcnow()
+    fixed = asof.parse(date, now=now, what="DATE") if date else None
+    changes: list[_Change] = []
+    failed: list[tuple[Path, OrbitError]] = []
+    for nb in notebooks:
+        try:
+            changes.append(_plan(nb, fixed, clear=clear, now=now))
+        except OrbitError as err:
+            failed.append((nb, err))
+    if failed:
+        if len(notebooks) == 1:
+            raise failed[0][1]
+        for nb, err in failed:
+            click.echo(f"{_shown(nb, target)}: {err.message}", err=True)
+        raise InputError(
+            f"{len(failed)} of {len(notebooks)} notebooks cannot be stamped; nothing was written",
+            failed[0][1].hint or "fix them, or stamp the others one by one",
+        )
+    for change in changes:
+        if change.text is not None:
+            atomic.write_text(change.path, change.text)
+    for change in changes:
+        click.echo(f"{_shown(change.path, target)}  {change.outcome}")
+
+
+def notebooks_under(folder: Path) -> list[Path]:
+    """Every ``.ipynb`` under ``folder``, skipping hidden folders (checkpoints, .git, venvs)."""
+    found = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP)
+        found += [Path(here) / f for f in sorted(files) if f.endswith(".ipynb")]
+    return found
+
+
+def _shown(path: Path, target: Path) -> str:
+    return str(path) if path == target else str(path.relative_to(target))
+
+
+def _plan(nb: Path, fixed: str | None, *, clear: bool, now: datetime) -> _Change:
+    from jupyter_orbit import asof
+    from jupyter_orbit.manifests.notebook_edit import edited_text
+    from jupyter_orbit.manifests.stamp import set_stamp
+
+    def write(as_of: str | None) -> str | None:
+        return edited_text(nb, lambda data: set_stamp(data, nb, as_of))
+
+    if clear:
+        text = write(None)
+        return _Change(nb, text, "cleared" if text is not None else "no stamp to clear")
+    if fixed is not None:
+        text = write(fixed)
+        return _Change(nb, text, f"stamped {fixed}" if text is not None else f"already {fixed}")
+    from jupyter_orbit.engines.local import default_python
+    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.paths import Paths
+
+    res = resolve(
+        nb, default_python=default_python(), now=now, recall=asof.recall_now(Paths.from_env())
+    )
+    if res.spec.as_of is None:
+        return _Change(nb, None, f"not stamped: {asof.describe(res)}")
+    text = write(res.spec.as_of)
+    if text is None:
+        return _Change(nb, None, f"already {res.spec.as_of}")
+    return _Change(nb, text, f"stamped {asof.describe(res)}")
