@@ -46,7 +46,7 @@ def test_every_format_reads_back(orbit, nb: Path, tmp_path: Path):
     script = (out / "Paper Analysis.py").read_text()
     block = read_pep723({"cells": [{"cell_type": "code", "source": script}]}, nb)
     assert [q.text for q in block.requirements] == ["numpy>=1.26", "pandas[excel]==2.2.*"]
-    assert block.python == ">=3.11" and block.as_of == "2024-06-01"
+    assert block.python == ">=3.11" and block.as_of == "2024-06-01T00:00:00Z"
     assert (out / "binder" / "apt.txt").read_text() == "graphviz\n"
     assert (out / "binder" / "runtime.txt").read_text() == "python-3.11\n"
 

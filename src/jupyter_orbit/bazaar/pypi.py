@@ -263,7 +263,9 @@ class PyPI(Ecosystem):
 
         if not spec.as_of:
             return []
-        return LocalEngine(self.paths)._as_of_args(spec, python, flags, lines, None)
+        engine = LocalEngine(self.paths)
+        engine.root.mkdir(parents=True, exist_ok=True)  # where the engine runs uv
+        return engine._as_of_args(spec, python, flags, lines, None)
 
     def _uv_env(self) -> dict[str, str]:
         keys = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX")
