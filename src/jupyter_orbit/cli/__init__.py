@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from jupyter_orbit import __version__
+from jupyter_orbit.cli import _bazaar
 
 
 def _profile_option(f):  # noqa: ANN001
@@ -93,6 +94,7 @@ def status(as_json: bool, profile: str) -> None:
 )
 @click.option("--no-server", is_flag=True, help="Run here even if the profile's server is up.")
 @_as_of_option
+@click.option("--locked", is_flag=True, help="Fail unless the notebook's lock is up to date.")
 @_profile_option
 @_quiet_option
 def run(
@@ -103,6 +105,7 @@ def run(
     yes: bool,
     no_server: bool,
     as_of: str | None,
+    locked: bool,
     profile: str,
     quiet: bool,
 ) -> None:
@@ -119,6 +122,7 @@ def run(
         as_of=as_of,
         profile=profile,
         quiet=quiet,
+        locked=locked,
     )
     sys.exit(code)
 
@@ -160,6 +164,9 @@ def trust(path: Path | None, revoke: bool) -> None:
     from jupyter_orbit.cli._trust import trust_command
 
     trust_command(path, revoke=revoke)
+
+
+_bazaar.register(cli)  # search, add, remove, lock, export
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ def run_command(
     profile: str,
     quiet: bool,
     as_of: str | None = None,
+    locked: bool = False,
 ) -> int:
     from jupyter_orbit import asof
     from jupyter_orbit.engines import get_engine
@@ -44,6 +45,10 @@ def run_command(
     )
     if res.notebook is None:
         raise InputError(f"{notebook} is a folder", "give the path of a .ipynb file")
+    if locked:
+        from jupyter_orbit.bazaar.lock import check_locked
+
+        check_locked(res.spec, res.notebook)
     engine = get_engine(res.engine, paths)
     env = engine.lookup(res.spec)
     if env is None:
