@@ -71,6 +71,8 @@ class _File:
     uploaded: datetime
     sha256: str
     requires_python: str | None = None
+    version: str = ""
+    summary: str = ""
 
 
 class LocalIndex:
@@ -78,6 +80,7 @@ class LocalIndex:
         self.root = root / "index-files"
         self.root.mkdir(parents=True, exist_ok=True)
         self.projects: dict[str, list[_File]] = {}
+        self.requests: list[str] = []  # every path asked for, in order
         self._server: ThreadingHTTPServer | None = None
 
     def add(
@@ -107,7 +110,7 @@ class LocalIndex:
             when = when.replace(tzinfo=UTC)
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         self.projects.setdefault(canonicalize_name(name), []).append(
-            _File(wheel, when, digest, requires_python)
+            _File(wheel, when, digest, requires_python, version, summary)
         )
         return wheel
 
@@ -128,6 +131,7 @@ class LocalIndex:
                 self.do_GET()
 
             def do_GET(self) -> None:
+                index.requests.append(self.path)
                 parts = [p for p in self.path.split("?")[0].split("/") if p]
                 if parts[:1] == ["files"] and len(parts) == 2:
                     return self._send(
@@ -135,6 +139,8 @@ class LocalIndex:
                     )
                 if parts == ["simple"]:
                     return self._project_list()
+                if len(parts) == 3 and parts[0] == "pypi" and parts[2] == "json":
+                    return self._json_api(canonicalize_name(parts[1]))
                 if len(parts) == 2 and parts[0] == "simple":
                     return self._project(canonicalize_name(parts[1]))
                 self._send(404, b"not found", "text/plain")
@@ -154,6 +160,17 @@ class LocalIndex:
                     )
                 links = "".join(f'<a href="/simple/{n}/">{n}</a>\n' for n in names)
                 self._send(200, f"<html><body>{links}</body></html>".encode(), "text/html")
+
+            def _json_api(self, name: str) -> None:
+                """Warehouse's JSON API, reduced to what clients read for a summary."""
+                from packaging.version import Version
+
+                files = index.projects.get(name)
+                if not files:
+                    return self._send(404, b"not found", "text/plain")
+                latest = max(files, key=lambda f: Version(f.version))
+                info = {"name": name, "version": latest.version, "summary": latest.summary}
+                self._send(200, json.dumps({"info": info}).encode(), "application/json")
 
             def _project(self, name: str) -> None:
                 files = index.projects.get(name)

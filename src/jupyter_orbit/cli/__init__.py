@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from jupyter_orbit import __version__
+from jupyter_orbit.cli import _bazaar
 
 
 def _profile_option(f):  # noqa: ANN001
@@ -122,6 +123,7 @@ def status(as_json: bool, profile: str) -> None:
 )
 @click.option("--no-server", is_flag=True, help="Run here even if the profile's server is up.")
 @_as_of_option
+@click.option("--locked", is_flag=True, help="Fail unless the notebook's lock is up to date.")
 @_engine_options
 @_profile_option
 @_quiet_option
@@ -133,6 +135,7 @@ def run(
     yes: bool,
     no_server: bool,
     as_of: str | None,
+    locked: bool,
     engine: str | None,
     allow_host_access: bool,
     profile: str,
@@ -151,6 +154,7 @@ def run(
         as_of=as_of,
         profile=profile,
         quiet=quiet,
+        locked=locked,
         engine=engine,
         allow_host_access=allow_host_access,
     )
@@ -202,6 +206,8 @@ def trust(path: Path | None, revoke: bool) -> None:
 
     trust_command(path, revoke=revoke)
 
+
+_bazaar.register(cli)  # search, add, remove, lock, export
 
 from jupyter_orbit.cli._hub import hub  # noqa: E402  (a command group of its own module)
 

@@ -26,6 +26,7 @@ def run_command(
     profile: str,
     quiet: bool,
     as_of: str | None = None,
+    locked: bool = False,
     engine: str | None = None,
     allow_host_access: bool = False,
 ) -> int:
@@ -47,6 +48,10 @@ def run_command(
     )
     if res.notebook is None:
         raise InputError(f"{notebook} is a folder", "give the path of a .ipynb file")
+    if locked:
+        from jupyter_orbit.bazaar.lock import check_locked
+
+        check_locked(res.spec, res.notebook)
     chosen = get_engine(engine_name(res, override=engine), paths)
     res = chosen.adapt(res)
     launch = Launch(res.notebook, res.project_root, allow_host_access)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jupyter_orbit import __version__, atomic
+from jupyter_orbit.bazaar import lockfile
 from jupyter_orbit.engines import bytecode
 from jupyter_orbit.engines.base import Engine
 from jupyter_orbit.errors import BuildError
@@ -30,6 +31,11 @@ from jupyter_orbit.uvcli import find_python, run_uv
 MARKER = "orbit-env.json"
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "python.exe" if os.name == "nt" else "python"
+
+
+def environment_python(prefix: Path) -> Path:
+    """The interpreter of the environment at ``prefix``."""
+    return prefix / _BIN / _EXE
 
 
 def default_python() -> str:
@@ -75,8 +81,12 @@ class LocalEngine(Engine):
         pypi = spec.packages("pypi")
         steps = [Step("venv", f"Python {request} from {interpreter}")]
         if spec.lock:
+            how = "exactly, hash-checked" if lockfile.is_current(spec) else "as constraints"
             steps.append(
-                Step("lock", f"install the versions pinned by the notebook's {spec.lock.format}")
+                Step(
+                    "lock",
+                    f"install the versions pinned by the notebook's {spec.lock.format} ({how})",
+                )
             )
         as_of = f" as of {spec.as_of}" if spec.as_of else ""
         if spec.as_of and any(r.origin and r.origin.rank >= 5 for r in pypi):
@@ -92,7 +102,9 @@ class LocalEngine(Engine):
                     f"Debian packages are used as this machine has them, not as of {spec.as_of}: "
                     f"the local engine cannot honour the date for {_names(apt)}"
                 )
-        for eco in ("conda", "npm"):
+        if npm := spec.packages("npm"):
+            steps.append(Step("npm", f"into the environment's npm/ folder: {_names(npm)}"))
+        for eco in ("conda",):
             if spec.packages(eco):
                 warnings.append(
                     f"{eco} packages are not installed by the local engine yet: "
@@ -176,7 +188,8 @@ class LocalEngine(Engine):
         pinned = meta / "requirements.lock.txt"
         compile_args = ["pip", "compile", "--python", str(python), "--emit-index-url", *flags]
         constraints = [r.text for r in spec.constraints]
-        if spec.lock:
+        exact = lockfile.is_current(spec)  # an Orbit lock made from this very spec
+        if spec.lock and not exact:
             progress.step("lock", f"reading the notebook's {spec.lock.format}")
             constraints += self._export_lock(spec, meta, log)
         if constraints:
@@ -189,17 +202,22 @@ class LocalEngine(Engine):
         as_of = f" as of {spec.as_of}" if spec.as_of else ""
         progress.step("resolve", _names(spec.packages("pypi")) + as_of)
         try:
-            compile_args += self._as_of_args(spec, str(python), flags, lines, log)
-            run_uv(
-                [*compile_args, str(requirements), "-o", str(pinned), "--quiet"],
-                cwd=meta,
-                on_line=log,
-            )
+            if exact and spec.lock:
+                progress.step("lock", "the notebook's lock, exactly (hash-checked)")
+                atomic.write_text(pinned, spec.lock.text)
+            else:
+                compile_args += self._as_of_args(spec, str(python), flags, lines, log)
+                run_uv(
+                    [*compile_args, str(requirements), "-o", str(pinned), "--quiet"],
+                    cwd=meta,
+                    on_line=log,
+                )
         except BuildError as err:
             raise _blame(err, spec) from None
         progress.step("install", f"{_count_pins(pinned)} packages")
+        hashes = ["--require-hashes"] if exact else []
         run_uv(
-            ["pip", "sync", "--python", str(python), *flags, str(pinned)],
+            ["pip", "sync", "--python", str(python), *flags, *hashes, str(pinned)],
             cwd=meta,
             on_line=log,
         )
@@ -215,6 +233,10 @@ class LocalEngine(Engine):
         bytecode.compile_tree(python, build, site, to_compile=to_compile)
         if store is not None:
             store.keep(site)
+        if npm := spec.packages("npm"):
+            from jupyter_orbit.bazaar.npm import Npm
+
+            Npm(self.paths).install(build, npm, progress)  # scripts stay off (--ignore-scripts)
         if apt := spec.packages("apt"):
             progress.step("check-apt", _names(apt))
             if missing := missing_debian_packages([r.name for r in apt]):
@@ -268,8 +290,8 @@ class LocalEngine(Engine):
     def _export_lock(self, spec: EnvSpec, meta: Path, log: object) -> list[str]:
         """Pins from a juv/uv script lock, used as constraints so the kernel's packages fit in."""
         assert spec.lock is not None
-        if spec.lock.format != "uv.lock":
-            return [ln for ln in spec.lock.text.splitlines() if ln and not ln.startswith("#")]
+        if spec.lock.format != "uv.lock":  # a stale Orbit lock: its pins, without hashes
+            return lockfile.pins(spec.lock.text)
         script = meta / "script.py"
         deps = [r.text for r in spec.packages("pypi") if r.origin is None or r.origin.rank < 5]
         header = ["# /// script"]

@@ -8,6 +8,7 @@ name is checked against Debian's rules for package names, with an optional ``:ar
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -51,3 +52,51 @@ class AptTxt(Manifest):
             for word in _COMMENT.sub("", line).split():
                 out.requirements.append(apt_requirement(word, self.origin(path, number, rank)))
         return out
+
+
+# -- writing (round trip) -------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\s#]+")
+
+
+def edit_text(
+    text: str, *, path: Path, add: Iterable[Requirement] = (), remove: Iterable[str] = ()
+) -> str:
+    """Add (or replace by name) and remove package names; other lines stay as they are.
+
+    A name sharing its line with others is removed or replaced in place; a line left with no
+    name (only a comment about it) goes with it.
+    """
+    from jupyter_orbit.manifests._lines import Lines, missing_error
+
+    doc = Lines.of(text)
+    gone, wanted = set(remove), {r.name: r for r in add}
+
+    def words() -> list[tuple[int, re.Match[str], str]]:
+        found = []
+        for i, line in enumerate(doc.lines):
+            # The BOM is masked, not removed, so match positions stay those of the line.
+            code = _COMMENT.sub("", doc.body(line).replace("\ufeff", " ", 1))
+            for m in _WORD.finditer(code):
+                found.append((i, m, m.group(0).split("=")[0].split(":")[0].lower()))
+        return found
+
+    present = {name for _, _, name in words()}
+    missing = sorted(gone - present)
+    if missing:
+        raise missing_error(missing, path.name, path)
+    for i, m, name in reversed(words()):
+        body = doc.body(doc.lines[i])
+        if name in gone:
+            before, after = body[: m.start()], body[m.end() :]
+            if not _COMMENT.sub("", after).strip() and not before.replace("\ufeff", "").strip():
+                del doc.lines[i]  # the line held only this name (and maybe a comment on it)
+            elif before.replace("\ufeff", "").strip():
+                doc.replace(i, before.rstrip(" \t") + after)
+            else:
+                doc.replace(i, before + after.lstrip(" \t"))
+        elif name in wanted:
+            doc.replace(i, body[: m.start()] + wanted.pop(name).text + body[m.end() :])
+    for req in wanted.values():
+        doc.insert(doc.last_content(), req.text)
+    return doc.text()

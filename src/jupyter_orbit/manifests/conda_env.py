@@ -23,7 +23,9 @@ An OR (``numpy=1.1|1.2``) is refused: there is no single PEP 440 range for it.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,7 +33,7 @@ from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import add_note, python_request, read_text
 from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
 from jupyter_orbit.manifests.requirements import RequirementLines
-from jupyter_orbit.model import Origin
+from jupyter_orbit.model import Origin, Requirement
 
 CONDA_NOTE = "conda packages mapped to PyPI names (no conda channel in use)"
 
@@ -331,3 +333,218 @@ class EnvironmentYml(Manifest):
         reader = RequirementLines(out, root=root, kind=self.name, rank=origin.rank)
         numbered = [(_line(lines, j) or origin.line, text) for j, text in enumerate(lines)]
         reader.read_lines(numbered, path=path)
+
+
+# -- writing (round trip) -------------------------------------------------------------------
+
+
+def _yaml_scalar(text: str, quote: str = "") -> str:
+    """``text`` as a YAML block-sequence item, in the quoting of the item it replaces when it
+    can be (plain when YAML reads it back as it is, else double-quoted)."""
+    from ruamel.yaml import YAML
+
+    if quote == "'" and "'" not in text:
+        return f"'{text}'"
+    if quote == '"':
+        return json.dumps(text)
+    try:
+        if YAML(typ="safe").load(f"- {text}\n") == [text]:
+            return text
+    except Exception:
+        pass
+    return json.dumps(text)
+
+
+def edit_text(
+    text: str,
+    *,
+    path: Path,
+    add: Iterable[Requirement] = (),
+    remove: Iterable[str] = (),
+    section: str = "conda",
+) -> str:
+    """Edit the conda ``dependencies`` (``section="conda"``) or their ``pip:`` list.
+
+    ruamel.yaml finds where each item is; the edit itself splices whole lines, so every other
+    line (comments, quoting, odd indentation) stays byte-identical. New items copy the
+    indentation of the item before them; a missing ``pip:`` list is created after the last conda
+    package (with ``pip`` itself, which conda needs to install it).
+    """
+    from jupyter_orbit.manifests._lines import Lines, missing_error
+
+    data = load_yaml(text, path)
+    if data is None or not isinstance(data, dict):
+        raise InputError(
+            f"{path.name} has no 'dependencies:' list to edit",
+            "add a 'dependencies:' list, or name another file with --file",
+            path=path,
+        )
+    deps = data.get("dependencies")
+    if not deps and not list(remove) and "dependencies" in data:
+        return _fill_empty(text, data, path, list(add), section)
+    if (
+        not isinstance(deps, list)
+        or not deps
+        or (getattr(deps, "fa", None) is not None and deps.fa.flow_style())
+    ):
+        raise InputError(
+            f"'dependencies' in {path.name} is not a block list Orbit can edit line by line",
+            "write it as '- name' items, one per line",
+            path=path,
+            line=_key_line(data, "dependencies"),
+        )
+    doc = Lines.of(text)
+    pip_index = next(
+        (i for i, d in enumerate(deps) if isinstance(d, dict) and list(d) == ["pip"]), None
+    )
+    if section == "pip":
+        seq = deps[pip_index]["pip"] if pip_index is not None else None
+        names = {i: _pip_name(s) for i, s in enumerate(seq or []) if isinstance(s, str)}
+    else:
+        seq = deps
+        names = {i: (conda_package_name(s) or "") for i, s in enumerate(deps) if isinstance(s, str)}
+    gone = set(remove)
+    missing = sorted(gone - set(names.values()))
+    if missing:
+        what = "the pip: list" if section == "pip" else "the conda dependencies"
+        raise missing_error(missing, f"{what} of {path.name}", path)
+    wanted = {r.name: r for r in add}
+    # Replace and remove, bottom up so line numbers above stay valid.
+    for i in sorted(names, reverse=True):
+        line, col = seq.lc.item(i)  # type: ignore[union-attr]
+        body = doc.body(doc.lines[line])
+        if names[i] in gone:
+            del doc.lines[line]
+        elif names[i] in wanted:
+            raw = body[col:]
+            end = _scalar_end(raw)
+            value = _yaml_scalar(wanted.pop(names[i]).text, quote=raw[:1])
+            doc.replace(line, body[:col] + value + raw[end:])
+    if wanted:  # read the edited text again: line numbers moved
+        doc = Lines.of(doc.text())
+        data = load_yaml(doc.text(), path)
+        deps = data["dependencies"]
+        pip_index = next(
+            (i for i, d in enumerate(deps) if isinstance(d, dict) and list(d) == ["pip"]), None
+        )
+        seq = (
+            deps
+            if section != "pip"
+            else (deps[pip_index]["pip"] if pip_index is not None else None)
+        )
+        _append(doc, deps, seq, section, pip_index, [r.text for r in wanted.values()])
+    new = doc.text()
+    _check_edit(new, path, section, add, gone)
+    return new
+
+
+def _pip_name(text: str) -> str:
+    from packaging.requirements import Requirement as PEP508
+    from packaging.utils import canonicalize_name
+
+    try:
+        return canonicalize_name(PEP508(text).name)
+    except Exception:
+        return ""
+
+
+def _scalar_end(raw: str) -> int:
+    """Where the scalar at the start of ``raw`` ends (before a trailing comment)."""
+    if raw[:1] in "\"'":
+        quote, i = raw[0], 1
+        while i < len(raw):
+            if raw[i] == "\\" and quote == '"':
+                i += 2
+                continue
+            if raw[i] == quote:
+                if quote == "'" and raw[i + 1 : i + 2] == "'":
+                    i += 2
+                    continue
+                return i + 1
+            i += 1
+        return len(raw)
+    m = re.search(r"\s+#", raw)
+    return m.start() if m else len(raw.rstrip())
+
+
+def _append(
+    doc: Any, deps: Any, seq: Any, section: str, pip_index: int | None, items: list
+) -> None:
+    """Insert new items after the last item of ``seq`` (creating the pip: list if needed)."""
+    strings = [i for i, d in enumerate(deps) if isinstance(d, str)]
+    ref = strings[-1] if strings else 0
+    line, col = deps.lc.item(ref)
+    prefix = doc.body(doc.lines[line])[:col]  # e.g. "  - "
+    if section == "pip" and seq is not None and len(seq):
+        line, col = seq.lc.item(len(seq) - 1)
+        prefix = doc.body(doc.lines[line])[:col]
+        at = line + 1
+    elif section == "pip" and seq is not None:  # "- pip:" with nothing under it
+        line, _ = deps.lc.item(pip_index)
+        at = line + 1
+        prefix = " " * (len(prefix) + 2) + "- "
+    elif section == "pip":
+        at = (deps.lc.item(strings[-1])[0] + 1) if strings else deps.lc.item(0)[0]
+        if not any(isinstance(d, str) and conda_package_name(d) == "pip" for d in deps):
+            doc.insert(at, prefix + "pip")
+            at += 1
+        doc.insert(at, prefix + "pip:")
+        at += 1
+        prefix = " " * len(prefix) + "  - "
+    else:
+        at = (line + 1) if strings else deps.lc.item(0)[0]
+    for offset, text in enumerate(items):
+        doc.insert(at + offset, prefix + _yaml_scalar(text))
+
+
+def _check_edit(
+    text: str, path: Path, section: str, add: Iterable[Requirement], gone: set[str]
+) -> None:
+    """Read the edited text back: every added item present, every removed one gone."""
+    data = load_yaml(text, path)
+    deps = data.get("dependencies") or []
+    if section == "pip":
+        pip = next((d["pip"] for d in deps if isinstance(d, dict) and "pip" in d), None) or []
+        got = {_pip_name(s): s for s in pip}
+    else:
+        got = {conda_package_name(s): s for s in deps if isinstance(s, str)}
+    for r in add:
+        if got.get(r.name) != r.text:
+            raise InputError(
+                f"could not edit {path.name} line by line (its layout is unusual)",
+                f"add {r.text!r} by hand, or reformat the dependencies as '- name' lines",
+                path=path,
+            )
+    if gone & set(got):
+        raise InputError(
+            f"could not remove {', '.join(sorted(gone & set(got)))} from {path.name}",
+            "remove it by hand",
+            path=path,
+        )
+
+
+def _fill_empty(text: str, data: Any, path: Path, add: list[Requirement], section: str) -> str:
+    """``dependencies:`` (empty or ``[]``) becomes a block list holding the new items."""
+    from jupyter_orbit.manifests._lines import Lines
+
+    doc = Lines.of(text)
+    line = _key_line(data, "dependencies")
+    assert line is not None
+    body = doc.body(doc.lines[line - 1])
+    key = body[: body.index("dependencies")] + "dependencies:"
+    comment = re.search(r"\s#.*$", body)
+    doc.replace(line - 1, key + (comment.group(0) if comment else ""))
+    items = [r.text for r in add]
+    if section == "pip":
+        items = ["pip", "pip:"]
+    at = line
+    for item in items:
+        doc.insert(at, "  - " + (item if item == "pip:" else _yaml_scalar(item)))
+        at += 1
+    if section == "pip":
+        for r in add:
+            doc.insert(at, "    - " + _yaml_scalar(r.text))
+            at += 1
+    new = doc.text()
+    _check_edit(new, path, section, add, set())
+    return new

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import tomlkit
 from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests.notebook import PEP723_BLOCK, load_notebook
+from jupyter_orbit.model import Requirement
 
 _INDENT = re.compile(r"^\{\r?\n( +|\t+)\S", re.S)
 
@@ -141,3 +142,88 @@ def edited_text(path: Path, change: Callable[[dict[str, Any]], None]) -> str | N
     if json.dumps(nb, sort_keys=True) == before:
         return None
     return JsonStyle.of(text, nb).dumps(nb)
+
+
+def _name(ecosystem: str, text: str) -> str:
+    """The name a requirement is matched by (how each ecosystem compares names)."""
+    if ecosystem == "pypi":
+        from packaging.requirements import Requirement as PEP508
+        from packaging.utils import canonicalize_name
+
+        try:
+            return canonicalize_name(PEP508(text).name)
+        except Exception:
+            return text.strip().lower()
+    if ecosystem == "npm":
+        from jupyter_orbit.manifests.package_json import split_npm
+
+        return split_npm(text)[0]
+    if ecosystem == "conda":
+        from jupyter_orbit.manifests.conda_env import conda_package_name
+
+        return conda_package_name(text) or text
+    return text.strip().split("=")[0].split(":")[0].lower()
+
+
+def _edit_list(
+    items: list[Any], ecosystem: str, add: Iterable[Requirement], gone: set[str]
+) -> None:
+    """Remove names in ``gone``, then replace or append each of ``add``, in place."""
+    items[:] = [i for i in items if _name(ecosystem, str(i)) not in gone]
+    for req in add:
+        at = next((k for k, i in enumerate(items) if _name(ecosystem, str(i)) == req.name), None)
+        if at is None:
+            items.append(req.text)
+        else:
+            items[at] = req.text
+
+
+def edit_packages(
+    nb: dict[str, Any],
+    path: Path,
+    ecosystem: str,
+    *,
+    add: Iterable[Requirement] = (),
+    remove: Iterable[str] = (),
+    seed: Iterable[str] = (),
+) -> None:
+    """Change ``metadata.orbit.packages[ecosystem]`` and, for PyPI, the PEP 723 block with it.
+
+    ``seed`` is what the notebook's environment declares today when ``metadata.orbit`` has no
+    list for this ecosystem yet (from its PEP 723 block or the project's files): the new list
+    starts from it, so adding one package never drops the others.
+    """
+    add, gone = list(add), set(remove)
+    packages = orbit_metadata(nb).setdefault("packages", {})
+    if not isinstance(packages, dict):
+        raise InputError(
+            "metadata.orbit.packages is not an object", "fix the notebook's metadata", path=path
+        )
+    items = packages.get(ecosystem)
+    if items is None:
+        items = list(seed)
+    known = {_name(ecosystem, str(i)) for i in items}
+    if missing := sorted(gone - known):
+        from jupyter_orbit.manifests._lines import missing_error
+
+        raise missing_error(missing, f"the {ecosystem} packages of {path.name}", path)
+    _edit_list(items, ecosystem, add, gone)
+    packages[ecosystem] = items
+    if ecosystem != "pypi":
+        return
+
+    def block(doc: tomlkit.TOMLDocument) -> None:
+        if "dependencies" not in doc:
+            doc["dependencies"] = tomlkit.array()
+        deps = doc["dependencies"]
+        for k in range(len(deps) - 1, -1, -1):
+            if _name("pypi", str(deps[k])) in gone:
+                del deps[k]
+        for req in add:
+            at = next((k for k, d in enumerate(deps) if _name("pypi", str(d)) == req.name), None)
+            if at is None:
+                deps.append(req.text)
+            else:
+                deps[at] = req.text
+
+    edit_pep723(nb, path, block)

@@ -7,12 +7,14 @@ Python range. The project itself is not installed, and extras are not either (a 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import add_note, line_of, load_toml, python_request, read_text
 from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
+from jupyter_orbit.model import Requirement
 
 _HEADER = re.compile(r"^\s*\[")
 _PROJECT_HEADER = re.compile(r"^\s*\[\s*project\s*\]")
@@ -113,3 +115,63 @@ class PyprojectToml(Manifest):
         if isinstance(extras, dict) and extras:
             names = ", ".join(sorted(extras))
             add_note(out, f"{path.name}: optional dependencies ({names}) are not installed")
+
+
+# -- writing (round trip) -------------------------------------------------------------------
+
+
+def edit_text(
+    text: str, *, path: Path, add: Iterable[Requirement] = (), remove: Iterable[str] = ()
+) -> str:
+    """Edit ``[project] dependencies`` with tomlkit, which keeps comments, quoting and layout.
+
+    New entries take the quoting style of the entries already there (a literal 'string' if they
+    use those); an entry that is replaced keeps its place and comment.
+    """
+    import tomlkit
+    from packaging.requirements import Requirement as PEP508
+    from packaging.utils import canonicalize_name
+
+    from jupyter_orbit.manifests._lines import missing_error
+
+    load_toml(text, path)  # a clear error, at its line, for a broken file
+    doc = tomlkit.parse(text)
+    project = doc.get("project")
+    if project is None:
+        raise InputError(
+            "no [project] table to add dependencies to",
+            "add a [project] table, or name a requirements.txt with --file",
+            path=path,
+        )
+    if "dependencies" in (project.get("dynamic") or []):
+        raise InputError(
+            "[project] dependencies are dynamic (set by the build backend)",
+            "list the package where the build backend reads it, or use --file requirements.txt",
+            path=path,
+        )
+    if "dependencies" not in project:
+        project["dependencies"] = tomlkit.array()
+    deps = project["dependencies"]
+
+    def name(item: object) -> str | None:
+        try:
+            return canonicalize_name(PEP508(str(item)).name)
+        except Exception:
+            return None
+
+    gone = set(remove)
+    missing = sorted(gone - {name(d) for d in deps})
+    if missing:
+        raise missing_error(missing, f"[project] dependencies of {path.name}", path)
+    for i in range(len(deps) - 1, -1, -1):
+        if name(deps[i]) in gone:
+            del deps[i]
+    literal = any(getattr(d, "type", None) == tomlkit.items.StringType.SLL for d in deps)
+    for req in add:
+        value = tomlkit.string(req.text, literal=literal and "'" not in req.text)
+        index = next((i for i, d in enumerate(deps) if name(d) == req.name), None)
+        if index is None:
+            deps.append(value)
+        else:
+            deps[index] = value
+    return tomlkit.dumps(doc)

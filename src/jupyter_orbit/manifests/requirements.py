@@ -436,3 +436,72 @@ class RequirementsTxt(Manifest):
         out = Contribution(self.name, path, rank, declares={"pypi"})
         RequirementLines(out, root=root, kind=self.name, rank=rank).read_file(path)
         return out
+
+
+# -- writing (round trip) -------------------------------------------------------------------
+
+
+def _requirement_spans(lines: list[str]) -> list[tuple[int, int, str]]:
+    """``(first, end, name)`` of each requirement line, continuations included (0-based)."""
+    out: list[tuple[int, int, str]] = []
+    start = None
+    parts: list[str] = []
+    for i, raw in enumerate(lines):
+        body = raw.rstrip("\r\n")
+        if body.endswith("\\") and not _COMMENT.match(body):
+            start = i if start is None else start
+            parts.append(body[:-1])
+            continue
+        first = i if start is None else start
+        joined = "".join([*parts, body])
+        start, parts = None, []
+        content = _COMMENT.sub("", joined.lstrip("\ufeff")).strip()
+        if not content or content.startswith("-"):
+            continue
+        spec, _ = _split_options(content)
+        try:
+            from packaging.requirements import Requirement as PEP508
+
+            name = canonicalize_name(PEP508(spec).name)
+        except Exception:  # URLs and paths are not edited by name
+            continue
+        out.append((first, i + 1, name))
+    return out
+
+
+def edit_text(
+    text: str, *, path: Path, add: Iterable[Requirement] = (), remove: Iterable[str] = ()
+) -> str:
+    """Add (or replace by name) and remove requirement lines; other lines stay as they are.
+
+    A replaced line keeps its indentation and trailing comment; new lines go after the last
+    line that is not blank, with the file's line ending.
+    """
+    from jupyter_orbit.manifests._lines import Lines, missing_error
+
+    doc = Lines.of(text)
+    gone = set(remove)
+    spans = _requirement_spans(doc.lines)
+    missing = sorted(gone - {name for _, _, name in spans})
+    if missing:
+        raise missing_error(missing, path.name, path)
+    for first, end, name in reversed(spans):
+        if name in gone:
+            del doc.lines[first:end]
+    spans = _requirement_spans(doc.lines)
+    for req in add:
+        same = [s for s in spans if s[2] == req.name]
+        if not same:
+            doc.insert(doc.last_content(), req.text)
+            spans = _requirement_spans(doc.lines)
+            continue
+        first, end, _ = same[0]
+        head = doc.body(doc.lines[first])
+        indent = head[: len(head) - len(head.lstrip())].lstrip("\ufeff")
+        bom = "\ufeff" if head.startswith("\ufeff") else ""
+        comment = _COMMENT.search(doc.body(doc.lines[end - 1]))
+        tail = comment.group(0) if comment and end - first == 1 else ""
+        ending = doc.ending(end - 1)
+        doc.lines[first:end] = [bom + indent + req.text + tail + ending]
+        spans = _requirement_spans(doc.lines)
+    return doc.text()

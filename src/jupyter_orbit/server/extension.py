@@ -87,7 +87,7 @@ def handlers() -> list[tuple[str, type]]:
 
 
 # Each feature keeps its handlers in a module of its own, listed here; each has handlers().
-HANDLER_MODULES = ("jupyter_orbit.server.extension",)
+HANDLER_MODULES = ("jupyter_orbit.server.extension", "jupyter_orbit.server.bazaar_api")
 
 
 class OrbitExtension(ExtensionApp):
