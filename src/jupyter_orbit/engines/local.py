@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,7 +165,12 @@ class LocalEngine(Engine):
             ]
             args += self._as_of_args(spec, str(plan.interpreter), flags, lines, None)
             text = "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
-            lines = run_uv(args, cwd=self.root, stdin=text).splitlines()
+            with tempfile.TemporaryDirectory(dir=self.root, prefix=".pins-") as tmp:
+                if spec.constraints:  # resolve as the build would
+                    constraints = Path(tmp) / "constraints.txt"
+                    constraints.write_text("\n".join(r.text for r in spec.constraints) + "\n")
+                    args += ["--constraint", str(constraints)]
+                lines = run_uv(args, cwd=self.root, stdin=text).splitlines()
         return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "-"))]
 
     def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:

@@ -1,0 +1,45 @@
+"""One real profile server environment per test session, shared by every fresh ORBIT_HOME.
+
+Each server runs from its profile's server environment (JupyterLab + Orbit, built by uv); built
+from scratch that takes about half a minute, which every test with a fresh ORBIT_HOME would
+otherwise pay. The seed is built once, by the real ``orbit profile create``, and linked into each
+new home under the same content-addressed id, where Orbit finds it as if it had built it there.
+Tests about building server environments use homes without the seed (``bare_orbit``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+class ServerEnvSeed:
+    def __init__(self, root: Path, environ: dict[str, str]) -> None:
+        self.root = root
+        self.environ = environ
+        self._env: Path | None = None
+
+    def env(self) -> Path:
+        if self._env is None:
+            env = {**self.environ, "ORBIT_HOME": str(self.root / "orbit-home")}
+            cmd = [sys.executable, "-m", "jupyter_orbit", "profile"]
+            r = subprocess.run(
+                [*cmd, "create", "seed", "--quiet"], env=env, capture_output=True, text=True
+            )
+            assert r.returncode == 0, r.stderr
+            r = subprocess.run(
+                [*cmd, "show", "seed", "--json"], env=env, capture_output=True, text=True
+            )
+            assert r.returncode == 0, r.stderr
+            self._env = Path(json.loads(r.stdout)["server"]["location"])
+        return self._env
+
+    def plant(self, home: Path) -> None:
+        """Make the seed's environment part of ``home``'s local environments."""
+        env = self.env()
+        dest = home / "envs" / "local" / env.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            dest.symlink_to(env, target_is_directory=True)
