@@ -3,7 +3,9 @@
 Each server runs from its profile's server environment (JupyterLab + Orbit, built by uv); built
 from scratch that takes about half a minute, which every test with a fresh ORBIT_HOME would
 otherwise pay. The seed is built once, by the real ``orbit profile create``, and linked into each
-new home under the same content-addressed id, where Orbit finds it as if it had built it there.
+new home under the same content-addressed id, where Orbit finds it as if it had built it there;
+tests that build more server environments share its bytecode store too, so each one compiles
+only what it adds.
 Tests about building server environments use homes without the seed (``bare_orbit``).
 """
 
@@ -36,10 +38,15 @@ class ServerEnvSeed:
             self._env = Path(json.loads(r.stdout)["server"]["location"])
         return self._env
 
-    def plant(self, home: Path) -> None:
-        """Make the seed's environment part of ``home``'s local environments."""
+    def plant(self, home: Path, *, bytecode: bool = False) -> None:
+        """Make the seed's environment one of ``home``'s server environments; with
+        ``bytecode``, share the seed's bytecode store (content-addressed, made to be shared)
+        too, for tests that build more server environments."""
         env = self.env()
-        dest = home / "envs" / "local" / env.name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if not dest.exists():
-            dest.symlink_to(env, target_is_directory=True)
+        links = {home / "envs" / "server" / env.name: env}
+        if bytecode:
+            links[home / "envs" / "local" / ".bytecode"] = env.parent.parent / "local" / ".bytecode"
+        for link, target in links.items():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(target, target_is_directory=True)

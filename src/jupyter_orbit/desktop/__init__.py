@@ -95,8 +95,7 @@ class RunCommand:
     optional: bool = True  # a missing tool is noted, not an error
 
     def describe(self) -> str:
-        shown = " ".join(a if len(a) < 120 else a[:117] + "…" for a in self.argv)
-        return f"run {shown}  ({self.why})"
+        return f"run {' '.join(self.argv)}  ({self.why})"
 
 
 @dataclass(frozen=True)

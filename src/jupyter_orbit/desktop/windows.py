@@ -27,12 +27,12 @@ PROGID = "JupyterOrbit.Notebook"
 _CLASSES = "Software\\Classes"
 
 
-def _folders(environ: dict[str, str], home: Path) -> tuple[PureWindowsPath, PureWindowsPath]:
-    appdata = PureWindowsPath(environ.get("APPDATA") or PureWindowsPath(home, "AppData", "Roaming"))
-    local = PureWindowsPath(
-        environ.get("LOCALAPPDATA") or PureWindowsPath(home, "AppData", "Local")
+def _folders(environ: dict[str, str]) -> tuple[PureWindowsPath, PureWindowsPath]:
+    # Always set on Windows; when planning elsewhere (--dry-run) the plan shows the variables.
+    return (
+        PureWindowsPath(environ.get("APPDATA") or "%APPDATA%"),
+        PureWindowsPath(environ.get("LOCALAPPDATA") or "%LOCALAPPDATA%"),
     )
-    return appdata, local
 
 
 def pythonw(python: str) -> str:
@@ -70,7 +70,7 @@ def shortcut_script(
 
 
 def _paths(what: Launcher, environ: dict[str, str], home: Path) -> dict[str, PureWindowsPath]:
-    appdata, local = _folders(environ, home)
+    appdata, local = _folders(environ)
     return {
         "icon": local / "Jupyter Orbit" / "orbit.ico",
         "lnk": appdata / "Microsoft" / "Windows" / "Start Menu" / "Programs" / f"{what.name}.lnk",

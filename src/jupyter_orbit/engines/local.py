@@ -51,6 +51,10 @@ class LocalEngine(Engine):
     def root(self) -> Path:
         return self.paths.envs_dir(self.name)
 
+    @property
+    def bytecode_root(self) -> Path:
+        return self.paths.envs_dir("local") / ".bytecode"
+
     def location(self, spec: EnvSpec) -> Path:
         return self.root / spec.env_id
 
@@ -234,7 +238,7 @@ class LocalEngine(Engine):
         to_compile = 10**6
         if cfg.get("implementation", "").lower() == "cpython" and (v := cfg.get("version_info")):
             major, minor = v.split(".")[:2]
-            store = bytecode.BytecodeStore(self.root / ".bytecode", f"cpython-{major}{minor}")
+            store = bytecode.BytecodeStore(self.bytecode_root, f"cpython-{major}{minor}")
             to_compile = store.link_known(site)
         bytecode.compile_tree(python, build, site, to_compile=to_compile)
         if store is not None:

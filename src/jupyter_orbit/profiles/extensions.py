@@ -163,13 +163,11 @@ def _pin(
     paths: Paths, settings: st.Settings, requested: dict[str, str], progress: Progress
 ) -> dict[str, str]:
     """Exact versions for the requested extensions, resolved as the build would resolve them."""
-    from jupyter_orbit.engines.local import LocalEngine
-
     todo = {k: v for k, v in requested.items() if not Requirement(v).url}
     if not todo:
         return requested
     progress.step("resolve", ", ".join(todo))
-    engine = LocalEngine(paths)
+    engine = server_env.ServerEngine(paths)
     spec = server_env.server_spec(settings)
     try:
         lines = engine.pins(engine.plan(spec))

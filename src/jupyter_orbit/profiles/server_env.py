@@ -1,7 +1,8 @@
 """The profile's server environment: a pinned JupyterLab, Orbit itself, the chosen extensions.
 
-It is an ordinary content-addressed environment of the local engine, built from an ``EnvSpec``
-that nothing in a project can touch. Profiles that ask for the same thing share one.
+It is a content-addressed environment built by the local engine from an ``EnvSpec`` that nothing
+in a project can touch, kept apart from kernel environments (``envs/server/<id>``) but sharing
+their bytecode store. Profiles that ask for the same thing share one.
 
 How Orbit gets into it: the same distribution of Orbit that is running is installed there —
 from a source checkout as an editable install (so the server runs the code being worked on),
@@ -27,6 +28,7 @@ from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
 
 from jupyter_orbit import __version__
+from jupyter_orbit.engines.local import LocalEngine
 from jupyter_orbit.model import Environment, EnvSpec, Origin, Requirement
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.profiles.settings import Settings
@@ -34,6 +36,14 @@ from jupyter_orbit.progress import NullProgress, Progress
 
 KIND = "jupyter-server"  # the spec's "kernel" field: keeps server ids apart from kernel ids
 _ORIGIN = Origin("profile server environment", None, None, 4)
+
+
+class ServerEngine(LocalEngine):
+    """The local engine, building into ``envs/server/`` instead of ``envs/local/``."""
+
+    @property
+    def root(self) -> Path:
+        return self.paths.envs_dir("server")
 
 
 @dataclass(frozen=True)
@@ -120,17 +130,13 @@ def server_spec(settings: Settings) -> EnvSpec:
 
 
 def lookup(paths: Paths, settings: Settings) -> Environment | None:
-    from jupyter_orbit.engines.local import LocalEngine
-
-    return LocalEngine(paths).lookup(server_spec(settings))
+    return ServerEngine(paths).lookup(server_spec(settings))
 
 
 def ensure(paths: Paths, settings: Settings, progress: Progress | None = None) -> Environment:
     """The environment for ``settings``, built now if no profile has built it before."""
-    from jupyter_orbit.engines.local import LocalEngine
-
     progress = progress or NullProgress()
-    engine = LocalEngine(paths)
+    engine = ServerEngine(paths)
     spec = server_spec(settings)
     if env := engine.lookup(spec):
         return env
