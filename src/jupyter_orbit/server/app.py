@@ -18,6 +18,7 @@ from pathlib import Path
 
 from jupyter_server.serverapp import ServerApp
 from tornado.netutil import bind_sockets
+from traitlets import default
 from traitlets.config import Config
 
 EXIT_PORT_IN_USE = 3
@@ -54,6 +55,11 @@ def enforced_config(data_dir: str) -> Config:
 class OrbitServerApp(ServerApp):
     name = "jupyter-orbit-server"
     description = "The Jupyter server of one Orbit profile."
+
+    @default("config_file_name")
+    def _config_file_name_default(self) -> str:
+        # Named after the app by default (jupyter_orbit_server_config): read the standard name.
+        return "jupyter_server_config"
 
     @property
     def config_file_paths(self) -> list[str]:
