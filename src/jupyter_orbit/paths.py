@@ -146,6 +146,19 @@ class Paths:
         """Orbit-wide settings (TOML): which profile is the default."""
         return self.home / "orbit.toml"
 
+    def default_profile(self, environ: Mapping[str, str] = os.environ) -> str:
+        """ORBIT_PROFILE, else the profile chosen with ``orbit profile use``, else ``default``."""
+        if name := environ.get("ORBIT_PROFILE"):
+            return name
+        import tomllib
+
+        try:
+            data = tomllib.loads(self.settings_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return DEFAULT_PROFILE
+        name = data.get("default_profile")
+        return name if isinstance(name, str) and name else DEFAULT_PROFILE
+
     def envs_dir(self, engine: str) -> Path:
         return self.home / "envs" / engine
 

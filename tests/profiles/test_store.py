@@ -137,3 +137,11 @@ def test_kernel_choice_prunes_kernelspecs(store):
     assert not (prof.kernels_dir / "python3").exists()
     assert store.install_kernelspecs(prof, s) == ["python3"]
     assert (prof.kernels_dir / "python3" / "kernel.json").exists()
+
+
+def test_the_default_profile_is_made_when_first_asked_for(store):
+    prof = store.profile("default")
+    assert prof.settings_file.exists()
+    assert store.settings("default") == st.default_settings()
+    with pytest.raises(InputError, match="no profile named 'other'"):
+        store.profile("other")

@@ -17,9 +17,8 @@ from jupyter_orbit.cli import _bazaar
 
 def _default_profile() -> str:
     from jupyter_orbit.paths import Paths
-    from jupyter_orbit.profiles.store import default_profile_name
 
-    return default_profile_name(Paths.from_env())
+    return Paths.from_env().default_profile()
 
 
 def _profile_option(f):  # noqa: ANN001

@@ -25,17 +25,7 @@ _TRASH = ".removed-"
 
 def default_profile_name(paths: Paths, environ: dict[str, str] | None = None) -> str:
     """ORBIT_PROFILE, else the profile chosen with ``orbit profile use``, else ``default``."""
-    env = os.environ if environ is None else environ
-    if name := env.get("ORBIT_PROFILE"):
-        return name
-    import tomllib
-
-    try:
-        data = tomllib.loads(paths.settings_file.read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return DEFAULT_PROFILE
-    name = data.get("default_profile")
-    return name if isinstance(name, str) and name else DEFAULT_PROFILE
+    return paths.default_profile(os.environ if environ is None else environ)
 
 
 class ProfileStore:
@@ -64,7 +54,11 @@ class ProfileStore:
         return self.paths.profile(name).root.is_dir()
 
     def profile(self, name: str, *, must_exist: bool = True) -> ProfilePaths:
+        """The profile's folders; the default profile is made when first asked for, as
+        `orbit up` always has."""
         prof = self.paths.profile(name)
+        if name == DEFAULT_PROFILE and not prof.root.is_dir():
+            self.settings(name, create=True)
         if must_exist and not prof.root.is_dir():
             known = self.names()
             raise InputError(
@@ -80,7 +74,7 @@ class ProfileStore:
         ``create`` makes the profile (folders and settings) when it does not exist yet, the way
         ``orbit up --profile NEW`` always has.
         """
-        prof = self.profile(name, must_exist=not create)
+        prof = self.paths.profile(name) if create else self.profile(name)
         if prof.settings_file.exists():
             return st.read(prof.settings_file)
         settings = st.default_settings()
