@@ -32,7 +32,10 @@ T = 1200  # timeout of one step
 def orbit(home: Path, *args: str, expect: str | None = None) -> bl.Done:
     env = bl.tool_env({"ORBIT_HOME": str(home)})
     return bl.run(
-        [sys.executable, "-m", "jupyter_orbit", *args], cwd=home.parent, env=env, timeout=T,
+        [sys.executable, "-m", "jupyter_orbit", *args],
+        cwd=home.parent,
+        env=env,
+        timeout=T,
         expect=expect,
     )
 
@@ -45,7 +48,9 @@ def venv_pip(path: Path, *packages: str) -> float:
 
 
 def venv_uv(uv: str, path: Path, *packages: str) -> float:
-    a = bl.run([uv, "venv", "-q", "--python", sys.executable, str(path)], cwd=path.parent, timeout=T)
+    a = bl.run(
+        [uv, "venv", "-q", "--python", sys.executable, str(path)], cwd=path.parent, timeout=T
+    )
     b = bl.run(
         [uv, "pip", "install", "-q", "--python", path / "bin" / "python", *packages],
         cwd=path.parent,
@@ -81,32 +86,55 @@ def main(argv: list[str] | None = None) -> int:
             run.mkdir()
             home = run / "home"
             # 1. a new, separate JupyterLab setup
-            add("new setup: orbit, first profile on this machine", orbit(home, "profile", "create", "a", "-q").seconds)
-            add("new setup: orbit, another profile", orbit(home, "profile", "create", "b", "-q").seconds)
+            add(
+                "new setup: orbit, first profile on this machine",
+                orbit(home, "profile", "create", "a", "-q").seconds,
+            )
+            add(
+                "new setup: orbit, another profile",
+                orbit(home, "profile", "create", "b", "-q").seconds,
+            )
             add("new setup: venv + pip", venv_pip(run / "pip", pin))
             add("new setup: uv venv + uv pip", venv_uv(uv, run / "uv", pin))
             # 2. adding an extension (Orbit: resolve, build, trial server, commit)
             add(
                 "add extension: orbit ext add",
-                orbit(home, "ext", "add", EXTENSION, "--profile", "a", "-q", expect="added").seconds,
+                orbit(
+                    home, "ext", "add", EXTENSION, "--profile", "a", "-q", expect="added"
+                ).seconds,
             )
             add(
                 "add extension: pip install (in place, unchecked)",
-                bl.run([run / "pip" / "bin" / "pip", "install", "-q", EXTENSION], cwd=run, timeout=T).seconds,
+                bl.run(
+                    [run / "pip" / "bin" / "pip", "install", "-q", EXTENSION], cwd=run, timeout=T
+                ).seconds,
             )
             add(
                 "add extension: uv pip install (in place, unchecked)",
                 bl.run(
-                    [uv, "pip", "install", "-q", "--python", run / "uv" / "bin" / "python", EXTENSION],
+                    [
+                        uv,
+                        "pip",
+                        "install",
+                        "-q",
+                        "--python",
+                        run / "uv" / "bin" / "python",
+                        EXTENSION,
+                    ],
                     cwd=run,
                     timeout=T,
                 ).seconds,
             )
             # 3. a copy of the setup to change separately
-            add("copy setup: orbit profile clone", orbit(home, "profile", "clone", "a", "c").seconds)
+            add(
+                "copy setup: orbit profile clone", orbit(home, "profile", "clone", "a", "c").seconds
+            )
             freeze = bl.run([run / "pip" / "bin" / "pip", "freeze"], cwd=run, timeout=T).stdout
             (run / "req.txt").write_text(freeze)
-            add("copy setup: pip freeze + venv + pip install -r", venv_pip(run / "pip2", "-r", str(run / "req.txt")))
+            add(
+                "copy setup: pip freeze + venv + pip install -r",
+                venv_pip(run / "pip2", "-r", str(run / "req.txt")),
+            )
             # 4. carried to another machine (a fresh home / a fresh venv, warm caches)
             out = run / "a.orbit-profile.toml"
             t_export = orbit(home, "profile", "export", "a", "-o", str(out)).seconds

@@ -5,11 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from jupyter_orbit.cli._common import locations, progress
-from jupyter_orbit.paths import Paths
+if TYPE_CHECKING:
+    from jupyter_orbit.paths import Paths
+
+
+def locations(profile: str):
+    from jupyter_orbit.cli._common import locations as impl
+
+    return impl(profile)
+
+
+def progress(quiet: bool, title: str = ""):
+    from jupyter_orbit.cli._common import progress as impl
+
+    return impl(quiet, title)
 
 
 def _profile_option(f):  # noqa: ANN001

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import click
 
-from jupyter_orbit.cli._common import locations
+
+def locations(profile: str):
+    from jupyter_orbit.cli._common import locations as impl
+
+    return impl(profile)
 
 
 @click.command("install-desktop")

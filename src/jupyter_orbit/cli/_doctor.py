@@ -7,9 +7,13 @@ import sys
 
 import click
 
-from jupyter_orbit.cli._common import locations
-
 _MARK = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
+
+
+def locations(profile: str):
+    from jupyter_orbit.cli._common import locations as impl
+
+    return impl(profile)
 
 
 def _show(checks: list) -> None:

@@ -6,7 +6,17 @@ import json
 
 import click
 
-from jupyter_orbit.cli._common import locations, progress
+
+def locations(profile: str):
+    from jupyter_orbit.cli._common import locations as impl
+
+    return impl(profile)
+
+
+def progress(quiet: bool, title: str = ""):
+    from jupyter_orbit.cli._common import progress as impl
+
+    return impl(quiet, title)
 
 
 def _profile_option(f):  # noqa: ANN001

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import click
 
-from jupyter_orbit.cli._common import progress
+
+def progress(quiet: bool, title: str = ""):
+    from jupyter_orbit.cli._common import progress as impl
+
+    return impl(quiet, title)
 
 
 def _store():
