@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             home = run / "home"
             # 1. a new, separate JupyterLab setup
             add(
-                "new setup: orbit, first profile on this machine",
+                "new setup: orbit, first profile in a fresh ORBIT_HOME",
                 orbit(home, "profile", "create", "a", "-q").seconds,
             )
             add(
