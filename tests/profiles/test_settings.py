@@ -93,3 +93,28 @@ def test_new_file_round_trips(tmp_path):
     assert st.read(path) == s
     assert path.read_text().startswith("# Settings of an Orbit profile")
     assert 'kernels = "all"' in path.read_text()
+
+
+def test_orbit_goes_into_the_server_environment_as_it_was_installed(tmp_path):
+    from jupyter_orbit import __version__
+    from jupyter_orbit.profiles.server_env import orbit_requirement, requirement_from_direct_url
+
+    checkout = tmp_path.as_uri()
+    assert requirement_from_direct_url(None) == f"jupyter-orbit=={__version__}"
+    assert requirement_from_direct_url({"url": checkout, "dir_info": {"editable": True}}) == (
+        f"-e {checkout}"
+    )
+    assert requirement_from_direct_url({"url": checkout, "dir_info": {}}) == (
+        f"jupyter-orbit @ {checkout}"
+    )
+    gone = (tmp_path / "gone").as_uri()
+    assert (
+        requirement_from_direct_url({"url": gone, "dir_info": {}})
+        == f"jupyter-orbit=={__version__}"
+    )
+    git = {"url": "https://example.org/orbit.git", "vcs_info": {"vcs": "git", "commit_id": "abc"}}
+    assert (
+        requirement_from_direct_url(git) == "jupyter-orbit @ git+https://example.org/orbit.git@abc"
+    )
+    # this checkout is an editable install
+    assert orbit_requirement().startswith("-e file://")

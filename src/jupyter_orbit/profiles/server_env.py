@@ -72,14 +72,23 @@ def orbit_requirement() -> str:
         raw = metadata.distribution("jupyter-orbit").read_text("direct_url.json")
     except metadata.PackageNotFoundError:
         raw = None
-    if raw:
-        info = json.loads(raw)
-        url = info.get("url", "")
-        local = Path(url.removeprefix("file://")) if url.startswith("file://") else None
-        if local is not None and local.exists():
+    return requirement_from_direct_url(json.loads(raw) if raw else None)
+
+
+def requirement_from_direct_url(info: dict | None) -> str:
+    """From PEP 610's ``direct_url.json`` of an installed Orbit (None: it came from an index)."""
+    info = info or {}
+    url = info.get("url", "")
+    if url.startswith("file://"):
+        if Path(url.removeprefix("file://")).exists():
             if info.get("dir_info", {}).get("editable"):
                 return f"-e {url}"
             return f"jupyter-orbit @ {url}"
+    elif url and (vcs := info.get("vcs_info")):
+        commit = vcs.get("commit_id")
+        return f"jupyter-orbit @ {vcs['vcs']}+{url}" + (f"@{commit}" if commit else "")
+    elif url:
+        return f"jupyter-orbit @ {url}"
     return f"jupyter-orbit=={__version__}"
 
 
