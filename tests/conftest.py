@@ -16,6 +16,7 @@ import platformdirs
 import pytest
 
 from tests.support.kernelws import Server
+from tests.support.server_env import ServerEnvSeed
 
 REPO = Path(__file__).resolve().parents[1]
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
@@ -84,18 +85,38 @@ def _orbit(base: Path) -> Orbit:
     return Orbit(home, user_home)
 
 
+@pytest.fixture(scope="session")
+def server_env_seed(tmp_path_factory: pytest.TempPathFactory) -> ServerEnvSeed:
+    """The default profile server environment, built once and linked into fresh homes."""
+    base = tmp_path_factory.mktemp("server-env-seed")
+    return ServerEnvSeed(base, _orbit(base).env)
+
+
 @pytest.fixture
-def orbit(tmp_path: Path) -> Iterator[Orbit]:
-    """A fresh ORBIT_HOME: nothing built, nothing trusted."""
+def orbit(tmp_path: Path, server_env_seed: ServerEnvSeed) -> Iterator[Orbit]:
+    """A fresh ORBIT_HOME: nothing trusted, no kernel environment built (the default server
+    environment is linked in)."""
+    o = _orbit(tmp_path)
+    server_env_seed.plant(o.home)
+    yield o
+    o.down_all()
+
+
+@pytest.fixture
+def bare_orbit(tmp_path: Path) -> Iterator[Orbit]:
+    """A fresh ORBIT_HOME with nothing built at all, not even a server environment."""
     o = _orbit(tmp_path)
     yield o
     o.down_all()
 
 
 @pytest.fixture(scope="session")
-def shared_orbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orbit]:
+def shared_orbit(
+    tmp_path_factory: pytest.TempPathFactory, server_env_seed: ServerEnvSeed
+) -> Iterator[Orbit]:
     """One ORBIT_HOME for tests that only need environments to exist (built once)."""
     o = _orbit(tmp_path_factory.mktemp("shared"))
+    server_env_seed.plant(o.home)
     yield o
     o.down_all()
 

@@ -83,6 +83,19 @@ class ProfilePaths:
     def server_config(self) -> Path:
         return self.config_dir / "jupyter_server_config.json"
 
+    @property
+    def settings_file(self) -> Path:
+        """The profile's own settings (TOML): server environment, extensions, defaults."""
+        return self.root / "profile.toml"
+
+    @property
+    def lab_settings_dir(self) -> Path:
+        return self.config_dir / "lab" / "user-settings"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.data_dir / "lab" / "workspaces"
+
     def jupyter_env(self) -> dict[str, str]:
         """Environment variables that point Jupyter and IPython at this profile only."""
         return {
@@ -90,8 +103,8 @@ class ProfilePaths:
             "JUPYTER_DATA_DIR": str(self.data_dir),
             "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
             "IPYTHONDIR": str(self.ipython_dir),
-            "JUPYTERLAB_SETTINGS_DIR": str(self.config_dir / "lab" / "user-settings"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(self.data_dir / "lab" / "workspaces"),
+            "JUPYTERLAB_SETTINGS_DIR": str(self.lab_settings_dir),
+            "JUPYTERLAB_WORKSPACES_DIR": str(self.workspaces_dir),
         }
 
     def ensure(self) -> ProfilePaths:
@@ -122,7 +135,29 @@ class Paths:
         return cls(platformdirs.user_data_path("orbit", appauthor=False))
 
     def profile(self, name: str = DEFAULT_PROFILE) -> ProfilePaths:
-        return ProfilePaths(check_profile_name(name), self.home / "profiles" / name)
+        return ProfilePaths(check_profile_name(name), self.profiles_dir / name)
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.home / "profiles"
+
+    @property
+    def settings_file(self) -> Path:
+        """Orbit-wide settings (TOML): which profile is the default."""
+        return self.home / "orbit.toml"
+
+    def default_profile(self, environ: Mapping[str, str] = os.environ) -> str:
+        """ORBIT_PROFILE, else the profile chosen with ``orbit profile use``, else ``default``."""
+        if name := environ.get("ORBIT_PROFILE"):
+            return name
+        import tomllib
+
+        try:
+            data = tomllib.loads(self.settings_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return DEFAULT_PROFILE
+        name = data.get("default_profile")
+        return name if isinstance(name, str) and name else DEFAULT_PROFILE
 
     def envs_dir(self, engine: str) -> Path:
         return self.home / "envs" / engine

@@ -50,7 +50,8 @@ def indexed(base: Path, index: LocalIndex, *, default: bool = False) -> IndexedO
 
 
 @pytest.fixture
-def orbit_idx(tmp_path: Path, index: LocalIndex) -> Iterator[IndexedOrbit]:
+def orbit_idx(tmp_path: Path, index: LocalIndex, server_env_seed) -> Iterator[IndexedOrbit]:
     o = indexed(tmp_path, index)
+    server_env_seed.plant(o.home)  # the default server environment, built once per session
     yield o
     o.down_all()

@@ -15,12 +15,18 @@ from jupyter_orbit import __version__
 from jupyter_orbit.cli import _bazaar
 
 
+def _default_profile() -> str:
+    from jupyter_orbit.paths import Paths
+
+    return Paths.from_env().default_profile()
+
+
 def _profile_option(f):  # noqa: ANN001
     return click.option(
         "--profile",
-        default=lambda: os.environ.get("ORBIT_PROFILE", "default"),
-        show_default="default",
-        help="Profile to use (ORBIT_PROFILE).",
+        default=_default_profile,
+        show_default="ORBIT_PROFILE, else `orbit profile use`, else default",
+        help="Profile to use.",
     )(f)
 
 
@@ -209,9 +215,24 @@ def trust(path: Path | None, revoke: bool) -> None:
 
 _bazaar.register(cli)  # search, add, remove, lock, export
 
-from jupyter_orbit.cli._hub import hub  # noqa: E402  (a command group of its own module)
+# Commands that live in modules of their own (each still imports its work only when it runs).
+from jupyter_orbit.cli._config import config_group  # noqa: E402
+from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
+from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
+from jupyter_orbit.cli._ext import ext_group  # noqa: E402
+from jupyter_orbit.cli._hub import hub  # noqa: E402
+from jupyter_orbit.cli._profile import profile_group  # noqa: E402
 
-cli.add_command(hub)
+for _command in (
+    profile_group,
+    ext_group,
+    config_group,
+    install_desktop_command,
+    open_command,
+    doctor_command,
+    hub,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:

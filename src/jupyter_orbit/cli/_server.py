@@ -99,6 +99,12 @@ def up_command(
     try:
         while proc.poll() is None:
             time.sleep(0.5)
+        # `orbit ext` / `orbit config --restart` may have restarted it onto a new setup
+        while (after := lifecycle.successor(prof, state.pid)) is not None:
+            state = after
+            click.echo(f"  the server was restarted (pid {state.pid}); still here", err=True)
+            while lifecycle.pid_alive(state.pid):
+                time.sleep(0.5)
     except KeyboardInterrupt:
         click.echo("stopping the server and its kernels…", err=True)
         lifecycle.stop(prof, state)

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,10 @@ class LocalEngine(Engine):
     @property
     def root(self) -> Path:
         return self.paths.envs_dir(self.name)
+
+    @property
+    def bytecode_root(self) -> Path:
+        return self.paths.envs_dir("local") / ".bytecode"
 
     def location(self, spec: EnvSpec) -> Path:
         return self.root / spec.env_id
@@ -164,7 +169,12 @@ class LocalEngine(Engine):
             ]
             args += self._as_of_args(spec, str(plan.interpreter), flags, lines, None)
             text = "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
-            lines = run_uv(args, cwd=self.root, stdin=text).splitlines()
+            with tempfile.TemporaryDirectory(dir=self.root, prefix=".pins-") as tmp:
+                if spec.constraints:  # resolve as the build would
+                    constraints = Path(tmp) / "constraints.txt"
+                    constraints.write_text("\n".join(r.text for r in spec.constraints) + "\n")
+                    args += ["--constraint", str(constraints)]
+                lines = run_uv(args, cwd=self.root, stdin=text).splitlines()
         return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "-"))]
 
     def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:
@@ -228,7 +238,7 @@ class LocalEngine(Engine):
         to_compile = 10**6
         if cfg.get("implementation", "").lower() == "cpython" and (v := cfg.get("version_info")):
             major, minor = v.split(".")[:2]
-            store = bytecode.BytecodeStore(self.root / ".bytecode", f"cpython-{major}{minor}")
+            store = bytecode.BytecodeStore(self.bytecode_root, f"cpython-{major}{minor}")
             to_compile = store.link_known(site)
         bytecode.compile_tree(python, build, site, to_compile=to_compile)
         if store is not None:

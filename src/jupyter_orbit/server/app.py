@@ -1,8 +1,10 @@
 """The profile's Jupyter server process (``python -m jupyter_orbit.server``).
 
-It is jupyter_server with JupyterLab and Orbit's extension, configured by the profile's own
-config folder and nothing else (no ``~/.jupyter``, no system config, nothing from the project),
-with the safety settings applied last so no config file can undo them. It binds its port itself
+It is jupyter_server with JupyterLab and Orbit's extension, run from the profile's server
+environment and configured by the profile's own config folder and that environment's
+``etc/jupyter`` (where extensions enable their server parts) — no ``~/.jupyter``, no system
+config, nothing from the project — with the safety settings applied last so no config file can
+undo them. It binds its port itself
 and keeps the socket, so the port it reports is the port it holds.
 """
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from jupyter_server.serverapp import ServerApp
 from tornado.netutil import bind_sockets
+from traitlets import default
 from traitlets.config import Config
 
 EXIT_PORT_IN_USE = 3
@@ -35,9 +38,12 @@ def enforced_config(data_dir: str) -> Config:
     c.ServerApp.kernel_spec_manager_class = (
         "jupyter_orbit.kernels.kernelspecs.ProfileKernelSpecManager"
     )
-    extensions = {"jupyterlab": True, "jupyter_orbit": True}
+    extensions = {"jupyterlab": True, "jupyter_orbit": True, "notebook_shim": False}
     extensions |= {e: True for e in _OPTIONAL_EXTENSIONS if importlib.util.find_spec(e)}
     c.ServerApp.jpserver_extensions = extensions
+    # Extensions are chosen with `orbit ext` (a new environment, rolled back if it breaks);
+    # JupyterLab's own manager would pip-install into a shared, content-addressed environment.
+    c.LabApp.extension_manager = "readonly"
     # Prebuilt lab extensions from the profile and the server environment only (not ~/.local).
     c.LabServerApp.labextensions_path = [
         str(Path(data_dir) / "labextensions"),
@@ -50,13 +56,27 @@ class OrbitServerApp(ServerApp):
     name = "jupyter-orbit-server"
     description = "The Jupyter server of one Orbit profile."
 
+    @default("config_file_name")
+    def _config_file_name_default(self) -> str:
+        # Named after the app by default (jupyter_orbit_server_config): read the standard name.
+        return "jupyter_server_config"
+
     @property
     def config_file_paths(self) -> list[str]:
-        return [self.config_dir]
+        # Highest priority first: the profile, then the server environment Orbit built.
+        return [self.config_dir, str(Path(sys.prefix) / "etc" / "jupyter")]
 
     def load_config_file(self, *args: object, **kwargs: object) -> None:
         super().load_config_file(*args, **kwargs)
         self.update_config(enforced_config(self.data_dir))
+
+    def init_server_extensions(self) -> None:
+        # As ServerApp does, with a manager that remembers which extensions failed and how.
+        from jupyter_orbit.server.extension_manager import RecordingExtensionManager
+
+        self.extension_manager = RecordingExtensionManager(log=self.log, serverapp=self)
+        self.extension_manager.from_jpserver_extensions(self.jpserver_extensions)
+        self.extension_manager.link_all_extensions()
 
     def _find_http_port(self) -> None:
         # Bind now and keep the socket (no bind-close-rebind race); port 0 lets the OS choose.

@@ -87,7 +87,11 @@ def handlers() -> list[tuple[str, type]]:
 
 
 # Each feature keeps its handlers in a module of its own, listed here; each has handlers().
-HANDLER_MODULES = ("jupyter_orbit.server.extension", "jupyter_orbit.server.bazaar_api")
+HANDLER_MODULES = (
+    "jupyter_orbit.server.extension",
+    "jupyter_orbit.server.bazaar_api",
+    "jupyter_orbit.server.extensions_api",
+)
 
 
 class OrbitExtension(ExtensionApp):

@@ -1,6 +1,7 @@
 """Start, find and stop a profile's server (the command-line side).
 
-The server runs from Orbit's own interpreter in a session of its own, logging to the profile's
+The server runs from the profile's server environment (``profiles.server_env``: a pinned
+JupyterLab, Orbit and the profile's extensions) in a session of its own, logging to the profile's
 ``logs/server.log``. Its token is generated here, written to a 0600 file that the server reads
 (``JUPYTER_TOKEN_FILE``), and kept in the 0600 ``server.json``; it never appears in an argv.
 """
@@ -13,17 +14,20 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_orbit import __version__, atomic
 from jupyter_orbit.errors import ServerError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
 from jupyter_orbit.server.client import ServerClient
+
+if TYPE_CHECKING:
+    from jupyter_orbit.profiles.server_env import ServerLaunch
 
 # Variables that would point the server at some other Jupyter installation than the profile's.
 _SCRUB = (
@@ -106,29 +110,41 @@ def start(
     port: int | None = None,
     progress: Progress | None = None,
     timeout: float = 120,
+    server: ServerLaunch | None = None,
+    token: str | None = None,
+    trial: bool = False,
     engine: str | None = None,
     allow_host_access: bool = False,
 ) -> tuple[ServerState, subprocess.Popen]:
-    from jupyter_orbit.kernels.kernelspecs import install_kernelspecs
+    """Start the profile's server rooted at ``root`` and wait until it answers.
+
+    ``server`` is the environment to run it from (default: the profile's, built if needed);
+    ``token`` keeps a restarted server's token so open pages reconnect. A ``trial`` start checks
+    that a server environment works without touching the running server's state or log.
+    """
+    from jupyter_orbit.profiles import server_env
 
     progress = progress or NullProgress()
     profile.ensure()
     progress.step("profile", f"{profile.name} ({profile.root})")
-    install_kernelspecs(profile)
-    token = secrets.token_urlsafe(32)
-    atomic.write_text(profile.token_file, token, mode=0o600)
+    server = server or server_env.prepare(paths, profile, progress)
+    token = token or secrets.token_urlsafe(32)
+    suffix = f"-trial-{secrets.token_hex(4)}" if trial else ""
+    token_file = profile.token_file.with_name(profile.token_file.name + suffix)
+    atomic.write_text(token_file, token, mode=0o600)
 
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
     env.update(profile.jupyter_env())
     env.update(
-        JUPYTER_TOKEN_FILE=str(profile.token_file),
+        JUPYTER_TOKEN_FILE=str(token_file),
         ORBIT_HOME=str(paths.home),
         ORBIT_PROFILE=profile.name,
     )
     argv = [
-        sys.executable,
+        str(server.python),
         "-m",
         "jupyter_orbit.server",
+        *server.args,
         f"--ServerApp.root_dir={root}",
         f"--ServerApp.port={port or 0}",
     ]
@@ -136,7 +152,7 @@ def start(
         argv.append(f"--OrbitExtension.default_engine={engine}")
     if allow_host_access:
         argv.append("--OrbitExtension.allow_host_access=True")
-    log_path = profile.server_log
+    log_path = profile.logs_dir / "server-trial.log" if trial else profile.server_log
     if log_path.exists():
         log_path.replace(log_path.with_suffix(".log.1"))
     progress.step("server", f"starting JupyterLab in {root}")
@@ -156,6 +172,7 @@ def start(
     while True:
         code = proc.poll()
         if code is not None:
+            token_file.unlink(missing_ok=True)
             raise _start_failure(code, port, log_path)
         if info_file.exists():
             try:
@@ -167,6 +184,7 @@ def start(
                 pass
         if time.monotonic() > deadline:
             proc.kill()
+            token_file.unlink(missing_ok=True)
             raise ServerError(
                 f"the server did not answer within {timeout:.0f}s",
                 f"see the log at {log_path}",
@@ -182,7 +200,10 @@ def start(
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         log=str(log_path),
     )
-    atomic.write_json(profile.server_state, asdict(state), mode=0o600)
+    if trial:
+        token_file.unlink(missing_ok=True)  # the server has read it
+    else:
+        atomic.write_json(profile.server_state, asdict(state), mode=0o600)
     return state, proc
 
 
@@ -201,8 +222,13 @@ def _start_failure(code: int, port: int | None, log_path: Path) -> ServerError:
     )
 
 
-def stop(profile: ProfilePaths, state: ServerState, *, timeout: float = 30) -> None:
-    """Ask the server to shut down (it stops its kernels first); force it if it will not."""
+def stop(
+    profile: ProfilePaths, state: ServerState, *, timeout: float = 30, forget: bool = True
+) -> None:
+    """Ask the server to shut down (it stops its kernels first); force it if it will not.
+
+    ``forget=False`` (a trial server) leaves the profile's state and token files alone.
+    """
     with contextlib.suppress(ServerError):
         state.client(timeout=5).post_json("/api/shutdown")
     if not _wait_gone(state.pid, timeout):
@@ -211,6 +237,8 @@ def stop(profile: ProfilePaths, state: ServerState, *, timeout: float = 30) -> N
         if not _wait_gone(state.pid, 5):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(state.pid, signal.SIGKILL)
+    if not forget:
+        return
     for path in (profile.server_state, profile.token_file):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -227,3 +255,21 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def restarting_marker(profile: ProfilePaths) -> Path:
+    """Present while Orbit restarts the profile's server onto a changed setup."""
+    return profile.runtime_dir / "orbit-restarting"
+
+
+def successor(profile: ProfilePaths, pid: int, *, timeout: float = 600) -> ServerState | None:
+    """The server that replaced ``pid`` when Orbit restarted it, else None (it just stopped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_state(profile)
+        if state is not None and state.pid != pid and pid_alive(state.pid):
+            return state
+        if not restarting_marker(profile).exists():
+            return None
+        time.sleep(0.2)
+    return None
