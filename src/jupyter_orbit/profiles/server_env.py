@@ -164,6 +164,7 @@ def launch_args(settings: Settings) -> tuple[str, ...]:
     return (
         f"--OrbitExtension.pool_per_env={d.pool_per_env}",
         f"--OrbitExtension.pool_max_envs={d.pool_max_envs}",
+        f"--OrbitExtension.default_engine={d.engine}",
     )
 
 
