@@ -64,6 +64,7 @@ class OrbitRuntime:
         # Who wants to see the steps of preparing a notebook's kernel (the launcher page).
         self._watchers: dict[Path, list[Progress]] = {}
         self._background: set[asyncio.Task] = set()
+        self.launcher_visits = 0  # how often the launcher page was served
 
     @contextlib.contextmanager
     def watch(self, notebook: Path, progress: Progress) -> Iterator[None]:
