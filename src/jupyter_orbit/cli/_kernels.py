@@ -31,15 +31,14 @@ def _print(states: list[dict]) -> None:
     from rich.table import Table
 
     out = Console(highlight=False, soft_wrap=True)
+    if not out.is_terminal:
+        out.width = 200  # piped output: one line per kernel
     colours = {"ready": "green", "installable": "cyan", "needs-system": "yellow", "error": "red"}
-    table = Table("kernel", "language", "state", "", box=None, padding=(0, 2))
+    table = Table("kernel", "", "state", "", box=None, padding=(0, 2))
     for s in states:
         colour = colours.get(s["state"], "white")
-        detail = s["detail"] + (f"\n[bold]{s['command']}[/]" if s.get("command") else "")
+        detail = s["detail"] + (f"\n  run: [bold]{s['command']}[/]" if s.get("command") else "")
         table.add_row(
-            f"{s['name']}  [dim]{s['display_name']}[/]",
-            s["language"],
-            f"[{colour}]{s['state']}[/]",
-            detail,
+            s["name"], f"[dim]{s['display_name']}[/]", f"[{colour}]{s['state']}[/]", detail
         )
     out.print(table)

@@ -63,7 +63,7 @@ def recipe_state(
         for r in own
         if r.ecosystem != "apt"  # system packages are checked, never installed here
     ]
-    detail = "will install " + (", ".join(installs) or "nothing")
+    detail = "will install " + ", ".join(installs) if installs else "will set up its environment"
     if extra:
         detail += f" and {len(extra)} package(s) the project declares"
     return {**entry, "state": INSTALLABLE, "detail": detail, "installs": installs}

@@ -41,6 +41,7 @@ def enforced_config(data_dir: str) -> Config:
     # Prebuilt lab extensions from the profile and the server environment only (not ~/.local).
     c.LabServerApp.labextensions_path = [
         str(Path(data_dir) / "labextensions"),
+        str(Path(__file__).parents[1] / "labextensions"),  # Orbit's own (the kernel-menu tile)
         str(Path(sys.prefix) / "share" / "jupyter" / "labextensions"),
     ]
     return c

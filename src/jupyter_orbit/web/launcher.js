@@ -134,7 +134,7 @@
         "li",
         { class: inside ? "" : "outside" },
         el("span", { class: "name", text: p.name }),
-        el("span", { class: "muted path", text: p.path }),
+        el("span", { class: "muted where", text: p.path }),
         el("span", { class: "muted when", text: (p.used || "").replace("T", " ").replace(/\+.*$/, "") }),
       );
       if (inside) {
