@@ -55,7 +55,7 @@ def recipe_state(
             "command": command,
         }
     if env is not None:
-        return {**entry, "state": READY, "detail": f"environment {env.env_id} is built"}
+        return {**entry, "state": READY, "detail": "environment built"}
     own = [r for r in res.spec.requirements if r.origin is not None and r.origin.rank >= 4]
     extra = [r for r in res.spec.requirements if r not in own]
     installs = [

@@ -170,8 +170,12 @@ class StateHandler(_Base):
         kernels = await asyncio.to_thread(
             recipe_states, runtime.paths, folder, root=runtime.root_dir
         )
+        warm = {p["env_id"] for p in runtime.pool.status() if p["ready"]}
         for k in kernels:
             k.pop("logo", None)
+            k["warm"] = k.get("env_id") in warm
+            if k["warm"] and k["state"] == "ready":
+                k["detail"] = "a kernel is warm and waiting"
             k["logo_url"] = url_path_join(self.base_url, f"orbit/api/launcher/logos/{k['name']}")
         root = runtime.root_dir
         recent = []
