@@ -10,7 +10,10 @@ from jupyter_orbit.paths import Paths
 
 
 def test_linux_looks_on_path_then_in_usual_places():
-    which = {"chromium": "/usr/local/bin/chromium", "google-chrome-stable": "/usr/bin/google-chrome-stable"}.get
+    which = {
+        "chromium": "/usr/local/bin/chromium",
+        "google-chrome-stable": "/usr/bin/google-chrome-stable",
+    }.get
     assert browser.candidates("chrome", "linux", {}, which) == [
         "/usr/bin/google-chrome-stable",
         "/opt/google/chrome/chrome",
@@ -18,7 +21,9 @@ def test_linux_looks_on_path_then_in_usual_places():
     chromium = browser.candidates("chromium", "linux", {}, which)
     assert chromium[0] == "/usr/local/bin/chromium"
     assert "/snap/bin/chromium" in chromium and "/usr/bin/chromium" in chromium
-    assert browser.candidates("edge", "linux", {}, lambda n: None) == ["/opt/microsoft/msedge/msedge"]
+    assert browser.candidates("edge", "linux", {}, lambda n: None) == [
+        "/opt/microsoft/msedge/msedge"
+    ]
 
 
 def test_macos_application_bundles():
@@ -54,15 +59,23 @@ def test_first_installed_in_preference_order():
         r"C:\Program Files\Google\Chrome\Application\chrome.exe",
     }
     found = browser.find_app_browser(
-        platform="win32", environ={"PROGRAMFILES": r"C:\Program Files"}, is_file=present.__contains__
+        platform="win32",
+        environ={"PROGRAMFILES": r"C:\Program Files"},
+        is_file=present.__contains__,
     )
     assert found == r"C:\Program Files\Google\Chrome\Application\chrome.exe"
     assert browser.find_app_browser(platform="darwin", environ={}, is_file=lambda p: False) is None
 
 
 def test_app_window_flags(tmp_path):
-    argv = browser.app_argv("/usr/bin/chromium", "file:///x/open.html", tmp_path, extra="--headless=new", as_root=True)
-    assert argv[:3] == ["/usr/bin/chromium", "--app=file:///x/open.html", f"--user-data-dir={tmp_path}"]
+    argv = browser.app_argv(
+        "/usr/bin/chromium", "file:///x/open.html", tmp_path, extra="--headless=new", as_root=True
+    )
+    assert argv[:3] == [
+        "/usr/bin/chromium",
+        "--app=file:///x/open.html",
+        f"--user-data-dir={tmp_path}",
+    ]
     assert "--disable-background-networking" in argv and "--no-first-run" in argv
     assert "--no-sandbox" in argv and argv[-1] == "--headless=new"
     assert not [a for a in argv if "remote-debugging" in a]

@@ -133,7 +133,10 @@ def test_bad_launches_change_nothing(orbit: Orbit, tmp_path: Path):
     assert r.status_code == 403
     anonymous = httpx.post(info["url"] + "orbit/api/launcher/launch", json={"kernel": "python"})
     assert anonymous.status_code == 403
-    assert httpx.get(info["url"] + "orbit/launcher", follow_redirects=False).status_code in (302, 403)
+    assert httpx.get(info["url"] + "orbit/launcher", follow_redirects=False).status_code in (
+        302,
+        403,
+    )
     assert snapshot(root) == before
 
 
@@ -175,4 +178,3 @@ def test_kernels_command(orbit: Orbit, tmp_path: Path):
     assert "xpython" in human.stdout and "installable" in human.stdout
     bad = orbit.run("kernels", str(tmp_path / "nope"))
     assert bad.returncode == 2 and "not a folder" in bad.stderr
-

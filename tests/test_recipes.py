@@ -95,7 +95,9 @@ def test_missing_system_tools_name_the_exact_command(monkeypatch):
 
 def test_install_command_without_apt(monkeypatch):
     monkeypatch.setattr("shutil.which", lambda n: None)
-    req = SystemRequirement("IRkernel", "Rscript", ("r-cran-irkernel",), "R -e \"install.packages('IRkernel')\"")
+    req = SystemRequirement(
+        "IRkernel", "Rscript", ("r-cran-irkernel",), "R -e \"install.packages('IRkernel')\""
+    )
     assert install_command([req]) == "R -e \"install.packages('IRkernel')\""
 
 
@@ -107,7 +109,10 @@ def test_probe_decides_presence(tmp_path):
 
 def test_adoption_code_per_language(tmp_path):
     cwd = tmp_path / "it's here"
-    assert get_recipe("bash").adopt_code(cwd, "a.ipynb") == f"cd '{tmp_path}/it'\\''s here' && export JPY_SESSION_NAME='a.ipynb'"
+    assert (
+        get_recipe("bash").adopt_code(cwd, "a.ipynb")
+        == f"cd '{tmp_path}/it'\\''s here' && export JPY_SESSION_NAME='a.ipynb'"
+    )
     assert json.dumps(str(cwd)) in get_recipe("deno").adopt_code(cwd, "a")
     assert "setwd(" in get_recipe("r").adopt_code(cwd, "a")
     assert "it''s here" in get_recipe("octave").adopt_code(cwd, "a")
@@ -154,10 +159,17 @@ def test_catalog_states(tmp_path, monkeypatch):
     folder.mkdir()
     python = catalog.recipe_state(paths, get_recipe("python"), folder, root=folder)
     assert python["state"] == "installable" and python["installs"] == ["ipykernel (PyPI)"]
-    assert python["env_id"] == resolve(folder, root=folder, kernel="python", default_python=catalog.default_python()).spec.env_id
+    assert (
+        python["env_id"]
+        == resolve(
+            folder, root=folder, kernel="python", default_python=catalog.default_python()
+        ).spec.env_id
+    )
     monkeypatch.setattr("shutil.which", lambda n: "/usr/bin/apt-get" if n == "apt-get" else None)
     needs_tool = get_recipe("python")
-    needs_tool.system = (SystemRequirement("a tool", "orbit-no-such-tool", ("orbit-tool",), "get it"),)
+    needs_tool.system = (
+        SystemRequirement("a tool", "orbit-no-such-tool", ("orbit-tool",), "get it"),
+    )
     blocked = catalog.recipe_state(paths, needs_tool, folder, root=folder)
     assert blocked["state"] == "needs-system"
     assert blocked["command"].endswith("apt-get install -y --no-install-recommends orbit-tool")
