@@ -178,3 +178,44 @@ def test_kernels_command(orbit: Orbit, tmp_path: Path):
     assert "xpython" in human.stdout and "installable" in human.stdout
     bad = orbit.run("kernels", str(tmp_path / "nope"))
     assert bad.returncode == 2 and "not a folder" in bad.stderr
+
+
+def test_orbit_alone_starts_the_server_and_opens_the_menu(orbit: Orbit, tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    root = tmp_path / "here"
+    root.mkdir()
+    configure(orbit.home, prewarm_kernels=[])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_orbit"],
+        env={**orbit.env, "ORBIT_BROWSER": "none"},
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Orbit's kernel menu (profile default) at http://127.0.0.1:")
+        assert line.rstrip().endswith("/orbit/launcher")
+        assert "stop with Ctrl-C" in proc.stdout.readline()  # it keeps the server it started
+        status = json.loads(orbit.run("status", "--json").stdout)
+        assert status["running"] and status["root_dir"] == str(root)
+        assert status.get("token") is None
+        # a second `orbit` reuses the server and returns at once
+        again = subprocess.run(
+            [sys.executable, "-m", "jupyter_orbit", "launcher", "--no-browser"],
+            env=orbit.env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 0 and line.split(" at ")[1] in again.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert json.loads(orbit.run("status", "--json").stdout)["running"] is False
+    assert "Usage: orbit" in orbit.run("--help").stdout

@@ -7,6 +7,7 @@ test-artifacts/browser/ (git-ignored) so a failing run can be looked at.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,4 +53,18 @@ def shots(request: pytest.FixtureRequest) -> Iterator[object]:
         page.screenshot(path=str(path), full_page=False)  # type: ignore[attr-defined]
         return path
 
+    pages: list[object] = []
+    take.pages = pages  # type: ignore[attr-defined]
     yield take
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        for i, page in enumerate(pages):
+            with contextlib.suppress(Exception):
+                take(page, f"failed-{i}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]

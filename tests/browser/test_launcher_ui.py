@@ -40,6 +40,7 @@ def test_card_to_a_running_cell(orbit: Orbit, tmp_path: Path, chromium, shots, n
     root.mkdir()
     info = orbit.up(root)
     context, page, problems = open_menu(chromium, info)
+    shots.pages.append(page)
     cards = page.locator(".card")
     assert cards.count() == len(RECIPES)
     card = page.locator(f".card[data-kernel={name}]")
@@ -55,6 +56,9 @@ def test_card_to_a_running_cell(orbit: Orbit, tmp_path: Path, chromium, shots, n
         f"{VISIBLE_NOTEBOOK} .jp-Notebook-ExecutionIndicator[data-status=idle]", timeout=120_000
     )
     recipe = RECIPES[name]()
+    # JupyterLab has joined the session the launcher started (not "No Kernel")
+    kernel_name = page.locator(f"{VISIBLE_NOTEBOOK} .jp-Toolbar-kernelName").first
+    kernel_name.filter(has_text=recipe.display_name).wait_for(timeout=120_000)
     editor.click()
     editor.fill(recipe.smoke_code)
     editor.press("Shift+Enter")
@@ -77,6 +81,7 @@ def test_jupyterlab_tile_opens_the_menu(orbit: Orbit, tmp_path: Path, chromium, 
     info = orbit.up(root)
     context = chromium.new_context(viewport={"width": 1280, "height": 860})
     lab = context.new_page()
+    shots.pages.append(lab)
     lab.goto(info["url"] + "lab?token=" + info["token"])
     tile = lab.locator(".jp-LauncherCard", has_text="Kernel menu")
     tile.wait_for(timeout=120_000)
