@@ -65,9 +65,6 @@ def test_card_to_a_running_cell(orbit: Orbit, tmp_path: Path, chromium, shots, n
     output = page.locator(f"{VISIBLE_NOTEBOOK} .jp-OutputArea-output").first
     output.wait_for(timeout=120_000)
     assert output.inner_text().strip() == recipe.smoke_output
-    assert page.locator(
-        f"{VISIBLE_NOTEBOOK} .jp-KernelStatus, .jp-Toolbar-kernelName"
-    ).first.inner_text()
     shots(page, "notebook")
     # the page never broke its Content-Security-Policy, and nothing failed but the search
     # probe (404 until the package search is installed)

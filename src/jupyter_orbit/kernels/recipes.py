@@ -52,12 +52,19 @@ class SystemRequirement:
         return exe is not None and (not self.probe or _probe_ok(exe, self.probe))
 
 
-@cache
+_PROBED_OK: set[tuple[str, tuple[str, ...]]] = set()
+
+
 def _probe_ok(exe: str, probe: tuple[str, ...]) -> bool:
+    """Run a probe; successes are remembered (a failure is retried: the user may fix it)."""
+    if (exe, probe) in _PROBED_OK:
+        return True
     try:
         r = subprocess.run([exe, *probe], capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return False
+    if r.returncode == 0:
+        _PROBED_OK.add((exe, probe))
     return r.returncode == 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from jupyter_server.serverapp import ServerApp
 from tornado.netutil import bind_sockets
+from traitlets import default
 from traitlets.config import Config
 
 EXIT_PORT_IN_USE = 3
@@ -54,6 +55,12 @@ class OrbitServerApp(ServerApp):
     @property
     def config_file_paths(self) -> list[str]:
         return [self.config_dir]
+
+    @default("config_file_name")
+    def _config_file_name_default(self) -> str:
+        # The profile's jupyter_server_config.* (ProfilePaths.server_config), not a file named
+        # after this class.
+        return "jupyter_server_config"
 
     def load_config_file(self, *args: object, **kwargs: object) -> None:
         super().load_config_file(*args, **kwargs)
