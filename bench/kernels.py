@@ -175,7 +175,8 @@ def launches(browser, env, home, root, recipes, runs, pool: bool) -> dict[str, l
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{info['url']}orbit/launcher?token={info['token']}")
-    page.route("**/lab/tree/**", lambda route: route.abort())  # stay on the menu page
+    # a 204 answer keeps the menu page where it is (an aborted navigation shows an error page)
+    page.route("**/lab/tree/**", lambda route: route.fulfill(status=204, body=""))
     out: dict[str, list[float]] = {}
     state = server.get("/orbit/api/launcher").json()
     env_ids = {k["name"]: k["env_id"] for k in state["kernels"]}

@@ -105,6 +105,13 @@ def test_probe_decides_presence(tmp_path):
     ok = SystemRequirement("shell", "sh", ("dash",), "", probe=("-c", "exit 0"))
     bad = SystemRequirement("shell", "sh", ("dash",), "", probe=("-c", "exit 3"))
     assert ok.present() and not bad.present()
+    # a file in the usual place answers without running the probe
+    (tmp_path / "lib" / "pkg").mkdir(parents=True)
+    (tmp_path / "lib" / "pkg" / "DESCRIPTION").write_text("x")
+    found = SystemRequirement(
+        "pkg", "sh", (), "", probe=("-c", "exit 3"), files=(f"{tmp_path}/*/pkg/DESCRIPTION",)
+    )
+    assert found.present()
 
 
 def test_adoption_code_per_language(tmp_path):

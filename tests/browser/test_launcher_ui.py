@@ -47,9 +47,22 @@ def test_card_to_a_running_cell(orbit: Orbit, tmp_path: Path, chromium, shots, n
     assert card.locator(".name").inner_text() == RECIPES[name].display_name
     assert card.locator("img").evaluate("img => img.naturalWidth") > 0  # the logo loaded
     shots(page, "menu")
+    notebook = "Untitled.ipynb"
+    if name == "bash":  # new notebooks go where the folder picker says
+        page.click("#folder-button")
+        page.fill("#new-folder-name", "analysis")
+        page.click("#new-folder")
+        page.locator("#crumbs", has_text="analysis").wait_for()
+        shots(page, "folder-picker")
+        page.click("#picker-choose")
+        page.locator("#folder-button", has_text=str(root / "analysis")).wait_for()
+        page.wait_for_selector("body[data-state=ready]")
+        assert (root / "analysis").is_dir()
+        notebook = "analysis/Untitled.ipynb"
 
     card.click()
-    page.wait_for_url("**/lab/tree/Untitled.ipynb", timeout=600_000)
+    page.wait_for_url(f"**/lab/tree/{notebook}", timeout=600_000)
+    assert (root / notebook).is_file()
     editor = page.locator(f"{VISIBLE_NOTEBOOK} .jp-Cell .cm-content").first
     editor.wait_for(timeout=120_000)
     page.wait_for_selector(

@@ -36,9 +36,10 @@ ENTRY_POINT_GROUP = "jupyter_orbit.kernel_recipes"
 class SystemRequirement:
     """Something a kernel needs from the operating system rather than from its environment.
 
-    It is present when ``executable`` is found and, if ``probe`` is given, running the executable
-    with those arguments succeeds. ``debian`` names the packages that provide it; ``elsewhere``
-    says how to get it on other systems.
+    It is present when ``executable`` is found and, if ``probe`` is given, one of ``files``
+    exists (glob patterns, ``~`` allowed: a quick look in the usual places) or else running the
+    executable with the probe's arguments succeeds. ``debian`` names the packages that provide
+    it; ``elsewhere`` says how to get it on other systems.
     """
 
     what: str
@@ -46,10 +47,21 @@ class SystemRequirement:
     debian: tuple[str, ...]
     elsewhere: str
     probe: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
     def present(self, which: Which = shutil.which) -> bool:
         exe = which(self.executable)
-        return exe is not None and (not self.probe or _probe_ok(exe, self.probe))
+        if exe is None:
+            return False
+        if not self.probe or any(_exists(pattern) for pattern in self.files):
+            return True
+        return _probe_ok(exe, self.probe)
+
+
+def _exists(pattern: str) -> bool:
+    path = Path(pattern).expanduser()
+    anchor = Path(path.anchor)
+    return next(anchor.glob(str(path.relative_to(anchor))), None) is not None
 
 
 _PROBED_OK: set[tuple[str, tuple[str, ...]]] = set()
@@ -290,6 +302,21 @@ class IRRecipe(KernelRecipe):
             ("r-cran-irkernel",),
             "R -e \"install.packages('IRkernel')\"",
             probe=("-e", "quit(status = !requireNamespace('IRkernel', quietly = TRUE))"),
+            # R's usual library folders (Debian, CRAN's builds, Homebrew, the user's own),
+            # looked at before asking R itself, which takes a second or two to start
+            files=tuple(
+                f"{lib}/IRkernel/DESCRIPTION"
+                for lib in (
+                    "/usr/lib/R/site-library",
+                    "/usr/lib/R/library",
+                    "/usr/local/lib/R/site-library",
+                    "/Library/Frameworks/R.framework/Resources/library",
+                    "/opt/homebrew/lib/R/*/site-library",
+                    "/usr/local/lib/R/*/site-library",
+                    "~/R/*/*",
+                    "~/Library/R/*/*/library",
+                )
+            ),
         ),
     )
     language_info: ClassVar[dict[str, str]] = {"name": "R", "file_extension": ".r"}

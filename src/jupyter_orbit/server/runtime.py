@@ -159,20 +159,30 @@ class OrbitRuntime:
                 )
 
     def prewarm_defaults(self, recipes: list[str], folder: Path) -> None:
-        """Keep kernels warm for what a new notebook in ``folder`` gets (the launcher's cards).
+        """Keep kernels warm for what a new notebook in ``folder`` gets (the launcher's cards),
+        once the menu's own state (recipes, system checks) is ready to serve.
 
         An environment that is not built yet is built first when it needs nothing but the
         recipe's own packages; one that declares more waits for a notebook to ask for it.
         """
-        if not self.pool.enabled:
-            return
         task = asyncio.ensure_future(self._prewarm_defaults(recipes, folder))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _prewarm_defaults(self, recipes: list[str], folder: Path) -> None:
-        from jupyter_orbit.kernels.catalog import default_resolution, only_recipe_packages
+        from jupyter_orbit.kernels.catalog import (
+            default_resolution,
+            only_recipe_packages,
+            recipe_states,
+        )
 
+        # First the menu itself: its first answer then needs no imports or system probes.
+        try:
+            await asyncio.to_thread(recipe_states, self.paths, folder, root=self.root_dir)
+        except Exception as e:
+            self.log.info("Orbit: could not prepare the kernel menu: %s", e)
+        if not self.pool.enabled:
+            return
         for name in reversed(recipes[: self.pool.max_envs]):
             try:
                 res = await asyncio.to_thread(default_resolution, folder, name, root=self.root_dir)
