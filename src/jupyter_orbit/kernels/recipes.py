@@ -101,6 +101,7 @@ class KernelRecipe(ABC):
     system: ClassVar[tuple[SystemRequirement, ...]] = ()
     # What a new notebook's metadata.language_info says before the kernel has run.
     language_info: ClassVar[dict[str, str]] = {}
+    # Code that proves the kernel works, and what it shows (on stdout, or as its result).
     smoke_code: ClassVar[str] = ""
     smoke_output: ClassVar[str] = ""
 
@@ -269,7 +270,9 @@ class DenoRecipe(KernelRecipe):
     logo = "deno.svg"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("deno",)}
     language_info: ClassVar[dict[str, str]] = {"name": "typescript", "file_extension": ".ts"}
-    smoke_code = "console.log(6 * 7)"
+    # An expression: its result is part of the reply (console.log output is forwarded by Deno
+    # asynchronously and may come after the kernel reports idle).
+    smoke_code = "const answer: number = 6 * 7;\nanswer"
     smoke_output = "42"
 
     def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
