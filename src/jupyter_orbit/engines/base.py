@@ -41,6 +41,10 @@ class Engine(ABC):
     def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:
         """The command that starts ``recipe``'s kernel inside ``env``."""
 
+    def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
+        """Variables ``recipe``'s kernel needs inside ``env`` beyond the server's own."""
+        return recipe.kernel_env(env.location)
+
     def pins(self, plan: Plan) -> list[str]:
         """The exact versions ``plan`` would install, resolved without installing anything."""
         raise NotImplementedError(f"the {self.name} engine cannot resolve without building")

@@ -15,7 +15,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
 from tornado import web
-from traitlets import Int
+from traitlets import Int, List, Unicode
 
 from jupyter_orbit import __version__
 from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
@@ -88,6 +88,7 @@ HANDLER_MODULES = (
     "jupyter_orbit.server.extension",
     "jupyter_orbit.server.bazaar_api",
     "jupyter_orbit.server.extensions_api",
+    "jupyter_orbit.server.launcher",
 )
 
 
@@ -98,6 +99,13 @@ class OrbitExtension(ExtensionApp):
     pool_per_env = Int(1, config=True, help="Warm kernels kept per recently used environment.")
     pool_max_envs = Int(
         3, config=True, help="How many recently used environments keep warm kernels."
+    )
+    prewarm_kernels = List(
+        Unicode(),
+        ["python"],
+        config=True,
+        help="Kernel recipes kept warm from the start for new notebooks in the server's root "
+        "(the launcher's cards); bounded by pool_max_envs.",
     )
 
     def initialize_settings(self) -> None:
@@ -122,7 +130,9 @@ class OrbitExtension(ExtensionApp):
             self.handlers += importlib.import_module(module).handlers()
 
     async def _start_jupyter_server_extension(self, serverapp: object) -> None:
-        self.settings["orbit_runtime"].prewarm_recent()
+        runtime = self.settings["orbit_runtime"]
+        runtime.prewarm_recent()
+        runtime.prewarm_defaults(list(self.prewarm_kernels), runtime.root_dir)
 
     async def stop_extension(self) -> None:
         runtime = rt.current()
