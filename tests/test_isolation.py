@@ -55,7 +55,8 @@ def test_nothing_leaks_into_a_profile(orbit: Orbit, tmp_path: Path):
     assert "/leak" not in server.url
     assert server.get("/api/status").status_code == 200  # served at /, not at a leaked base_url
     specs = server.get("/api/kernelspecs").json()
-    assert set(specs["kernelspecs"]) == {"python3"}
+    # the profile's own, one per kernel recipe; none planted in ~/.local or the project
+    assert set(specs["kernelspecs"]) == {"python3", "xpython", "bash", "deno", "ir", "octave"}
     spec = specs["kernelspecs"]["python3"]["spec"]
     assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == "orbit-provisioner"
     assert asyncio.run(_globals(server, "nb.ipynb")) == "[]"

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import Orbit, make_notebook
 from tests.support.kernelws import KernelWS, Server
+from tests.support.launcher import configure
 
 pytestmark = pytest.mark.integration
 
@@ -216,6 +217,7 @@ def test_second_kernel_for_an_environment_is_prewarmed(orbit: Orbit, tmp_path: P
     make_notebook(root / "b" / "two.ipynb", "1")
     (root / "a" / "data.txt").write_text("from a\n")
     (root / "b" / "data.txt").write_text("from b\n")
+    configure(orbit.home, prewarm_kernels=[])  # so the first kernel is not a warm one
     server = orbit.server(root)
     code = "import os; print(open('data.txt').read().strip(), os.environ['JPY_SESSION_NAME'], __session__)"
     first, r1 = run_code(server, "a/one.ipynb", code)

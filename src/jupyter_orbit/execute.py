@@ -29,11 +29,16 @@ def new_kernel_manager(argv: list[str], language: str) -> AsyncKernelManager:
 
 
 async def start_kernel(
-    argv: list[str], language: str, cwd: Path, session: str, log: IO[bytes] | None = None
+    argv: list[str],
+    language: str,
+    cwd: Path,
+    session: str,
+    log: IO[bytes] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncKernelManager:
     """Start a kernel; its own output (not cells') goes to ``log`` when given."""
     km = new_kernel_manager(argv, language)
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     if session:
         env["JPY_SESSION_NAME"] = session
     await km.start_kernel(cwd=str(cwd), env=env, stdout=log, stderr=log)

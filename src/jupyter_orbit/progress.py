@@ -87,6 +87,25 @@ class RichProgress:
         self._current = None
 
 
+class FanOutProgress:
+    """Passes every call on to each of several reporters."""
+
+    def __init__(self, *targets: Progress) -> None:
+        self.targets = targets
+
+    def step(self, action: str, detail: str = "") -> None:
+        for t in self.targets:
+            t.step(action, detail)
+
+    def log(self, line: str) -> None:
+        for t in self.targets:
+            t.log(line)
+
+    def warn(self, message: str) -> None:
+        for t in self.targets:
+            t.warn(message)
+
+
 class LogProgress:
     """Sends steps to a ``logging`` logger (the server's)."""
 

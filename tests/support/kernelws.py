@@ -126,7 +126,9 @@ class KernelWS:
                 if time.monotonic() > deadline:
                     raise
 
-    async def execute(self, code: str, timeout: float = 300) -> Reply:
+    async def execute(self, code: str, timeout: float = 300, linger: float = 0) -> Reply:
+        """Run ``code``; ``linger`` seconds more collect outputs a kernel sends after going idle
+        (Deno's can come late; JupyterLab shows them wherever they arrive)."""
         deadline = time.monotonic() + timeout
         msg_id = self._send(
             "execute_request",
@@ -141,8 +143,16 @@ class KernelWS:
         )
         reply = Reply(status="")
         idle = False
-        while not (reply.status and idle):
-            msg = await self._recv(deadline)
+        while True:
+            if reply.status and idle:
+                if linger <= 0 or reply.stdout or reply.results:
+                    break
+                try:
+                    msg = await self._recv(min(deadline, time.monotonic() + linger))
+                except TimeoutError:
+                    break
+            else:
+                msg = await self._recv(deadline)
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]

@@ -59,10 +59,31 @@ def _engine_options(f):  # noqa: ANN001
     )(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="orbit")
-def cli() -> None:
-    """Every notebook in its own reproducible environment, one Jupyter server."""
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Every notebook in its own reproducible environment, one Jupyter server.
+
+    Without a command, opens the kernel menu (`orbit launcher`).
+    """
+    if ctx.invoked_subcommand is None:
+        from jupyter_orbit.cli._launcher import launcher_command
+
+        launcher_command(None, browser=None, no_browser=False, profile=_default_profile())
+
+
+def _default_profile() -> str:
+    return os.environ.get("ORBIT_PROFILE", "default")
+
+
+def _browser_option(f):  # noqa: ANN001
+    return click.option(
+        "--browser",
+        metavar="NAME|PATH",
+        help="Browser to open: app (default), system, none, chrome, chromium, edge, or a path "
+        "(ORBIT_BROWSER).",
+    )(f)
 
 
 @cli.command()
@@ -73,6 +94,7 @@ def cli() -> None:
 )
 @click.option("--detach", is_flag=True, help="Return once the server answers; print one JSON line.")
 @_engine_options
+@_browser_option
 @_profile_option
 @_quiet_option
 def up(
@@ -82,6 +104,7 @@ def up(
     detach: bool,
     engine: str | None,
     allow_host_access: bool,
+    browser: str | None,
     profile: str,
     quiet: bool,
 ) -> None:
@@ -97,7 +120,33 @@ def up(
         quiet=quiet,
         engine=engine,
         allow_host_access=allow_host_access,
+        browser=browser,
     )
+
+
+@cli.command()
+@click.argument("path", required=False, type=_existing)
+@click.option("--no-browser", is_flag=True, help="Print the page's address instead of opening it.")
+@_browser_option
+@_profile_option
+def launcher(path: Path | None, no_browser: bool, browser: str | None, profile: str) -> None:
+    """Open the kernel menu, starting the profile's server (rooted at PATH) if needed."""
+    from jupyter_orbit.cli._launcher import launcher_command
+
+    launcher_command(path, browser=browser, no_browser=no_browser, profile=profile)
+
+
+@cli.command()
+@click.argument("folder", required=False, type=_existing, default=Path())
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def kernels(folder: Path, as_json: bool) -> None:
+    """The kernels Orbit offers and whether each is ready, installable, or needs system packages.
+
+    FOLDER (default: here) is where a new notebook would go: its project files count.
+    """
+    from jupyter_orbit.cli._kernels import kernels_command
+
+    kernels_command(folder, as_json=as_json)
 
 
 @cli.command()

@@ -73,6 +73,7 @@ def run_command(
         asof.remember_now(paths, res)
 
     recipe = get_recipe(res.spec.kernel)
+    recipe.check_system()
     nb_json = json.loads(res.notebook.read_text(encoding="utf-8"))
     cwd = res.notebook.parent
     payload = {
@@ -102,11 +103,12 @@ def run_command(
                 final = None  # no answer before any cell ran: run here instead
     if final is None:
         argv = chosen.kernel_command(env, recipe, launch)
+        kernel_env = chosen.kernel_env(env, recipe)
         prof.logs_dir.mkdir(parents=True, exist_ok=True)
         import asyncio
 
         final = asyncio.run(
-            _run_here(payload, argv, recipe.language, cwd, prof.logs_dir / "run.log")
+            _run_here(payload, argv, recipe.language, cwd, prof.logs_dir / "run.log", kernel_env)
         )
     if output is not None:
         _write_notebook(output, final["notebook"])
@@ -136,7 +138,12 @@ def _ensure_consent(paths: Paths, res: Resolution, yes: bool) -> None:
 
 
 async def _run_here(
-    payload: dict[str, Any], argv: list[str], language: str, cwd: Path, log_path: Path
+    payload: dict[str, Any],
+    argv: list[str],
+    language: str,
+    cwd: Path,
+    log_path: Path,
+    kernel_env: dict[str, str],
 ) -> dict:
     """Without a server: start a kernel here; its own messages go to the profile's run.log."""
     from jupyter_orbit._imports import skip_unused
@@ -148,7 +155,9 @@ async def _run_here(
         _show_event(event)
 
     with log_path.open("wb") as log:
-        km = await start_kernel(argv, language, cwd, payload["session"], log=log)
+        km = await start_kernel(
+            argv, language, cwd, payload["session"], log=log, extra_env=kernel_env
+        )
         try:
             final = await execute(
                 payload["notebook"], km=km, cwd=cwd, timeout=payload["timeout"], emit=emit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -12,6 +13,7 @@ import click
 
 from jupyter_orbit.cli._common import locations, progress
 from jupyter_orbit.errors import InputError, ServerError
+from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.server import lifecycle
 
 
@@ -25,48 +27,24 @@ def up_command(
     quiet: bool,
     engine: str | None = None,
     allow_host_access: bool = False,
+    browser: str | None = None,
 ) -> None:
     from jupyter_orbit.engines import get_engine
-    from jupyter_orbit.manifests import find_project_root
-    from jupyter_orbit.trust import TrustStore
 
     paths, prof = locations(profile)
     if engine is not None:
         chosen = get_engine(engine, paths)  # an unknown name is bad input, before anything starts
         chosen.check_available()
     target = path.expanduser().resolve()
-    if not target.exists():
-        raise InputError(f"{path}: no such file or folder", "give the project folder to open")
-    root = (find_project_root(target.parent) or target.parent) if target.is_file() else target
-    TrustStore(paths.trust_file).trust(root)  # handing a folder to `orbit up` trusts it
-
-    proc = None
-    state = lifecycle.running(prof)
-    if state is not None:
-        if not target.is_relative_to(state.root_dir):
-            raise ServerError(
-                f"profile {profile!r} already has a server running in {state.root_dir}",
-                "open a path inside it, stop it with `orbit down`, or use another --profile",
-            )
-        if port and port != state.port:
-            raise ServerError(
-                f"profile {profile!r} already has a server on port {state.port}",
-                "leave --port out to reuse it, or stop it with `orbit down`",
-            )
-        if engine is not None or allow_host_access:
-            _check_same_settings(state, profile, engine, allow_host_access)
-    else:
-        with progress(quiet, "starting JupyterLab") as p:
-            state, proc = lifecycle.start(
-                paths,
-                prof,
-                root,
-                port=port,
-                progress=p,
-                engine=engine,
-                allow_host_access=allow_host_access,
-            )
-
+    state, proc = ensure_server(
+        paths,
+        prof,
+        target,
+        port=port,
+        quiet=quiet,
+        engine=engine,
+        allow_host_access=allow_host_access,
+    )
     rel = target.relative_to(state.root_dir)
     page = "lab/tree/" + quote(rel.as_posix()) if str(rel) != "." else "lab"
     if detach:
@@ -84,13 +62,79 @@ def up_command(
         click.echo(f"JupyterLab (profile {profile}) at {state.url}{page}")
         click.echo(f"  root: {state.root_dir}\n  log:  {state.log}")
     if not no_browser:
-        from jupyter_orbit.browser import open_url, redirect_page
+        open_page(prof, state, page, browser=browser)
+    if not detach:
+        wait_foreground(prof, state, proc)
 
-        if not open_url(prof, f"{state.url}{page}?token={state.token}"):
-            click.echo(
-                f"  open {redirect_page(prof, state.url + page).as_uri()} in a browser", err=True
+
+def ensure_server(
+    paths: Paths,
+    prof: ProfilePaths,
+    target: Path | None,
+    *,
+    port: int | None = None,
+    quiet: bool = False,
+    engine: str | None = None,
+    allow_host_access: bool = False,
+) -> tuple[lifecycle.ServerState, subprocess.Popen | None]:
+    """The profile's running server, or a new one rooted at ``target`` (None: reuse any, or
+    start one here). Handing a folder to Orbit trusts it. ``proc`` is None when reused; a
+    reused server must already have the ``engine`` and host access asked for."""
+    from jupyter_orbit.manifests import find_project_root
+    from jupyter_orbit.trust import TrustStore
+
+    state = lifecycle.running(prof)
+    if target is None:
+        if state is not None:
+            return state, None
+        target = Path.cwd().resolve()
+    if not target.exists():
+        raise InputError(f"{target}: no such file or folder", "give the project folder to open")
+    root = (find_project_root(target.parent) or target.parent) if target.is_file() else target
+    TrustStore(paths.trust_file).trust(root)
+
+    if state is not None:
+        if not target.is_relative_to(state.root_dir):
+            raise ServerError(
+                f"profile {prof.name!r} already has a server running in {state.root_dir}",
+                "open a path inside it, stop it with `orbit down`, or use another --profile",
             )
-    if detach or proc is None:
+        if port and port != state.port:
+            raise ServerError(
+                f"profile {prof.name!r} already has a server on port {state.port}",
+                "leave --port out to reuse it, or stop it with `orbit down`",
+            )
+        if engine is not None or allow_host_access:
+            _check_same_settings(state, prof.name, engine, allow_host_access)
+        return state, None
+    with progress(quiet, "starting JupyterLab") as p:
+        return lifecycle.start(
+            paths,
+            prof,
+            root,
+            port=port,
+            progress=p,
+            engine=engine,
+            allow_host_access=allow_host_access,
+        )
+
+
+def open_page(
+    prof: ProfilePaths, state: lifecycle.ServerState, page: str, *, browser: str | None
+) -> None:
+    """Open one of the server's pages in a browser window; say where it is if none opens."""
+    from jupyter_orbit.browser import open_url, redirect_page
+
+    if not open_url(prof, f"{state.url}{page}?token={state.token}", browser=browser):
+        local = redirect_page(prof, f"{state.url}{page}?token={state.token}")
+        click.echo(f"  open {local.as_uri()} in a browser", err=True)
+
+
+def wait_foreground(
+    prof: ProfilePaths, state: lifecycle.ServerState, proc: subprocess.Popen | None
+) -> None:
+    """Keep a server this command started until Ctrl-C (a reused one keeps running)."""
+    if proc is None:
         return
     click.echo("  stop with Ctrl-C or `orbit down`")
     # A closed terminal or a `kill` stops the server too, as Ctrl-C does.

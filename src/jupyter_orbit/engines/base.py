@@ -79,6 +79,10 @@ class Engine(ABC):
         starts. Returns how many things were removed."""
         return 0
 
+    def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
+        """Variables ``recipe``'s kernel needs inside ``env`` beyond the server's own."""
+        return recipe.kernel_env(env.location)
+
     def pins(self, plan: Plan) -> list[str]:
         """The exact versions ``plan`` would install, resolved without installing anything."""
         raise NotImplementedError(f"the {self.name} engine cannot resolve without building")

@@ -185,6 +185,10 @@ class DockerEngine(Engine):
             argv += ["--options", json.dumps(options, sort_keys=True, separators=(",", ":"))]
         return [*argv, "--", *self.kernel_argv(env, recipe)]
 
+    def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
+        """Nothing: the image sets what its kernel needs, and host paths mean nothing inside."""
+        return {}
+
     def check_available(self) -> None:
         self.client  # noqa: B018  (connecting says what is wrong, and how to fix it)
 

@@ -46,16 +46,6 @@ def _orbit_warm(names):
 _orbit_warm({names}); del _orbit_warm
 """
 
-_ADOPT = """
-def _orbit_adopt(cwd, session):
-    import os
-    os.chdir(cwd)
-    if session:
-        os.environ["JPY_SESSION_NAME"] = session
-        get_ipython().user_ns["__session__"] = session
-_orbit_adopt({cwd}, {session}); del _orbit_adopt
-"""
-
 
 class _OneSpec(KernelSpecManager):
     """Hands a kernel manager the one in-memory spec it should start."""
@@ -74,6 +64,8 @@ class WarmTarget:
     argv: list[str]
     language: str
     imports: tuple[str, ...] = ()
+    recipe: str = "python"
+    env: dict[str, str] = field(default_factory=dict)  # the recipe's own variables
 
 
 @dataclass
@@ -122,7 +114,7 @@ class KernelPool:
 
     def want(self, target: WarmTarget) -> None:
         """Keep warm kernels for ``target`` (most recently used first); start what is missing."""
-        if not self.enabled:
+        if not self.enabled or _adopt_code(target, Path(), "") is None:
             return
         slot = self._slots.pop(target.env_id, None) or _Slot(target)
         if slot.target.argv != target.argv:  # started for another command: not wanted now
@@ -162,12 +154,14 @@ class KernelPool:
         try:
             if not await warm.km.is_alive():
                 raise RuntimeError("the warm kernel died")
-            await warm.kc.execute_interactive(
-                _ADOPT.format(cwd=json.dumps(str(cwd)), session=json.dumps(session)),
+            reply = await warm.kc.execute_interactive(
+                _adopt_code(slot.target, cwd, session) or "",
                 silent=True,
                 store_history=False,
                 timeout=10,
             )
+            if reply["content"].get("status") != "ok":
+                raise RuntimeError(f"it could not move to {cwd}")
         except Exception as e:
             self.log.warning("Orbit: dropping a warm kernel for %s: %s", env_id, e)
             with contextlib.suppress(Exception):
@@ -216,7 +210,7 @@ class KernelPool:
         km = AsyncKernelManager(kernel_name=target.env_id, kernel_spec_manager=_OneSpec(spec))
         kc = None
         try:
-            await km.start_kernel(cwd=str(self.cwd), env=dict(self.env))
+            await km.start_kernel(cwd=str(self.cwd), env={**self.env, **target.env})
             kc = km.client()
             kc.start_channels()
             await kc.wait_for_ready(timeout=120)
@@ -244,3 +238,10 @@ class KernelPool:
             slot.ready.append(warm)
         else:
             await warm.shutdown()
+
+
+def _adopt_code(target: WarmTarget, cwd: Path, session: str) -> str | None:
+    from jupyter_orbit.kernels.recipes import find_recipe
+
+    recipe = find_recipe(target.recipe)
+    return recipe.adopt_code(cwd, session) if recipe else None

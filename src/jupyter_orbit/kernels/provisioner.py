@@ -48,12 +48,14 @@ class OrbitProvisioner(LocalProvisioner):
             info["error"] = err.to_dict()
         else:
             kwargs["cmd"] = self._fill(argv)
+            kernel_env = runtime.launch_env(res, environment)
+            env.update(kernel_env)
             info.update(
                 env_id=environment.env_id,
                 location=str(environment.location),
                 engine=environment.engine,
             )
-            warm = runtime.warm_target(res, argv)
+            warm = runtime.warm_target(res, argv, kernel_env)
             self._pooled = await runtime.pool.take(
                 environment.env_id, cwd=cwd, session=session, argv=argv
             )

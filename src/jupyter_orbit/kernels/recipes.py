@@ -1,33 +1,114 @@
 """Kernel recipes: how a language becomes a Jupyter kernel inside an environment.
 
-One small base class; each recipe says which packages its environment needs, how to start the
-kernel from an environment (absolute paths only, never a bare ``python`` from PATH), and a smoke
-snippet with its expected output so tests can prove the kernel works.
+One small base class; each recipe says which packages its environment needs per ecosystem, which
+tools it needs from the operating system, how to start the kernel from an environment's prefix
+(absolute paths only, never a bare ``python`` from PATH), and a smoke snippet with its expected
+output so tests can prove the kernel works. Nothing here knows which engine builds the
+environment: the local engine installs the PyPI packages and checks the system ones, a container
+engine installs both, and each passes its own ``which`` to find system tools.
+
+Built-in recipes are registered in code; others come from the ``jupyter_orbit.kernel_recipes``
+entry point group.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
-from jupyter_orbit.errors import InputError
+from jupyter_orbit.errors import BuildError, InputError
 from jupyter_orbit.model import Origin, Requirement
+
+Which = Callable[[str], str | None]
+ENTRY_POINT_GROUP = "jupyter_orbit.kernel_recipes"
+
+
+@dataclass(frozen=True)
+class SystemRequirement:
+    """Something a kernel needs from the operating system rather than from its environment.
+
+    It is present when ``executable`` is found and, if ``probe`` is given, one of ``files``
+    exists (glob patterns, ``~`` allowed: a quick look in the usual places) or else running the
+    executable with the probe's arguments succeeds. ``debian`` names the packages that provide
+    it; ``elsewhere`` says how to get it on other systems.
+    """
+
+    what: str
+    executable: str
+    debian: tuple[str, ...]
+    elsewhere: str
+    probe: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def present(self, which: Which = shutil.which) -> bool:
+        exe = which(self.executable)
+        if exe is None:
+            return False
+        if not self.probe or any(_exists(pattern) for pattern in self.files):
+            return True
+        return _probe_ok(exe, self.probe)
+
+
+def _exists(pattern: str) -> bool:
+    path = Path(pattern).expanduser()
+    anchor = Path(path.anchor)
+    return next(anchor.glob(str(path.relative_to(anchor))), None) is not None
+
+
+_PROBED_OK: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _probe_ok(exe: str, probe: tuple[str, ...]) -> bool:
+    """Run a probe; successes are remembered (a failure is retried: the user may fix it)."""
+    if (exe, probe) in _PROBED_OK:
+        return True
+    try:
+        r = subprocess.run([exe, *probe], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    if r.returncode == 0:
+        _PROBED_OK.add((exe, probe))
+    return r.returncode == 0
+
+
+def install_command(missing: list[SystemRequirement]) -> str:
+    """The exact command that installs ``missing`` here (Debian's when apt is present)."""
+    debian = [p for req in missing for p in req.debian]
+    if debian and shutil.which("apt-get"):
+        sudo = "" if os.name != "posix" or os.geteuid() == 0 else "sudo "
+        return f"{sudo}apt-get install -y --no-install-recommends {' '.join(dict.fromkeys(debian))}"
+    return "; ".join(dict.fromkeys(req.elsewhere for req in missing))
 
 
 class KernelRecipe(ABC):
-    name: ClassVar[str]
+    name: ClassVar[str]  # what metadata.orbit.kernel says
     display_name: ClassVar[str]
-    language: ClassVar[str]
+    language: ClassVar[str]  # the kernelspec's language
     kernelspec_name: ClassVar[str]  # the generic name kept in notebooks (portable to plain Jupyter)
+    aliases: ClassVar[tuple[str, ...]] = ()  # other kernelspec names and languages it serves
+    description: ClassVar[str] = ""
+    logo: ClassVar[str] = ""  # an SVG file in jupyter_orbit/kernels/logos/
     packages: ClassVar[dict[str, tuple[str, ...]]] = {}
+    system: ClassVar[tuple[SystemRequirement, ...]] = ()
+    # What a new notebook's metadata.language_info says before the kernel has run.
+    language_info: ClassVar[dict[str, str]] = {}
+    # Code that proves the kernel works, and what it shows (on stdout, or as its result).
     smoke_code: ClassVar[str] = ""
     smoke_output: ClassVar[str] = ""
 
     def requirements(self) -> tuple[Requirement, ...]:
-        origin = Origin(f"kernel recipe {self.name}", None, None, 5)
         from jupyter_orbit.manifests.base import pypi_requirement
 
+        origin = Origin(f"kernel recipe {self.name}", None, None, 5)
         out: list[Requirement] = []
         for eco, names in self.packages.items():
             for n in names:
@@ -37,30 +118,313 @@ class KernelRecipe(ABC):
         return tuple(out)
 
     @abstractmethod
-    def argv(self, env_prefix: Path, python: Path) -> list[str]:
+    def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
         """The kernel command inside an environment; ``{connection_file}`` is filled by Jupyter."""
 
+    def kernel_env(self, env_prefix: Path, *, which: Which = shutil.which) -> dict[str, str]:
+        """Variables the kernel process needs beyond the server's own."""
+        return {}
 
-class IPythonRecipe(KernelRecipe):
+    def adopt_code(self, cwd: Path, session: str) -> str | None:
+        """Code that moves a prewarmed kernel into a notebook's folder and session.
+
+        None means this kernel cannot be adopted, so it is never prewarmed.
+        """
+        return None
+
+    def missing(self, which: Which = shutil.which) -> list[SystemRequirement]:
+        return [req for req in self.system if not req.present(which)]
+
+    def check_system(self, which: Which = shutil.which) -> None:
+        """Raise a ``BuildError`` with the exact install command if a system tool is missing."""
+        if missing := self.missing(which):
+            raise BuildError(
+                f"the {self.display_name} kernel needs {', '.join(m.what for m in missing)}, "
+                "which this system does not have",
+                f"install it with: {install_command(missing)}",
+            )
+
+    def tool(self, name: str, which: Which) -> str:
+        """The absolute path of a system executable this recipe declares."""
+        found = which(name)
+        if found is None:
+            self.check_system(which)  # names the package to install
+            raise BuildError(f"{name} not found", f"install {name}")
+        return str(Path(found).absolute())
+
+    def logo_svg(self) -> str:
+        if not self.logo:
+            return ""
+        return resources.files("jupyter_orbit.kernels").joinpath("logos", self.logo).read_text()
+
+    def summary(self) -> dict:
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "language": self.language,
+            "kernelspec": self.kernelspec_name,
+            "description": self.description,
+            "packages": {eco: list(names) for eco, names in self.packages.items()},
+            "system": [
+                {"what": r.what, "executable": r.executable, "debian": list(r.debian)}
+                for r in self.system
+            ],
+        }
+
+
+def _q(value: str) -> str:
+    """A string literal that Python, JavaScript, R and Octave all read the same way."""
+    return json.dumps(value)
+
+
+class _PythonAdopt:
+    """IPython-compatible kernels: change folder, and tell the kernel its notebook."""
+
+    def adopt_code(self, cwd: Path, session: str) -> str | None:
+        return (
+            "def _orbit_adopt(cwd, session):\n"
+            "    import os\n"
+            "    os.chdir(cwd)\n"
+            "    if session:\n"
+            '        os.environ["JPY_SESSION_NAME"] = session\n'
+            "        try:\n"
+            '            get_ipython().user_ns["__session__"] = session\n'
+            "        except NameError:\n"
+            "            pass\n"
+            f"_orbit_adopt({_q(str(cwd))}, {_q(session)}); del _orbit_adopt\n"
+        )
+
+
+class IPythonRecipe(_PythonAdopt, KernelRecipe):
     name = "python"
     display_name = "Python 3 (ipykernel)"
     language = "python"
     kernelspec_name = "python3"
+    aliases = ("python3", "python", "ipython", "ipykernel")
+    description = "IPython, the reference Python kernel"
+    logo = "python.svg"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("ipykernel",)}
+    language_info: ClassVar[dict[str, str]] = {"name": "python", "file_extension": ".py"}
     smoke_code = "print(6 * 7)"
     smoke_output = "42"
 
-    def argv(self, env_prefix: Path, python: Path) -> list[str]:
+    def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
         return [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
-RECIPES: dict[str, type[KernelRecipe]] = {r.name: r for r in (IPythonRecipe,)}
-# Kernelspec names and languages found in notebooks, mapped to the recipe that serves them.
-ALIASES = {"python3": "python", "python": "python", "ipython": "python"}
+class XeusPythonRecipe(_PythonAdopt, KernelRecipe):
+    name = "xpython"
+    display_name = "Python 3 (xeus-python)"
+    language = "python"
+    kernelspec_name = "xpython"
+    aliases = ("xpython", "xeus-python")
+    description = "xeus-python, a C++ Python kernel with a built-in debugger"
+    logo = "xpython.svg"
+    packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("xeus-python",)}
+    language_info: ClassVar[dict[str, str]] = {"name": "python", "file_extension": ".py"}
+    smoke_code = "import sys\nprint(6 * 7, file=sys.stdout)"
+    smoke_output = "42"
+
+    def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
+        return [str(python), "-m", "xpython_launcher", "-f", "{connection_file}"]
+
+
+class BashRecipe(KernelRecipe):
+    name = "bash"
+    display_name = "Bash"
+    language = "bash"
+    kernelspec_name = "bash"
+    aliases = ("bash", "bash_kernel", "shell", "sh")
+    description = "the Bash shell, one session per notebook"
+    logo = "bash.svg"
+    packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("bash_kernel",)}
+    system = (
+        SystemRequirement("bash", "bash", ("bash",), "install bash with your package manager"),
+    )
+    language_info: ClassVar[dict[str, str]] = {"name": "bash", "file_extension": ".sh"}
+    smoke_code = "echo $((6 * 7))"
+    smoke_output = "42"
+
+    def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
+        return [str(python), "-m", "bash_kernel", "-f", "{connection_file}"]
+
+    def adopt_code(self, cwd: Path, session: str) -> str | None:
+        q = "'" + str(cwd).replace("'", "'\\''") + "'"
+        s = "'" + session.replace("'", "'\\''") + "'"
+        return f"cd {q} && export JPY_SESSION_NAME={s}"
+
+
+class DenoRecipe(KernelRecipe):
+    """TypeScript and JavaScript through ``deno jupyter``, Deno taken from PyPI's ``deno`` wheel.
+
+    Never ``deno jupyter --install``: that writes a kernelspec into the user's Jupyter data
+    folder. The profile carries the kernelspec, and the kernel is started directly.
+    """
+
+    name = "deno"
+    display_name = "TypeScript (Deno)"
+    language = "typescript"
+    kernelspec_name = "deno"
+    aliases = ("deno", "typescript", "javascript", "ts", "js")
+    description = "TypeScript and JavaScript with Deno"
+    logo = "deno.svg"
+    packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("deno",)}
+    language_info: ClassVar[dict[str, str]] = {"name": "typescript", "file_extension": ".ts"}
+    # An expression: its result is part of the reply (console.log output is forwarded by Deno
+    # asynchronously and may come after the kernel reports idle).
+    smoke_code = "const answer: number = 6 * 7;\nanswer"
+    smoke_output = "42"
+
+    def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
+        deno = python.parent / ("deno.exe" if os.name == "nt" else "deno")
+        return [str(deno), "jupyter", "--kernel", "--conn", "{connection_file}"]
+
+    def kernel_env(self, env_prefix: Path, *, which: Which = shutil.which) -> dict[str, str]:
+        return {"DENO_NO_UPDATE_CHECK": "1", "DENO_NO_PROMPT": "1"}
+
+    def adopt_code(self, cwd: Path, session: str) -> str | None:
+        return f"Deno.chdir({_q(str(cwd))}); Deno.env.set('JPY_SESSION_NAME', {_q(session)});"
+
+
+class IRRecipe(KernelRecipe):
+    """R through IRkernel, both from the system (Debian's r-base-core and r-cran-irkernel)."""
+
+    name = "r"
+    display_name = "R (IRkernel)"
+    language = "R"
+    kernelspec_name = "ir"
+    aliases = ("ir", "r", "irkernel")
+    description = "R with IRkernel"
+    logo = "r.svg"
+    packages: ClassVar[dict[str, tuple[str, ...]]] = {"apt": ("r-base-core", "r-cran-irkernel")}
+    system = (
+        SystemRequirement("R", "R", ("r-base-core",), "install R from https://cran.r-project.org"),
+        SystemRequirement(
+            "IRkernel (an R package)",
+            "Rscript",
+            ("r-cran-irkernel",),
+            "R -e \"install.packages('IRkernel')\"",
+            probe=("-e", "quit(status = !requireNamespace('IRkernel', quietly = TRUE))"),
+            # R's usual library folders (Debian, CRAN's builds, Homebrew, the user's own),
+            # looked at before asking R itself, which takes a second or two to start
+            files=tuple(
+                f"{lib}/IRkernel/DESCRIPTION"
+                for lib in (
+                    "/usr/lib/R/site-library",
+                    "/usr/lib/R/library",
+                    "/usr/local/lib/R/site-library",
+                    "/Library/Frameworks/R.framework/Resources/library",
+                    "/opt/homebrew/lib/R/*/site-library",
+                    "/usr/local/lib/R/*/site-library",
+                    "~/R/*/*",
+                    "~/Library/R/*/*/library",
+                )
+            ),
+        ),
+    )
+    language_info: ClassVar[dict[str, str]] = {"name": "R", "file_extension": ".r"}
+    smoke_code = "cat(6 * 7, '\\n')"
+    smoke_output = "42"
+
+    def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
+        r = self.tool("R", which)
+        return [r, "--slave", "-e", "IRkernel::main()", "--args", "{connection_file}"]
+
+    def kernel_env(self, env_prefix: Path, *, which: Which = shutil.which) -> dict[str, str]:
+        # R packages the environment may hold (a container engine installs them there).
+        library = env_prefix / "lib" / "R" / "library"
+        return {"R_LIBS_USER": str(library)} if library.is_dir() else {}
+
+    def adopt_code(self, cwd: Path, session: str) -> str | None:
+        return f"setwd({_q(str(cwd))}); Sys.setenv(JPY_SESSION_NAME = {_q(session)}); invisible()"
+
+
+class OctaveRecipe(KernelRecipe):
+    name = "octave"
+    display_name = "Octave"
+    language = "octave"
+    kernelspec_name = "octave"
+    aliases = ("octave", "matlab")
+    description = "GNU Octave, a MATLAB-compatible language"
+    logo = "octave.svg"
+    packages: ClassVar[dict[str, tuple[str, ...]]] = {
+        "pypi": ("octave_kernel",),
+        "apt": ("octave",),
+    }
+    system = (
+        SystemRequirement(
+            "GNU Octave", "octave-cli", ("octave",), "install GNU Octave from https://octave.org"
+        ),
+    )
+    language_info: ClassVar[dict[str, str]] = {"name": "octave", "file_extension": ".m"}
+    smoke_code = "disp(6 * 7)"
+    smoke_output = "42"
+
+    def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
+        return [str(python), "-m", "octave_kernel", "-f", "{connection_file}"]
+
+    def kernel_env(self, env_prefix: Path, *, which: Which = shutil.which) -> dict[str, str]:
+        return {"OCTAVE_EXECUTABLE": self.tool("octave-cli", which)}
+
+    def adopt_code(self, cwd: Path, session: str) -> str | None:
+        cwd_s, session_s = (str(cwd).replace("'", "''"), session.replace("'", "''"))
+        return f"cd('{cwd_s}'); setenv('JPY_SESSION_NAME', '{session_s}');"
+
+
+BUILTIN: tuple[type[KernelRecipe], ...] = (
+    IPythonRecipe,
+    XeusPythonRecipe,
+    BashRecipe,
+    DenoRecipe,
+    IRRecipe,
+    OctaveRecipe,
+)
+RECIPES: dict[str, type[KernelRecipe]] = {r.name: r for r in BUILTIN}
+DEFAULT = "python"
+
+
+@cache
+def recipe_classes() -> dict[str, type[KernelRecipe]]:
+    """Built-in recipes, then those other packages register by entry point (in menu order)."""
+    from importlib.metadata import entry_points
+
+    found = dict(RECIPES)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+        except Exception:  # a broken plug-in must not take the built-ins down
+            continue
+        if isinstance(cls, type) and issubclass(cls, KernelRecipe):
+            found.setdefault(cls.name, cls)
+    return found
+
+
+def _aliases() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, cls in recipe_classes().items():
+        for key in (name, cls.kernelspec_name, *cls.aliases):
+            out.setdefault(key.lower(), name)
+    return out
+
+
+def find_recipe(name: str) -> KernelRecipe | None:
+    key = _aliases().get(name.strip().lower())
+    return recipe_classes()[key]() if key else None
 
 
 def get_recipe(name: str) -> KernelRecipe:
-    key = ALIASES.get(name, name)
-    if key not in RECIPES:
-        raise InputError(f"unknown kernel {name!r}", f"use one of: {', '.join(sorted(RECIPES))}")
-    return RECIPES[key]()
+    """The recipe for a recipe name, a kernelspec name or a language (any case)."""
+    recipe = find_recipe(name)
+    if recipe is None:
+        raise InputError(
+            f"unknown kernel {name!r}", f"use one of: {', '.join(sorted(recipe_classes()))}"
+        )
+    return recipe
+
+
+def recipe_for(candidates: list[str]) -> KernelRecipe:
+    """The first of ``candidates`` (kernelspec name, then languages) that a recipe serves."""
+    for c in candidates:
+        if recipe := find_recipe(c):
+            return recipe
+    return get_recipe(candidates[0] if candidates else DEFAULT)

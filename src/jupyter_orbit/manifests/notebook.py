@@ -94,15 +94,19 @@ def load_notebook(path: Path) -> dict[str, Any]:
 
 def notebook_kernel(nb: dict[str, Any]) -> str | None:
     """The kernel a notebook was saved with: its kernelspec name, else its language."""
+    names = notebook_kernels(nb)
+    return names[0] if names else None
+
+
+def notebook_kernels(nb: dict[str, Any]) -> list[str]:
+    """What the notebook says about its kernel, most specific first: kernelspec name, languages."""
     meta = nb.get("metadata")
     if not isinstance(meta, dict):
-        return None
+        return []
     spec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
     info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
-    for value in (spec.get("name"), spec.get("language"), info.get("name")):
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
+    values = (spec.get("name"), spec.get("language"), info.get("name"))
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
 
 
 def _metadata(nb: dict[str, Any]) -> dict[str, Any]:

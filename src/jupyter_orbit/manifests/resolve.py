@@ -20,7 +20,7 @@ from pathlib import Path
 from jupyter_orbit import asof
 from jupyter_orbit.asof import Recall
 from jupyter_orbit.errors import InputError
-from jupyter_orbit.kernels.recipes import get_recipe
+from jupyter_orbit.kernels.recipes import get_recipe, recipe_for
 from jupyter_orbit.manifests.base import Contribution
 from jupyter_orbit.model import ECOSYSTEMS, EnvSpec, Ignored, Resolution, Source, dedupe
 
@@ -98,10 +98,10 @@ def resolve(
     if python or as_of:
         cli = Contribution("command line", None, RANK_CLI, python=python, as_of=as_of)
         layers.items.append(cli)
-    nb_kernel = None
+    nb_kernel: list[str] = []
     if notebook:
         nb = nbmod.load_notebook(notebook)
-        nb_kernel = nbmod.notebook_kernel(nb)
+        nb_kernel = nbmod.notebook_kernels(nb)
         layers.items += [
             nbmod.read_metadata(nb, notebook, rank=RANK_NOTEBOOK),
             nbmod.read_pep723(nb, notebook, rank=RANK_PEP723),
@@ -168,7 +168,7 @@ def _combine(
     notebook: Path | None,
     project_root: Path,
     kernel_override: str | None,
-    nb_kernel: str | None,
+    nb_kernel: list[str],
 ) -> Resolution:
     used: dict[int, list[str]] = {}
     lost: dict[int, list[tuple[str, Contribution]]] = {}  # field, and the source that set it
@@ -210,7 +210,7 @@ def _combine(
             lost.setdefault(id(c), []).append(("lock", pypi_source))
 
     kernel_name = kernel_override or (kernel_from[0].kernel if kernel_from else None)
-    recipe = get_recipe(kernel_name or nb_kernel or "python")
+    recipe = get_recipe(kernel_name) if kernel_name else recipe_for(nb_kernel)
     spec = EnvSpec(
         kernel=recipe.name,
         python=python_from[0].python if python_from else None,

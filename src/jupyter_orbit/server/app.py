@@ -47,6 +47,7 @@ def enforced_config(data_dir: str) -> Config:
     # Prebuilt lab extensions from the profile and the server environment only (not ~/.local).
     c.LabServerApp.labextensions_path = [
         str(Path(data_dir) / "labextensions"),
+        str(Path(__file__).parents[1] / "labextensions"),  # Orbit's own (the kernel-menu tile)
         str(Path(sys.prefix) / "share" / "jupyter" / "labextensions"),
     ]
     return c
@@ -65,6 +66,12 @@ class OrbitServerApp(ServerApp):
     def config_file_paths(self) -> list[str]:
         # Highest priority first: the profile, then the server environment Orbit built.
         return [self.config_dir, str(Path(sys.prefix) / "etc" / "jupyter")]
+
+    @default("config_file_name")
+    def _config_file_name_default(self) -> str:
+        # The profile's jupyter_server_config.* (ProfilePaths.server_config), not a file named
+        # after this class.
+        return "jupyter_server_config"
 
     def load_config_file(self, *args: object, **kwargs: object) -> None:
         super().load_config_file(*args, **kwargs)

@@ -26,11 +26,19 @@ async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit)
     cwd = Path(str(body["cwd"]))
     session = str(body.get("session", ""))
     warm = await runtime.pool.take(env.env_id, cwd=cwd, session=session, argv=argv)
-    runtime.remember(WarmTarget(env.env_id, argv, recipe.language, tuple(body.get("imports", ()))))
+    kernel_env = get_engine(env.engine, runtime.paths).kernel_env(env, recipe)
+    imports = tuple(body.get("imports", ()))
+    runtime.remember(
+        WarmTarget(env.env_id, argv, recipe.language, imports, recipe.name, kernel_env)
+    )
     how = "prewarmed" if warm is not None else "new"
     runtime.log.info("Orbit: running %s in environment %s (%s kernel)", session, env.env_id, how)
     await emit({"kernel": how})
-    km = warm.km if warm else await start_kernel(argv, recipe.language, cwd, session)
+    km = (
+        warm.km
+        if warm
+        else await start_kernel(argv, recipe.language, cwd, session, extra_env=kernel_env)
+    )
     try:
         await execute(
             body["notebook"],

@@ -16,7 +16,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
 from tornado import web
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Int, List, Unicode
 
 from jupyter_orbit import __version__
 from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
@@ -91,6 +91,7 @@ HANDLER_MODULES = (
     "jupyter_orbit.server.extension",
     "jupyter_orbit.server.bazaar_api",
     "jupyter_orbit.server.extensions_api",
+    "jupyter_orbit.server.launcher",
 )
 
 
@@ -107,6 +108,13 @@ class OrbitExtension(ExtensionApp):
     )
     allow_host_access = Bool(
         False, config=True, help="Let notebooks ask for container options that reach the host."
+    )
+    prewarm_kernels = List(
+        Unicode(),
+        ["python"],
+        config=True,
+        help="Kernel recipes kept warm from the start for new notebooks in the server's root "
+        "(the launcher's cards); bounded by pool_max_envs.",
     )
 
     def initialize_settings(self) -> None:
@@ -136,6 +144,7 @@ class OrbitExtension(ExtensionApp):
         runtime = self.settings["orbit_runtime"]
         self._reaping = asyncio.ensure_future(runtime.reap_orphans())
         runtime.prewarm_recent()
+        runtime.prewarm_defaults(list(self.prewarm_kernels), runtime.root_dir)
 
     async def stop_extension(self) -> None:
         runtime = rt.current()
