@@ -34,6 +34,21 @@ def test_reads_a_good_file():
     assert s.defaults.kernels == ("python",) and s.defaults.pool_per_env == 2
 
 
+def test_defaults_reach_the_server_extension():
+    from traitlets.config import Config
+
+    from jupyter_orbit.profiles.server_env import launch_args
+    from jupyter_orbit.server.extension import OrbitExtension
+
+    text = GOOD.replace('engine = "local"', 'engine = "docker"').replace(
+        'kernels = ["python"]', 'kernels = ["r", "bash"]'
+    )
+    app = OrbitExtension(config=Config())
+    app.parse_command_line(list(launch_args(st.parse(text, Path("profile.toml")))))
+    assert app.default_engine == "docker" and app.prewarm_kernels == ["r", "bash"]
+    assert (app.pool_per_env, app.pool_max_envs) == (2, 1)
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

@@ -140,16 +140,18 @@ def start(
         ORBIT_HOME=str(paths.home),
         ORBIT_PROFILE=profile.name,
     )
+    args = list(server.args)
+    if engine:  # the command line's engine replaces the profile's default (traitlets takes one)
+        args = [a for a in args if not a.startswith("--OrbitExtension.default_engine=")]
+        args.append(f"--OrbitExtension.default_engine={engine}")
     argv = [
         str(server.python),
         "-m",
         "jupyter_orbit.server",
-        *server.args,
+        *args,
         f"--ServerApp.root_dir={root}",
         f"--ServerApp.port={port or 0}",
     ]
-    if engine:
-        argv.append(f"--OrbitExtension.default_engine={engine}")
     if allow_host_access:
         argv.append("--OrbitExtension.allow_host_access=True")
     log_path = profile.logs_dir / "server-trial.log" if trial else profile.server_log
