@@ -40,12 +40,10 @@ def test_defaults_reach_the_server_extension():
     from jupyter_orbit.profiles.server_env import launch_args
     from jupyter_orbit.server.extension import OrbitExtension
 
-    text = GOOD.replace('engine = "local"', 'engine = "docker"').replace(
-        'kernels = ["python"]', 'kernels = ["r", "bash"]'
-    )
+    text = GOOD.replace('engine = "local"', 'engine = "docker"')
     app = OrbitExtension(config=Config())
     app.parse_command_line(list(launch_args(st.parse(text, Path("profile.toml")))))
-    assert app.default_engine == "docker" and app.prewarm_kernels == ["r", "bash"]
+    assert app.default_engine == "docker"
     assert (app.pool_per_env, app.pool_max_envs) == (2, 1)
 
 

@@ -165,8 +165,6 @@ def launch_args(settings: Settings) -> tuple[str, ...]:
         f"--OrbitExtension.pool_per_env={d.pool_per_env}",
         f"--OrbitExtension.pool_max_envs={d.pool_max_envs}",
         f"--OrbitExtension.default_engine={d.engine}",
-        # the launcher's cards kept warm from the start (a list trait: one flag per item)
-        *(f"--OrbitExtension.prewarm_kernels={k}" for k in d.kernels),
     )
 
 
