@@ -21,6 +21,8 @@ from tests.support.kernelws import Server
 pytestmark = pytest.mark.integration
 
 VISIBLE_NOTEBOOK = ".jp-NotebookPanel:visible"
+# An image's width once it has loaded and decoded (0 when it is broken), however busy the machine.
+LOADED = "img => img.decode().then(() => img.naturalWidth, () => 0)"
 
 
 def open_menu(chromium, info: dict):
@@ -50,7 +52,7 @@ def test_card_to_a_running_cell(orbit: Orbit, tmp_path: Path, chromium, shots, n
     assert cards.count() == len(RECIPES)
     card = page.locator(f".card[data-kernel={name}]")
     assert card.locator(".name").inner_text() == RECIPES[name].display_name
-    assert card.locator("img").evaluate("img => img.naturalWidth") > 0  # the logo loaded
+    assert card.locator("img").evaluate(LOADED) > 0  # the logo loaded
     shots(page, "menu")
     notebook = "Untitled.ipynb"
     if name == "bash":  # new notebooks go where the folder picker says

@@ -33,7 +33,10 @@ KNOWN_UNREAD: dict[str, str] = {
     "default.nix": "Nix environments are not supported",
     "Dockerfile": "Dockerfiles are not built; the docker engine builds its own images",
     "setup.py": "the project itself is not installed; list its dependencies in requirements.txt",
-    "package.json": "npm packages are read by the npm ecosystem (not available yet)",
+    "package.json": (
+        "a project's package.json is usually a JupyterLab extension's;"
+        " a kernel's npm packages go in the notebook's metadata.orbit"
+    ),
 }
 
 

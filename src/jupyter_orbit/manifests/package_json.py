@@ -6,8 +6,8 @@ changes only in the lines of the packages added or removed. Entries are npm's ``
 in an ``EnvSpec`` they are ``name@range`` (``@scope/name@range`` for scoped packages).
 
 The reader is not one of the project files every kernel reads: a ``package.json`` in a Python
-project is usually a JupyterLab extension's, not the kernel's. Kernel recipes that run on npm
-packages read it through ``PackageJson``.
+project is usually a JupyterLab extension's, not the kernel's. npm packages a kernel needs are
+declared in the notebook's ``metadata.orbit`` (``orbit add`` writes them there or here).
 """
 
 from __future__ import annotations
