@@ -18,16 +18,15 @@ KERNEL_ECOSYSTEMS: dict[str, dict[str, str]] = {
     "typescript": {"npm": ""},
     "javascript": {"npm": ""},
     "bash": {"apt": ""},
+    "octave": {"apt": "octave-"},
 }
 DEFAULT_KERNEL = "python"
-# Kernelspec names and languages seen in notebooks, for the kernels above.
+# Kernelspec names and languages seen in notebooks that no recipe serves (a recipe's own names
+# lead to its language).
 KERNEL_ALIASES = {
-    "ir": "r",
     "tslab": "typescript",
-    "deno": "typescript",
     "nodejs": "javascript",
     "ijavascript": "javascript",
-    "sh": "bash",
 }
 
 
@@ -63,11 +62,13 @@ def kernel_ecosystems(kernel: str) -> dict[str, str]:
 
 
 def kernel_family(kernel: str) -> str:
-    """``python3`` → ``python``, ``ir`` → ``r``: the key of ``KERNEL_ECOSYSTEMS``."""
-    from jupyter_orbit.kernels.recipes import ALIASES
+    """``python3`` → ``python``, ``ir`` → ``r``: the key of ``KERNEL_ECOSYSTEMS`` (a recipe's
+    language, for any name the recipe answers to)."""
+    from jupyter_orbit.kernels.recipes import find_recipe
 
-    key = kernel.lower()
-    return ALIASES.get(key) or KERNEL_ALIASES.get(key, key)
+    recipe = find_recipe(kernel)
+    key = recipe.language.lower() if recipe else kernel.lower()
+    return KERNEL_ALIASES.get(key, key)
 
 
 __all__ = ["Ecosystem", "Found", "Hit", "get_ecosystem", "kernel_ecosystems"]

@@ -25,7 +25,13 @@ from jupyter_orbit.paths import Paths
 
 # Where a bare `orbit add NAME` goes for each kernel; kernels missing here (R: conda or apt?)
 # need --in, as do files that hold two ecosystems (environment.yml: conda or pip?).
-DEFAULT_ECOSYSTEM = {"python": "pypi", "typescript": "npm", "javascript": "npm", "bash": "apt"}
+DEFAULT_ECOSYSTEM = {
+    "python": "pypi",
+    "typescript": "npm",
+    "javascript": "npm",
+    "bash": "apt",
+    "octave": "apt",
+}
 NEW_FILES = {
     "pypi": "requirements.txt",
     "npm": "package.json",
