@@ -5,6 +5,7 @@ import json
 import pytest
 
 from jupyter_orbit.errors import InputError, OrbitError
+from jupyter_orbit.kernels.recipes import RECIPES
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.profiles import settings as st
 from jupyter_orbit.profiles.store import ProfileStore, default_profile_name
@@ -135,8 +136,13 @@ def test_kernel_choice_prunes_kernelspecs(store):
     prof.ensure()
     assert store.install_kernelspecs(prof, none) == []
     assert not (prof.kernels_dir / "python3").exists()
-    assert store.install_kernelspecs(prof, s) == ["python3"]
+    python = replace(s, defaults=replace(s.defaults, kernels=("python",)))
+    assert store.install_kernelspecs(prof, python) == ["python3"]
     assert (prof.kernels_dir / "python3" / "kernel.json").exists()
+    # every kernel Orbit has a recipe for (the default), then back to Python alone
+    assert set(store.install_kernelspecs(prof, s)) == {c.kernelspec_name for c in RECIPES.values()}
+    assert store.install_kernelspecs(prof, python) == ["python3"]
+    assert sorted(p.name for p in prof.kernels_dir.iterdir()) == ["python3"]
 
 
 def test_the_default_profile_is_made_when_first_asked_for(store):
