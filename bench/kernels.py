@@ -98,40 +98,55 @@ def cold_jupyterlab(browser, env: dict, root: Path) -> float:
         JUPYTER_DATA_DIR=str(root / ".jdata"),
         JUPYTER_RUNTIME_DIR=str(root / ".jrun"),
     )
-    port = free_port()
     page = browser.new_page()
     t0 = time.perf_counter()
+    proc, url = start_plain("jupyterlab", jenv, root)
+    try:
+        page.goto(f"{url}lab?token={token}")
+        page.wait_for_selector(".jp-LauncherCard")
+        elapsed = time.perf_counter() - t0
+    finally:
+        page.close()
+        stop_plain(proc)
+    return elapsed
+
+
+def start_plain(module: str, env: dict, root: Path) -> tuple[subprocess.Popen, str]:
+    """``python -m MODULE`` (jupyterlab or jupyter_server) on a free loopback port, with the
+    token in ``env``; returns once it answers."""
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            module,
             "--no-browser",
             f"--port={port}",
             "--ip=127.0.0.1",
             "--allow-root",
             f"--ServerApp.root_dir={root}",
         ],
-        env=jenv,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
+    params = {"token": env["JUPYTER_TOKEN"]}
     while True:
         try:
-            if httpx.get(url + "api/status", params={"token": token}, timeout=1).status_code == 200:
-                break
+            if httpx.get(url + "api/status", params=params, timeout=1).status_code == 200:
+                return proc, url
         except httpx.HTTPError:
             pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"{module} exited with code {proc.returncode}")
         time.sleep(0.02)
-    page.goto(f"{url}lab?token={token}")
-    page.wait_for_selector(".jp-LauncherCard")
-    elapsed = time.perf_counter() - t0
-    page.close()
+
+
+def stop_plain(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)  # the second one skips the confirmation
     proc.wait(timeout=60)
-    return elapsed
 
 
 def free_port() -> int:
@@ -208,31 +223,9 @@ async def _plain_session(url: str, token: str) -> float:
 
 def plain_jupyter_sessions(env: dict, root: Path, runs: int) -> list[float]:
     token = secrets.token_urlsafe(16)
-    port = free_port()
     jenv = {**env, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(root / ".jrun")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--no-browser",
-            f"--port={port}",
-            "--ip=127.0.0.1",
-            "--allow-root",
-            f"--ServerApp.root_dir={root}",
-        ],
-        env=jenv,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
+    proc, url = start_plain("jupyter_server", jenv, root)
     try:
-        while True:
-            try:
-                if httpx.get(url + "api/status", params={"token": token}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         for nb in range(runs + 1):
             (root / f"plain{nb}.ipynb").write_text(
                 json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -240,9 +233,7 @@ def plain_jupyter_sessions(env: dict, root: Path, runs: int) -> list[float]:
         asyncio.run(_plain_session(url, token))  # warm-up
         return [asyncio.run(_plain_session(url, token)) for _ in range(runs)]
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        stop_plain(proc)
 
 
 def med(xs: list[float]) -> str:

@@ -106,6 +106,26 @@ def test_metadata_engine_chooses_docker(
     assert r.stdout.strip() == "False"  # the command line wins over the notebook
 
 
+def test_a_bash_notebook_runs_in_a_container(
+    shared_orbit: Orbit, tmp_path: Path, docker_base: str, session_as_of: str
+):
+    """Not only Python: the Bash recipe's packages go into the image and its kernel runs there."""
+    nb = make_notebook(
+        tmp_path / "p" / "nb.ipynb",
+        "echo $((6 * 7)) $(id -u); test -f /.dockerenv && echo in-a-container",
+        metadata={
+            "kernelspec": {"name": "bash", "display_name": "Bash", "language": "bash"},
+            "orbit": {"engine": "docker", "as_of": session_as_of},
+        },
+    )
+    r = shared_orbit.run("run", str(nb), "--yes", "--no-server")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["42", str(os.getuid()), "in-a-container"]
+    r = shared_orbit.run("run", str(nb), "--yes", "--no-server", "--engine", "local")
+    assert r.returncode == 0, r.stderr
+    assert "in-a-container" not in r.stdout  # the same notebook, on the host
+
+
 def test_images_that_start_alike_share_layers(
     tmp_path: Path, docker_base: str, docker_client: Any, session_as_of: str, record_property
 ):
