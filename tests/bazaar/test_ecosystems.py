@@ -87,6 +87,81 @@ def test_orbit_add_conda_checks_against_the_channel(tmp_path: Path, channel: Pat
 
 
 @pytest.mark.integration
+def test_a_notebooks_conda_packages_go_into_its_environment(tmp_path: Path, orbit):
+    """metadata.orbit.packages.conda: solved against the channel, installed into the
+    environment's own conda/ prefix (paths inside name where it ends up, not the build folder),
+    and its programs come first on the kernel's PATH."""
+    pytest.importorskip("rattler")
+    from tests.conftest import make_notebook
+    from tests.support.conda_channel import build_conda_package, index_channel
+
+    ch = tmp_path / "channel"
+    here = "/opt/orbit-test-placeholder-prefix"
+    build_conda_package(
+        ch,
+        "orbit-bz-where",
+        "1.0",
+        {"share/orbit-bz-where/prefix.txt": f"prefix={here}\n"},
+        placeholder=here,
+    )
+    index_channel(ch)
+    nb = make_notebook(
+        tmp_path / "proj" / "nb.ipynb",
+        "import os, pathlib\n"
+        "conda = pathlib.Path(os.environ['CONDA_PREFIX'])\n"
+        "print(os.environ['PATH'].split(os.pathsep)[0] == str(conda / 'bin'))\n"
+        "print((conda / 'share/orbit-bz-where/prefix.txt').read_text().strip() == f'prefix={conda}')",
+        metadata={"orbit": {"packages": {"conda": ["orbit-bz-where >=1"]}}},
+    )
+    env = {**orbit.env, "ORBIT_CONDA_CHANNELS": str(ch)}
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--yes", "--no-server"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True"], r.stdout
+    plan = subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", "env", str(nb), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    info = json.loads(plan.stdout)
+    assert info["built"] and Path(info["location"], "conda", "conda-meta").is_dir()
+
+
+@pytest.mark.integration
+def test_conda_packages_from_no_reachable_channel_fail_the_build_cleanly(tmp_path: Path, orbit):
+    pytest.importorskip("rattler")
+    from tests.conftest import make_notebook
+
+    nb = make_notebook(
+        tmp_path / "proj" / "nb.ipynb",
+        "print(1)",
+        metadata={"orbit": {"packages": {"conda": ["orbit-bz-where"]}}},
+    )
+    before = nb.read_bytes()
+    env = {**orbit.env, "ORBIT_CONDA_CHANNELS": str(tmp_path / "no-channel")}
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--yes", "--no-server"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "conda packages (orbit-bz-where) could not be installed" in r.stderr
+    assert "ORBIT_CONDA_CHANNELS" in r.stderr and "Traceback" not in r.stderr
+    assert nb.read_bytes() == before
+    envs = orbit.home / "envs" / "local"
+    assert not envs.is_dir() or not any(p.name[0] != "." for p in envs.iterdir())
+
+
+@pytest.mark.integration
 def test_npm_installs_into_the_environment_prefix_without_scripts(tmp_path: Path):
     if not shutil.which("npm"):
         pytest.skip("npm is not installed on this machine")

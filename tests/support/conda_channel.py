@@ -20,8 +20,12 @@ def build_conda_package(
     depends: list[str] | tuple[str, ...] = (),
     build: str = "0",
     timestamp: int | None = None,
+    placeholder: str | None = None,
 ) -> Path:
-    """Write ``channel/noarch/NAME-VERSION-BUILD.tar.bz2`` and return its path."""
+    """Write ``channel/noarch/NAME-VERSION-BUILD.tar.bz2`` and return its path.
+
+    Files that contain ``placeholder`` are marked as text with that prefix placeholder, which
+    the installer replaces with the environment's prefix (as conda-build marks them)."""
     files = files or {f"share/{name}/VERSION": version + "\n"}
     index = {
         "name": name,
@@ -43,6 +47,11 @@ def build_conda_package(
                 "path_type": "hardlink",
                 "sha256": hashlib.sha256(c.encode()).hexdigest(),
                 "size_in_bytes": len(c.encode()),
+                **(
+                    {"prefix_placeholder": placeholder, "file_mode": "text"}
+                    if placeholder and placeholder in c
+                    else {}
+                ),
             }
             for p, c in files.items()
         ],

@@ -51,6 +51,8 @@ async def _run(req: dict[str, Any]) -> Any:
             cache_dir=req["pkgs"],
             show_progress=False,
             execute_link_scripts=bool(req.get("scripts")),
+            # built in a temporary folder, then moved: files carry the prefix they will live at
+            alternative_target_prefix=req.get("final_prefix"),
         )
         return len(records)
     raise ValueError(f"unknown op {op}")

@@ -167,8 +167,12 @@ class Conda(Ecosystem):
         *,
         lock: str | None = None,
         trusted: bool = False,
+        final_prefix: Path | None = None,
     ) -> None:
-        """Solve and install into ``prefix`` (a conda prefix: ``conda-meta/`` and all)."""
+        """Solve and install into ``prefix`` (a conda prefix: ``conda-meta/`` and all).
+
+        ``final_prefix`` is where the prefix will be moved once built (the paths written into
+        the packages' files name it instead of ``prefix``)."""
         progress.step("conda", f"{len(requirements)} packages into {prefix}")
         try:
             self._rattler(
@@ -177,6 +181,15 @@ class Conda(Ecosystem):
                 prefix=str(prefix),
                 pkgs=str(self.paths.cache_dir / "conda-pkgs"),
                 scripts=trusted,
+                final_prefix=str(final_prefix) if final_prefix else None,
             )
         except RattlerError as e:
-            raise BuildError(f"conda install into {prefix} failed: {e}", None) from None
+            hint = (
+                "install it with `pip install 'jupyter-orbit[conda]'`"
+                if e.kind == "missing"
+                else f"check that {', '.join(self.channels)} can be reached, or set "
+                "ORBIT_CONDA_CHANNELS to channels this machine reaches"
+            )
+            names = ", ".join(r.name for r in requirements)
+            message = f"conda packages ({names}) could not be installed: {e}"
+            raise BuildError(message, hint) from None

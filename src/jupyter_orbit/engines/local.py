@@ -32,6 +32,7 @@ from jupyter_orbit.uvcli import find_python, run_uv
 MARKER = "orbit-env.json"
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "python.exe" if os.name == "nt" else "python"
+CONDA_DIR = "conda"  # conda packages' own prefix inside an environment
 
 
 def environment_python(prefix: Path) -> Path:
@@ -109,12 +110,8 @@ class LocalEngine(Engine):
                 )
         if npm := spec.packages("npm"):
             steps.append(Step("npm", f"into the environment's npm/ folder: {_names(npm)}"))
-        for eco in ("conda",):
-            if spec.packages(eco):
-                warnings.append(
-                    f"{eco} packages are not installed by the local engine yet: "
-                    f"{_names(spec.packages(eco))}"
-                )
+        if conda := spec.packages("conda"):
+            steps.append(Step("conda", f"into the environment's conda/ prefix: {_names(conda)}"))
         steps.append(Step("commit", f"move into {loc}"))
         return Plan(
             self.name,
@@ -179,6 +176,14 @@ class LocalEngine(Engine):
 
     def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:
         return recipe.argv(env.location, env.python)
+
+    def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
+        out = super().kernel_env(env, recipe)
+        conda = env.location / CONDA_DIR
+        if (conda / "conda-meta").is_dir():  # the conda packages' programs before the system's
+            path = out.get("PATH") or os.environ.get("PATH", os.defpath)
+            out.update(PATH=f"{conda / 'bin'}{os.pathsep}{path}", CONDA_PREFIX=str(conda))
+        return out
 
     # -- building -------------------------------------------------------------------------
 
@@ -247,6 +252,13 @@ class LocalEngine(Engine):
             from jupyter_orbit.bazaar.npm import Npm
 
             Npm(self.paths).install(build, npm, progress)  # scripts stay off (--ignore-scripts)
+        if conda := spec.packages("conda"):
+            from jupyter_orbit.bazaar.conda import Conda
+
+            # A prefix of its own beside the venv (conda's Python packages are not the venv's);
+            # link scripts stay off, as npm's install scripts do.
+            final = self.location(spec) / CONDA_DIR
+            Conda(self.paths).install(build / CONDA_DIR, conda, progress, final_prefix=final)
         if apt := spec.packages("apt"):
             progress.step("check-apt", _names(apt))
             if missing := missing_debian_packages([r.name for r in apt]):
