@@ -225,3 +225,30 @@ def test_orbit_alone_starts_the_server_and_opens_the_menu(orbit: Orbit, tmp_path
         proc.wait(timeout=60)
     assert json.loads(orbit.run("status", "--json").stdout)["running"] is False
     assert "Usage: orbit" in orbit.run("--help").stdout
+
+
+def test_the_menu_shows_the_kernels_the_profile_offers(orbit: Orbit, tmp_path: Path):
+    from dataclasses import replace
+
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.profiles import settings as st
+    from jupyter_orbit.profiles.store import ProfileStore
+
+    root = tmp_path / "work"
+    root.mkdir()
+    configure(orbit.home, prewarm_kernels=[])
+    prof = Paths(orbit.home).profile("default")
+    settings = ProfileStore(Paths(orbit.home)).settings("default", create=True)
+    offered = replace(settings.defaults, kernels=("python", "bash"))
+    st.write(prof.settings_file, replace(settings, defaults=offered))
+    info = orbit.up(root)
+    web = Browserish(info["url"], info["token"])
+    assert [k["name"] for k in web.state()["kernels"]] == ["python", "bash"]
+    before = snapshot(root)
+    refused = web.launch("r")
+    assert refused.status_code == 400 and "does not offer r" in refused.text
+    assert snapshot(root) == before  # no notebook made for it
+
+    # `orbit config` edits apply to the menu's next answer, no restart
+    st.write(prof.settings_file, settings)
+    assert len(web.state()["kernels"]) == len(RECIPES)

@@ -112,6 +112,18 @@ class _Base(APIHandler):
     def jobs(self) -> dict[str, LaunchJob]:
         return self.settings.setdefault("orbit_launch_jobs", {})
 
+    def offered(self) -> set[str] | None:
+        """The kernels the profile offers (its ``defaults.kernels``; None: every recipe), read
+        on each request so that `orbit config` applies at once."""
+        from jupyter_orbit.profiles.store import ProfileStore
+
+        runtime = self.runtime
+        try:
+            kernels = ProfileStore(runtime.paths).settings(runtime.profile.name).defaults.kernels
+        except OrbitError:  # a broken profile.toml is reported by `orbit config`, not here
+            return None
+        return None if kernels is None else set(kernels)
+
     def folder(self, rel: str) -> tuple[str, Path]:
         """A folder under the server's root, given relative to it; 400 if it is not one."""
         rel = rel.strip().strip("/")
@@ -170,6 +182,8 @@ class StateHandler(_Base):
         kernels = await asyncio.to_thread(
             recipe_states, runtime.paths, folder, root=runtime.root_dir
         )
+        if (offered := self.offered()) is not None:
+            kernels = [k for k in kernels if k["name"] in offered]
         warm = {p["env_id"] for p in runtime.pool.status() if p["ready"]}
         for k in kernels:
             k.pop("logo", None)
@@ -238,6 +252,8 @@ class LaunchHandler(_Base):
         name = str(body.get("kernel", ""))
         if name not in recipe_classes():
             raise web.HTTPError(400, f"unknown kernel {name!r}")
+        if (offered := self.offered()) is not None and name not in offered:
+            raise web.HTTPError(400, f"profile {self.runtime.profile.name!r} does not offer {name}")
         recipe = recipe_classes()[name]()
         rel, folder = self.folder(str(body.get("folder", "")))
         packages = body.get("packages") or {}
