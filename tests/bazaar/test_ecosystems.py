@@ -27,6 +27,16 @@ def test_unknown_ecosystem_lists_the_known_ones(tmp_path: Path):
     assert kernel_ecosystems("ir") == {"conda": "r-", "apt": "r-cran-"}
 
 
+def orbit_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 @pytest.fixture
 def channel(tmp_path: Path) -> Path:
     pytest.importorskip("rattler")
@@ -69,19 +79,10 @@ def test_orbit_add_conda_checks_against_the_channel(tmp_path: Path, channel: Pat
     (root / "environment.yml").write_text(yml)
     env = {**orbit.env, "ORBIT_CONDA_CHANNELS": str(channel)}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "jupyter_orbit", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    r = run("add", "conda:orbit-bz-nope", "--to", str(root))
+    r = orbit_cli(env, "add", "conda:orbit-bz-nope", "--to", str(root))
     assert r.returncode == 2 and "conda cannot satisfy" in r.stderr, r.stderr
     assert (root / "environment.yml").read_text() == yml
-    r = run("add", "orbit-bz-lib>=0.5", "--in", "conda", "--to", str(root))
+    r = orbit_cli(env, "add", "orbit-bz-lib>=0.5", "--in", "conda", "--to", str(root))
     assert r.returncode == 0, r.stderr
     assert (root / "environment.yml").read_text() == yml + "  - orbit-bz-lib>=0.5\n"
 
@@ -114,22 +115,10 @@ def test_a_notebooks_conda_packages_go_into_its_environment(tmp_path: Path, orbi
         metadata={"orbit": {"packages": {"conda": ["orbit-bz-where >=1"]}}},
     )
     env = {**orbit.env, "ORBIT_CONDA_CHANNELS": str(ch)}
-    r = subprocess.run(
-        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--yes", "--no-server"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = orbit_cli(env, "run", str(nb), "--yes", "--no-server")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "True"], r.stdout
-    plan = subprocess.run(
-        [sys.executable, "-m", "jupyter_orbit", "env", str(nb), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    plan = orbit_cli(env, "env", str(nb), "--json")
     info = json.loads(plan.stdout)
     assert info["built"] and Path(info["location"], "conda", "conda-meta").is_dir()
 
@@ -146,13 +135,7 @@ def test_conda_packages_from_no_reachable_channel_fail_the_build_cleanly(tmp_pat
     )
     before = nb.read_bytes()
     env = {**orbit.env, "ORBIT_CONDA_CHANNELS": str(tmp_path / "no-channel")}
-    r = subprocess.run(
-        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--yes", "--no-server"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = orbit_cli(env, "run", str(nb), "--yes", "--no-server")
     assert r.returncode == 1, r.stderr
     assert "conda packages (orbit-bz-where) could not be installed" in r.stderr
     assert "ORBIT_CONDA_CHANNELS" in r.stderr and "Traceback" not in r.stderr
