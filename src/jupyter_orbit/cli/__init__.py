@@ -13,25 +13,9 @@ import click
 
 from jupyter_orbit import __version__
 from jupyter_orbit.cli import _bazaar
-
-
-def _default_profile() -> str:
-    from jupyter_orbit.paths import Paths
-
-    return Paths.from_env().default_profile()
-
-
-def _profile_option(f):  # noqa: ANN001
-    return click.option(
-        "--profile",
-        default=_default_profile,
-        show_default="ORBIT_PROFILE, else `orbit profile use`, else default",
-        help="Profile to use.",
-    )(f)
-
-
-def _quiet_option(f):  # noqa: ANN001
-    return click.option("--quiet", "-q", is_flag=True, help="No progress display.")(f)
+from jupyter_orbit.cli._options import default_profile as _default_profile
+from jupyter_orbit.cli._options import profile_option as _profile_option
+from jupyter_orbit.cli._options import quiet_option as _quiet_option
 
 
 def _as_of_option(f):  # noqa: ANN001
@@ -71,10 +55,6 @@ def cli(ctx: click.Context) -> None:
         from jupyter_orbit.cli._launcher import launcher_command
 
         launcher_command(None, browser=None, no_browser=False, profile=_default_profile())
-
-
-def _default_profile() -> str:
-    return os.environ.get("ORBIT_PROFILE", "default")
 
 
 def _browser_option(f):  # noqa: ANN001

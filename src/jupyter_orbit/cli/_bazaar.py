@@ -14,18 +14,9 @@ from typing import Any
 
 import click
 
+from jupyter_orbit.cli._options import profile_option as _profile_option
+
 _path = click.Path(exists=False, path_type=Path)
-
-
-def _profile_option(f):  # noqa: ANN001
-    import os
-
-    return click.option(
-        "--profile",
-        default=lambda: os.environ.get("ORBIT_PROFILE", "default"),
-        show_default="default",
-        help="Profile to use (ORBIT_PROFILE).",
-    )(f)
 
 
 @click.command()

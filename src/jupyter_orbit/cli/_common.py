@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from jupyter_orbit.model import Resolution
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
+
+if TYPE_CHECKING:
+    from jupyter_orbit.model import Resolution
 
 
 def locations(profile: str) -> tuple[Paths, ProfilePaths]:

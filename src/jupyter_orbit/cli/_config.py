@@ -9,26 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from jupyter_orbit.cli._common import locations, progress
+from jupyter_orbit.cli._options import profile_option as _profile_option
+
 if TYPE_CHECKING:
     from jupyter_orbit.paths import Paths
-
-
-def locations(profile: str):
-    from jupyter_orbit.cli._common import locations as impl
-
-    return impl(profile)
-
-
-def progress(quiet: bool, title: str = ""):
-    from jupyter_orbit.cli._common import progress as impl
-
-    return impl(quiet, title)
-
-
-def _profile_option(f):  # noqa: ANN001
-    from jupyter_orbit.cli import _profile_option as option
-
-    return option(f)
 
 
 @click.group("config")

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import click
 
-
-def locations(profile: str):
-    from jupyter_orbit.cli._common import locations as impl
-
-    return impl(profile)
+from jupyter_orbit.cli._common import locations
+from jupyter_orbit.cli._options import profile_option as _profile_option
 
 
 @click.command("install-desktop")
@@ -65,18 +62,16 @@ def install_desktop_command(
 
 @click.command("open")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--profile", default=None, help="Profile to use (default: the default profile).")
+@_profile_option
 @click.option("--no-browser", is_flag=True, help="Print the address instead of opening it.")
-def open_command(path: Path | None, profile: str | None, no_browser: bool) -> None:
+def open_command(path: Path | None, profile: str, no_browser: bool) -> None:
     """Open a notebook or folder in the profile's running server (starting one if none runs).
 
     This is what the desktop launcher runs when a notebook is double-clicked.
     """
     from jupyter_orbit.errors import OrbitError
-    from jupyter_orbit.paths import Paths
-    from jupyter_orbit.profiles.store import default_profile_name
 
-    name = profile or default_profile_name(Paths.from_env())
+    name = profile
     try:
         url, root = _open(path, name)
     except OrbitError as err:

@@ -7,13 +7,10 @@ import sys
 
 import click
 
+from jupyter_orbit.cli._common import locations
+from jupyter_orbit.cli._options import profile_option as _profile_option
+
 _MARK = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
-
-
-def locations(profile: str):
-    from jupyter_orbit.cli._common import locations as impl
-
-    return impl(profile)
 
 
 def _show(checks: list) -> None:
@@ -23,12 +20,6 @@ def _show(checks: list) -> None:
         click.echo(f"{c.name:<20} {c.detail}")
         if c.status != "ok" and c.fix:
             click.echo(f"  {'':<20} fix: {c.fix}")
-
-
-def _profile_option(f):  # noqa: ANN001
-    from jupyter_orbit.cli import _profile_option as option
-
-    return option(f)
 
 
 @click.command("doctor")

@@ -6,23 +6,9 @@ import json
 
 import click
 
-
-def locations(profile: str):
-    from jupyter_orbit.cli._common import locations as impl
-
-    return impl(profile)
-
-
-def progress(quiet: bool, title: str = ""):
-    from jupyter_orbit.cli._common import progress as impl
-
-    return impl(quiet, title)
-
-
-def _profile_option(f):  # noqa: ANN001
-    from jupyter_orbit.cli import _profile_option as option
-
-    return option(f)
+from jupyter_orbit.cli._common import locations, progress
+from jupyter_orbit.cli._options import profile_option as _profile_option
+from jupyter_orbit.cli._options import quiet_option
 
 
 @click.group("ext")
@@ -84,7 +70,7 @@ def _report(change: object) -> None:
 @click.argument("packages", nargs=-1, required=True)
 @click.option("--no-restart", is_flag=True, help="Leave a running server as it is.")
 @_profile_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@quiet_option
 def add_command(packages: tuple[str, ...], no_restart: bool, profile: str, quiet: bool) -> None:
     """Add extensions (PyPI names, requirements, or wheel files); a broken one is rolled back."""
     from jupyter_orbit.profiles.extensions import change
@@ -99,7 +85,7 @@ def add_command(packages: tuple[str, ...], no_restart: bool, profile: str, quiet
 @click.argument("packages", nargs=-1, required=True)
 @click.option("--no-restart", is_flag=True, help="Leave a running server as it is.")
 @_profile_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@quiet_option
 def remove_command(packages: tuple[str, ...], no_restart: bool, profile: str, quiet: bool) -> None:
     """Remove extensions from the profile."""
     from jupyter_orbit.profiles.extensions import change

@@ -7,20 +7,13 @@ imported when a command runs.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-
-def _profile_option(f):  # noqa: ANN001
-    return click.option(
-        "--profile",
-        default=lambda: os.environ.get("ORBIT_PROFILE", "default"),
-        show_default="default",
-        help="Profile whose hub this is (ORBIT_PROFILE).",
-    )(f)
+from jupyter_orbit.cli._options import profile_option as _profile_option
+from jupyter_orbit.cli._options import quiet_option
 
 
 @click.group()
@@ -39,7 +32,7 @@ def hub() -> None:
     "socket, /, host namespaces, ports on every interface).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (no secrets).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@quiet_option
 @_profile_option
 def up(
     path: Path,

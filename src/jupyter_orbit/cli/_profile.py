@@ -8,11 +8,8 @@ from pathlib import Path
 
 import click
 
-
-def progress(quiet: bool, title: str = ""):
-    from jupyter_orbit.cli._common import progress as impl
-
-    return impl(quiet, title)
+from jupyter_orbit.cli._common import progress
+from jupyter_orbit.cli._options import quiet_option
 
 
 def _store():
@@ -160,7 +157,7 @@ def show_command(name: str | None, as_json: bool) -> None:
 @click.option("--description", default="", help="A line saying what the profile is for.")
 @click.option("--no-build", is_flag=True, help="Build the server environment later (at `up`).")
 @click.option("--use", "make_default", is_flag=True, help="Make it the default profile.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@quiet_option
 def create_command(
     name: str,
     python: str | None,
@@ -281,7 +278,7 @@ def export_command(name: str | None, output: Path | None, no_workspaces: bool, f
 @click.option("--name", help="Name for the profile (default: the name in the file).")
 @click.option("--no-build", is_flag=True, help="Build the server environment later (at `up`).")
 @click.option("--use", "make_default", is_flag=True, help="Make it the default profile.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@quiet_option
 def import_command(
     file: Path, name: str | None, no_build: bool, make_default: bool, quiet: bool
 ) -> None:

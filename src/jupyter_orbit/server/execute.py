@@ -19,14 +19,13 @@ from jupyter_orbit.server.runtime import OrbitRuntime
 
 async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit) -> None:
     try:
-        env, recipe, argv = await _kernel_for(runtime, body)
+        env, recipe, argv, kernel_env = await _kernel_for(runtime, body)
     except OrbitError as err:
         await emit({"done": True, "ok": False, "ename": "OrbitError", "evalue": str(err)})
         return
     cwd = Path(str(body["cwd"]))
     session = str(body.get("session", ""))
     warm = await runtime.pool.take(env.env_id, cwd=cwd, session=session, argv=argv)
-    kernel_env = get_engine(env.engine, runtime.paths).kernel_env(env, recipe)
     imports = tuple(body.get("imports", ()))
     runtime.remember(
         WarmTarget(env.env_id, argv, recipe.language, imports, recipe.name, kernel_env)
@@ -57,8 +56,9 @@ async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit)
 
 async def _kernel_for(
     runtime: OrbitRuntime, body: dict[str, Any]
-) -> tuple[Environment, KernelRecipe, list[str]]:
-    """The built environment ``body`` names, and the command that starts its kernel."""
+) -> tuple[Environment, KernelRecipe, list[str], dict[str, str]]:
+    """The built environment ``body`` names, the command that starts its kernel, and the
+    variables that kernel needs."""
     engine = get_engine(body.get("engine", "local"), runtime.paths)
     env = await asyncio.to_thread(engine.lookup_id, str(body["env_id"]))
     if env is None:
@@ -74,4 +74,4 @@ async def _kernel_for(
         bool(body.get("allow_host_access", runtime.allow_host_access)),
     )
     argv = await asyncio.to_thread(engine.kernel_command, env, recipe, launch)
-    return env, recipe, argv
+    return env, recipe, argv, engine.kernel_env(env, recipe)
