@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -262,6 +263,7 @@ def test_kernel_runs_as_a_non_root_callers_uid(
     system_python = Path("/usr/bin/python3.11")
     if site is None or not system_python.exists():
         pytest.skip("needs /usr/bin/python3.11 and a venv of this repository")
+    code = _readable_code(site)
     argv = [str(system_python), *argv[1:]]
     argv = [connection if a == "{connection_file}" else a for a in argv]
     group = docker_gid()
@@ -274,7 +276,7 @@ def test_kernel_runs_as_a_non_root_callers_uid(
     proc = subprocess.Popen(
         argv,
         cwd=work,
-        env={"PYTHONPATH": f"{REPO / 'src'}:{site}", "PATH": "/usr/bin:/bin", "HOME": str(work)},
+        env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin", "HOME": str(work)},
         preexec_fn=demote,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -303,7 +305,35 @@ def test_kernel_runs_as_a_non_root_callers_uid(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        shutil.rmtree(code, ignore_errors=True)
     wait_for(lambda: not kernel_containers(docker_client, env.env_id), what="the container to go")
+
+
+def _readable_code(site: Path) -> Path:
+    """Orbit and the packages the host-side process imports, copied where any user can read
+    them: a checkout may sit in a folder only its owner can enter (a `mktemp -d` clone)."""
+    probe = (
+        "import sys, docker, docker.utils.socket, jupyter_orbit.engines.container_kernel\n"
+        "print(*sorted({n.split('.')[0] for n, m in list(sys.modules.items())"
+        " if str(getattr(m, '__file__', None) or '').startswith(sys.argv[1])}))"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{site}"}
+    names = subprocess.run(
+        [sys.executable, "-c", probe, str(site)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    code = Path(tempfile.mkdtemp(prefix="orbit-code-"))
+    code.chmod(0o755)
+    shutil.copytree(REPO / "src" / "jupyter_orbit", code / "jupyter_orbit")
+    for name in names:
+        if (site / name).is_dir():
+            shutil.copytree(site / name, code / name)
+        elif (site / f"{name}.py").is_file():
+            shutil.copy2(site / f"{name}.py", code / f"{name}.py")
+    return code
 
 
 def _wait_ready(kc: Any, proc: subprocess.Popen, timeout: float = 120) -> None:
