@@ -7,10 +7,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from jupyter_orbit import settings as st
 from jupyter_orbit.cli import cli
 from jupyter_orbit.cli._options import default_profile
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.profiles import settings as st
 from jupyter_orbit.profiles.store import ProfileStore
 
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jupyter_orbit.kernels.recipes import RECIPES
+from jupyter_orbit.kernels.recipes import recipe_classes
 from tests.conftest import Orbit, snapshot
 from tests.support.kernelws import KernelWS, Server
 from tests.support.launcher import Browserish, configure
+
+RECIPES = recipe_classes()
 
 pytestmark = pytest.mark.integration
 
@@ -230,8 +232,8 @@ def test_orbit_alone_starts_the_server_and_opens_the_menu(orbit: Orbit, tmp_path
 def test_the_menu_shows_the_kernels_the_profile_offers(orbit: Orbit, tmp_path: Path):
     from dataclasses import replace
 
+    from jupyter_orbit import settings as st
     from jupyter_orbit.paths import Paths
-    from jupyter_orbit.profiles import settings as st
     from jupyter_orbit.profiles.store import ProfileStore
 
     root = tmp_path / "work"

@@ -6,19 +6,23 @@ from pathlib import Path
 import pytest
 
 from jupyter_orbit.errors import BuildError, InputError
-from jupyter_orbit.kernels import catalog
 from jupyter_orbit.kernels.kernelspecs import install_kernelspecs
 from jupyter_orbit.kernels.recipes import (
-    RECIPES,
     IRRecipe,
     SystemRequirement,
     get_recipe,
     install_command,
+    recipe_classes,
     recipe_for,
 )
-from jupyter_orbit.manifests import resolve
 from jupyter_orbit.paths import Paths
+from jupyter_orbit.prepare import Choices
+from jupyter_orbit.pythons import default_python
+from jupyter_orbit.resolve import resolve
+from jupyter_orbit.server import catalog
 from tests.conftest import make_notebook
+
+RECIPES = recipe_classes()
 
 
 def test_builtin_recipes_have_everything_the_menu_and_tests_need():
@@ -164,12 +168,12 @@ def test_catalog_states(tmp_path, monkeypatch):
     paths = Paths(tmp_path / "home")
     folder = tmp_path / "project"
     folder.mkdir()
-    python = catalog.recipe_state(paths, get_recipe("python"), folder, root=folder)
+    python = catalog.recipe_state(paths, get_recipe("python"), folder, Choices(root=folder))
     assert python["state"] == "installable" and python["installs"] == ["ipykernel (PyPI)"]
     assert (
         python["env_id"]
         == resolve(
-            folder, root=folder, kernel="python", default_python=catalog.default_python()
+            folder, root=folder, kernel="python", default_python=default_python()
         ).spec.env_id
     )
     monkeypatch.setattr("shutil.which", lambda n: "/usr/bin/apt-get" if n == "apt-get" else None)
@@ -177,11 +181,11 @@ def test_catalog_states(tmp_path, monkeypatch):
     needs_tool.system = (
         SystemRequirement("a tool", "orbit-no-such-tool", ("orbit-tool",), "get it"),
     )
-    blocked = catalog.recipe_state(paths, needs_tool, folder, root=folder)
+    blocked = catalog.recipe_state(paths, needs_tool, folder, Choices(root=folder))
     assert blocked["state"] == "needs-system"
     assert blocked["command"].endswith("apt-get install -y --no-install-recommends orbit-tool")
     # a project declaring packages: they are counted, and the environment differs
     (folder / "requirements.txt").write_text("numpy\n")
-    with_project = catalog.recipe_state(paths, get_recipe("python"), folder, root=folder)
+    with_project = catalog.recipe_state(paths, get_recipe("python"), folder, Choices(root=folder))
     assert with_project["env_id"] != python["env_id"]
     assert "1 package(s) the project declares" in with_project["detail"]

@@ -120,7 +120,7 @@ def test_env_json_reports_sources_ignored_and_plan(orbit: Orbit, tmp_path: Path)
     } in env["ignored"]
     reqs = {q["requirement"]: q for q in env["requirements"]}
     assert reqs["pandas>=2.1"]["source"] == f"{project / 'binder' / 'requirements.txt'}:2"
-    assert reqs["pandas>=2.1"]["rank"] == 3
+    assert reqs["pandas>=2.1"]["level"] == "project files"
     assert [s["action"] for s in env["plan"]["steps"]] == [
         "venv",
         "resolve",

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_orbit.manifests import resolve
 from jupyter_orbit.manifests.notebook_edit import update_notebook
 from jupyter_orbit.manifests.stamp import set_stamp
+from jupyter_orbit.resolve import resolve
 from tests.conftest import make_notebook, snapshot
 from tests.support.gitrepo import commit_all, init
 

@@ -13,10 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_orbit.bazaar import get_ecosystem, kernel_ecosystems
+from jupyter_orbit.bazaar import kernel_ecosystems
+from jupyter_orbit.ecosystems import get_ecosystem
+from jupyter_orbit.ecosystems.apt import CheckStep
+from jupyter_orbit.ecosystems.base import Prefix
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.model import EnvSpec
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.progress import NullProgress
+
+
+def prefix_at(folder: Path, paths: Paths, progress: NullProgress | None = None) -> Prefix:
+    """An environment being built at ``folder`` (what an engine hands an ecosystem)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return Prefix(
+        paths,
+        EnvSpec(),
+        folder,
+        folder,
+        folder / "bin" / "python",
+        Path(sys.executable),
+        progress or NullProgress(),
+    )
 
 
 def test_unknown_ecosystem_lists_the_known_ones(tmp_path: Path):
@@ -62,8 +80,8 @@ def test_conda_solves_locks_and_installs_from_a_local_channel(tmp_path: Path, ch
     lines = lock.splitlines()
     assert lines[0] == "@EXPLICIT" and len(lines) == 3
     assert lines[2].split("#")[0].endswith("orbit-bz-tool-2.0-0.tar.bz2") and "#" in lines[2]
-    prefix = tmp_path / "prefix"
-    conda.install(prefix, [lib], NullProgress())
+    conda.install(prefix_at(tmp_path / "env", conda.paths), [lib])
+    prefix = tmp_path / "env" / "conda"  # conda packages' own prefix inside the environment
     assert (prefix / "share" / "orbit-bz-tool" / "VERSION").read_text() == "2.0\n"
     assert {p.name for p in (prefix / "conda-meta").glob("*.json")} == {
         "orbit-bz-lib-0.5-0.json",
@@ -156,7 +174,7 @@ def test_npm_installs_into_the_environment_prefix_without_scripts(tmp_path: Path
         pytest.fail(str(e))
     prefix = tmp_path / "env"
     try:
-        npm.install(prefix, [req], NullProgress())
+        npm.install(prefix_at(prefix, npm.paths), [req])
     except Exception as e:
         if "ENOTFOUND" in str(e) or "EAI_AGAIN" in str(e):
             pytest.skip(f"npm registry unreachable: {e}")
@@ -167,10 +185,6 @@ def test_npm_installs_into_the_environment_prefix_without_scripts(tmp_path: Path
     assert manifest["version"].startswith("7.")
     lock = npm.lock([req], cwd=tmp_path / "work")
     assert '"node_modules/is-number"' in lock
-    # exactly the lock, in a second prefix
-    other = tmp_path / "env2"
-    npm.install(other, [req], NullProgress(), lock=lock)
-    assert (other / "npm" / "node_modules" / "is-number").is_dir()
 
 
 def test_apt_never_installs_here(tmp_path: Path):
@@ -178,12 +192,13 @@ def test_apt_never_installs_here(tmp_path: Path):
         pytest.skip("not a Debian system")
     apt = get_ecosystem("apt", Paths(tmp_path))
     progress = NullProgress()
-    apt.install(tmp_path, [apt.normalise("orbit-no-such-debian-package")], progress)
+    prefix = prefix_at(tmp_path, apt.paths, progress)
+    CheckStep("", (apt.normalise("orbit-no-such-debian-package"),)).run(prefix)
     sudo = "" if os.geteuid() == 0 else "sudo "
     assert progress.warnings == [
         "Debian packages not installed: orbit-no-such-debian-package; Orbit never installs them "
         f"on this machine itself. Run: {sudo}apt-get install -y --no-install-recommends "
         "orbit-no-such-debian-package"
     ]
-    apt.install(tmp_path, [apt.normalise("dpkg")], progress)  # present: nothing to say
+    CheckStep("", (apt.normalise("dpkg"),)).run(prefix)  # present: nothing to say
     assert len(progress.warnings) == 1

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_orbit.kernels.recipes import RECIPES
+from jupyter_orbit.kernels.recipes import recipe_classes
 from tests.browser.conftest import CHROMIUM, require_chromium
 from tests.conftest import Orbit
 from tests.support.kernelws import Server
+
+RECIPES = recipe_classes()
 
 pytestmark = pytest.mark.integration
 

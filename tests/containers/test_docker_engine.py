@@ -17,8 +17,8 @@ import pytest
 from jupyter_orbit.engines.base import Launch
 from jupyter_orbit.engines.docker import DockerEngine, image_tag
 from jupyter_orbit.kernels.recipes import get_recipe
-from jupyter_orbit.manifests import resolve
 from jupyter_orbit.paths import Paths
+from jupyter_orbit.resolve import resolve
 from tests.conftest import Orbit, make_notebook, snapshot
 from tests.containers.conftest import REPO, _Print, docker_gid, kernel_containers, wait_for
 

@@ -5,14 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_orbit.ecosystems.apt import Apt
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.engines import dockerfile as df
-from jupyter_orbit.manifests.apt import apt_requirement
-from jupyter_orbit.manifests.base import pypi_requirement
-from jupyter_orbit.model import EnvSpec, Origin, Requirement
+from jupyter_orbit.imagelayout import LOCAL_ROOTFS, REGISTRY_ROOTFS
+from jupyter_orbit.model import EnvSpec, Level, Origin, Requirement
 
 GOLDEN = Path(__file__).parent / "golden"
-NB = Origin("metadata.orbit", Path("/p/nb.ipynb"), None, 1)
-RECIPE = Origin("kernel recipe python", None, None, 5)
+NB = Origin("metadata.orbit", Path("/p/nb.ipynb"), None, Level.NOTEBOOK)
+RECIPE = Origin("kernel recipe python", level=Level.RECIPE)
 CA = b"-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
 
@@ -24,6 +25,11 @@ def golden(name: str, text: str) -> None:
     assert text == path.read_text(), f"{name} changed; if meant, rerun with ORBIT_UPDATE_GOLDEN=1"
 
 
+def kernel(s: EnvSpec, base: str, constraints: tuple[str, ...] = (), version: str = ""):
+    """The kernel image's render as the docker engine makes it: the ecosystems' stages."""
+    return df.render_kernel(s, base, df.kernel_stages(s, constraints), version=version)
+
+
 def spec(*reqs: Requirement, **kw) -> EnvSpec:
     base = (pypi_requirement("ipykernel", RECIPE),)
     return EnvSpec(python="3.11", requirements=tuple(sorted(base + reqs)), **kw)
@@ -31,7 +37,7 @@ def spec(*reqs: Requirement, **kw) -> EnvSpec:
 
 def test_base_with_the_hosts_extra_certificates():
     ctx = df.render_base(
-        df.LOCAL_ROOTFS,
+        LOCAL_ROOTFS,
         kernel_packages=("ipykernel",),
         guard="# guard\n",
         pins="# pins\n",
@@ -44,16 +50,16 @@ def test_base_with_the_hosts_extra_certificates():
 
 def test_base_without_extra_certificates_names_another_digest():
     plain = df.render_base(
-        df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n"
+        REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n"
     )
     golden("base.Dockerfile", plain.dockerfile)
     with_ca = df.render_base(
-        df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n", host_ca=CA
+        REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n", host_ca=CA
     )
     assert "host-ca.crt" not in dict(plain.files)
     assert plain.digest() != with_ca.digest()
     again = df.render_base(
-        df.REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n"
+        REGISTRY_ROOTFS, kernel_packages=("ipykernel",), guard="# g\n", pins="# p\n"
     )
     assert again.digest() == plain.digest()
 
@@ -68,22 +74,22 @@ def test_uv_image_from_the_host_binary_or_from_pypi(tmp_path: Path):
 
 
 def test_kernel_python_only():
-    ctx = df.render_kernel(spec(pypi_requirement("pandas", NB)), "orbit-base:0123")
+    ctx = kernel(spec(pypi_requirement("pandas", NB)), "orbit-base:0123")
     golden("kernel-pypi.Dockerfile", ctx.dockerfile)
     assert dict(ctx.files)["requirements.in"] == b"ipykernel\npandas\n"
 
 
 def test_kernel_every_ecosystem_in_order_with_date_pins_and_index():
     s = spec(
-        apt_requirement("jq", NB),
-        apt_requirement("graphviz", NB),
+        Apt.parse("jq", NB),
+        Apt.parse("graphviz", NB),
         pypi_requirement("numpy>=1.26", NB),
         Requirement("npm", "left-pad", "left-pad@1.3.0", NB),
         as_of="2024-06-01T00:00:00Z",
         constraints=(pypi_requirement("numpy<3", NB),),
         index_options=("--extra-index-url https://example.org/simple", "--prerelease allow"),
     )
-    ctx = df.render_kernel(s, "orbit-base:0123", constraints=("six==1.16.0",), version="9.9")
+    ctx = kernel(s, "orbit-base:0123", constraints=("six==1.16.0",), version="9.9")
     golden("kernel-all.Dockerfile", ctx.dockerfile)
     files = dict(ctx.files)
     assert files["apt.txt"] == b"graphviz\njq\n"
@@ -97,15 +103,15 @@ def test_kernel_every_ecosystem_in_order_with_date_pins_and_index():
 
 
 def test_kernel_without_packages_is_the_base_plus_labels():
-    ctx = df.render_kernel(EnvSpec(python="3.11"), "orbit-base:0123")
+    ctx = kernel(EnvSpec(python="3.11"), "orbit-base:0123")
     assert ctx.dockerfile.splitlines()[1] == "FROM orbit-base:0123"
     assert "RUN" not in ctx.dockerfile and "COPY" not in ctx.dockerfile
 
 
 def test_same_spec_same_text_different_spec_different_text():
-    a = df.render_kernel(spec(pypi_requirement("six", NB)), "orbit-base:1")
-    b = df.render_kernel(spec(pypi_requirement("six", NB)), "orbit-base:1")
-    c = df.render_kernel(spec(pypi_requirement("idna", NB)), "orbit-base:1")
+    a = kernel(spec(pypi_requirement("six", NB)), "orbit-base:1")
+    b = kernel(spec(pypi_requirement("six", NB)), "orbit-base:1")
+    c = kernel(spec(pypi_requirement("idna", NB)), "orbit-base:1")
     assert a == b and a.digest() == b.digest()
     assert a.dockerfile != c.dockerfile
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_orbit import settings as st
 from jupyter_orbit.errors import InputError
-from jupyter_orbit.profiles import settings as st
 
 GOOD = """\
 # my teaching setup

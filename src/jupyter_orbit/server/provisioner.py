@@ -19,7 +19,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Unicode
 
 from jupyter_orbit.errors import OrbitError
-from jupyter_orbit.kernels import fallback
+from jupyter_orbit.server import fallback
 
 
 class OrbitProvisioner(LocalProvisioner):
@@ -40,26 +40,27 @@ class OrbitProvisioner(LocalProvisioner):
         target = self._notebook(runtime.root_dir, cwd, session)
         info: dict[str, Any] = {"notebook": str(target), "recipe": self.recipe}
         try:
-            res, environment, argv = await runtime.prepare(target, kernel=self.recipe)
+            prepared = await runtime.prepare(target, kernel=self.recipe)
         except OrbitError as err:
             self.log.warning("Orbit: %s: %s", target, err)
             env[fallback.ENV_VAR] = json.dumps(err.to_dict())
             kwargs["cmd"] = self._fill(fallback.argv())
             info["error"] = err.to_dict()
         else:
-            kwargs["cmd"] = self._fill(argv)
-            kernel_env = runtime.launch_env(res, environment)
-            env.update(kernel_env)
+            environment = prepared.environment
+            assert environment is not None
+            kwargs["cmd"] = self._fill(prepared.argv)
+            env.update(prepared.kernel_env)
             info.update(
                 env_id=environment.env_id,
                 location=str(environment.location),
                 engine=environment.engine,
+                warnings=list(prepared.warnings),
             )
-            warm = runtime.warm_target(res, argv, kernel_env)
             self._pooled = await runtime.pool.take(
-                environment.env_id, cwd=cwd, session=session, argv=argv
+                environment.env_id, cwd=cwd, session=session, argv=prepared.argv
             )
-            runtime.remember(warm)
+            runtime.remember(runtime.warm_target(prepared))
             info["prewarmed"] = self._pooled is not None
         runtime.kernels[self.kernel_id] = info
         return kwargs

@@ -61,13 +61,13 @@ class NameIndex:
 
     def refresh(self, timeout: float = 120) -> int:
         """Download the project list and store it; returns how many names it holds."""
-        from jupyter_orbit.bazaar._http import fetch
+        from jupyter_orbit.ecosystems._http import fetch
 
         status, body, ctype = fetch(
             self.url, accept=f"{SIMPLE_JSON}, text/html;q=0.1", timeout=timeout
         )
         if status >= 400:
-            from jupyter_orbit.bazaar._http import Unreachable
+            from jupyter_orbit.ecosystems._http import Unreachable
 
             raise Unreachable(f"{self.url}: HTTP {status}")
         if "json" in ctype:
@@ -94,7 +94,7 @@ class NameIndex:
             [
                 sys.executable,
                 "-m",
-                "jupyter_orbit.bazaar.pypi_names",
+                "jupyter_orbit.ecosystems.pypi_names",
                 str(self.dir.parent.parent),
                 self.url,
             ],
@@ -108,7 +108,7 @@ class NameIndex:
 
     def search(self, query: str, limit: int = 200) -> list[str]:
         """Names containing ``query`` (canonicalised), at most ``limit`` of the best."""
-        from jupyter_orbit.bazaar.base import tier
+        from jupyter_orbit.ecosystems.base import tier
 
         blob = self.load()
         if not blob or not query:
@@ -126,7 +126,7 @@ class NameIndex:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m jupyter_orbit.bazaar.pypi_names CACHE URL``: refresh one index, quietly."""
+    """``python -m jupyter_orbit.ecosystems.pypi_names CACHE URL``: refresh one index, quietly."""
     cache, url = Path(argv[0]), argv[1]
     index = NameIndex(cache, url)
     try:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
+from jupyter_orbit.errors import InputError
 from jupyter_orbit.model import EnvSpec
 
 _HEADER = re.compile(
@@ -61,3 +63,17 @@ def pins(text: str) -> list[str]:
         if req and not req.startswith("-"):
             out.append(req)
     return out
+
+
+def check_locked(spec: EnvSpec, where: Path) -> None:
+    """``--locked``: refuse to run without a lock that fits the spec."""
+    if spec.lock is None:
+        raise InputError(
+            f"{where.name} has no lock", f"lock it with `orbit lock {where}`", path=where
+        )
+    if spec.lock.format == "requirements" and not is_current(spec):
+        raise InputError(
+            f"the lock in {where.name} is stale: the packages changed since it was written",
+            f"renew it with `orbit lock {where}`, or run without --locked to re-resolve",
+            path=where,
+        )

@@ -81,14 +81,16 @@ class Settings:
 
 def default_settings(*, python: str | None = None, jupyterlab: str | None = None) -> Settings:
     """What a new profile starts with: the Python and JupyterLab Orbit itself runs on."""
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.profiles.server_env import own_version
+    from importlib import metadata
 
+    from jupyter_orbit.pythons import default_python
+
+    try:
+        own_jupyterlab = metadata.version("jupyterlab")
+    except metadata.PackageNotFoundError:
+        own_jupyterlab = "4.2.0"
     return Settings(
-        ServerSettings(
-            python=python or default_python(),
-            jupyterlab=jupyterlab or own_version("jupyterlab") or "4.2.0",
-        )
+        ServerSettings(python=python or default_python(), jupyterlab=jupyterlab or own_jupyterlab)
     )
 
 
@@ -220,25 +222,25 @@ def check_extensions(items: list[Any], path: Path | str) -> tuple[str, ...]:
 
 
 def check_kernels(items: list[Any], path: Path | str) -> list[str]:
-    from jupyter_orbit.kernels.recipes import RECIPES
+    from jupyter_orbit.plugins import RECIPES
 
     for k in items:
-        if not isinstance(k, str) or k not in RECIPES:
+        if not isinstance(k, str) or RECIPES.find(k) is None:
             raise InputError(
                 f"defaults.kernels: unknown kernel {k!r}",
-                f'use some of: {", ".join(sorted(RECIPES))} (or "{ALL_KERNELS}")',
+                f'use some of: {", ".join(sorted(RECIPES.names()))} (or "{ALL_KERNELS}")',
                 path=path,
             )
     return list(dict.fromkeys(items))
 
 
 def check_engine(name: str, path: Path | str) -> str:
-    from jupyter_orbit.engines.base import engine_classes
+    from jupyter_orbit.plugins import ENGINES
 
-    if name not in engine_classes():
+    if ENGINES.find(name.partition(":")[0]) is None:
         raise InputError(
             f"defaults.engine: unknown engine {name!r}",
-            f"use one of: {', '.join(sorted(engine_classes()))}",
+            f"use one of: {', '.join(sorted(ENGINES.names()))}",
             path=path,
         )
     return name

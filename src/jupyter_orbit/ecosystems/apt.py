@@ -1,6 +1,6 @@
 """Debian packages: searched in the local apt cache, written to apt.txt, and never installed
 by the local engine — it checks what dpkg has and prints the exact command for the rest. A
-container engine installs them in its image with ``install_command``."""
+kernel image installs them in a stage of its own (``image_stage``)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,26 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from jupyter_orbit.bazaar.base import Ecosystem, Found, Hit, tier
+from jupyter_orbit.ecosystems.base import (
+    Ecosystem,
+    Found,
+    Hit,
+    ImageStage,
+    Prefix,
+    names_of,
+    tier,
+)
 from jupyter_orbit.errors import BuildError, InputError
-from jupyter_orbit.model import Origin, Requirement
-from jupyter_orbit.progress import Progress
+from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
 
-CLI = Origin("command line", None, None, 0)
+# Debian policy 5.6.1 (names), dpkg's architecture names, and 5.6.12 (versions).
+APT_NAME = re.compile(
+    r"^(?P<name>[a-z0-9][a-z0-9+.-]+)(?::(?P<arch>[a-z0-9-]+))?(?:=(?P<version>[A-Za-z0-9.+~:_-]+))?$"
+)
 _SEARCH_LINE = re.compile(r"^(?P<name>\S+) - (?P<summary>.*)$")
 
 
@@ -38,7 +49,34 @@ def install_command(names: Sequence[str]) -> list[str]:
 
 class Apt(Ecosystem):
     name: ClassVar[str] = "apt"
+    display_name: ClassVar[str] = "Debian"
     files: ClassVar[tuple[str, ...]] = ("apt.txt",)
+    new_file: ClassVar[str | None] = "apt.txt"
+    order: ClassVar[int] = 10
+    installed_locally: ClassVar[bool] = False
+    check_hint: ClassVar[str] = (
+        "check the Debian package names (packages.debian.org, bookworm) where they are declared"
+    )
+
+    @classmethod
+    def parse(cls, text: str, origin: Origin | None = None) -> Requirement:
+        """One apt package spec; the name and arch are lowercased, a version kept as written."""
+        head, eq, version = text.strip().partition("=")
+        spec = head.lower() + eq + version
+        m = APT_NAME.match(spec)
+        if not m:
+            raise InputError(
+                f"not a Debian package name: {text.strip()!r}",
+                "use lowercase letters, digits and + - . (at least two characters), "
+                "optionally followed by :arch or =version",
+                path=origin.path if origin else None,
+                line=origin.line if origin else None,
+            )
+        return Requirement("apt", m.group("name"), spec, origin)
+
+    @classmethod
+    def key(cls, text: str) -> str:
+        return text.strip().split("=")[0].split(":")[0].lower()
 
     def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
         out = Found(self.name)
@@ -79,11 +117,6 @@ class Apt(Ecosystem):
                 out.setdefault(current, line[9:].strip())
         return out
 
-    def normalise(self, text: str) -> Requirement:
-        from jupyter_orbit.manifests.apt import apt_requirement
-
-        return apt_requirement(text, CLI)
-
     def check(self, requirements: Sequence[Requirement]) -> None:
         if not shutil.which("apt-cache"):
             return
@@ -96,15 +129,6 @@ class Apt(Ecosystem):
                     "(or run `apt-get update` if the cache is old)",
                 )
 
-    def edit(
-        self, path: Path, text: str, *, add: Sequence[Requirement] = (), remove: Sequence[str] = ()
-    ) -> str:
-        from jupyter_orbit.manifests import apt
-
-        if path.name != "apt.txt":
-            return super().edit(path, text, add=add, remove=remove)
-        return apt.edit_text(text, path=path, add=add, remove=remove)
-
     def lock(self, requirements: Sequence[Requirement], *, cwd: Path) -> str:
         """``name=version`` of what is installed here (else the candidate apt would install)."""
         names = [r.name for r in requirements]
@@ -112,24 +136,62 @@ class Apt(Ecosystem):
         candidates = self.versions([n for n in names if n not in have])
         return "".join(f"{n}={have.get(n) or candidates.get(n, '')}\n" for n in names)
 
-    def install(
-        self,
-        prefix: Path,
-        requirements: Sequence[Requirement],
-        progress: Progress,
-        *,
-        lock: str | None = None,
-        trusted: bool = False,
-    ) -> None:
-        """On this machine: never install; warn with the exact command for what is missing."""
-        names = [r.name for r in requirements]
-        missing = [n for n in names if n not in installed(names)]
-        if missing:
-            sudo = "" if os.geteuid() == 0 else "sudo "
-            progress.warn(
-                f"Debian packages not installed: {', '.join(missing)}; Orbit never installs them "
-                f"on this machine itself. Run: {sudo}{' '.join(install_command(missing))}"
-            )
+    def local_steps(self, spec: EnvSpec) -> list[Step]:
+        reqs = spec.packages(self.name)
+        return [CheckStep(f"Debian packages present: {names_of(reqs)}", reqs)]
+
+    def local_warnings(self, spec: EnvSpec) -> list[str]:
+        """What the local engine cannot honour for Debian packages."""
+        if spec.as_of and (reqs := spec.packages(self.name)):
+            return [
+                f"Debian packages are used as this machine has them, not as of {spec.as_of}: "
+                f"the local engine cannot honour the date for {names_of(reqs)}"
+            ]
+        return []
+
+    @classmethod
+    def image_stage(cls, spec: EnvSpec, constraints: Sequence[str] = ()) -> ImageStage:
+        """Installed in place, in a stage of their own (their layer is shared by every image
+        with the same Debian packages)."""
+        from jupyter_orbit.imagelayout import APT_CLEAN, SPEC_DIR, run
+
+        names = sorted(r.text for r in spec.packages(cls.name))
+        build = (
+            f"COPY apt.txt {SPEC_DIR}/apt.txt",
+            run(
+                "apt-get update",
+                f"xargs -a {SPEC_DIR}/apt.txt apt-get install -y --no-install-recommends",
+                APT_CLEAN,
+            ),
+        )
+        return ImageStage("apt", (("apt.txt", ("\n".join(names) + "\n").encode()),), build)
+
+
+@dataclass(frozen=True)
+class CheckStep(Step):
+    """On this machine Debian packages are never installed: check what dpkg has, and warn with
+    the exact command for the rest."""
+
+    ACTION: ClassVar[str] = "check-apt"
+    requirements: tuple[Requirement, ...] = ()
+
+    def run(self, build: Prefix) -> None:
+        if missing := missing_packages([r.name for r in self.requirements]):
+            build.progress.warn(missing_hint(missing))
+
+
+def missing_packages(names: Sequence[str]) -> list[str]:
+    """Which of ``names`` dpkg does not have installed (all of them if dpkg is absent)."""
+    have = installed([n.split("=")[0] for n in names])
+    return [n.split("=")[0] for n in names if n.split("=")[0] not in have]
+
+
+def missing_hint(missing: Sequence[str]) -> str:
+    sudo = "" if os.name != "posix" or os.geteuid() == 0 else "sudo "
+    return (
+        f"Debian packages not installed: {', '.join(missing)}; Orbit never installs them "
+        f"on this machine itself. Run: {sudo}{' '.join(install_command(missing))}"
+    )
 
 
 def installed(names: Sequence[str]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""py-rattler calls, run in a child process: ``python -m jupyter_orbit.bazaar._rattler_worker``
+"""py-rattler calls, run in a child process: ``python -m jupyter_orbit.ecosystems._rattler_worker``
 reads one JSON request on stdin and writes one JSON answer on stdout.
 
 rattler's background threads can crash the interpreter while it shuts down (a race in its

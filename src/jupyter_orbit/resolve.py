@@ -1,14 +1,18 @@
 """Combine every source of a notebook's environment by the precedence DESIGN.md states.
 
-Ranks: 0 the command line, 1 ``metadata.orbit``, 2 the PEP 723 block, 3 the nearest project
-files, 4 the profile's default. Each field of the spec (kernel, python, the package list of each
-ecosystem, as_of, engine) comes from the best-ranked source that sets it; every other source that
-sets it is reported, and a file that ends up contributing nothing is listed as ignored.
+Levels (``model.Level``), first binds most: the command line, ``metadata.orbit``, the PEP 723
+block, the nearest project files, the profile's default; the kernel recipe adds its own packages.
+Each field of the spec (kernel, python, the package list of each ecosystem, as_of, engine) comes
+from the first source that sets it; every other source that sets it is reported, and a file that
+ends up contributing nothing is listed as ignored.
 
 Inside the project the rules are repo2docker's: the nearest folder (walking up from the notebook
 to the project root) that declares anything is the project folder; a ``binder/`` or ``.binder/``
-folder in it wins over the files beside it; ``environment.yml`` beats ``Pipfile``, which beats
-``requirements.txt`` together with ``pyproject.toml``.
+folder in it wins over the files beside it; within a folder each format's ``precedence`` decides
+(``environment.yml`` beats ``Pipfile``, which beats ``requirements.txt`` together with
+``pyproject.toml``).
+
+This is the first stage of the one pipeline (``prepare``); nothing else calls it directly.
 """
 
 from __future__ import annotations
@@ -21,22 +25,10 @@ from jupyter_orbit import asof
 from jupyter_orbit.asof import Recall
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.kernels.recipes import get_recipe, recipe_for
-from jupyter_orbit.manifests.base import Contribution
-from jupyter_orbit.model import ECOSYSTEMS, EnvSpec, Ignored, Resolution, Source, dedupe
+from jupyter_orbit.manifests.base import Contribution, Manifest
+from jupyter_orbit.manifests.formats import formats
+from jupyter_orbit.model import EnvSpec, Ignored, Level, Resolution, Source, dedupe
 
-RANK_CLI, RANK_NOTEBOOK, RANK_PEP723, RANK_PROJECT, RANK_DEFAULT = range(5)
-
-# Inside one project folder: which file wins a field (earlier wins). The two Python package
-# files at the end are read together, as repo2docker installs both.
-_PROJECT_ORDER = (
-    "environment.yml",
-    "Pipfile",
-    "requirements.txt",
-    "pyproject.toml",
-    "runtime.txt",
-    "apt.txt",
-)
-_UNION = {"requirements.txt", "pyproject.toml"}
 _BINDER_DIRS = ("binder", ".binder")
 
 
@@ -84,6 +76,7 @@ def resolve(
     are settled by ``jupyter_orbit.asof`` (``now`` and ``recall`` are its inputs).
     """
     from jupyter_orbit.manifests import notebook as nbmod
+    from jupyter_orbit.manifests.formats import project_manifests
 
     target = Path(target).expanduser().resolve()
     if not target.exists():
@@ -96,18 +89,19 @@ def resolve(
 
     layers = _Layers()
     if python or as_of:
-        cli = Contribution("command line", None, RANK_CLI, python=python, as_of=as_of)
+        cli = Contribution("command line", None, Level.COMMAND_LINE, python=python, as_of=as_of)
         layers.items.append(cli)
     nb_kernel: list[str] = []
     if notebook:
         nb = nbmod.load_notebook(notebook)
         nb_kernel = nbmod.notebook_kernels(nb)
         layers.items += [
-            nbmod.read_metadata(nb, notebook, rank=RANK_NOTEBOOK),
-            nbmod.read_pep723(nb, notebook, rank=RANK_PEP723),
+            nbmod.read_metadata(nb, notebook, level=Level.NOTEBOOK),
+            nbmod.read_pep723(nb, notebook, level=Level.PEP723),
         ]
-    _read_project(start, marked or _walk_limit(start), marked, layers)
-    layers.items.append(Contribution("profile default", None, RANK_DEFAULT, python=default_python))
+    _read_project(start, marked or _walk_limit(start), marked, layers, project_manifests())
+    default = Contribution("profile default", None, Level.PROFILE, python=default_python)
+    layers.items.append(default)
     # The folder the user is asked to trust: the marked root, else where the files were found.
     project_root = marked or start
     if marked is None and layers.project_dir is not None:
@@ -116,8 +110,10 @@ def resolve(
     return asof.settle(res, now=now, recall=recall)
 
 
-def _read_project(start: Path, limit: Path, marked: Path | None, layers: _Layers) -> None:
-    from jupyter_orbit.manifests.formats import KNOWN_UNREAD, PROJECT_MANIFESTS
+def _read_project(
+    start: Path, limit: Path, marked: Path | None, layers: _Layers, manifests: list[Manifest]
+) -> None:
+    from jupyter_orbit.manifests.formats import KNOWN_UNREAD
 
     folders = [start]
     while folders[-1] != limit and folders[-1] != folders[-1].parent:
@@ -129,9 +125,7 @@ def _read_project(start: Path, limit: Path, marked: Path | None, layers: _Layers
                 f"{folder} has both binder/ and .binder/",
                 "keep one of them (repo2docker refuses this too)",
             )
-        here = [
-            folder / n for m in PROJECT_MANIFESTS for n in m.filenames if (folder / n).is_file()
-        ]
+        here = [folder / n for m in manifests for n in m.filenames if (folder / n).is_file()]
         if layers.project_dir is not None:
             reason = f"a nearer folder ({layers.project_dir}) declares the environment"
             layers.ignored += [Ignored(p, reason) for p in here]
@@ -139,11 +133,11 @@ def _read_project(start: Path, limit: Path, marked: Path | None, layers: _Layers
             continue
         src = binders[0] if binders else folder
         found = []
-        for m in PROJECT_MANIFESTS:
+        for m in manifests:
             present = [src / n for n in m.filenames if (src / n).is_file()]
             if present:  # environment.yml before environment.yaml: the first spelling wins
                 # Paths a file refers to (-r, -e) must stay inside the project.
-                found.append(m.read(present[0], root=marked or folder, rank=RANK_PROJECT))
+                found.append(m.read(present[0], root=marked or folder, level=Level.PROJECT))
                 reason = f"{present[0].name} is read instead"
                 layers.ignored += [Ignored(p, reason) for p in present[1:]]
         for n, reason in KNOWN_UNREAD.items():
@@ -158,7 +152,7 @@ def _read_project(start: Path, limit: Path, marked: Path | None, layers: _Layers
         if binders:
             reason = f"the {binders[0].name}/ folder takes precedence (repo2docker's rule)"
             layers.ignored += [Ignored(p, reason) for p in here]
-        found.sort(key=lambda c: _PROJECT_ORDER.index(c.kind) if c.kind in _PROJECT_ORDER else 99)
+        # ``found`` is in the formats' precedence order already
         layers.items += found
 
 
@@ -170,6 +164,7 @@ def _combine(
     kernel_override: str | None,
     nb_kernel: list[str],
 ) -> Resolution:
+    together = {m.name for m in formats() if m.read_together}
     used: dict[int, list[str]] = {}
     lost: dict[int, list[tuple[str, Contribution]]] = {}  # field, and the source that set it
 
@@ -178,8 +173,8 @@ def _combine(
         if not setters:
             return []
         best = [setters[0]]
-        if setters[0].kind in _UNION and name == "packages.pypi":
-            best += [c for c in setters[1:] if c.kind in _UNION and c.rank == setters[0].rank]
+        if setters[0].kind in together and name.startswith("packages."):
+            best += [c for c in setters[1:] if c.kind in together and c.level == setters[0].level]
         for c in setters:
             if c in best:
                 used.setdefault(id(c), []).append(name)
@@ -195,11 +190,16 @@ def _combine(
     constraints = []
     index_options: list[str] = []
     lock = None
-    for eco in ECOSYSTEMS:
-        for c in winners(f"packages.{eco}"):
+    from jupyter_orbit.ecosystems import ecosystem_class
+
+    fields = sorted({f for c in layers.items for f in c.provides() if f.startswith("packages.")})
+    for field_name in fields:
+        eco = field_name.removeprefix("packages.")
+        for c in winners(field_name):
             requirements += [r for r in c.requirements if r.ecosystem == eco]
-            if eco == "pypi":
-                constraints += c.constraints
+            constraints += [r for r in c.constraints if r.ecosystem == eco]
+            # The spec's index options and lock go with the source of the packages they are for.
+            if ecosystem_class(eco).spec_options:
                 index_options += [o for o in c.index_options if o not in index_options]
                 lock = lock or c.lock
     pypi_source = next((c for c in layers.items if lock and c.lock is lock), None)
@@ -228,7 +228,7 @@ def _combine(
     for c in layers.items:
         got, missed = used.get(id(c), []), lost.get(id(c), [])
         if got:
-            sources.append(Source(c.kind, c.path, c.rank, tuple(got)))
+            sources.append(Source(c.kind, c.path, c.level, tuple(got)))
             notes += c.notes
         if missed and c.path is not None:
             by = "; ".join(f"{name} from {_label(w)}" for name, w in missed)
@@ -247,7 +247,21 @@ def _combine(
         notes=tuple(dict.fromkeys(notes)),
         engine=engine or "local",
         as_of_source=as_of_from[0].kind if as_of_from else None,
+        source_changing=_source_changing(spec),
     )
+
+
+def _source_changing(spec: EnvSpec) -> tuple[str, ...]:
+    """Options and requirements that change where packages come from."""
+    from jupyter_orbit.ecosystems import ecosystem_class
+
+    options = tuple(o for o in spec.index_options if not o.startswith("--prerelease"))
+    direct = tuple(
+        f"{r.text}  ({r.origin})"
+        for r in spec.requirements
+        if ecosystem_class(r.ecosystem).changes_source(r)
+    )
+    return options + direct
 
 
 def _label(c: Contribution) -> str:

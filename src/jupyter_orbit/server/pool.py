@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+
+from jupyter_orbit.execute import new_kernel_manager
 
 # Runs silently in a fresh kernel: import the top-level modules of the packages the notebook
 # declares, so its own imports find them loaded. Failures are the notebook's to report.
@@ -45,17 +46,6 @@ def _orbit_warm(names):
                 pass
 _orbit_warm({names}); del _orbit_warm
 """
-
-
-class _OneSpec(KernelSpecManager):
-    """Hands a kernel manager the one in-memory spec it should start."""
-
-    def __init__(self, spec: KernelSpec, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self._spec = spec
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return self._spec
 
 
 @dataclass
@@ -206,8 +196,7 @@ class KernelPool:
 
     async def _start(self, slot: _Slot) -> None:
         target = slot.target
-        spec = KernelSpec(argv=target.argv, display_name=target.env_id, language=target.language)
-        km = AsyncKernelManager(kernel_name=target.env_id, kernel_spec_manager=_OneSpec(spec))
+        km = new_kernel_manager(target.argv, target.language, target.env_id)
         kc = None
         try:
             await km.start_kernel(cwd=str(self.cwd), env={**self.env, **target.env})

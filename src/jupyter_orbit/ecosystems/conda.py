@@ -9,18 +9,28 @@ rattler runs in a child process (see ``_rattler_worker``).
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from jupyter_orbit.bazaar.base import Ecosystem, Found, Hit, tier
+from jupyter_orbit.ecosystems.base import (
+    Ecosystem,
+    Found,
+    Hit,
+    InstallStep,
+    Prefix,
+    names_of,
+    tier,
+)
 from jupyter_orbit.errors import BuildError, InputError
-from jupyter_orbit.model import Origin, Requirement
-from jupyter_orbit.progress import Progress
+from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
 
-CLI = Origin("command line", None, None, 0)
+PREFIX_DIR = "conda"  # conda packages' own prefix inside a local environment
+_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)")
 RETRY_AFTER = 600  # seconds before an unreachable channel is asked again
 MAPPED = "conda packages are mapped to PyPI names (as for environment.yml without a channel)"
 NO_RATTLER = (
@@ -35,9 +45,60 @@ class RattlerError(Exception):
         self.kind = kind
 
 
+def package_name(text: str) -> str | None:
+    """The package name of a conda match spec (channel and version dropped), if it has one."""
+    m = _NAME.match(text.strip().split("::")[-1].strip())
+    return m.group("name").lower() if m else None
+
+
 class Conda(Ecosystem):
     name: ClassVar[str] = "conda"
+    display_name: ClassVar[str] = "conda"
     files: ClassVar[tuple[str, ...]] = ("environment.yml",)
+    new_file: ClassVar[str | None] = "environment.yml"
+    order: ClassVar[int] = 30
+
+    @classmethod
+    def parse(cls, text: str, origin: Origin | None = None) -> Requirement:
+        """A match spec, kept as written (conda reads its own specs, ORs included); rattler
+        checks it when it is installed."""
+        name = package_name(text)
+        try:
+            import rattler
+
+            spec = rattler.MatchSpec(text.strip())
+            name = spec.name.normalized if spec.name else name
+        except ImportError:
+            pass
+        except Exception as e:
+            raise InputError(
+                f"not a conda match spec: {text.strip()!r} ({e})",
+                "write it as conda does, for example 'numpy=1.26' or 'numpy >=1.26'",
+                path=origin.path if origin else None,
+                line=origin.line if origin else None,
+            ) from None
+        if not name:
+            raise InputError(
+                f"not a conda match spec: {text.strip()!r}",
+                "e.g. 'numpy=1.26'",
+                path=origin.path if origin else None,
+                line=origin.line if origin else None,
+            )
+        return Requirement("conda", name, text.strip(), origin)
+
+    @classmethod
+    def parse_declared(cls, text: str, origin: Origin) -> Requirement:
+        if not (name := package_name(text)):
+            raise InputError(
+                f"not a conda match spec: {text!r}",
+                "write it as 'numpy=1.26' in metadata.orbit.packages.conda",
+                path=origin.path,
+            )
+        return Requirement("conda", name, text.strip(), origin)
+
+    @classmethod
+    def key(cls, text: str) -> str:
+        return package_name(text) or text
 
     @property
     def channels(self) -> list[str]:
@@ -56,7 +117,7 @@ class Conda(Ecosystem):
         body = {"op": op, "channels": self.channels, "cache": str(self.cache / "repodata")}
         try:
             r = subprocess.run(
-                [sys.executable, "-m", "jupyter_orbit.bazaar._rattler_worker"],
+                [sys.executable, "-m", "jupyter_orbit.ecosystems._rattler_worker"],
                 input=json.dumps({**body, **request}),
                 capture_output=True,
                 text=True,
@@ -70,7 +131,7 @@ class Conda(Ecosystem):
         return answer["value"]
 
     def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
-        from jupyter_orbit.bazaar._http import DiskCache
+        from jupyter_orbit.ecosystems._http import DiskCache
 
         out = Found(self.name)
         q = (prefix + query).strip().lower()
@@ -103,26 +164,6 @@ class Conda(Ecosystem):
             return False
         return True
 
-    def normalise(self, text: str) -> Requirement:
-        from jupyter_orbit.manifests.conda_env import conda_package_name
-
-        name = conda_package_name(text)
-        try:
-            import rattler
-
-            spec = rattler.MatchSpec(text.strip())
-            name = spec.name.normalized if spec.name else name
-        except ImportError:
-            pass
-        except Exception as e:
-            raise InputError(
-                f"not a conda match spec: {text.strip()!r} ({e})",
-                "write it as conda does, for example 'numpy=1.26' or 'numpy >=1.26'",
-            ) from None
-        if not name:
-            raise InputError(f"not a conda match spec: {text.strip()!r}", "e.g. 'numpy=1.26'")
-        return Requirement("conda", name, text.strip(), CLI)
-
     def solve(self, requirements: Sequence[Requirement]) -> list[dict[str, Any]]:
         try:
             return self._rattler("solve", specs=[r.text for r in requirements])
@@ -136,21 +177,43 @@ class Conda(Ecosystem):
                 f"{', '.join(self.channels)})",
             ) from None
 
+    def check_spec(
+        self, spec: EnvSpec, added: Sequence[Requirement]
+    ) -> tuple[list[str], list[str]]:
+        """With a channel: solve the new packages. With none: check the PyPI packages they are
+        read as (as environment.yml is read without a channel)."""
+        if not added:
+            return [], []
+        if self.reachable():
+            self.check(added)
+            return [], []
+        from dataclasses import replace
+
+        from jupyter_orbit.ecosystems.conda_names import no_pypi, parse_match_spec, pypi_name
+        from jupyter_orbit.ecosystems.pypi import PyPI, pypi_requirement
+        from jupyter_orbit.model import COMMAND_LINE, dedupe
+
+        notes, mapped = [], []
+        for r in added:
+            name, terms = parse_match_spec(r.text, COMMAND_LINE)
+            if no_pypi(name):
+                notes.append(f"{name} has no PyPI equivalent; it is not checked")
+                continue
+            mapped.append(pypi_requirement(pypi_name(name) + ",".join(terms), COMMAND_LINE))
+        notes.append(
+            "no conda channel answered; conda packages are checked (and installed) as their "
+            "PyPI equivalents: " + (", ".join(m.text for m in mapped) or "none")
+        )
+        if not mapped:
+            return [], notes
+        pypi = PyPI(self.paths, self.environ)
+        as_pypi = replace(spec, requirements=dedupe([*spec.requirements, *mapped]))
+        pins, more = pypi.check_spec(as_pypi, mapped)
+        return pins, notes + more
+
     def check(self, requirements: Sequence[Requirement]) -> None:
         """Solve the requirements together: a missing name or impossible range is refused."""
         self.solve(requirements)
-
-    def edit(
-        self, path: Path, text: str, *, add: Sequence[Requirement] = (), remove: Sequence[str] = ()
-    ) -> str:
-        from jupyter_orbit.manifests import conda_env
-
-        if path.name not in ("environment.yml", "environment.yaml"):
-            return super().edit(path, text, add=add, remove=remove)
-        return conda_env.edit_text(text, path=path, add=add, remove=remove, section="conda")
-
-    def owns(self, path: Path) -> bool:
-        return path.name in ("environment.yml", "environment.yaml")
 
     def lock(self, requirements: Sequence[Requirement], *, cwd: Path) -> str:
         """One line per package: ``url#sha256`` (the explicit-file format conda reads)."""
@@ -159,29 +222,27 @@ class Conda(Ecosystem):
         lines += [f"{r['url']}#{r['sha256']}" if r["sha256"] else r["url"] for r in records]
         return "\n".join(lines) + "\n"
 
-    def install(
-        self,
-        prefix: Path,
-        requirements: Sequence[Requirement],
-        progress: Progress,
-        *,
-        lock: str | None = None,
-        trusted: bool = False,
-        final_prefix: Path | None = None,
-    ) -> None:
-        """Solve and install into ``prefix`` (a conda prefix: ``conda-meta/`` and all).
+    def local_steps(self, spec: EnvSpec) -> list[Step]:
+        reqs = spec.packages(self.name)
+        return [
+            InstallStep(f"into the environment's conda/ prefix: {names_of(reqs)}", self.name, reqs)
+        ]
 
-        ``final_prefix`` is where the prefix will be moved once built (the paths written into
-        the packages' files name it instead of ``prefix``)."""
-        progress.step("conda", f"{len(requirements)} packages into {prefix}")
+    def install(self, prefix: Prefix, requirements: Sequence[Requirement]) -> None:
+        """Solve and install into the environment's own conda prefix (``conda-meta/`` and all),
+        beside the venv: conda's Python packages are not the venv's. The paths written into the
+        packages' files name the prefix's final place; link scripts run only for a trusted
+        project, as npm's install scripts do."""
+        target, final = prefix.path / PREFIX_DIR, prefix.final / PREFIX_DIR
+        prefix.progress.log(f"{len(requirements)} conda packages into {target}")
         try:
             self._rattler(
                 "install",
                 specs=[r.text for r in requirements],
-                prefix=str(prefix),
+                prefix=str(target),
                 pkgs=str(self.paths.cache_dir / "conda-pkgs"),
-                scripts=trusted,
-                final_prefix=str(final_prefix) if final_prefix else None,
+                scripts=prefix.trusted,
+                final_prefix=str(final),
             )
         except RattlerError as e:
             hint = (
@@ -193,3 +254,11 @@ class Conda(Ecosystem):
             names = ", ".join(r.name for r in requirements)
             message = f"conda packages ({names}) could not be installed: {e}"
             raise BuildError(message, hint) from None
+
+    def kernel_env(self, location: Path, environ: Mapping[str, str]) -> dict[str, str]:
+        """The conda packages' programs before the system's, and ``CONDA_PREFIX``."""
+        conda = location / PREFIX_DIR
+        if not (conda / "conda-meta").is_dir():
+            return {}
+        path = environ.get("PATH") or os.environ.get("PATH", os.defpath)
+        return {"PATH": f"{conda / 'bin'}{os.pathsep}{path}", "CONDA_PREFIX": str(conda)}

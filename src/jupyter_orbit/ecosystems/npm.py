@@ -9,6 +9,7 @@ npm runs from a folder Orbit owns, so no project ``.npmrc`` configures it, and w
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,15 +20,30 @@ from typing import ClassVar
 from urllib.parse import quote
 
 from jupyter_orbit import atomic
-from jupyter_orbit.bazaar._http import DiskCache, Unreachable, fetch_json
-from jupyter_orbit.bazaar.base import Ecosystem, Found, Hit, tier
+from jupyter_orbit.ecosystems._http import DiskCache, Unreachable, fetch_json
+from jupyter_orbit.ecosystems.base import (
+    Ecosystem,
+    Found,
+    Hit,
+    ImageStage,
+    InstallStep,
+    Prefix,
+    names_of,
+    tier,
+)
 from jupyter_orbit.errors import BuildError, InputError
-from jupyter_orbit.model import Origin, Requirement
-from jupyter_orbit.progress import Progress
+from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
 
 REGISTRY = "https://registry.npmjs.org/"
 SEARCH_TTL = 3600
-CLI = Origin("command line", None, None, 0)
+NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+
+
+def split_npm(text: str) -> tuple[str, str]:
+    """``name@range`` → (name, range); the range is "" when none is given."""
+    text = text.strip()
+    at = text.find("@", 1)  # a leading "@" starts a scope, not a range
+    return (text, "") if at < 0 else (text[:at], text[at + 1 :])
 
 
 def npm_bin() -> str:
@@ -41,7 +57,44 @@ def npm_bin() -> str:
 
 class Npm(Ecosystem):
     name: ClassVar[str] = "npm"
+    display_name: ClassVar[str] = "npm"
     files: ClassVar[tuple[str, ...]] = ("package.json",)
+    new_file: ClassVar[str | None] = "package.json"
+    order: ClassVar[int] = 40
+    check_hint: ClassVar[str] = "check the npm package names and versions where they are declared"
+
+    @classmethod
+    def parse(cls, text: str, origin: Origin | None = None) -> Requirement:
+        name, spec = split_npm(text)
+        if not NPM_NAME.match(name) or len(name) > 214:
+            raise InputError(
+                f"not an npm package name: {name!r}",
+                "npm names are lowercase (letters, digits, - . _ ~), optionally @scope/name",
+                path=origin.path if origin else None,
+                line=origin.line if origin else None,
+            )
+        return Requirement("npm", name, f"{name}@{spec}" if spec else name, origin)
+
+    @classmethod
+    def parse_declared(cls, text: str, origin: Origin) -> Requirement:
+        """Kept as written (``name@range``; npm reads its own ranges)."""
+        name, _ = split_npm(text)
+        if not NPM_NAME.match(name):
+            raise InputError(
+                f"not an npm package: {text!r}",
+                "write it as 'lodash@^4' or '@scope/name' in metadata.orbit.packages.npm",
+                path=origin.path,
+            )
+        return Requirement("npm", name, text.strip(), origin)
+
+    @classmethod
+    def key(cls, text: str) -> str:
+        return split_npm(text)[0]
+
+    @classmethod
+    def changes_source(cls, requirement: Requirement) -> bool:
+        spec = split_npm(requirement.text)[1]
+        return "://" in spec or spec.startswith(("git+", "file:", "github:", "link:"))
 
     @property
     def registry(self) -> str:
@@ -123,15 +176,8 @@ class Npm(Ecosystem):
         out.hits = list(hits.values())[:limit]
         return out
 
-    def normalise(self, text: str) -> Requirement:
-        from jupyter_orbit.manifests.package_json import npm_requirement
-
-        return npm_requirement(text, CLI)
-
     def check(self, requirements: Sequence[Requirement]) -> None:
         """Each name must exist, and its range must match a published version."""
-        from jupyter_orbit.manifests.package_json import split_npm
-
         for req in requirements:
             name, spec = split_npm(req.text)
             try:
@@ -163,15 +209,6 @@ class Npm(Ecosystem):
             return data["error"].get("code") != "E404"
         return bool(data)
 
-    def edit(
-        self, path: Path, text: str, *, add: Sequence[Requirement] = (), remove: Sequence[str] = ()
-    ) -> str:
-        from jupyter_orbit.manifests import package_json
-
-        if path.name != "package.json":
-            return super().edit(path, text, add=add, remove=remove)
-        return package_json.edit_text(text, path=path, add=add, remove=remove)
-
     def _npm(self, args: list[str], *, cwd: Path, check: bool = False) -> str:
         cwd.mkdir(parents=True, exist_ok=True)
         cmd = [npm_bin(), *args, "--no-audit", "--no-fund", f"--registry={self.registry}"]
@@ -190,8 +227,6 @@ class Npm(Ecosystem):
 
     @staticmethod
     def _manifest(requirements: Sequence[Requirement]) -> dict:
-        from jupyter_orbit.manifests.package_json import split_npm
-
         deps = {}
         for r in requirements:
             name, spec = split_npm(r.text)
@@ -212,24 +247,55 @@ class Npm(Ecosystem):
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def install(
-        self,
-        prefix: Path,
-        requirements: Sequence[Requirement],
-        progress: Progress,
-        *,
-        lock: str | None = None,
-        trusted: bool = False,
-    ) -> None:
-        """Install into ``PREFIX/npm`` (``node_modules`` there; kernels put it on NODE_PATH)."""
-        folder = prefix / "npm"
+    def local_steps(self, spec: EnvSpec) -> list[Step]:
+        reqs = spec.packages(self.name)
+        return [
+            InstallStep(f"into the environment's npm/ folder: {names_of(reqs)}", self.name, reqs)
+        ]
+
+    def install(self, prefix: Prefix, requirements: Sequence[Requirement]) -> None:
+        """Into ``PREFIX/npm`` (``node_modules`` there; kernels put it on NODE_PATH); install
+        scripts run only for a trusted project."""
+        folder = prefix.path / "npm"
         folder.mkdir(parents=True, exist_ok=True)
         atomic.write_json(folder / "package.json", self._manifest(requirements))
-        scripts = [] if trusted else ["--ignore-scripts"]
-        if lock is not None:
-            atomic.write_text(folder / "package-lock.json", lock)
-            args = ["ci", *scripts]
-        else:
-            args = ["install", *scripts]
-        progress.step("npm", f"{len(requirements)} packages into {folder}")
-        self._npm(args, cwd=folder, check=True)
+        scripts = [] if prefix.trusted else ["--ignore-scripts"]
+        prefix.progress.log(f"{len(requirements)} packages into {folder}")
+        self._npm(["install", *scripts], cwd=folder, check=True)
+
+    @classmethod
+    def image_stage(cls, spec: EnvSpec, constraints: Sequence[str] = ()) -> ImageStage:
+        """Node.js and the packages into the environment's prefix in a build stage (npm itself
+        is not kept), copied onto the image."""
+        from jupyter_orbit.imagelayout import (
+            COPY_UV,
+            ENV_PREFIX,
+            NODE_BIN,
+            NPM,
+            NPM_FLAGS,
+            SPEC_DIR,
+            node_and_npm,
+            run,
+        )
+
+        npm = [r.text for r in spec.packages(cls.name)]
+        before = f" --before={spec.as_of}" if spec.as_of else ""
+        build = (
+            COPY_UV,
+            f"COPY npm.txt {SPEC_DIR}/npm.txt",
+            "# Node.js and npm packages into the environment's prefix (npm itself is not kept)",
+            run(
+                *node_and_npm(),
+                f"xargs -a {SPEC_DIR}/npm.txt {NPM} install --global --prefix {ENV_PREFIX} "
+                f"{NPM_FLAGS}{before}",
+                f"cp {NODE_BIN}/bin/node {ENV_PREFIX}/bin/node",
+            ),
+        )
+        copies = (
+            "# npm packages",
+            f"COPY --from=npm {ENV_PREFIX}/lib/node_modules {ENV_PREFIX}/lib/node_modules",
+            f"COPY --from=npm {ENV_PREFIX}/bin {ENV_PREFIX}/bin",
+            f"COPY --from=npm {SPEC_DIR}/npm.txt {SPEC_DIR}/npm.txt",
+        )
+        files = (("npm.txt", ("\n".join(npm) + "\n").encode()),)
+        return ImageStage("npm", files, build, copies, after="npm-env")

@@ -68,7 +68,7 @@ class ExplainKernel(Kernel):
 
 
 def argv() -> list[str]:
-    return [sys.executable, "-m", "jupyter_orbit.kernels.fallback", "-f", "{connection_file}"]
+    return [sys.executable, "-m", "jupyter_orbit.server.fallback", "-f", "{connection_file}"]
 
 
 if __name__ == "__main__":
