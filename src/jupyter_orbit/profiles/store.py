@@ -135,14 +135,9 @@ class ProfileStore:
         final = self.paths.profile(name)
         with self._lock():
             self.refuse_existing(name)
-            stage = ProfilePaths(name, self.root / f"{_STAGING}{name}-{secrets.token_hex(4)}")
-            try:
-                stage.ensure()
+            with atomic.staged_dir(final.root, prefix=_STAGING) as folder:
+                stage = ProfilePaths(name, folder).ensure()
                 fill(stage)
-                stage.root.rename(final.root)
-            except BaseException:
-                shutil.rmtree(stage.root, ignore_errors=True)
-                raise
         return final
 
     def refuse_existing(self, name: str) -> None:
