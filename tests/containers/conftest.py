@@ -58,7 +58,16 @@ def session_as_of() -> str:
 
 
 def kernel_containers(client: Any, env_id: str | None = None) -> list[Any]:
+    """Orbit's kernel containers; a container removed between docker-py's listing and its
+    inspection of each one (a kernel shutting down) makes it list again."""
+    import docker.errors
+
     label = f"{LABEL_KERNEL}={env_id}" if env_id else LABEL_KERNEL
+    for _ in range(10):
+        try:
+            return client.containers.list(all=True, filters={"label": label})
+        except docker.errors.NotFound:
+            time.sleep(0.1)
     return client.containers.list(all=True, filters={"label": label})
 
 
