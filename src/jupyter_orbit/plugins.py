@@ -97,6 +97,21 @@ class Registry(Generic[T]):
                 log.warning("Orbit: the %s %r could not be loaded: %s", self.kind, name, e)
         return out
 
+    def add(self, cls: type[T]) -> None:
+        """Register ``cls`` in this process only (an application embedding Orbit, a test)."""
+        self.entries()  # found plug-ins first, so the added one is not scanned over
+        self._loaded[cls.name] = cls  # type: ignore[attr-defined]
+        assert self._all is not None
+        self._all[cls.name] = metadata.EntryPoint(
+            cls.name, f"{cls.__module__}:{cls.__qualname__}", self.group
+        )  # type: ignore[attr-defined]
+
+    def remove(self, name: str) -> None:
+        """Undo ``add``."""
+        self._loaded.pop(name, None)
+        if self._all is not None and name not in self.own():
+            self._all.pop(name, None)
+
     def refresh(self) -> None:
         """Forget what was found (after installing a package into the running process)."""
         self._own = self._all = None

@@ -124,7 +124,7 @@ async def hot_update(
             for job in later:  # bytecode for the new packages, once the kernel has them
                 asyncio.get_running_loop().run_in_executor(None, job)
             info.update(env_id=new.env_id, location=str(new.location), grown_from=base.env_id)
-            runtime.remember(runtime.warm_target(res, engine.kernel_argv(new, recipe)))
+            runtime.remember(runtime.warm_target(prepared, engine.kernel_argv(new, recipe)))
             entry.update(hot=ok, to=new.env_id)
             if not ok:
                 entry["detail"] = "the kernel did not confirm the switch; restart it"
