@@ -104,7 +104,7 @@ def test_index_url_needs_consent_and_is_reported(orbit: Orbit, tmp_path: Path):
     assert env["source_changing"] == ["--index-url https://pypi.org/simple"]
     ok = orbit.run("run", str(nb), "--yes")
     assert ok.returncode == 0, ok.stderr
-    assert "somewhere other than PyPI: --index-url https://pypi.org/simple" in ok.stderr
+    assert "somewhere other than the registry: --index-url https://pypi.org/simple" in ok.stderr
 
 
 def test_env_json_reports_sources_ignored_and_plan(orbit: Orbit, tmp_path: Path):

@@ -22,6 +22,7 @@ def env_command(
     engine: str | None = None,
     profile: str = "default",
 ) -> None:
+    from jupyter_orbit import asof
     from jupyter_orbit.cli._run import _profile_engine
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
@@ -40,7 +41,10 @@ def env_command(
         prepared = prepare(target, choices, paths, until="plan")
         plan = prepared.plan
         if dry_run and plan is not None:
-            pins = prepared.engine.pins(plan)
+            try:
+                pins = prepared.engine.pins(plan)
+            except OrbitError as err:
+                raise asof.explain(err, prepared.resolution) from None
     except OrbitError as err:  # still show what was resolved, and what stands in the way
         problem = err
         prepared = prepare(target, choices, paths, until="resolve")

@@ -24,10 +24,11 @@ from jupyter_orbit import settings as st
 from jupyter_orbit.errors import BuildError, InputError, ServerError
 from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths, ProfilePaths
+from jupyter_orbit.profiles import server_env
 from jupyter_orbit.profiles.restart import restart as restart_server
 from jupyter_orbit.profiles.store import ProfileStore
 from jupyter_orbit.progress import NullProgress, Progress
-from jupyter_orbit.server import discover, server_env
+from jupyter_orbit.server import discover
 
 if TYPE_CHECKING:
     from jupyter_orbit.state import ServerState

@@ -172,9 +172,9 @@ def prepare(paths: Paths, profile: ProfilePaths, progress: Progress | None = Non
 
 
 def site_packages(env: Environment) -> list[Path]:
-    from jupyter_orbit.engines.local import _site_packages
+    from jupyter_orbit.pythons import site_packages as venv_site_packages
 
-    return _site_packages(env.location)
+    return venv_site_packages(env.location)
 
 
 def start_server(
