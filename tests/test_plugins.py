@@ -48,9 +48,7 @@ def install_toy(site: Path) -> None:
 
 
 def orbit(tmp_path: Path, site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ORBIT_", "JUPYTER_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBIT_", "JUPYTER_"))}
     env.update(
         ORBIT_HOME=str(tmp_path / "orbit-home"),
         HOME=str(tmp_path / "home"),
@@ -118,7 +116,7 @@ def test_unknown_names_and_misnamed_plug_ins_are_errors(tmp_path: Path, monkeypa
     )
     monkeypatch.syspath_prepend(str(site))
     registry = Registry("ecosystem", "jupyter_orbit.ecosystems")
-    with pytest.raises(InputError, match="registered as 'blocks'.*calls itself 'toy'"):
+    with pytest.raises(InputError, match=r"registered as 'blocks'.*calls itself 'toy'"):
         registry.load("blocks")
     assert "blocks" not in registry.classes()  # left out, Orbit's own still load
     assert "pypi" in registry.classes()

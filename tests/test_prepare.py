@@ -152,9 +152,7 @@ def test_source_changing_lines_are_warned_about_and_need_consent(tmp_path: Path,
     assert progress.warnings == list(planned.warnings)
 
 
-def test_the_launch_is_checked_before_anything_is_looked_up_or_built(
-    tmp_path: Path, paths: Paths
-):
+def test_the_launch_is_checked_before_anything_is_looked_up_or_built(tmp_path: Path, paths: Paths):
     nb = notebook(tmp_path)
     prepare(nb, Choices(), paths)
     with pytest.raises(InputError, match="never reaches the host"):

@@ -38,9 +38,7 @@ def test_terminal_and_server_decide_alike(orbit: Orbit, tmp_path: Path):
     (project / ".git").mkdir(parents=True)
     wheel = build_wheel(tmp_path / "wheels", "orbit-parity", "1.0")
     (project / "requirements.txt").write_text(f"orbit-parity @ {wheel.as_uri()}\n")
-    nb = make_notebook(
-        project / "nb.ipynb", "import orbit_parity; print(orbit_parity.__version__)"
-    )
+    nb = make_notebook(project / "nb.ipynb", "import orbit_parity; print(orbit_parity.__version__)")
 
     # Untrusted: both refuse, with the same words.
     cli = orbit.run("run", str(nb), "--no-server")

@@ -9,7 +9,9 @@ import pytest
 
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.hub import confection, policy
-from tests.containers.test_dockerfile import golden
+from tests.support.golden import golden_in
+
+golden = golden_in(Path(__file__).parent / "golden")
 
 SETTINGS = confection.HubSettings(
     profile="team",

@@ -20,7 +20,7 @@ from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.resolve import resolve
 from tests.conftest import Orbit, make_notebook, snapshot
-from tests.containers.conftest import REPO, _Print, docker_gid, kernel_containers, wait_for
+from tests.support.docker import REPO, _Print, docker_gid, kernel_containers, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bazaar.conftest import IndexedOrbit
 from tests.conftest import make_notebook, snapshot
+from tests.support.indexes import IndexedOrbit
 
 pytestmark = pytest.mark.integration
 

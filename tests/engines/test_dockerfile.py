@@ -1,6 +1,5 @@
 """The Dockerfile renders, compared with golden files (ORBIT_UPDATE_GOLDEN=1 rewrites them)."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,13 @@ from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.engines import dockerfile as df
 from jupyter_orbit.imagelayout import LOCAL_ROOTFS, REGISTRY_ROOTFS
 from jupyter_orbit.model import EnvSpec, Level, Origin, Requirement
+from tests.support.golden import golden_in
 
 GOLDEN = Path(__file__).parent / "golden"
+golden = golden_in(GOLDEN)
 NB = Origin("metadata.orbit", Path("/p/nb.ipynb"), None, Level.NOTEBOOK)
 RECIPE = Origin("kernel recipe python", level=Level.RECIPE)
 CA = b"-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
-
-
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("ORBIT_UPDATE_GOLDEN") == "1":
-        path.write_text(text)
-    assert path.exists(), f"no golden file {name}: run with ORBIT_UPDATE_GOLDEN=1 to write it"
-    assert text == path.read_text(), f"{name} changed; if meant, rerun with ORBIT_UPDATE_GOLDEN=1"
 
 
 def kernel(s: EnvSpec, base: str, constraints: tuple[str, ...] = (), version: str = ""):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from jupyter_orbit.kernels.recipes import recipe_classes
-from tests.browser.conftest import CHROMIUM, require_chromium
 from tests.conftest import Orbit
+from tests.support.browser import CHROMIUM, require_chromium
 from tests.support.kernelws import Server
 
 RECIPES = recipe_classes()

@@ -18,7 +18,7 @@ import pytest
 from jupyter_orbit.engines.container_kernel import LABEL_KERNEL, LABEL_OWNER, owner_label
 from jupyter_orbit.engines.docker import image_tag
 from tests.conftest import Orbit, make_notebook, snapshot
-from tests.containers.conftest import kernel_containers, wait_for
+from tests.support.docker import kernel_containers, wait_for
 from tests.support.kernelws import KernelWS, Server
 
 pytestmark = pytest.mark.integration
