@@ -142,3 +142,32 @@ def test_env_human_output(orbit: Orbit, tmp_path: Path):
     assert (
         "numpy>=1.26" in r.stdout and "requirements.txt:2" in r.stdout and "not built" in r.stdout
     )
+
+
+def test_dry_run_prints_the_steps_and_creates_nothing(tmp_path: Path):
+    """On a fresh home: the plan as the engine will run it, and nothing under the data root."""
+    import os
+    import subprocess
+    import sys
+
+    nb = make_notebook(
+        tmp_path / "proj" / "nb.ipynb",
+        "import six",
+        metadata={"orbit": {"packages": {"pypi": ["six"], "apt": ["dpkg"]}}},
+    )
+    home = tmp_path / "orbit-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORBIT_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--dry-run"],
+        env={**env, "ORBIT_HOME": str(home), "HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    words = [ln.split()[0] for ln in r.stdout.splitlines() if ln.startswith("  ") and ln[2] != " "]
+    steps = words[words.index("venv") : words.index("commit") + 1]
+    assert "resolve" in steps and "install" in steps and steps[-2:] == ["bytecode", "commit"]
+    assert steps.index("check-apt") < steps.index("resolve")  # system packages first
+    assert "pypi:six" in r.stdout and "apt:dpkg" in r.stdout
+    assert not home.exists()

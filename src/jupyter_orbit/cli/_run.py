@@ -105,18 +105,18 @@ def _print_plan(prepared: Prepared) -> None:
     res, plan = prepared.resolution, prepared.plan
     assert plan is not None
     click.echo(f"{res.notebook}: environment {plan.env_id} ({plan.engine})")
-    click.echo(f"  as of    {asof.describe(res)}")
+    click.echo(f"  {'as of':<10} {asof.describe(res)}")
     if plan.built:
-        click.echo("  built    nothing to do; the kernel starts in it")
+        click.echo(f"  {'built':<10} nothing to do; the kernel starts in it")
     for step in plan.steps:
-        click.echo(f"  {step.action:<9}{step.detail}")
+        click.echo(f"  {step.action:<10} {step.detail}")
     for warning in prepared.warnings:
         click.echo(f"  warning: {warning}")
     if not plan.built and (wanted := declared(res)):
         click.echo(f"  needs your consent (--yes, or `orbit trust {res.project_root}`) for:")
         for item in wanted:
             click.echo(f"    {item}")
-    click.echo(f"  run      every cell with the {prepared.recipe.display_name} kernel")
+    click.echo(f"  {'run':<10} every cell with the {prepared.recipe.display_name} kernel")
 
 
 def _interactive() -> bool:
