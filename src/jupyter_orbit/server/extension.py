@@ -92,6 +92,7 @@ HANDLER_MODULES = (
     "jupyter_orbit.server.bazaar_api",
     "jupyter_orbit.server.extensions_api",
     "jupyter_orbit.server.launcher",
+    "jupyter_orbit.server.login",
 )
 
 
