@@ -157,6 +157,7 @@ def launch_args(settings: Settings) -> tuple[str, ...]:
         f"--OrbitExtension.pool_per_env={d.pool_per_env}",
         f"--OrbitExtension.pool_max_envs={d.pool_max_envs}",
         f"--OrbitExtension.default_engine={d.engine}",
+        f"--OrbitExtension.announcements={d.announcements}",
     )
 
 

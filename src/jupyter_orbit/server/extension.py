@@ -110,6 +110,12 @@ class OrbitExtension(ExtensionApp):
     allow_host_access = Bool(
         False, config=True, help="Let notebooks ask for container options that reach the host."
     )
+    announcements = Bool(
+        False,
+        config=True,
+        help="JupyterLab's news feed and update checks, which ask a web site; off, the server "
+        "asks nothing of the network that a notebook did not ask for.",
+    )
     prewarm_kernels = List(
         Unicode(),
         ["python"],
