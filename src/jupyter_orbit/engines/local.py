@@ -24,8 +24,8 @@ from typing import ClassVar
 from jupyter_orbit import __version__, atomic
 from jupyter_orbit.ecosystems import ecosystem_class, get_ecosystem, in_order
 from jupyter_orbit.ecosystems.base import Prefix
-from jupyter_orbit.engines import bytecode
-from jupyter_orbit.engines.base import Engine
+from jupyter_orbit.engines import bytecode, storage
+from jupyter_orbit.engines.base import Engine, Stored
 from jupyter_orbit.errors import BuildError
 from jupyter_orbit.kernels.recipes import KernelRecipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Step
@@ -135,6 +135,15 @@ class LocalEngine(Engine):
         out["PATH"] = f"{env.python.parent}{os.pathsep}{path}"
         out["VIRTUAL_ENV"] = str(env.location)
         return out
+
+    def stored(self) -> list[Stored]:
+        return storage.folder_envs(self.root, MARKER)
+
+    def in_use(self, items: list[Stored]) -> dict[str, str]:
+        return storage.running_in(items)
+
+    def remove(self, item: Stored) -> None:
+        storage.remove_folder(self.root, item, MARKER)
 
     def record(self, spec: EnvSpec, prefix: Prefix) -> dict:
         """What ``orbit-env.json`` says of a complete environment."""

@@ -45,6 +45,8 @@ _ORIGIN = Origin("profile server environment", None, None, 4)
 class ServerEngine(LocalEngine):
     """The local engine, building into ``envs/server/`` instead of ``envs/local/``."""
 
+    stores = "server environment"
+
     @property
     def root(self) -> Path:
         return self.paths.envs_dir("server")
