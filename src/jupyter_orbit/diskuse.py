@@ -46,7 +46,7 @@ class Entry:
         for text in (self.last_used, self.stored.created):
             if text:
                 with contextlib.suppress(ValueError):
-                    when = datetime.fromisoformat(text.replace("Z", "+00:00")[:32])
+                    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
                     return when if when.tzinfo else when.replace(tzinfo=UTC)
         return None
 

@@ -98,6 +98,7 @@ class LoginHandler(JupyterHandler):
             return
         idp = self.identity_provider
         idp.set_login_cookie(self, idp.generate_anonymous_user(self))
+        self.set_header("Referrer-Policy", "no-referrer")  # the used code goes nowhere else
         self.redirect(self.base_url + page)
 
 
