@@ -139,6 +139,7 @@ def prepare(
     until: Stage = "launch",
 ) -> Prepared:
     """Run the stages for ``target`` up to ``until`` (see the module's doc)."""
+    from jupyter_orbit.notebook_dates import NotebookDates
     from jupyter_orbit.pythons import default_python
     from jupyter_orbit.resolve import resolve
 
@@ -152,6 +153,7 @@ def prepare(
         default_python=default_python(),
         as_of=choices.as_of,
         recall=recall_now(paths),
+        remembered=NotebookDates(paths.notebook_dates_dir).recall,
     )
     if choices.locked:
         from jupyter_orbit.ecosystems.lockfile import check_locked

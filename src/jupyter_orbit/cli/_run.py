@@ -91,6 +91,7 @@ def run_command(
         )
     if output is not None:
         _write_notebook(output, final["notebook"])
+        click.echo(f"wrote {output}", err=True)  # stdout carries the cells' own output
     if not final.get("ok"):
         _report_failure(final, nb_json)
         return 1

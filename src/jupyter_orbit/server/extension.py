@@ -134,7 +134,6 @@ class OrbitExtension(ExtensionApp):
         )
         rt.install(runtime)
         self.settings["orbit_runtime"] = runtime
-        self.serverapp.contents_manager.register_pre_save_hook(runtime.stamper.pre_save)
 
     def initialize_handlers(self) -> None:
         for module in HANDLER_MODULES:
