@@ -40,7 +40,7 @@ from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.progress import NullProgress, Progress, announce_plan
 
 Stage = Literal["resolve", "lookup", "plan", "build", "launch"]
 STAGES: tuple[Stage, ...] = ("resolve", "lookup", "plan", "build", "launch")
@@ -187,6 +187,7 @@ def prepare(
         progress.step("as-of", asof.describe(res))
         for warning in out.warnings:
             progress.warn(warning)
+        announce_plan(progress, out.plan.steps)  # so watchers can say "step n of m"
         try:
             out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:

@@ -23,6 +23,7 @@ from jupyter_orbit.notebook_dates import NotebookDates
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.prepare import NO_CONSENT, Choices, Prepared, prepare
 from jupyter_orbit.progress import FanOutProgress, LogProgress, Progress
+from jupyter_orbit.server.builds import Builds
 from jupyter_orbit.server.pool import KernelPool, WarmTarget
 from jupyter_orbit.trust import TrustStore
 
@@ -69,6 +70,8 @@ class OrbitRuntime:
         self._projects_file = profile.root / "recent-projects.json"
         # Who wants to see the steps of preparing a notebook's kernel (the launcher page).
         self._watchers: dict[Path, list[Progress]] = {}
+        # Each notebook's latest kernel preparation, followed from JupyterLab (server/builds.py).
+        self.builds = Builds(root_dir)
         self._background: set[asyncio.Task] = set()
         self.launcher_visits = 0  # how often the launcher page was served
 
