@@ -13,6 +13,7 @@ from tests.support.broken_packages import STDERR, add_dies_at_start
 from tests.support.build_events import Follow, read_events
 from tests.support.indexes import IndexedOrbit, indexed
 from tests.support.kernelws import KernelWS, Server
+from tests.support.launcher import Browserish
 from tests.support.pypi_index import LocalIndex
 
 pytestmark = pytest.mark.integration
@@ -132,3 +133,18 @@ def test_a_kernel_that_exits_as_it_starts_says_why_in_the_notebook(orbit, tmp_pa
     r = orbit.run("run", str(root / "dies.ipynb"))  # through the running server
     assert r.returncode == 1 and "internal error" not in r.stderr
     assert "exited as it started" in r.stderr and "ImportError: frobnicate" in r.stderr
+
+
+def test_the_kernel_menu_tells_a_kernel_that_exits_as_it_starts(orbit, tmp_path: Path):
+    root = tmp_path / "work"
+    root.mkdir()
+    info = orbit.up(root)
+    web = Browserish(info["url"], info["token"])
+    created = web.launch("python", packages={"pypi": ["orbit-dies-at-start"]})
+    assert created.status_code == 201, created.text
+    events = web.events(created.json()["job"])
+    [problem] = [e["problem"] for e in events if "problem" in e]
+    assert problem["kind"] == "KernelDied" and problem["stderr"][-2:] == STDERR
+    done = events[-1]
+    assert done["done"] and not done["ok"]
+    assert done["url"] == "lab/tree/Untitled.ipynb"  # open it anyway: the notebook explains

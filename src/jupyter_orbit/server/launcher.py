@@ -275,13 +275,22 @@ class LaunchHandler(_Base):
                 job.emit({"problem": problem})
             how = "prewarmed kernel handed over" if info.get("prewarmed") else "kernel starting"
             job.emit({"step": "kernel", "detail": how})
-            km = self.kernel_manager.get_kernel(kernel_id)
-            client = km.client()
-            client.start_channels()
-            try:
-                await client.wait_for_ready(timeout=300)
-            finally:
-                client.stop_channels()
+            build = runtime.builds.jobs.get(notebook.resolve())
+            if build is not None:  # ends when the kernel answers, or says why it never will
+                while not build.finished:
+                    await build.changed(timeout=15)
+                end = build.events[-1]
+                if problem is None and not end.get("ok"):
+                    problem = end.get("problem") or {"error": "the kernel could not start"}
+                    job.emit({"problem": problem})
+            else:
+                km = self.kernel_manager.get_kernel(kernel_id)
+                client = km.client()
+                client.start_channels()
+                try:
+                    await client.wait_for_ready(timeout=300)
+                finally:
+                    client.stop_channels()
             job.emit(
                 {
                     "done": True,
