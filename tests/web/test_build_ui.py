@@ -91,6 +91,10 @@ def test_run_all_during_a_build_runs_every_cell_once_the_kernel_is_ready(
     outputs.nth(1).wait_for(timeout=600_000)
     assert [outputs.nth(i).inner_text().strip() for i in range(2)] == ["second 43", "third 430"]
     assert [p.inner_text().strip() for p in prompts.all()] == ["[1]:", "[2]:", "[3]:"]
+    # the build's end arrives too (it may trail the kernel's first answer a little)
+    page.locator(f"{NOTEBOOK} .jp-OrbitBuild:not([data-state=building])").wait_for(
+        state="attached", timeout=30_000
+    )
     assert status.get_attribute("data-state") in ("ready", "idle")
     shots(page, "ran")
     assert errors == []
