@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "gitdate",
                 "imagelayout",
                 "model",
+                "notebook_dates",
                 "paths",
                 "plugins",
                 "progress",

@@ -40,7 +40,7 @@ from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.progress import NullProgress, Progress, announce_plan
 
 Stage = Literal["resolve", "lookup", "plan", "build", "launch"]
 STAGES: tuple[Stage, ...] = ("resolve", "lookup", "plan", "build", "launch")
@@ -139,6 +139,7 @@ def prepare(
     until: Stage = "launch",
 ) -> Prepared:
     """Run the stages for ``target`` up to ``until`` (see the module's doc)."""
+    from jupyter_orbit.notebook_dates import NotebookDates
     from jupyter_orbit.pythons import default_python
     from jupyter_orbit.resolve import resolve
 
@@ -152,6 +153,7 @@ def prepare(
         default_python=default_python(),
         as_of=choices.as_of,
         recall=recall_now(paths),
+        remembered=NotebookDates(paths.notebook_dates_dir).recall,
     )
     if choices.locked:
         from jupyter_orbit.ecosystems.lockfile import check_locked
@@ -185,6 +187,7 @@ def prepare(
         progress.step("as-of", asof.describe(res))
         for warning in out.warnings:
             progress.warn(warning)
+        announce_plan(progress, out.plan.steps)  # so watchers can say "step n of m"
         try:
             out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:

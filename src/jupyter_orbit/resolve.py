@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from jupyter_orbit import asof
-from jupyter_orbit.asof import Recall
+from jupyter_orbit.asof import Recall, RecallNotebook
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.kernels.recipes import get_recipe, recipe_for
 from jupyter_orbit.manifests.base import Contribution, Manifest
@@ -69,11 +69,13 @@ def resolve(
     as_of: str | None = None,
     now: datetime | None = None,
     recall: Recall | None = None,
+    remembered: RecallNotebook | None = None,
 ) -> Resolution:
     """Read ``target`` (a notebook or a folder) and everything it inherits into a ``Resolution``.
 
     ``as_of`` is the command line's date ("now" or a date); the resolution's date and its source
-    are settled by ``jupyter_orbit.asof`` (``now`` and ``recall`` are its inputs).
+    are settled by ``jupyter_orbit.asof`` (``now``, ``recall`` and ``remembered`` are its
+    inputs).
     """
     from jupyter_orbit.manifests import notebook as nbmod
     from jupyter_orbit.manifests.formats import project_manifests
@@ -107,7 +109,7 @@ def resolve(
     if marked is None and layers.project_dir is not None:
         project_root = layers.project_dir
     res = _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
-    return asof.settle(res, now=now, recall=recall)
+    return asof.settle(res, now=now, recall=recall, remembered=remembered)
 
 
 def _read_project(

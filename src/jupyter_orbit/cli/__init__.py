@@ -236,11 +236,13 @@ def env(
 @cli.command()
 @click.argument("target", type=_existing)
 @click.argument("date", required=False, metavar="[DATE|now]")
-@click.option("--clear", is_flag=True, help="Remove the stamp instead.")
+@click.option(
+    "--clear", is_flag=True, help="Remove the stamp (and forget a remembered date) instead."
+)
 def stamp(target: Path, date: str | None, clear: bool) -> None:
     """Write the date TARGET's packages are resolved as of into the notebook (a folder: every
-    notebook under it). Without DATE: the date Orbit resolves it as of now (its git date, or
-    today)."""
+    notebook under it). Without DATE: the date Orbit resolves it as of now (the date it
+    remembered for the notebook, its git date, or today)."""
     from jupyter_orbit.cli._stamp import stamp_command
 
     stamp_command(target, date=date, clear=clear)
