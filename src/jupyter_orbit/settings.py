@@ -20,6 +20,7 @@ from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError
 
 ALL_KERNELS = "all"
+SERVICES = ("stop", "keep", "off")  # what becomes of services beside kernels (jupyter_orbit.beside)
 MAX_EXTENSIONS = 64
 MAX_POOL = 16
 # Parts of the server environment itself: an extension list may not replace them.
@@ -49,6 +50,7 @@ class Defaults:
     kernels: tuple[str, ...] | None = None  # None: every kernel Orbit has a recipe for
     pool_per_env: int = 1
     pool_max_envs: int = 3
+    services: str = "stop"  # services beside kernels, after the last: "stop", "keep"; or "off"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Settings:
                 "kernels": ALL_KERNELS if d.kernels is None else list(d.kernels),
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
+                # written once it differs from the default, so older files stay as they are
+                **({"services": d.services} if d.services != Defaults.services else {}),
             },
         }
 
@@ -99,7 +103,13 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"description": str, "server": dict, "defaults": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
-    "defaults": {"engine": str, "kernels": (str, list), "pool_per_env": int, "pool_max_envs": int},
+    "defaults": {
+        "engine": str,
+        "kernels": (str, list),
+        "pool_per_env": int,
+        "pool_max_envs": int,
+        "services": str,
+    },
 }
 
 
@@ -176,9 +186,17 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
+    services = defaults.get("services", Defaults.services)
+    if services not in SERVICES:
+        raise bad(
+            "defaults.services",
+            f"{services!r} is not one of {', '.join(SERVICES)}",
+            '"stop": services stop after the last kernel using them; "keep": they stay up; '
+            '"off": Orbit never starts them',
+        )
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
-        Defaults(engine=engine, kernels=kernel_list, **pools),
+        Defaults(engine=engine, kernels=kernel_list, services=services, **pools),
         description=doc.get("description", ""),
     )
 
