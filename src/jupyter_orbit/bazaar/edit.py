@@ -190,7 +190,7 @@ def plan(
 
     notes: list[str] = []
     if file is None and is_notebook:
-        changes, locked = [_notebook_change(res, target, eco_name, add, gone, notes)], False
+        changes = [_notebook_change(res, target, eco_name, add, gone, notes, eco)]
         locked = bool(_orbit_meta(target).get("lock"))
     else:
         path = (file if file is not None else _project_file(res, eco_name, target)).resolve()
@@ -243,12 +243,16 @@ def _notebook_change(
     add: list[Requirement],
     gone: list[str],
     notes: list[str],
+    ecosystem: Ecosystem,
 ) -> FileChange:
     from jupyter_orbit.manifests.notebook import load_notebook
-    from jupyter_orbit.manifests.notebook_edit import JsonStyle, edit_packages
+    from jupyter_orbit.manifests.notebook_edit import edit_packages, orbit_metadata
 
     before = notebook.read_bytes()
     nb = load_notebook(notebook)
+    own = orbit_metadata(nb)  # an ecosystem that keeps its entries under a key of its own
+    if ecosystem.edit_notebook(own, notebook, add=add, remove=gone, root=res.project_root):
+        return _notebook_text(notebook, before, nb)
     seed = []
     for r in res.spec.packages(eco):
         if r.origin is None or not r.declared:
@@ -272,8 +276,14 @@ def _notebook_change(
             "so it rebuilds from the notebook alone"
         )
     edit_packages(nb, notebook, eco, add=add, remove=gone, seed=seed)
+    return _notebook_text(notebook, before, nb)
+
+
+def _notebook_text(notebook: Path, before: bytes, nb: dict[str, Any]) -> FileChange:
+    from jupyter_orbit.manifests.notebook_edit import JsonStyle
+
     text = before.decode("utf-8-sig")
-    after = JsonStyle.of(text, nb).dumps(nb)
+    after = JsonStyle.of(text, json.loads(text)).dumps(nb)  # the style the file had
     if before.startswith(b"\xef\xbb\xbf"):
         after = "\ufeff" + after
     return FileChange(notebook, before, after.encode("utf-8"))
@@ -326,8 +336,11 @@ def run(
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     dry_run: bool = False,
+    volumes: bool = False,
 ) -> Change:
-    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed."""
+    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed.
+    Removing services beside the kernels also removes their containers (and, with
+    ``volumes``, the data volumes only they used)."""
     from jupyter_orbit.bazaar.lock import lock_notebook
     from jupyter_orbit.ecosystems import lockfile
     from jupyter_orbit.errors import OrbitError
@@ -344,7 +357,16 @@ def run(
             )
     if dry_run:
         return change
+    beside = []
+    if action == "remove" and ecosystem_class(change.ecosystem).runs_beside:
+        from jupyter_orbit.beside import find
+
+        beside = find(change.before, paths)
     apply(change)
+    if beside:
+        _forget(paths, change, beside, volumes=volumes)
+    elif volumes:
+        change.notes.append("--volumes only concerns services (--in compose): nothing deleted")
     if change.locked and change.notebook is not None:
         old = change.before.spec.lock
         keep = lockfile.pins(old.text) if old and old.format == "requirements" else []
@@ -358,6 +380,22 @@ def run(
         else:
             change.notes.append("renewed the notebook's lock")
     return change
+
+
+def _forget(paths: Paths, change: Change, beside: list[Any], *, volumes: bool) -> None:
+    """The removed services' containers go; their data volumes too with ``volumes``."""
+    from jupyter_orbit.beside import forget
+    from jupyter_orbit.errors import OrbitError
+
+    try:
+        removed = forget(paths, beside, change.names, volumes=volumes)
+    except OrbitError as e:
+        change.notes.append(f"the services' containers could not be removed: {e.message}")
+        return
+    if removed:
+        change.notes.append(f"removed {', '.join(removed)}")
+    if not volumes:
+        change.notes.append("their data volumes are kept (`--volumes` deletes them)")
 
 
 def diff(change: Change) -> str:

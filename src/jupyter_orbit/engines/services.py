@@ -851,6 +851,7 @@ class ServiceRunner:
             except (OSError, ValueError):
                 state = {}
             health = ((c.attrs.get("State") or {}).get("Health") or {}).get("Status")
+            health = health if c.status == "running" else None
             ports = (c.attrs.get("NetworkSettings") or {}).get("Ports") or {}
             published = {
                 spec.split("/")[0]: f"{b['HostIp']}:{b['HostPort']}"

@@ -27,6 +27,8 @@ from jupyter_orbit.paths import Paths
 _PLAIN = re.compile(r"^([A-Za-z/._@][A-Za-z0-9_./@:=+-]*|\d+(\.\d+)?(us|ms|s|m|h))$")
 _SPECIAL = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 FLOW_KEYS = ("test", "command", "entrypoint")  # short lists of words, written [a, b]
+# The order a service's options are written in (as people write them); others follow, sorted.
+ORDER = ("image", "command", "entrypoint", "environment", "ports", "volumes", "depends_on")
 
 
 class ComposeFile(Manifest):
@@ -114,11 +116,17 @@ def emit(key: str, value: Any, indent: int, step: int, seq: int) -> list[str]:
     return [f"{head} {scalar(value)}".rstrip()]
 
 
+def ordered(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """A service's options in the order people write them (image first)."""
+    rank = {k: i for i, k in enumerate(ORDER)}
+    return dict(sorted(definition.items(), key=lambda kv: (rank.get(kv[0], len(ORDER)), kv[0])))
+
+
 def render(services: Mapping[str, Mapping[str, Any]], volumes: Sequence[str] = ()) -> str:
     """A whole compose file holding ``services`` and the named ``volumes`` (``orbit export``)."""
     lines = ["services:"]
     for name, definition in services.items():
-        lines += emit(name, dict(definition), 2, 2, 2)
+        lines += emit(name, ordered(definition), 2, 2, 2)
     if volumes:
         lines.append("volumes:")
         lines += [f"  {scalar(v)}:" for v in volumes]
