@@ -154,11 +154,10 @@ def forget(
         def mounted(services: Iterable[Any], g: Services = g, key: str = key) -> set[str]:
             out = set()
             for s in services:
-                _, named = _volumes(s.definition, g, key=key, where=s.name)
-                out |= set(named)
+                _, named, external = _volumes(s.definition, g, key=key, where=s.name)
+                out |= set(named) - set(external)
             return out
 
         data = mounted(gone) - mounted(s for s in g.services if s.name not in names)
-        data = {v for v in data if v.startswith(f"{key}_")}  # never an external volume
         done += runner.remove(key, [s.name for s in gone], volumes=sorted(data) if volumes else [])
     return done

@@ -164,6 +164,7 @@ class Planned:
     image: str
     create: dict[str, Any]
     volumes: tuple[str, ...]  # the engine's names of the named volumes it mounts
+    external: tuple[str, ...]  # those of them made elsewhere (never created here)
     ports: tuple[int, ...]  # its own ports (published or exposed)
     after: tuple[str, ...]  # services it depends on
     ready_within: float  # seconds its health check may take, at most
@@ -310,7 +311,7 @@ def _translate(
     ports, own_ports = _ports(definition)
     if ports:
         create["ports"] = ports
-    binds, volumes = _volumes(definition, group, key=key, where=where)
+    binds, volumes, external = _volumes(definition, group, key=key, where=where)
     if binds:
         create["volumes"] = binds
     if "healthcheck" in definition:
@@ -325,6 +326,7 @@ def _translate(
         image=image,
         create=create,
         volumes=tuple(volumes),
+        external=tuple(external),
         ports=tuple(dict.fromkeys([*own_ports, *expose])),
         after=tuple(str(a) for a in after),
         ready_within=_ready_within(create.get("healthcheck")),
@@ -402,9 +404,10 @@ def _ports(definition: Mapping[str, Any]) -> tuple[dict[str, Any], list[int]]:
 
 def _volumes(
     definition: Mapping[str, Any], group: Services, *, key: str, where: str
-) -> tuple[list[str], list[str]]:
-    """``SOURCE:TARGET[:MODE]`` binds for docker-py, and the engine's names of named volumes."""
-    binds, named = [], []
+) -> tuple[list[str], list[str], list[str]]:
+    """``SOURCE:TARGET[:MODE]`` binds for docker-py, the engine's names of the named volumes,
+    and which of them are external (made elsewhere)."""
+    binds, named, outside = [], [], []
     declared = group.volumes or {}
     for i, item in enumerate(_list(definition.get("volumes"))):
         if isinstance(item, str):
@@ -430,10 +433,12 @@ def _volumes(
             options = declared.get(source) if isinstance(declared, Mapping) else None
             external = isinstance(options, Mapping) and options.get("external")
             given = options.get("name") if isinstance(options, Mapping) else None
-            source = str(given) if (external or given) else f"{key}_{source}"
+            source = str(given) if given else source if external else f"{key}_{source}"
             named.append(source)
+            if external:
+                outside.append(source)
         binds.append(f"{source}:{target}:{mode}")
-    return binds, named
+    return binds, named, outside
 
 
 def _healthcheck(value: Any, key: str, path: Path) -> dict[str, Any]:
@@ -563,7 +568,7 @@ class ServiceRunner:
             images = {p.service.name: self._image(p, group, progress) for p in planned}
             for p in planned:
                 for volume in p.volumes:
-                    self._volume(volume, key, external=not volume.startswith(f"{key}_"))
+                    self._volume(volume, key, external=volume in p.external)
             containers = []
             for p in planned:
                 image, stand_in = images[p.service.name]
