@@ -177,7 +177,7 @@ def test_a_notebooks_own_services_win_and_share_the_projects_name(compose: Compo
     assert group is not None and [s.name for s in group.services] == ["cache"]
     assert group.key == "metadata.orbit.services" and group.source == nb
     assert group.folder == root  # the same project: the same network and volumes
-    with pytest.raises(InputError, match="metadata.orbit.services.bad"):
+    with pytest.raises(InputError, match=r"metadata\.orbit\.services\.bad"):
         compose.services(root, root, nb, {"services": {"bad": ["image"]}})
 
 

@@ -99,7 +99,7 @@ def test_keys_the_runner_does_not_know_are_refused_at_their_line(tmp_path: Path)
 
 
 def test_a_service_without_an_image_says_orbit_builds_none(tmp_path: Path):
-    with pytest.raises(InputError, match="names no image .*docker compose build"):
+    with pytest.raises(InputError, match=r"names no image .*docker compose build"):
         plan(group(tmp_path, {"app": {"build": "."}}), key="k", home=tmp_path)
 
 
