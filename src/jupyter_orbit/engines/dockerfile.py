@@ -373,7 +373,8 @@ def render_hub(base: str) -> BuildContext:
 
 def render_service(rootfs: str, image: ServiceImage) -> BuildContext:
     """A service's stand-in image: ``rootfs`` (a slim Debian) plus its Debian packages, set up
-    as the registry's image it replaces is (user, data folder, entrypoint, command)."""
+    as the registry's image it stands in for is (user, data folder, entrypoint, command). One
+    image serves every tag it stands in for (``redis:7``, ``redis:7.0``)."""
     files: list[tuple[str, bytes | Path]] = [
         ("dpkg-slim.cfg", DPKG_SLIM.encode()),
         ("apt-slim.conf", APT_SLIM.encode()),
@@ -381,8 +382,8 @@ def render_service(rootfs: str, image: ServiceImage) -> BuildContext:
     ]
     packages = " ".join(shlex.quote(p) for p in image.packages)
     lines = [
-        f"# Jupyter Orbit's stand-in for {image.replaces}, from Debian packages "
-        f"({', '.join(image.packages)}).",
+        f"# Jupyter Orbit's stand-in for the {image.name} image ({image.version}), from Debian "
+        f"packages ({', '.join(image.packages)}).",
         f"FROM {rootfs}",
         "COPY dpkg-slim.cfg /etc/dpkg/dpkg.cfg.d/90-orbit-slim",
         "COPY apt-slim.conf /etc/apt/apt.conf.d/90-orbit-slim",
@@ -415,7 +416,7 @@ def render_service(rootfs: str, image: ServiceImage) -> BuildContext:
     labels = [
         (LABEL_ROLE, "service"),
         (LABEL_FORMAT, FORMAT),
-        ("org.jupyter.orbit.replaces", image.replaces),
+        ("org.jupyter.orbit.stands-in-for", f"{image.name}:{image.version}"),
     ]
     lines.append(_label(labels))
     return BuildContext("\n".join(lines) + "\n", tuple(files), labels=tuple(labels))

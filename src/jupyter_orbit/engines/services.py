@@ -192,7 +192,7 @@ def plan(
                     path=group.source,
                     line=group.line_of(f"{where}.{name}"),
                 )
-        found += findings(definition, key=where)
+        found += findings(_absolute_binds(definition, group.base), key=where)
         found += _service_findings(definition, group, where)
         out.append(_translate(service, definition, group, key=key, home=home, where=where))
     for name, options in (group.volumes or {}).items():
@@ -220,11 +220,28 @@ def plan(
     return _in_order(out, group)
 
 
+def _absolute_binds(definition: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """``definition`` with relative bind sources made absolute (what the guard must see:
+    ``./sock`` may be a link to the engine's socket)."""
+    volumes = []
+    for item in _list(definition.get("volumes")):
+        source = _bind_source(item)
+        if source is not None and not source.startswith("/"):
+            absolute = str(base / Path(source).expanduser())
+            if isinstance(item, str):
+                item = absolute + item[len(source) :]
+            else:
+                item = {**item, "source": absolute}
+        volumes.append(item)
+    return {**definition, "volumes": volumes} if volumes else dict(definition)
+
+
 def _service_findings(definition: Mapping[str, Any], group: Services, where: str) -> list[Finding]:
     """What a service may not have beyond a kernel container's guard."""
     out = []
+    guarded = {f.key for f in findings(_absolute_binds(definition, group.base), key=where)}
     for i, cap in enumerate(_list(definition.get("cap_add"))):
-        if not any(f"{where}.cap_add[{i}]" == f.key for f in findings(definition, key=where)):
+        if f"{where}.cap_add[{i}]" not in guarded:
             out.append(Finding(f"{where}.cap_add[{i}]", f"adds the {cap} capability"))
     for i, device in enumerate(_list(definition.get("devices"))):
         out.append(
@@ -239,7 +256,7 @@ def _service_findings(definition: Mapping[str, Any], group: Services, where: str
         if source is None:
             continue
         host = (group.base / Path(source).expanduser()).resolve()
-        if os.path.normpath(str(host)) == "/":
+        if os.path.normpath(str(host)) == "/" or f"{where}.volumes[{i}]" in guarded:
             continue  # the guard names it already
         if not host.is_relative_to(group.root.resolve()):
             out.append(
