@@ -140,8 +140,10 @@ def forget(
 ) -> list[str]:
     """After ``orbit remove``: remove those services' containers and, with ``volumes``, the
     named volumes only they used (``groups``: the services as they were before)."""
-    from jupyter_orbit.engines.services import ServiceRunner, _volumes, project_key
+    from jupyter_orbit.engines.services import ServiceRunner, _volumes, engine_here, project_key
 
+    if not engine_here():
+        return []  # nothing of ours can be running
     names = set(names)
     runner = ServiceRunner(paths)
     done = []

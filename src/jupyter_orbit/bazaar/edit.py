@@ -396,6 +396,8 @@ def _forget(paths: Paths, change: Change, beside: list[Any], *, volumes: bool) -
         change.notes.append(f"removed {', '.join(removed)}")
     if not volumes:
         change.notes.append("their data volumes are kept (`--volumes` deletes them)")
+    elif not any(r.startswith("volume ") for r in removed):
+        change.notes.append("no data volume was deleted (none is left on this engine)")
 
 
 def diff(change: Change) -> str:

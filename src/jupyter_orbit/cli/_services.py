@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import click
@@ -13,15 +11,11 @@ from jupyter_orbit.paths import Paths
 
 def listing(paths: Paths) -> list[dict[str, Any]]:
     """This ORBIT_HOME's services on the local container engine (none when it has none)."""
-    host = os.environ.get("DOCKER_HOST", "")
-    if (
-        not host.startswith(("tcp://", "ssh://"))
-        and not Path(host.removeprefix("unix://") or "/var/run/docker.sock").exists()
-    ):
-        return []  # no engine here: nothing of ours can be running (and no import of docker)
-    from jupyter_orbit.engines.services import ServiceRunner
+    from jupyter_orbit.engines.services import ServiceRunner, engine_here
     from jupyter_orbit.errors import OrbitError
 
+    if not engine_here():
+        return []
     try:
         return ServiceRunner(paths).listing()
     except OrbitError:

@@ -131,6 +131,15 @@ class ServiceError(OrbitError):
     """A service beside the kernels could not be started or did not become ready."""
 
 
+def engine_here() -> bool:
+    """Whether a container engine may answer here (its socket exists, or DOCKER_HOST is remote):
+    without one, nothing of ours can be running."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith(("tcp://", "ssh://", "http://", "https://")):
+        return True
+    return Path(host.removeprefix("unix://") or "/var/run/docker.sock").exists()
+
+
 def project_key(folder: Path) -> str:
     """``orbit-svc-<folder name>-<hash of its path>``: the Compose project name Orbit gives a
     project's services (stable, and distinct for two folders of the same name)."""
