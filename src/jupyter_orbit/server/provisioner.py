@@ -60,7 +60,8 @@ class OrbitProvisioner(LocalProvisioner):
             self._pooled = await runtime.pool.take(
                 environment.env_id, cwd=cwd, session=session, argv=prepared.argv
             )
-            runtime.remember(runtime.warm_target(prepared))
+            if not prepared.services:  # a warm kernel would hold its services up for good
+                runtime.remember(runtime.warm_target(prepared))
             info["prewarmed"] = self._pooled is not None
         runtime.kernels[self.kernel_id] = info
         return kwargs
