@@ -259,9 +259,8 @@ def test_a_notebook_alone_brings_its_service_to_a_kernel_in_a_container(
             "run", str(nb), "--engine", "docker", "--yes", "-o", str(tmp_path / "out.ipynb")
         )
         assert r.returncode == 0, r.stderr
-        out = json.loads((tmp_path / "out.ipynb").read_text())["cells"][0]["outputs"][0]["text"]
-        assert (
-            out == "redis://cache:6379/0 b'+PONG\\r\\n'\n"
-        )  # by its name, on the project's network
+        [output] = json.loads((tmp_path / "out.ipynb").read_text())["cells"][0]["outputs"]
+        # by its name, on the project's network
+        assert "".join(output["text"]) == "redis://cache:6379/0 b'+PONG\\r\\n'\n"
     finally:
         remove_services(docker_client, orbit.home)
