@@ -363,6 +363,8 @@ def run(
 
         beside = find(change.before, paths)
     apply(change)
+    if action == "add" and ecosystem_class(change.ecosystem).runs_beside:
+        change.notes.append("kernels already running get the new services when restarted")
     if beside:
         _forget(paths, change, beside, volumes=volumes)
     elif volumes:

@@ -439,8 +439,7 @@ def _volumes(
         if isinstance(item, str):
             parts = item.split(":")
             if len(parts) == 1:
-                binds.append(parts[0])  # an anonymous volume
-                continue
+                continue  # an anonymous volume: the image's own, its data not kept anyway
             source, target, mode = parts[0], parts[1], (parts[2] if len(parts) > 2 else "rw")
         elif isinstance(item, Mapping):
             kind = item.get("type", "volume")
@@ -449,7 +448,6 @@ def _volumes(
             source, target = str(item.get("source", "")), str(item.get("target", ""))
             mode = "ro" if item.get("read_only") else "rw"
             if not source:
-                binds.append(target)
                 continue
         else:
             raise InputError(f"{where}.volumes[{i}] is not a volume", "write SOURCE:TARGET")
