@@ -36,6 +36,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "state",
                 "trust",
                 "uvcli",
+                "usage",
+                "uvfailure",
             }
         ),
     ),
@@ -46,7 +48,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("prepare", frozenset({"prepare", "resolve", "beside"})),
     ("hub and bazaar", frozenset({"hub", "bazaar"})),
     ("server", frozenset({"server"})),
-    ("profiles", frozenset({"profiles", "doctor", "desktop"})),
+    ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse"})),
     ("cli", frozenset({"cli", "__main__"})),
 )
 FLOOR = {name: n for n, (_, names) in enumerate(LAYERS) for name in names}

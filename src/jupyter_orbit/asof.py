@@ -284,8 +284,8 @@ def explain(err: OrbitError, res: Resolution) -> OrbitError:
 
     from jupyter_orbit.pythons import default_python
 
-    if not isinstance(err, BuildError) or res.spec.as_of is None:
-        return err
+    if not isinstance(err, BuildError) or res.spec.as_of is None or not err.dated:
+        return err  # e.g. a name the index does not have: no date would help
     why = f"{res.as_of_source}: {res.as_of_detail}"
     target = res.notebook.name if res.notebook else str(res.target)
     fixes = ["use today's versions with `--as-of now`"]

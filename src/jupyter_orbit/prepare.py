@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from jupyter_orbit import asof
+from jupyter_orbit import asof, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
@@ -205,6 +205,8 @@ def prepare(
         return out
     out.argv = engine.kernel_command(out.environment, recipe, launch)
     out.kernel_env = engine.kernel_env(out.environment, recipe)
+    with contextlib.suppress(OSError):  # only what `orbit envs` shows and `orbit gc` goes by
+        usage.record(paths, engine.id, out.environment.env_id, res.notebook)
     from jupyter_orbit.beside import attach
 
     attach(out, choices, paths, progress)  # the services its kernels run beside, if any

@@ -50,6 +50,7 @@ class Defaults:
     kernels: tuple[str, ...] | None = None  # None: every kernel Orbit has a recipe for
     pool_per_env: int = 1
     pool_max_envs: int = 3
+    announcements: bool = False  # JupyterLab's news feed and update checks (they go online)
     services: str = "stop"  # services beside kernels, after the last: "stop", "keep"; or "off"
 
 
@@ -77,6 +78,7 @@ class Settings:
                 "kernels": ALL_KERNELS if d.kernels is None else list(d.kernels),
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
+                "announcements": d.announcements,
                 # written once it differs from the default, so older files stay as they are
                 **({"services": d.services} if d.services != Defaults.services else {}),
             },
@@ -108,6 +110,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "kernels": (str, list),
         "pool_per_env": int,
         "pool_max_envs": int,
+        "announcements": bool,
         "services": str,
     },
 }
@@ -143,7 +146,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
             if key not in schema:
                 raise bad(name, "unknown setting", f"valid here: {', '.join(sorted(schema))}")
             want = schema[key]
-            if isinstance(value, bool) or not isinstance(value, want):
+            if (isinstance(value, bool) and want is not bool) or not isinstance(value, want):
                 kinds = " or ".join(
                     t.__name__ for t in (want if isinstance(want, tuple) else (want,))
                 )
@@ -186,6 +189,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
+    announcements = defaults.get("announcements", False)
     services = defaults.get("services", Defaults.services)
     if services not in SERVICES:
         raise bad(
@@ -196,7 +200,13 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         )
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
-        Defaults(engine=engine, kernels=kernel_list, services=services, **pools),
+        Defaults(
+            engine=engine,
+            kernels=kernel_list,
+            announcements=announcements,
+            services=services,
+            **pools,
+        ),
         description=doc.get("description", ""),
     )
 
@@ -298,7 +308,7 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
             if key not in table:
                 table[key] = tomlkit.table()
             _merge(table[key], value)
-        elif key not in table or table[key].unwrap() != value:
+        elif key not in table or _plain(table[key]) != value:
             if isinstance(value, list):
                 array = tomlkit.array()
                 array.extend(value)
@@ -307,6 +317,11 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
                 table[key] = array
             else:
                 table[key] = value
+
+
+def _plain(item: Any) -> Any:
+    """A tomlkit item as a Python value (tomlkit hands booleans out as ``bool`` already)."""
+    return item.unwrap() if hasattr(item, "unwrap") else item
 
 
 def write(path: Path, settings: Settings) -> None:

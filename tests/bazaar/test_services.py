@@ -71,7 +71,15 @@ def test_a_notebook_carries_its_services_and_exports_them(
 ):
     (project / "compose.yaml").write_text("services:\n  cache:\n    image: redis:7\n")
     nb = project / "nb.ipynb"
-    edit.run(paths, nb, ["postgres"], ecosystem="compose", environ=NO_ENGINE)
+    before = nb.read_bytes()
+    # The notebook reads its services from the project's file: the change goes there ...
+    change = edit.run(paths, nb, ["postgres"], ecosystem="compose", environ=NO_ENGINE)
+    assert nb.read_bytes() == before
+    assert list(load(project / "compose.yaml")["services"]) == ["cache", "postgres"]
+    assert any("for this notebook alone, use --to-notebook" in n for n in change.notes)
+    edit.run(paths, nb, ["postgres"], action="remove", ecosystem="compose", environ=NO_ENGINE)
+    # ... unless the notebook is to carry its own.
+    edit.run(paths, nb, ["postgres"], ecosystem="compose", environ=NO_ENGINE, to_notebook=True)
     services = json.loads(nb.read_text())["metadata"]["orbit"]["services"]
     assert list(services) == ["cache", "postgres"]  # the project's, kept, and the new one
     assert "packages" not in json.loads(nb.read_text())["metadata"]["orbit"]

@@ -208,7 +208,10 @@ def test_orbit_alone_starts_the_server_and_opens_the_menu(orbit: Orbit, tmp_path
         line = proc.stdout.readline()
         assert line.startswith("Orbit's kernel menu (profile default) at http://127.0.0.1:")
         assert line.rstrip().endswith("/orbit/launcher")
-        assert "stop with Ctrl-C" in proc.stdout.readline()  # it keeps the server it started
+        said = [proc.stdout.readline() for _ in range(4)]
+        assert "/orbit/login?code=" in said[1]  # a one-time login link, not the token
+        assert "(readable by you alone)" in said[2]
+        assert "stop with Ctrl-C" in said[3]  # it keeps the server it started
         status = json.loads(orbit.run("status", "--json").stdout)
         assert status["running"] and status["root_dir"] == str(root)
         assert status.get("token") is None

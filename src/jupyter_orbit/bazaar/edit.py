@@ -163,8 +163,12 @@ def plan(
     ecosystem: str | None = None,
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    to_notebook: bool = False,
 ) -> Change:
-    """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing."""
+    """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing.
+
+    A notebook that reads its packages of the ecosystem from project files gets the change
+    in those files (``to_notebook``: in the notebook itself, which then stops reading them)."""
     from jupyter_orbit.prepare import Choices, prepare
 
     if not specs:
@@ -189,14 +193,20 @@ def plan(
     add, gone = (reqs, []) if action == "add" else ([], names)
 
     notes: list[str] = []
-    if file is None and is_notebook:
+    reads = _project_sources(res, eco_name) if is_notebook and file is None else []
+    if is_notebook and file is None and eco.runs_beside:
+        reads = _beside_sources(res, paths, eco)
+    if file is None and is_notebook and (to_notebook or not reads):
         changes = [_notebook_change(res, target, eco_name, add, gone, notes, eco)]
-        locked = bool(_orbit_meta(target).get("lock"))
+    elif file is None and is_notebook:
+        changes = [_project_change(res, target, eco, add, gone, action, reads, notes)]
     else:
         path = (file if file is not None else _project_file(res, eco_name, target)).resolve()
         if file is not None and not _format_of(path).holds(eco_name):
             raise _format_of(path).refuse(path, eco_name)
-        changes, locked = [_file_change(eco, path, add, gone, action)], False
+        changes = [_file_change(eco, path, add, gone, action)]
+    # Services are no packages: a notebook's lock does not change with them.
+    locked = is_notebook and not eco.runs_beside and bool(_orbit_meta(target).get("lock"))
     new_spec = _spec_after(res.spec, eco_name, add, gone)
     return Change(
         action,
@@ -211,6 +221,61 @@ def plan(
         notes,
         locked=locked,
     )
+
+
+def _project_sources(res: Resolution, eco: str) -> list[Path]:
+    """The project files a notebook reads its ``eco`` packages from (none: it declares its
+    own, or has none)."""
+    return [
+        s.path
+        for s in res.sources
+        if s.path and s.level is Level.PROJECT and f"packages.{eco}" in s.provides
+    ]
+
+
+def _beside_sources(res: Resolution, paths: Paths, eco: Ecosystem) -> list[Path]:
+    """The project file a notebook reads the services it runs beside from (none: it carries
+    its own, or has none)."""
+    from jupyter_orbit.beside import find
+
+    return [
+        g.source for g in find(res, paths) if g.ecosystem == eco.name and g.source != res.notebook
+    ]
+
+
+def _project_change(
+    res: Resolution,
+    notebook: Path,
+    eco: Ecosystem,
+    add: list[Requirement],
+    gone: list[str],
+    action: str,
+    reads: list[Path],
+    notes: list[str],
+) -> FileChange:
+    """The change in the project file ``notebook`` reads its packages from: writing them into
+    the notebook would silently make that file ignored for it."""
+    if eco.runs_beside:  # the one file its services come from
+        path = reads[0].resolve()
+    else:
+        path = _project_file(res, eco.name, notebook.parent).resolve()
+    names = ", ".join(p.name for p in reads)
+    try:
+        change = _file_change(eco, path, add, gone, action)
+    except InputError as err:
+        raise InputError(
+            f"{notebook.name} reads its {eco.name} packages from {names}, which Orbit cannot "
+            f"change: {err.message}",
+            f"edit {names} yourself, or give the notebook packages of its own with "
+            "--to-notebook (it then no longer reads them from there)",
+            path=err.path,
+            line=err.line,
+        ) from None
+    notes.append(
+        f"{notebook.name} reads its {eco.name} packages from {names}, so they are changed "
+        "there (for this notebook alone, use --to-notebook)"
+    )
+    return change
 
 
 def _orbit_meta(notebook: Path) -> dict[str, Any]:
@@ -272,8 +337,8 @@ def _notebook_change(
             }
         )
         notes.append(
-            f"the notebook now lists its own {eco} packages (copied from {', '.join(where)}), "
-            "so it rebuilds from the notebook alone"
+            f"the notebook now lists its own {eco} packages (copied from {', '.join(where)}) "
+            "and no longer reads them from there; it rebuilds from the notebook alone"
         )
     edit_packages(nb, notebook, eco, add=add, remove=gone, seed=seed)
     return _notebook_text(notebook, before, nb)
@@ -336,6 +401,7 @@ def run(
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     dry_run: bool = False,
+    to_notebook: bool = False,
     volumes: bool = False,
 ) -> Change:
     """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed.
@@ -346,7 +412,14 @@ def run(
     from jupyter_orbit.errors import OrbitError
 
     change = plan(
-        paths, target, specs, action=action, ecosystem=ecosystem, file=file, environ=environ
+        paths,
+        target,
+        specs,
+        action=action,
+        ecosystem=ecosystem,
+        file=file,
+        environ=environ,
+        to_notebook=to_notebook,
     )
     check(change, paths, environ)
     for f in change.files:

@@ -114,7 +114,7 @@ def compose_yaml(res: Resolution, paths: Paths) -> str:
     if not services:
         raise InputError(
             f"{res.target.name} runs no services beside its kernels",
-            "add one first, e.g. `orbit add postgres --in compose --to NOTEBOOK`",
+            "add one first, e.g. `orbit add postgres --in compose --to FOLDER`",
             path=res.target,
         )
     volumes = [v for d in services.values() for v in named_volumes(d)]

@@ -261,6 +261,7 @@ _bazaar.register(cli)  # search, add, remove, lock, export
 # Commands that live in modules of their own (each still imports its work only when it runs).
 from jupyter_orbit.cli._config import config_group  # noqa: E402
 from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
+from jupyter_orbit.cli._disk import envs_command, gc_command  # noqa: E402
 from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
@@ -274,6 +275,8 @@ for _command in (
     open_command,
     doctor_command,
     hub,
+    envs_command,
+    gc_command,
 ):
     cli.add_command(_command)
 

@@ -106,7 +106,8 @@ class Compose(Ecosystem):
     def parse_declared(cls, text: str, origin: Origin) -> Requirement:
         raise InputError(
             "services are not packages: a notebook keeps them in metadata.orbit.services",
-            "move them there, e.g. with `orbit add postgres --in compose --to NOTEBOOK`",
+            "move them there, e.g. with "
+            "`orbit add postgres --in compose --to NOTEBOOK --to-notebook`",
             path=origin.path,
         )
 

@@ -48,17 +48,9 @@ class ComposeFile(Manifest):
             out.notes.append(f"{path.name}: services run beside the kernels: {', '.join(names)}")
         return out
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
-        if not self.holds(ecosystem):
-            raise self.refuse(path, ecosystem)
         eco = Compose(Paths.from_env())
         services = []
         for req in add:

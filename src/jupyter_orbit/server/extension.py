@@ -92,6 +92,7 @@ HANDLER_MODULES = (
     "jupyter_orbit.server.bazaar_api",
     "jupyter_orbit.server.extensions_api",
     "jupyter_orbit.server.launcher",
+    "jupyter_orbit.server.login",
 )
 
 
@@ -108,6 +109,12 @@ class OrbitExtension(ExtensionApp):
     )
     allow_host_access = Bool(
         False, config=True, help="Let notebooks ask for container options that reach the host."
+    )
+    announcements = Bool(
+        False,
+        config=True,
+        help="JupyterLab's news feed and update checks, which ask a web site; off, the server "
+        "asks nothing of the network that a notebook did not ask for.",
     )
     prewarm_kernels = List(
         Unicode(),
