@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("manifests", frozenset({"manifests"})),
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines"})),
-    ("prepare", frozenset({"prepare", "resolve"})),
+    ("prepare", frozenset({"prepare", "resolve", "beside"})),
     ("hub and bazaar", frozenset({"hub", "bazaar"})),
     ("server", frozenset({"server"})),
     ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse"})),

@@ -91,12 +91,12 @@ def test_a_toy_ecosystem_plugs_in_without_editing_orbit(tmp_path: Path):
     # without the package, the same notebook is refused with the valid names
     r = orbit(tmp_path, tmp_path / "empty-site", "env", str(nb))
     assert r.returncode == 2
-    assert "unknown ecosystem 'toy'" in r.stderr and "apt, conda, npm, pypi" in r.stderr
+    assert "unknown ecosystem 'toy'" in r.stderr and "apt, compose, conda, npm, pypi" in r.stderr
 
 
 def test_orbits_own_plug_ins_come_from_its_entry_points():
     assert set(ENGINES.own()) == {"local", "docker"}
-    assert set(ECOSYSTEMS.own()) == {"pypi", "conda", "npm", "apt"}
+    assert set(ECOSYSTEMS.own()) == {"pypi", "conda", "npm", "apt", "compose"}
     assert {"requirements.txt", "environment.yml", "package.json"} <= set(MANIFESTS.own())
     assert {"python", "bash", "r", "octave"} <= set(RECIPES.own())
     for registry in (ENGINES, ECOSYSTEMS, MANIFESTS, RECIPES):

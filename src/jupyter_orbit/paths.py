@@ -172,5 +172,10 @@ class Paths:
         return self.home / "trust.json"
 
     @property
+    def services_dir(self) -> Path:
+        """Per project: the state of its services beside the kernels, and their kernels' leases."""
+        return self.home / "services"
+
+    @property
     def cache_dir(self) -> Path:
         return self.home / "cache"

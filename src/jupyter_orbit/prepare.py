@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from jupyter_orbit import asof, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
@@ -60,11 +60,19 @@ class Consent:
     trusted_folders: bool = True
     ask: Ask | None = None
 
-    def check(self, paths: Paths, res: Resolution) -> None:
-        """Raise ``TrustError`` unless installing what ``res`` declares is allowed."""
+    def check(
+        self,
+        paths: Paths,
+        res: Resolution,
+        *,
+        wanted: list[str] | None = None,
+        doing: str = "installing",
+    ) -> None:
+        """Raise ``TrustError`` unless installing what ``res`` declares is allowed (or, with
+        ``wanted``, ``doing`` those: starting the services it declares)."""
         from jupyter_orbit.trust import TrustStore
 
-        wanted = declared(res)
+        wanted = declared(res) if wanted is None else wanted
         if not wanted or self.yes:
             return
         if self.trusted_folders and TrustStore(paths.trust_file).is_trusted(res.project_root):
@@ -73,7 +81,7 @@ class Consent:
             return
         where = res.notebook or res.target
         raise TrustError(
-            f"{where} is outside a trusted project; not installing what it declares "
+            f"{where} is outside a trusted project; not {doing} what it declares "
             f"({', '.join(wanted[:4])}{' …' if len(wanted) > 4 else ''})",
             f"trust the project with `orbit trust {res.project_root}` (then restart the kernel), "
             "or run it once with `orbit run --yes`",
@@ -97,6 +105,7 @@ class Choices:
     locked: bool = False  # --locked: a lock that fits the spec is required
     allow_host_access: bool = False  # container options that reach the host (explicit flag)
     consent: Consent = field(default_factory=Consent)
+    services: str | None = None  # the profile's defaults.services (None: the default profile's)
 
 
 @dataclass
@@ -113,6 +122,7 @@ class Prepared:
     built: bool = False  # built by this call
     argv: list[str] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
+    services: list[dict[str, Any]] = field(default_factory=list)  # started beside the kernel
 
     @property
     def spec(self) -> EnvSpec:
@@ -200,6 +210,9 @@ def prepare(
     out.kernel_env = engine.kernel_env(out.environment, recipe)
     with contextlib.suppress(OSError):  # only what `orbit envs` shows and `orbit gc` goes by
         usage.record(paths, engine.id, out.environment.env_id, res.notebook)
+    from jupyter_orbit.beside import attach
+
+    attach(out, choices, paths, progress)  # the services its kernels run beside, if any
     return out
 
 

@@ -20,6 +20,7 @@ from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError
 
 ALL_KERNELS = "all"
+SERVICES = ("stop", "keep", "off")  # what becomes of services beside kernels (jupyter_orbit.beside)
 MAX_EXTENSIONS = 64
 MAX_POOL = 16
 # Parts of the server environment itself: an extension list may not replace them.
@@ -50,6 +51,7 @@ class Defaults:
     pool_per_env: int = 1
     pool_max_envs: int = 3
     announcements: bool = False  # JupyterLab's news feed and update checks (they go online)
+    services: str = "stop"  # services beside kernels, after the last: "stop", "keep"; or "off"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class Settings:
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
                 "announcements": d.announcements,
+                # written once it differs from the default, so older files stay as they are
+                **({"services": d.services} if d.services != Defaults.services else {}),
             },
         }
 
@@ -107,6 +111,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "pool_per_env": int,
         "pool_max_envs": int,
         "announcements": bool,
+        "services": str,
     },
 }
 
@@ -185,9 +190,23 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
     announcements = defaults.get("announcements", False)
+    services = defaults.get("services", Defaults.services)
+    if services not in SERVICES:
+        raise bad(
+            "defaults.services",
+            f"{services!r} is not one of {', '.join(SERVICES)}",
+            '"stop": services stop after the last kernel using them; "keep": they stay up; '
+            '"off": Orbit never starts them',
+        )
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
-        Defaults(engine=engine, kernels=kernel_list, announcements=announcements, **pools),
+        Defaults(
+            engine=engine,
+            kernels=kernel_list,
+            announcements=announcements,
+            services=services,
+            **pools,
+        ),
         description=doc.get("description", ""),
     )
 

@@ -194,8 +194,10 @@ def plan(
 
     notes: list[str] = []
     reads = _project_sources(res, eco_name) if is_notebook and file is None else []
+    if is_notebook and file is None and eco.runs_beside:
+        reads = _beside_sources(res, paths, eco)
     if file is None and is_notebook and (to_notebook or not reads):
-        changes = [_notebook_change(res, target, eco_name, add, gone, notes)]
+        changes = [_notebook_change(res, target, eco_name, add, gone, notes, eco)]
     elif file is None and is_notebook:
         changes = [_project_change(res, target, eco, add, gone, action, reads, notes)]
     else:
@@ -203,7 +205,8 @@ def plan(
         if file is not None and not _format_of(path).holds(eco_name):
             raise _format_of(path).refuse(path, eco_name)
         changes = [_file_change(eco, path, add, gone, action)]
-    locked = is_notebook and bool(_orbit_meta(target).get("lock"))
+    # Services are no packages: a notebook's lock does not change with them.
+    locked = is_notebook and not eco.runs_beside and bool(_orbit_meta(target).get("lock"))
     new_spec = _spec_after(res.spec, eco_name, add, gone)
     return Change(
         action,
@@ -230,6 +233,16 @@ def _project_sources(res: Resolution, eco: str) -> list[Path]:
     ]
 
 
+def _beside_sources(res: Resolution, paths: Paths, eco: Ecosystem) -> list[Path]:
+    """The project file a notebook reads the services it runs beside from (none: it carries
+    its own, or has none)."""
+    from jupyter_orbit.beside import find
+
+    return [
+        g.source for g in find(res, paths) if g.ecosystem == eco.name and g.source != res.notebook
+    ]
+
+
 def _project_change(
     res: Resolution,
     notebook: Path,
@@ -242,7 +255,10 @@ def _project_change(
 ) -> FileChange:
     """The change in the project file ``notebook`` reads its packages from: writing them into
     the notebook would silently make that file ignored for it."""
-    path = _project_file(res, eco.name, notebook.parent).resolve()
+    if eco.runs_beside:  # the one file its services come from
+        path = reads[0].resolve()
+    else:
+        path = _project_file(res, eco.name, notebook.parent).resolve()
     names = ", ".join(p.name for p in reads)
     try:
         change = _file_change(eco, path, add, gone, action)
@@ -292,12 +308,16 @@ def _notebook_change(
     add: list[Requirement],
     gone: list[str],
     notes: list[str],
+    ecosystem: Ecosystem,
 ) -> FileChange:
     from jupyter_orbit.manifests.notebook import load_notebook
-    from jupyter_orbit.manifests.notebook_edit import JsonStyle, edit_packages
+    from jupyter_orbit.manifests.notebook_edit import edit_packages, orbit_metadata
 
     before = notebook.read_bytes()
     nb = load_notebook(notebook)
+    own = orbit_metadata(nb)  # an ecosystem that keeps its entries under a key of its own
+    if ecosystem.edit_notebook(own, notebook, add=add, remove=gone, root=res.project_root):
+        return _notebook_text(notebook, before, nb)
     seed = []
     for r in res.spec.packages(eco):
         if r.origin is None or not r.declared:
@@ -321,8 +341,14 @@ def _notebook_change(
             "and no longer reads them from there; it rebuilds from the notebook alone"
         )
     edit_packages(nb, notebook, eco, add=add, remove=gone, seed=seed)
+    return _notebook_text(notebook, before, nb)
+
+
+def _notebook_text(notebook: Path, before: bytes, nb: dict[str, Any]) -> FileChange:
+    from jupyter_orbit.manifests.notebook_edit import JsonStyle
+
     text = before.decode("utf-8-sig")
-    after = JsonStyle.of(text, nb).dumps(nb)
+    after = JsonStyle.of(text, json.loads(text)).dumps(nb)  # the style the file had
     if before.startswith(b"\xef\xbb\xbf"):
         after = "\ufeff" + after
     return FileChange(notebook, before, after.encode("utf-8"))
@@ -376,8 +402,11 @@ def run(
     environ: Mapping[str, str] | None = None,
     dry_run: bool = False,
     to_notebook: bool = False,
+    volumes: bool = False,
 ) -> Change:
-    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed."""
+    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed.
+    Removing services beside the kernels also removes their containers (and, with
+    ``volumes``, the data volumes only they used)."""
     from jupyter_orbit.bazaar.lock import lock_notebook
     from jupyter_orbit.ecosystems import lockfile
     from jupyter_orbit.errors import OrbitError
@@ -401,7 +430,18 @@ def run(
             )
     if dry_run:
         return change
+    beside = []
+    if action == "remove" and ecosystem_class(change.ecosystem).runs_beside:
+        from jupyter_orbit.beside import find
+
+        beside = find(change.before, paths)
     apply(change)
+    if action == "add" and ecosystem_class(change.ecosystem).runs_beside:
+        change.notes.append("kernels already running get the new services when restarted")
+    if beside:
+        _forget(paths, change, beside, volumes=volumes)
+    elif volumes:
+        change.notes.append("--volumes only concerns services (--in compose): nothing deleted")
     if change.locked and change.notebook is not None:
         old = change.before.spec.lock
         keep = lockfile.pins(old.text) if old and old.format == "requirements" else []
@@ -415,6 +455,24 @@ def run(
         else:
             change.notes.append("renewed the notebook's lock")
     return change
+
+
+def _forget(paths: Paths, change: Change, beside: list[Any], *, volumes: bool) -> None:
+    """The removed services' containers go; their data volumes too with ``volumes``."""
+    from jupyter_orbit.beside import forget
+    from jupyter_orbit.errors import OrbitError
+
+    try:
+        removed = forget(paths, beside, change.names, volumes=volumes)
+    except OrbitError as e:
+        change.notes.append(f"the services' containers could not be removed: {e.message}")
+        return
+    if removed:
+        change.notes.append(f"removed {', '.join(removed)}")
+    if not volumes:
+        change.notes.append("their data volumes are kept (`--volumes` deletes them)")
+    elif not any(r.startswith("volume ") for r in removed):
+        change.notes.append("no data volume was deleted (none is left on this engine)")
 
 
 def diff(change: Change) -> str:

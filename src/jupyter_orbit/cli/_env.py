@@ -50,6 +50,7 @@ def env_command(
         prepared = prepare(target, choices, paths, until="resolve")
     res = prepared.resolution
     report = to_report(res, plan, pins, problem)
+    report["services"] = _services(res, paths)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -98,6 +99,21 @@ def to_report(
         "pins": pins,
         "problem": problem.to_dict() if problem else None,
     }
+
+
+def _services(res: Resolution, paths: Any) -> list[dict[str, Any]]:
+    """What the kernel runs beside (read from the files; nothing is started)."""
+    from jupyter_orbit.beside import find
+
+    try:
+        groups = find(res, paths)
+    except OrbitError as err:
+        return [{"problem": err.to_dict()}]
+    return [
+        {"name": s.name, "image": s.definition.get("image"), "source": str(g.source)}
+        for g in groups
+        for s in g.services
+    ]
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -150,6 +166,13 @@ def _print(r: dict[str, Any]) -> None:
     for s in r["sources"]:
         sources.add_row(s["level"], short(s["path"]) or s["kind"], ", ".join(s["provides"]))
     out.print(sources)
+    if r.get("services"):
+        out.print("[bold]services[/] beside the kernel")
+        for svc in r["services"]:
+            if "problem" in svc:
+                out.print(f"  [red]problem:[/] {svc['problem']['error']}")
+            else:
+                out.print(f"  {svc['name']:<12} {svc['image']}  [dim]{short(svc['source'])}[/]")
     if r["ignored"]:
         out.print("[bold]ignored[/]")
         for i in r["ignored"]:

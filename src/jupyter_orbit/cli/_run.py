@@ -43,6 +43,7 @@ def run_command(
         locked=locked,
         allow_host_access=allow_host_access,
         consent=Consent(yes=yes, ask=_ask if _interactive() else None),
+        services=_profile_services(paths, profile),
     )
     target = Path(notebook)
     if target.is_dir():
@@ -69,7 +70,7 @@ def run_command(
         "allow_host_access": allow_host_access,
     }
     final = None
-    if use_server:
+    if use_server and not prepared.services:  # a kernel beside services starts here
         from jupyter_orbit.state import running
 
         state = running(prof, check_http=False)
@@ -129,6 +130,8 @@ def _ask(res: Resolution, wanted: list[str]) -> bool:
     click.echo(f"{res.notebook} declares:", err=True)
     for item in wanted:
         click.echo(f"  {item}", err=True)
+    if all(" service: " in item for item in wanted):
+        return confirm("Start these services beside the kernel?")
     return confirm("Install these into a new environment?")
 
 
@@ -138,6 +141,14 @@ def _profile_engine(paths: Paths, profile: str) -> str:
 
     path = paths.profile(profile).settings_file
     return settings.read(path).defaults.engine if path.exists() else "local"
+
+
+def _profile_services(paths: Paths, profile: str) -> str:
+    """What the profile does with services beside kernels (``defaults.services``)."""
+    from jupyter_orbit import settings
+
+    path = paths.profile(profile).settings_file
+    return settings.read(path).defaults.services if path.exists() else "stop"
 
 
 async def _run_here(

@@ -276,17 +276,22 @@ def down_command(*, profile: str) -> None:
 
 
 def status_command(*, as_json: bool, profile: str) -> None:
-    _, prof = locations(profile)
+    from jupyter_orbit.cli import _services
+
+    paths, prof = locations(profile)
     state = running(prof)
+    services = _services.listing(paths)
     if state is None:
         if as_json:
-            click.echo(json.dumps({"running": False, "profile": profile}))
+            click.echo(json.dumps({"running": False, "profile": profile, "services": services}))
         else:
             click.echo(f"no server is running for profile {profile!r}")
+            _services.show(services)
         return
     info = state.client().get_json("/orbit/api/status")
     if as_json:
-        click.echo(json.dumps({"running": True, **state.public(), **info}, indent=2))
+        out = {"running": True, **state.public(), **info, "services": services}
+        click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"profile {profile}: {state.url}lab  (pid {state.pid}, root {state.root_dir})")
     found = login_link(state, "lab")
@@ -304,3 +309,4 @@ def status_command(*, as_json: bool, profile: str) -> None:
         )
     for p in info.get("pool", []):
         click.echo(f"  warm: env {p['env_id']}  ready {p['ready']}  starting {p['starting']}")
+    _services.show(services)

@@ -28,6 +28,10 @@ class Launch:
     notebook: Path | None = None
     project_root: Path | None = None
     allow_host_access: bool = False  # container options that reach into the host (explicit flag)
+    # Services beside the kernel (``jupyter_orbit.beside``): the networks they are on, and the
+    # variables that reach them (an engine that runs kernels elsewhere passes these names on).
+    networks: tuple[str, ...] = ()
+    pass_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Engine(ABC):
     name: ClassVar[str]
     takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
     stores: ClassVar[str] = "environment"  # what ``orbit envs`` calls what it keeps
+    # Whether its kernels join the network of the services beside them and reach each by its
+    # name (kernels in containers); otherwise they reach the ports published on 127.0.0.1.
+    joins_service_network: ClassVar[bool] = False
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths

@@ -83,6 +83,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--mount", action="append", default=[], help="host folder, same path inside")
     p.add_argument("--connection-file", required=True)
     p.add_argument("--options", default="{}", help="checked container options (JSON)")
+    p.add_argument("--network", action="append", default=[], help="a services' network to join")
+    p.add_argument(
+        "--pass-env", action="append", default=[], help="a variable of this process to pass on"
+    )
     p.add_argument("argv", nargs=argparse.REMAINDER, help="-- the kernel command in the image")
     args = p.parse_args(argv)
     if args.argv[:1] == ["--"]:
@@ -123,6 +127,7 @@ def container_spec(args: argparse.Namespace, connection: dict[str, Any]) -> dict
     if isinstance(extra_env, list):
         extra_env = dict(e.split("=", 1) if "=" in e else (e, "") for e in extra_env)
     environment.update(extra_env)
+    environment.update({k: os.environ[k] for k in args.pass_env if k in os.environ})
     ports = (
         {}
         if host_network
@@ -153,6 +158,8 @@ def container_spec(args: argparse.Namespace, connection: dict[str, Any]) -> dict
     }
     if uid != 0:  # an ordinary user's processes need no capabilities; root's keep Docker's few
         kw["cap_drop"] = ["ALL"]
+    if args.network and not host_network:  # services beside the kernel: reached by their names
+        kw["network"] = args.network[0]
     kw.update(extra)
     return kw
 
@@ -203,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    for network in args.network[1:] if "network" in kw else ():
+        try:
+            client.networks.get(network).connect(container)
+        except Exception as e:
+            print(f"orbit: could not join the services' network {network}: {e}", file=sys.stderr)
     kernel = _Kernel(client, container)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda s, _f: kernel.signal(s))

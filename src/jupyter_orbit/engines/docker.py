@@ -54,6 +54,7 @@ def image_tag(env_id: str) -> str:
 class DockerEngine(Engine):
     name = "docker"
     stores = "image"
+    joins_service_network = True
 
     def __init__(self, paths: Paths, client: docker.DockerClient | None = None) -> None:
         super().__init__(paths)
@@ -170,6 +171,10 @@ class DockerEngine(Engine):
             argv += ["--mount", str(launch.project_root)]
         if options := self.notebook_options(launch):
             argv += ["--options", json.dumps(options, sort_keys=True, separators=(",", ":"))]
+        for network in launch.networks:
+            argv += ["--network", network]
+        for name in launch.pass_env:  # the values travel in the environment, never in argv
+            argv += ["--pass-env", name]
         return [*argv, "--", *self.kernel_argv(env, recipe)]
 
     def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:

@@ -37,6 +37,7 @@ ORBIT_KEYS = (
     "engine",
     "lock",
     "container",  # the kernel container's options; read by the docker engine when it launches
+    "services",  # services beside the kernel; read when it launches (jupyter_orbit.beside)
 )
 LOCK_FORMATS = ("uv.lock", "requirements")
 # The reference regular expression from PEP 723.

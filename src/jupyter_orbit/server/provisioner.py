@@ -87,7 +87,8 @@ class OrbitProvisioner(LocalProvisioner):
             self._pooled = await runtime.pool.take(
                 environment.env_id, cwd=cwd, session=session, argv=prepared.argv
             )
-            runtime.remember(runtime.warm_target(prepared))
+            if not prepared.services:  # a warm kernel would hold its services up for good
+                runtime.remember(runtime.warm_target(prepared))
             info["prewarmed"] = self._pooled is not None
             how = "a prewarmed kernel is handed over" if self._pooled else "starting it"
             job.emit({"step": "kernel", "detail": how})
