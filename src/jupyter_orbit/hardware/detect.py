@@ -128,6 +128,14 @@ class Probe:
         except (OSError, KeyError):
             return None
 
+    def owner_gid(self, absolute: str) -> str | None:
+        if self.root != Path("/"):
+            return None
+        try:
+            return str(Path(absolute).stat().st_gid)
+        except OSError:
+            return None
+
     def can_use(self, absolute: str) -> bool | None:
         """Whether this user may read and write the node (None: unknown, in a fixture tree)."""
         if self.root != Path("/"):
@@ -220,6 +228,12 @@ def device_group(probe: Probe, node: str, kind: str) -> str:
     """The group that grants access to a device node (its owner, else the usual one)."""
     group = probe.owner_group(node)
     return GROUPS[kind] if group in (None, "root") else group
+
+
+def group_details(probe: Probe, node: str, kind: str) -> dict[str, str]:
+    """The group of a node by name, and by number where the machine says (containers need it)."""
+    gid = probe.owner_gid(node)
+    return {"group": device_group(probe, node, kind)} | ({"gid": gid} if gid else {})
 
 
 def group_need(probe: Probe, node: str, kind: str) -> Need:
@@ -374,7 +388,9 @@ def _drm(probe: Probe) -> list[Device]:
             continue
         device_id = probe.read(f"/sys/class/drm/{node.name}/device/device") or ""
         needs = [group_need(probe, str(node), "render")]
-        details = {"pci": f"{vendor_id}:{device_id}".strip(":")}
+        details = {"pci": f"{vendor_id}:{device_id}".strip(":")} | group_details(
+            probe, str(node), "render"
+        )
         name = {"amd": "AMD GPU", "intel": "Intel GPU"}[vendor]
         if vendor == "amd":
             kfd = probe.exists("/dev/kfd")
@@ -511,7 +527,7 @@ def _serial(probe: Probe, lister: SerialLister) -> tuple[list[Device], list[str]
                 "board": BOARD_VENDORS.get(f"{port.vid:04x}") if port.vid is not None else None,
             }.items()
             if v
-        }
+        } | group_details(probe, port.device, "serial")
         needs = [group_need(probe, port.device, "serial")]
         if port.usb_id and (rule := udev_rule(port, device_group(probe, port.device, "serial"))):
             needs.append(
@@ -583,7 +599,8 @@ def _cameras(probe: Probe) -> list[Device]:
             continue
         name = probe.read(f"/sys/class/video4linux/{node.name}/name") or "video device"
         needs = (group_need(probe, str(node), "camera"),)
-        devices.append(Device("camera", name, str(node), "", {}, needs))
+        details = group_details(probe, str(node), "camera")
+        devices.append(Device("camera", name, str(node), "", details, needs))
     return devices
 
 
