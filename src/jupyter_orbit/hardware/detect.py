@@ -232,7 +232,7 @@ def device_group(probe: Probe, node: str, kind: str) -> str:
 
 def group_details(probe: Probe, node: str, kind: str) -> dict[str, str]:
     """The group of a node by name, and by number where the machine says (containers need it)."""
-    gid = probe.owner_gid(node)
+    gid = probe.owner_gid(node) if probe.owner_group(node) not in (None, "root") else None
     return {"group": device_group(probe, node, kind)} | ({"gid": gid} if gid else {})
 
 
@@ -266,6 +266,8 @@ def nvml_gpus() -> tuple[list[dict[str, str]], str | None]:
         return [], None  # not installed: nvidia-smi is asked instead, no note needed
     try:
         pynvml.nvmlInit()
+    except pynvml.NVMLError_LibraryNotFound:
+        return [], None  # no NVIDIA driver here at all: nothing worth a note
     except pynvml.NVMLError as e:
         return [], f"NVML: {e}"
     try:
@@ -559,6 +561,10 @@ def pyvisa_resources(backend: str = "", query: str = "?*::INSTR") -> VisaLister:
         result: dict[str, Any] = {}
 
         def work() -> None:
+            import warnings
+
+            # pyvisa-py warns about optional discovery packages (zeroconf, psutil) it lacks
+            warnings.filterwarnings("ignore", category=UserWarning, module="pyvisa_py")
             try:
                 rm = pyvisa.ResourceManager(backend) if backend else pyvisa.ResourceManager()
                 try:
@@ -584,8 +590,9 @@ def _visa(lister: VisaLister, timeout: float) -> tuple[list[Device], list[str]]:
     found, problem = lister(timeout)
     devices = []
     for resource in found:
-        interface = resource.split("::", 1)[0].rstrip("0123456789").upper()
-        devices.append(Device("visa", resource, resource, "", {"interface": interface}))
+        interface = re.match(r"[A-Za-z]*", resource).group(0).upper()
+        name = f"{interface} instrument" if interface else "instrument"
+        devices.append(Device("visa", name, resource, "", {"interface": interface}))
     return devices, [problem] if problem else []
 
 
