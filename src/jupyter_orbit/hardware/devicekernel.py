@@ -160,6 +160,10 @@ class DeviceKernel(Kernel):
         lines = [f"{name:<{width}}  {doc}" for name, doc in self.magics().items()]
         self.print("\n".join(lines) + "\n")
 
+    def magic_version(self, args: str) -> None:
+        """This kernel's name and version."""
+        self.print(f"{self.implementation} {self.implementation_version}\n")
+
     def magic_disconnect(self, args: str) -> None:
         """Let go of the device (the next cell connects again)."""
         self.release()
