@@ -18,7 +18,8 @@ a subclass says how to reach its device:
 
 Lines at the top of a cell that start with ``%`` are magics: ``%name args`` calls the method
 ``magic_name(self, args)``; a cell starting ``%%name args`` hands the rest of the cell to
-``cell_magic_name(self, args, body)``. A magic's docstring is its help (``%help``), and magic
+``cell_magic_name(self, args, body)``. The device is opened before a magic runs unless its name
+is in ``offline_magics``. A magic's docstring is its help (``%help``), and magic
 names complete with Tab. ``self.display(..., display_id=...)`` and ``self.update_display`` send
 ``display_data`` and ``update_display_data`` for live readings.
 
@@ -73,6 +74,8 @@ class DeviceKernel(Kernel):
         "file_extension": ".txt",
     }
     banner = "An Orbit device kernel"
+    # Magics that work without the device (the others get it opened first).
+    offline_magics: ClassVar[frozenset[str]] = frozenset({"help", "version", "disconnect"})
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -239,6 +242,8 @@ class DeviceKernel(Kernel):
             raise DeviceError(
                 f"unknown magic {mark}{name}", f"known ones: {', '.join(self.magics())}"
             )
+        if name not in self.offline_magics:
+            self.ensure_open()
         method(args, *body)
 
     def _error(self, ename: str, evalue: str, tb: list[str], silent: bool) -> dict[str, Any]:

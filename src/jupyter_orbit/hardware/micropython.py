@@ -121,6 +121,7 @@ class MicroPythonKernel(DeviceKernel):
         "pygments_lexer": "python3",
     }
     banner = "MicroPython / CircuitPython on a board over serial (Jupyter Orbit)"
+    offline_magics = DeviceKernel.offline_magics | {"port"}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -78,6 +78,7 @@ class ScpiKernel(DeviceKernel):
         "file_extension": ".scpi",
     }
     banner = "SCPI instruments through PyVISA (Jupyter Orbit)"
+    offline_magics = DeviceKernel.offline_magics | {"connect", "backend", "list"}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
