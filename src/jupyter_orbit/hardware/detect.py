@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -639,6 +639,3 @@ def detect(
     devices += _cameras(probe)
     return Detection(tuple(devices), support, cuda, tuple(notes))
 
-
-def unmet(devices: Iterable[Device]) -> list[tuple[Device, Need]]:
-    return [(d, n) for d in devices for n in d.needs if not n.met]
