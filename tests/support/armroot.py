@@ -102,6 +102,22 @@ def run(
     )
 
 
+def _unmount_under(path: Path) -> None:
+    """Unmount whatever an interrupted debootstrap left mounted under ``path`` (before removing
+    it: never delete through a mounted /proc or /dev)."""
+    try:
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return
+    for point in sorted((m for m in mounts if m.startswith(f"{path}/")), reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def _remove(path: Path) -> None:
+    _unmount_under(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def prepare(log=sys.stderr) -> Path:
     """The cached root for the current recipe, built if it is not there yet."""
     from filelock import FileLock
