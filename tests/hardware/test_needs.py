@@ -395,3 +395,26 @@ def test_devices_without_details_add_no_groups():
     )
     assert c.devices == ("/dev/kfd:/dev/kfd:rwm", "/dev/dri/renderD128:/dev/dri/renderD128:rwm")
     assert c.group_add == ()
+
+
+def test_kubernetes_limits_and_kernel_env():
+    d = fixture("nvidia")
+    assert hn.kubernetes_limits(hn.match(needs({"gpu": 2}), d)) == {"nvidia.com/gpu": "2"}
+    assert hn.kubernetes_limits(hn.match(needs({"gpu": {"count": "all"}}), d)) == {
+        "nvidia.com/gpu": "2"
+    }
+    amd = fixture("amd", groups=frozenset({"render"}))
+    assert hn.kubernetes_limits(hn.match(needs({"gpu": True}), amd)) == {"amd.com/gpu": "1"}
+    assert hn.kubernetes_limits(hn.match(needs({}), d)) == {}
+    env = hn.kernel_env(needs({"serial": ["2e8a:0005", "/dev/ttyUSB0"], "visa": "GPIB0::5::INSTR"}))
+    assert env == {"ORBIT_SERIAL_PORT": "2e8a:0005", "ORBIT_VISA_RESOURCE": "GPIB0::5::INSTR"}
+    assert hn.kernel_env(needs({"gpu": True})) == {}
+
+
+@pytest.mark.integration
+def test_kernel_env_reaches_the_micropython_kernel(device_kernel, board):
+    """The variables kernel_env makes are the ones the device kernel reads."""
+    b = board()
+    env = hn.kernel_env(needs({"serial": b.port}))
+    k = device_kernel("jupyter_orbit.hardware.micropython", env)
+    assert k.execute("print(7 * 6)").stream() == "42\n"

@@ -638,4 +638,3 @@ def detect(
     notes += more
     devices += _cameras(probe)
     return Detection(tuple(devices), support, cuda, tuple(notes))
-

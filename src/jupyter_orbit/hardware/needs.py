@@ -443,6 +443,33 @@ def hub_config_lines(host_config: Mapping[str, Any]) -> str:
     )
 
 
+def kubernetes_limits(m: Match) -> dict[str, str]:
+    """Resource limits for a Kubernetes pod (Z2JH's ``singleuser.extraResource.limits``): the
+    device plugins' resource names, as many as the notebook asks for."""
+    want = m.needs.gpu
+    if want is None:
+        return {}
+    resource = {
+        "nvidia": "nvidia.com/gpu",
+        "amd": "amd.com/gpu",
+        "intel": "gpu.intel.com/i915",
+    }.get(want.vendor or (m.gpus[0].vendor if m.gpus else "nvidia"), "nvidia.com/gpu")
+    count = want.count if want.count is not None else max(len(m.gpus), 1)
+    return {resource: str(count)}
+
+
+def kernel_env(needs: HardwareNeeds) -> dict[str, str]:
+    """Variables that tell a device kernel which device the notebook declares (the first serial
+    device and the first VISA instrument)."""
+    env = {}
+    if needs.serial:
+        first = needs.serial[0]
+        env["ORBIT_SERIAL_PORT"] = first.port or first.usb_id or ""
+    if needs.visa:
+        env["ORBIT_VISA_RESOURCE"] = needs.visa[0]
+    return env
+
+
 # -- CUDA, ROCm or CPU builds -----------------------------------------------------------------
 
 TORCH = frozenset({"torch", "torchvision", "torchaudio"})
