@@ -35,6 +35,7 @@ DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 VENV = "/opt/orbit-venv"
 BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
 RECIPE_VERSION = 1
+CA_INSIDE = "/etc/ssl/certs/orbit-host-ca.crt"  # the host's CA bundle, copied in for each run
 
 
 def dependencies() -> list[str]:
@@ -76,6 +77,14 @@ def _nice(argv: list[str]) -> list[str]:
     return ["nice", "-n", "10", *argv]
 
 
+def host_ca() -> Path | None:
+    """The CA bundle this machine trusts (a proxy's own CA may be in it), to trust it inside."""
+    for candidate in (os.environ.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
 def run(
     root: Path, upper: Path, script: str, *, timeout: float = 3600
 ) -> subprocess.CompletedProcess:
@@ -83,6 +92,12 @@ def run(
     for d in ("u", "w", "m"):
         (upper / d).mkdir(parents=True, exist_ok=True)
     u, w, m = (upper / d for d in ("u", "w", "m"))
+    ca = host_ca()
+    ca_env = (
+        " ".join(f"{v}={CA_INSIDE}" for v in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"))
+        if ca
+        else ""
+    )
     outer = " && ".join(
         [
             "mount --make-rprivate /",
@@ -90,8 +105,9 @@ def run(
             f"mount -t proc proc {m}/proc",
             f"mount --rbind /dev {m}/dev",
             f"cp /etc/resolv.conf {m}/etc/resolv.conf",
+            f"cp {ca} {m}{CA_INSIDE}" if ca else "true",
             f"exec chroot {m} /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root "
-            f"LANG=C.UTF-8 /bin/sh -ec {shlex.quote(script)}",
+            f"LANG=C.UTF-8 {ca_env} /bin/sh -ec {shlex.quote(script)}",
         ]
     )
     return subprocess.run(
@@ -130,27 +146,11 @@ def prepare(log=sys.stderr) -> Path:
         if (final / ".orbit-complete").exists():
             return final
         build = CACHE / f".arm64-{key()}.building"
-        _remove(build)
-        print(f"armroot: debootstrap arm64 {SUITE} into {build}", file=log, flush=True)
-        subprocess.run(
-            _nice(
-                [
-                    "debootstrap",
-                    "--arch=arm64",
-                    "--variant=minbase",
-                    f"--include={','.join(DEBIAN_PACKAGES)}",
-                    SUITE,
-                    str(build),
-                    MIRROR,
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=3600,
-        )
+        if not (build / ".orbit-debootstrap-complete").exists():
+            _debootstrap(build, log)
         print("armroot: Orbit's dependencies from PyPI", file=log, flush=True)
         layer = CACHE / f".arm64-{key()}.layer"
-        shutil.rmtree(layer, ignore_errors=True)
+        _remove(layer)
         deps = " ".join(shlex.quote(d) for d in dependencies())
         r = run(
             build,
@@ -162,11 +162,33 @@ def prepare(log=sys.stderr) -> Path:
             raise RuntimeError(f"pip install in the arm64 root failed:\n{r.stdout}\n{r.stderr}")
         # Fold the layer's venv into the root (the only thing the script wrote that we keep).
         shutil.copytree(layer / "u" / VENV.lstrip("/"), build / VENV.lstrip("/"), symlinks=True)
-        shutil.rmtree(layer, ignore_errors=True)
+        _remove(layer)
         (build / ".orbit-complete").write_text(json.dumps(recipe(), indent=2))
         _remove(final)
         build.rename(final)
     return final
+
+
+def _debootstrap(build: Path, log) -> None:
+    _remove(build)
+    print(f"armroot: debootstrap arm64 {SUITE} into {build}", file=log, flush=True)
+    subprocess.run(
+        _nice(
+            [
+                "debootstrap",
+                "--arch=arm64",
+                "--variant=minbase",
+                f"--include={','.join(DEBIAN_PACKAGES)}",
+                SUITE,
+                str(build),
+                MIRROR,
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=3600,
+    )
+    (build / ".orbit-debootstrap-complete").write_text("")
 
 
 if __name__ == "__main__":
