@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jupyter_orbit.kernels.recipes import RECIPES
+from jupyter_orbit.kernels.recipes import RECIPES, recipe_classes
 from tests.conftest import Orbit, snapshot
 from tests.support.kernelws import KernelWS, Server
 from tests.support.launcher import Browserish, configure
@@ -84,7 +84,7 @@ def test_launch_streams_real_steps_and_hands_over_a_warm_kernel(orbit: Orbit, tm
 
     state = web.state()
     cards = {k["name"]: k for k in state["kernels"]}
-    assert list(cards) == list(RECIPES) and state["root_dir"] == str(root)
+    assert list(cards) == list(recipe_classes()) and state["root_dir"] == str(root)
     assert web.client.get(cards["python"]["logo_url"]).headers["content-type"] == "image/svg+xml"
     # the Python card's environment is built and warmed when the server starts
     web.wait_warm(cards["python"]["env_id"])
@@ -172,7 +172,7 @@ def test_kernels_command(orbit: Orbit, tmp_path: Path):
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     states = {k["name"]: k for k in data["kernels"]}
-    assert list(states) == list(RECIPES)
+    assert list(states) == list(recipe_classes())  # built-ins, then plug-ins (device kernels)
     assert states["python"]["state"] == "installable"
     assert states["python"]["installs"] == ["ipykernel (PyPI)"]
     for name in ("r", "octave"):
@@ -251,4 +251,4 @@ def test_the_menu_shows_the_kernels_the_profile_offers(orbit: Orbit, tmp_path: P
 
     # `orbit config` edits apply to the menu's next answer, no restart
     st.write(prof.settings_file, settings)
-    assert len(web.state()["kernels"]) == len(RECIPES)
+    assert len(web.state()["kernels"]) == len(recipe_classes())

@@ -148,7 +148,11 @@ def test_notebook_kernelspec_selects_the_recipe(tmp_path):
 
 def test_profile_kernelspecs(tmp_path):
     profile = Paths(tmp_path).profile().ensure()
-    assert install_kernelspecs(profile) == ["python3", "xpython", "bash", "deno", "ir", "octave"]
+    # the built-ins, then recipes from the entry point group (the device kernels)
+    assert install_kernelspecs(profile) == [
+        *("python3", "xpython", "bash", "deno", "ir", "octave"),
+        *("micropython", "scpi"),
+    ]
     for cls in RECIPES.values():
         folder = profile.kernels_dir / cls.kernelspec_name
         spec = json.loads((folder / "kernel.json").read_text())

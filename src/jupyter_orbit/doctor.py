@@ -379,10 +379,11 @@ def _check_server_state(prof: ProfilePaths) -> list[Check]:
 
 
 def _check_kernelspecs(store: ProfileStore, prof: ProfilePaths, settings: Settings) -> list[Check]:
-    from jupyter_orbit.kernels.recipes import RECIPES
+    from jupyter_orbit.kernels.recipes import recipe_classes
 
+    recipes = recipe_classes()
     wanted = settings.defaults.kernels
-    names = [RECIPES[k].kernelspec_name for k in (wanted or RECIPES) if k in RECIPES]
+    names = [recipes[k].kernelspec_name for k in (wanted or recipes) if k in recipes]
     missing = [n for n in names if not (prof.kernels_dir / n / "kernel.json").exists()]
     if not missing:
         return [Check("kernelspecs", OK, ", ".join(names) or "none (defaults.kernels is empty)")]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_orbit.kernels.recipes import RECIPES
+from jupyter_orbit.kernels.recipes import RECIPES, recipe_classes
 from tests.browser.conftest import CHROMIUM, require_chromium
 from tests.conftest import Orbit
 from tests.support.kernelws import Server
@@ -49,7 +49,7 @@ def test_card_to_a_running_cell(orbit: Orbit, tmp_path: Path, chromium, shots, n
     context, page, problems = open_menu(chromium, info)
     shots.pages.append(page)
     cards = page.locator(".card")
-    assert cards.count() == len(RECIPES)
+    assert cards.count() == len(recipe_classes())
     card = page.locator(f".card[data-kernel={name}]")
     assert card.locator(".name").inner_text() == RECIPES[name].display_name
     assert card.locator("img").evaluate(LOADED) > 0  # the logo loaded

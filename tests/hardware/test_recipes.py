@@ -160,3 +160,22 @@ def test_menu_opens_a_board_and_an_oscilloscope_that_answer(tmp_path, board):
         assert any(e["event"] == "exec" for e in b.events())
     finally:
         o.down_all()
+
+
+def test_a_profile_can_offer_the_device_kernels(tmp_path):
+    """Plug-in recipes count as kernels a profile offers (and its kernelspecs are pruned alike)."""
+    from dataclasses import replace
+
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.profiles import settings as st
+    from jupyter_orbit.profiles.store import ProfileStore
+
+    assert st.check_kernels(["python", "micropython"], "profile.toml") == ["python", "micropython"]
+    s = st.default_settings()
+    store = ProfileStore(Paths(tmp_path))
+    prof = store.create("lab", s)
+    prof.ensure()
+    assert {"micropython", "scpi"} <= set(store.install_kernelspecs(prof, s))
+    board_only = replace(s, defaults=replace(s.defaults, kernels=("python", "micropython")))
+    assert store.install_kernelspecs(prof, board_only) == ["python3", "micropython"]
+    assert sorted(p.name for p in prof.kernels_dir.iterdir()) == ["micropython", "python3"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from jupyter_orbit.errors import InputError, OrbitError
-from jupyter_orbit.kernels.recipes import RECIPES
+from jupyter_orbit.kernels.recipes import recipe_classes
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.profiles import settings as st
 from jupyter_orbit.profiles.store import ProfileStore, default_profile_name
@@ -140,7 +140,9 @@ def test_kernel_choice_prunes_kernelspecs(store):
     assert store.install_kernelspecs(prof, python) == ["python3"]
     assert (prof.kernels_dir / "python3" / "kernel.json").exists()
     # every kernel Orbit has a recipe for (the default), then back to Python alone
-    assert set(store.install_kernelspecs(prof, s)) == {c.kernelspec_name for c in RECIPES.values()}
+    assert set(store.install_kernelspecs(prof, s)) == {
+        c.kernelspec_name for c in recipe_classes().values()
+    }
     assert store.install_kernelspecs(prof, python) == ["python3"]
     assert sorted(p.name for p in prof.kernels_dir.iterdir()) == ["python3"]
 

@@ -220,13 +220,14 @@ def check_extensions(items: list[Any], path: Path | str) -> tuple[str, ...]:
 
 
 def check_kernels(items: list[Any], path: Path | str) -> list[str]:
-    from jupyter_orbit.kernels.recipes import RECIPES
+    from jupyter_orbit.kernels.recipes import recipe_classes
 
+    recipes = recipe_classes()  # built-ins and plug-ins alike
     for k in items:
-        if not isinstance(k, str) or k not in RECIPES:
+        if not isinstance(k, str) or k not in recipes:
             raise InputError(
                 f"defaults.kernels: unknown kernel {k!r}",
-                f'use some of: {", ".join(sorted(RECIPES))} (or "{ALL_KERNELS}")',
+                f'use some of: {", ".join(sorted(recipes))} (or "{ALL_KERNELS}")',
                 path=path,
             )
     return list(dict.fromkeys(items))

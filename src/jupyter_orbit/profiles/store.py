@@ -205,14 +205,15 @@ class ProfileStore:
     def install_kernelspecs(self, profile: ProfilePaths, settings: st.Settings) -> list[str]:
         """Write Orbit's kernelspecs and drop those of kernels the profile does not offer."""
         from jupyter_orbit.kernels.kernelspecs import install_kernelspecs
-        from jupyter_orbit.kernels.recipes import RECIPES
+        from jupyter_orbit.kernels.recipes import recipe_classes
 
         installed = install_kernelspecs(profile)
         wanted = settings.defaults.kernels
         if wanted is None:
             return installed
-        keep = {RECIPES[k].kernelspec_name for k in wanted if k in RECIPES}
-        for cls in RECIPES.values():
+        recipes = recipe_classes()  # built-ins and plug-ins alike
+        keep = {recipes[k].kernelspec_name for k in wanted if k in recipes}
+        for cls in recipes.values():
             if cls.kernelspec_name not in keep:
                 shutil.rmtree(profile.kernels_dir / cls.kernelspec_name, ignore_errors=True)
         return [k for k in installed if k in keep]
