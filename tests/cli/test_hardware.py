@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-SCOPE = Path(__file__).parents[1] / "hardware" / "fixtures" / "scope.yaml"
+from tests.support.devices import SCOPE
 
 
 def orbit(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess[str]:

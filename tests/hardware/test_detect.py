@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_orbit.hardware import detect as hw
 from jupyter_orbit.hardware.detect import Probe, SerialPort
+from tests.support.devices import SCOPE
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -188,7 +189,7 @@ def test_missing_pyserial_is_a_note():
 
 
 def test_visa_instruments_from_pyvisa_sim():
-    lister = hw.pyvisa_resources(f"{FIXTURES / 'scope.yaml'}@sim")
+    lister = hw.pyvisa_resources(f"{SCOPE}@sim")
     d = fixture("none", visa=lister)
     visa = d.of_kind("visa")
     assert [v.path for v in visa] == [

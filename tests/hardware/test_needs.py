@@ -416,5 +416,5 @@ def test_kernel_env_reaches_the_micropython_kernel(device_kernel, board):
     """The variables kernel_env makes are the ones the device kernel reads."""
     b = board()
     env = hn.kernel_env(needs({"serial": b.port}))
-    k = device_kernel("jupyter_orbit.hardware.micropython", env)
+    k = device_kernel("jupyter_orbit.kernels.devices.micropython", env)
     assert k.execute("print(7 * 6)").stream() == "42\n"

@@ -142,9 +142,7 @@ def test_kernel_choice_prunes_kernelspecs(store):
     assert store.install_kernelspecs(prof, python) == ["python3"]
     assert (prof.kernels_dir / "python3" / "kernel.json").exists()
     # every kernel Orbit has a recipe for (the default), then back to Python alone
-    assert set(store.install_kernelspecs(prof, s)) == {
-        c.kernelspec_name for c in recipe_classes().values()
-    }
+    assert set(store.install_kernelspecs(prof, s)) == {c.kernelspec_name for c in RECIPES.values()}
     assert store.install_kernelspecs(prof, python) == ["python3"]
     assert sorted(p.name for p in prof.kernels_dir.iterdir()) == ["python3"]
 

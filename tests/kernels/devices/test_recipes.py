@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_orbit.hardware import recipes as hr
-from jupyter_orbit.kernels.recipes import ENTRY_POINT_GROUP, get_recipe, recipe_classes
+from jupyter_orbit.kernels.devices import recipes as hr
+from jupyter_orbit.kernels.recipes import get_recipe, recipe_classes
+from jupyter_orbit.plugins import RECIPES
 from tests.conftest import Orbit
-from tests.hardware.conftest import FIXTURES
+from tests.support.devices import SCOPE
 from tests.support.kernelws import KernelWS, Server
 from tests.support.launcher import Browserish, configure
 
@@ -22,8 +23,9 @@ from tests.support.launcher import Browserish, configure
 def test_registered_through_the_entry_point_group():
     from importlib.metadata import entry_points
 
-    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    names = {ep.name for ep in entry_points(group=RECIPES.group)}
     assert {"micropython", "scpi"} <= names
+    assert {"micropython", "scpi"} <= set(RECIPES.own())  # Orbit's own, as the built-ins
     classes = recipe_classes()
     assert classes["micropython"] is hr.MicroPythonRecipe and classes["scpi"] is hr.ScpiRecipe
     assert isinstance(get_recipe("circuitpython"), hr.MicroPythonRecipe)
@@ -61,8 +63,8 @@ def test_serial_access_is_group_membership(monkeypatch):
 def test_argv_runs_the_kernel_from_orbits_package_with_the_envs_python(tmp_path):
     argv = hr.MicroPythonRecipe().argv(tmp_path, tmp_path / "bin" / "python")
     assert argv[:3] == [str(tmp_path / "bin" / "python"), "-I", "-c"]
-    assert "jupyter_orbit.hardware.micropython" in argv[3]
-    assert Path(argv[4]) == Path(hr.__file__).resolve().parents[1]
+    assert "jupyter_orbit.kernels.devices.micropython" in argv[3]
+    assert Path(argv[4]) == Path(hr.__file__).resolve().parents[2]
     assert argv[-2:] == ["-f", "{connection_file}"]
 
 
@@ -89,8 +91,8 @@ def test_the_kernel_sees_its_environment_and_orbits_package_only(tmp_path):
         timeout=60,
     )
     assert r.returncode == 1
-    assert "jupyter_orbit/hardware/micropython.py" in r.stderr
-    assert "jupyter_orbit/hardware/devicekernel.py" in r.stderr
+    assert "jupyter_orbit/kernels/devices/micropython.py" in r.stderr
+    assert "jupyter_orbit/kernels/devices/devicekernel.py" in r.stderr
     assert r.stderr.strip().endswith("ModuleNotFoundError: No module named 'ipykernel'")
 
 
@@ -114,7 +116,7 @@ def test_menu_opens_a_board_and_an_oscilloscope_that_answer(tmp_path, board):
     o.user_home.mkdir()
     o.extra = {
         "ORBIT_SERIAL_PORT": b.port,
-        "ORBIT_VISA_BACKEND": f"{FIXTURES / 'scope.yaml'}@sim",
+        "ORBIT_VISA_BACKEND": f"{SCOPE}@sim",
         "ORBIT_VISA_RESOURCE": "TCPIP0::127.0.0.1::inst0::INSTR",
     }
     root = tmp_path / "lab"
@@ -166,8 +168,8 @@ def test_a_profile_can_offer_the_device_kernels(tmp_path):
     """Plug-in recipes count as kernels a profile offers (and its kernelspecs are pruned alike)."""
     from dataclasses import replace
 
+    from jupyter_orbit import settings as st
     from jupyter_orbit.paths import Paths
-    from jupyter_orbit.profiles import settings as st
     from jupyter_orbit.profiles.store import ProfileStore
 
     assert st.check_kernels(["python", "micropython"], "profile.toml") == ["python", "micropython"]

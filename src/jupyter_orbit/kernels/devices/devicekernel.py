@@ -296,7 +296,7 @@ def bootstrap_argv(python: str, module: str) -> list[str]:
     Only Orbit's own package folder is made importable, not the environment Orbit runs in, so the
     kernel sees its environment's packages and nothing of Orbit's dependencies.
     """
-    package = str(Path(__file__).resolve().parents[1])
+    package = str(Path(__file__).resolve().parents[2])  # the jupyter_orbit folder
     code = (
         "import runpy, sys, types; "
         "m = types.ModuleType('jupyter_orbit'); m.__path__ = [sys.argv.pop(1)]; "

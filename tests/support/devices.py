@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from jupyter_orbit.hardware.devicekernel import bootstrap_argv
+from jupyter_orbit.kernels.devices.devicekernel import bootstrap_argv
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).parent / "fixtures"
+# A pyvisa-sim oscilloscope (PyVISA backend "<this file>@sim").
+SCOPE = Path(__file__).parent / "scope.yaml"
 
 
 @dataclass
@@ -143,7 +144,7 @@ class DeviceKernelSession:
 
 @pytest.fixture
 def device_kernel(tmp_path: Path) -> Iterator[Any]:
-    """Start a device kernel module (``jupyter_orbit.hardware.micropython``) the way its recipe
+    """Start a device kernel module (``jupyter_orbit.kernels.devices.micropython``) the way its recipe
     does: the bootstrap command, a kernelspec, jupyter_client's KernelManager."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager

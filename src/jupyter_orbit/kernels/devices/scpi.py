@@ -24,7 +24,7 @@ import shlex
 import time
 from typing import Any, ClassVar
 
-from jupyter_orbit.hardware.devicekernel import DeviceError, DeviceKernel, env_flag, launch
+from jupyter_orbit.kernels.devices.devicekernel import DeviceError, DeviceKernel, env_flag, launch
 
 RESOURCE_ENV = "ORBIT_VISA_RESOURCE"
 BACKEND_ENV = "ORBIT_VISA_BACKEND"

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
-from jupyter_orbit.hardware.devicekernel import bootstrap_argv
+from jupyter_orbit.kernels.devices.devicekernel import bootstrap_argv
 from jupyter_orbit.kernels.recipes import KernelRecipe, SystemRequirement, Which
 
 SERIAL_GROUP = "dialout"
@@ -58,7 +58,8 @@ class _DeviceRecipe(KernelRecipe):
         return bootstrap_argv(str(python), self.module)
 
     def logo_svg(self) -> str:
-        return resources.files("jupyter_orbit.hardware").joinpath("logos", self.logo).read_text()
+        logos = resources.files("jupyter_orbit.kernels.devices").joinpath("logos")
+        return logos.joinpath(self.logo).read_text()
 
 
 class MicroPythonRecipe(_DeviceRecipe):
@@ -72,7 +73,7 @@ class MicroPythonRecipe(_DeviceRecipe):
         "%upload and %ls files, %reset"
     )
     logo = "micropython.svg"
-    module = "jupyter_orbit.hardware.micropython"
+    module = "jupyter_orbit.kernels.devices.micropython"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("ipykernel", "pyserial")}
     system = (SERIAL_ACCESS,)
     language_info: ClassVar[dict[str, str]] = {"name": "python", "file_extension": ".py"}
@@ -93,7 +94,7 @@ class ScpiRecipe(_DeviceRecipe):
         "plots a trace"
     )
     logo = "scpi.svg"
-    module = "jupyter_orbit.hardware.scpi"
+    module = "jupyter_orbit.kernels.devices.scpi"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {
         "pypi": ("ipykernel", "pyvisa", "pyvisa-py", "matplotlib")
     }

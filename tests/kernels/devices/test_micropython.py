@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-MODULE = "jupyter_orbit.hardware.micropython"
+MODULE = "jupyter_orbit.kernels.devices.micropython"
 
 
 def start(device_kernel, board, *flags, timeout="10", main=None):
@@ -165,7 +165,7 @@ def test_no_port_is_a_clear_error(device_kernel):
 def test_shutdown_lets_go_of_the_board(device_kernel, board):
     import serial
 
-    from jupyter_orbit.hardware.rawrepl import RawRepl
+    from jupyter_orbit.kernels.devices.rawrepl import RawRepl
 
     b, k = start(device_kernel, board)
     k.execute("z = 5")

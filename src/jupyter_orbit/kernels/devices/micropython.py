@@ -20,14 +20,14 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from jupyter_orbit.hardware.devicekernel import (
+from jupyter_orbit.kernels.devices.devicekernel import (
     CellError,
     DeviceError,
     DeviceKernel,
     env_flag,
     launch,
 )
-from jupyter_orbit.hardware.rawrepl import RawRepl, ReplError
+from jupyter_orbit.kernels.devices.rawrepl import RawRepl, ReplError
 
 PORT_ENV = "ORBIT_SERIAL_PORT"
 TIMEOUT_ENV = "ORBIT_MICROPYTHON_TIMEOUT"

@@ -1,4 +1,4 @@
-"""The SCPI kernel against an oscilloscope simulated by pyvisa-sim (fixtures/scope.yaml), started
+"""The SCPI kernel against an oscilloscope simulated by pyvisa-sim (tests/support/scope.yaml), started
 by jupyter_client as Jupyter would."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import struct
 
 import pytest
 
-from jupyter_orbit.hardware import scpi
-from tests.hardware.conftest import FIXTURES
+from jupyter_orbit.kernels.devices import scpi
+from tests.support.devices import SCOPE
 
-MODULE = "jupyter_orbit.hardware.scpi"
+MODULE = "jupyter_orbit.kernels.devices.scpi"
 TCPIP = "TCPIP0::127.0.0.1::inst0::INSTR"
 USB = "USB0::0x1AB1::0x04CE::DS1ZA000000001::0::INSTR"
-SIM = {"ORBIT_VISA_BACKEND": f"{FIXTURES / 'scope.yaml'}@sim", "ORBIT_VISA_RESOURCE": TCPIP}
+SIM = {"ORBIT_VISA_BACKEND": f"{SCOPE}@sim", "ORBIT_VISA_RESOURCE": TCPIP}
 
 
 def png_size(b64: str) -> tuple[int, int]:
