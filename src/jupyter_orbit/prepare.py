@@ -37,6 +37,7 @@ from typing import Literal
 from jupyter_orbit import asof
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
+from jupyter_orbit.hardware.fit import Fit, Hardware, fit
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
@@ -97,6 +98,7 @@ class Choices:
     locked: bool = False  # --locked: a lock that fits the spec is required
     allow_host_access: bool = False  # container options that reach the host (explicit flag)
     consent: Consent = field(default_factory=Consent)
+    hardware: Hardware = field(default_factory=Hardware)  # the profile's [hardware]; the machine
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Prepared:
     built: bool = False  # built by this call
     argv: list[str] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
+    hardware: Fit | None = None  # the notebook's hardware, held against this machine (lookup)
 
     @property
     def spec(self) -> EnvSpec:
@@ -151,7 +154,7 @@ def prepare(
         kernel=choices.kernel,
         default_python=default_python(),
         as_of=choices.as_of,
-        recall=recall_now(paths),
+        recall=recall_now(paths, choices.hardware),
     )
     if choices.locked:
         from jupyter_orbit.ecosystems.lockfile import check_locked
@@ -168,6 +171,13 @@ def prepare(
     out = Prepared(res, engine, recipe, launch, warnings=_warnings(res))
     if last < STAGES.index("lookup"):
         return out
+    # The hardware the notebook declares, and the build of torch/jax it leads to (part of the
+    # environment's id); a machine without it is refused here, before anything is built.
+    resolved = res
+    out.hardware = fit(res, choices.hardware)
+    res = out.resolution = out.hardware.apply(res)
+    out.launch = launch = dataclasses.replace(launch, hardware=out.hardware)
+    out.hardware.check()
     engine.check_launch(launch)  # refuse what the notebook may not ask for, before building
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):
@@ -190,11 +200,11 @@ def prepare(
         except OrbitError as err:
             raise asof.explain(err, res) from None
         out.built = True
-        remember_now(paths, res)
+        remember_now(paths, resolved)
     if last < STAGES.index("launch"):
         return out
     out.argv = engine.kernel_command(out.environment, recipe, launch)
-    out.kernel_env = engine.kernel_env(out.environment, recipe)
+    out.kernel_env = {**engine.kernel_env(out.environment, recipe), **out.hardware.kernel_env()}
     return out
 
 
@@ -215,7 +225,7 @@ def _now_file(paths: Paths, engine: str, res: Resolution) -> Path:
     return paths.envs_dir(engine.split(":")[0]) / ".as-of-now" / asof.dateless_id(res.spec)
 
 
-def recall_now(paths: Paths) -> asof.Recall:
+def recall_now(paths: Paths, hardware: Hardware | None = None) -> asof.Recall:
     def recall(res: Resolution) -> str | None:
         try:
             text = _now_file(paths, res.engine, res).read_text().strip()
@@ -224,7 +234,11 @@ def recall_now(paths: Paths) -> asof.Recall:
             return None
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
             return None
-        return text if engine.lookup(dataclasses.replace(res.spec, as_of=text)) else None
+        dated = dataclasses.replace(res, spec=dataclasses.replace(res.spec, as_of=text))
+        if hardware is not None:  # the environment was built with its torch/jax build
+            with contextlib.suppress(OrbitError):
+                dated = fit(dated, hardware).apply(dated)
+        return text if engine.lookup(dated.spec) else None
 
     return recall
 

@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.hardware.accelerator import HardwareSettings
 
 ALL_KERNELS = "all"
 MAX_EXTENSIONS = 64
@@ -56,6 +57,7 @@ class Settings:
     server: ServerSettings
     defaults: Defaults = field(default_factory=Defaults)
     description: str = ""
+    hardware: HardwareSettings = field(default_factory=HardwareSettings)  # [hardware]
 
     def with_extensions(self, extensions: list[str] | tuple[str, ...]) -> Settings:
         ordered = tuple(sorted(extensions, key=lambda e: canonicalize_name(Requirement(e).name)))
@@ -76,7 +78,7 @@ class Settings:
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
             },
-        }
+        } | ({"hardware": hw} if (hw := self.hardware.to_dict()) else {})
 
 
 def default_settings(*, python: str | None = None, jupyterlab: str | None = None) -> Settings:
@@ -97,7 +99,7 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 # -- reading ----------------------------------------------------------------------------------
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "": {"description": str, "server": dict, "defaults": dict},
+    "": {"description": str, "server": dict, "defaults": dict, "hardware": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
     "defaults": {"engine": str, "kernels": (str, list), "pool_per_env": int, "pool_max_envs": int},
 }
@@ -180,6 +182,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         ServerSettings(python, jupyterlab, extensions),
         Defaults(engine=engine, kernels=kernel_list, **pools),
         description=doc.get("description", ""),
+        hardware=HardwareSettings.from_dict(doc.get("hardware", {}), path),
     )
 
 

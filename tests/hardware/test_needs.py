@@ -1,5 +1,5 @@
-"""A notebook's declared hardware: parsing, matching, container devices (golden), hub config and
-the choice of accelerator builds."""
+"""A notebook's declared hardware: parsing, matching, container devices (golden), hub config,
+Kubernetes limits and a device kernel's variables."""
 
 from __future__ import annotations
 
@@ -179,7 +179,13 @@ def engine_host_config(kwargs: dict) -> dict:
     from jupyter_orbit.engines.container_kernel import container_spec
 
     args = argparse.Namespace(
-        image="orbit-kernel:x", env_id="abc", mount=[], options="{}", argv=["python3"]
+        image="orbit-kernel:x",
+        env_id="abc",
+        mount=[],
+        read_only=[],
+        options="{}",
+        devices="{}",
+        argv=["python3"],
     )
     conn = dict.fromkeys(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), 1)
     spec = container_spec(args, conn)
@@ -319,72 +325,6 @@ def test_hub_refuses_serial_devices():
         )
 
 
-# -- accelerator builds ------------------------------------------------------------------------
-
-INDEXES = {
-    "cpu": "https://download.pytorch.org/whl/cpu",
-    "cu118": "https://download.pytorch.org/whl/cu118",
-    "cu121": "https://download.pytorch.org/whl/cu121",
-    "cu126": "https://download.pytorch.org/whl/cu126",
-    "rocm6.2": "https://download.pytorch.org/whl/rocm6.2",
-}
-SETTINGS = hn.HardwareSettings.from_dict({"torch_indexes": INDEXES}, "profile.toml")
-
-
-def test_cuda_index_is_the_newest_the_driver_supports():
-    c = hn.accelerator_choice(["torch", "numpy"], fixture("nvidia"), SETTINGS)  # CUDA 12.4
-    assert c.variant == "cu121"
-    assert c.index_options == ("--extra-index-url https://download.pytorch.org/whl/cu121",)
-    assert c.reason == "the NVIDIA driver here supports CUDA 12.4: torch from cu121"
-
-
-def test_jax_gets_its_cuda_extra():
-    c = hn.accelerator_choice(["jax"], fixture("nvidia"), SETTINGS)
-    assert c.replace == {"jax": "jax[cuda12]"} and c.index_options == ()
-
-
-def test_cpu_index_without_gpu_and_pypi_without_settings():
-    c = hn.accelerator_choice(["torchvision"], fixture("none"), SETTINGS)
-    assert c.variant == "cpu"
-    assert c.index_options == ("--extra-index-url https://download.pytorch.org/whl/cpu",)
-    c = hn.accelerator_choice(["torch"], fixture("none"), hn.HardwareSettings())
-    assert (c.variant, c.index_options) == ("pypi", ())
-    assert hn.accelerator_choice(["numpy"], fixture("nvidia"), SETTINGS) is None
-
-
-def test_rocm_index_for_amd():
-    amd = fixture("amd", groups=frozenset({"render"}))
-    c = hn.accelerator_choice(["torch"], amd, SETTINGS)
-    assert c.variant == "rocm6.2" and "rocm6.2" in c.index_options[0]
-
-
-def test_old_driver_without_a_fitting_index_uses_pypi():
-    d = replace(fixture("nvidia"), cuda_version="11.4")
-    c = hn.accelerator_choice(["torch"], d, hn.HardwareSettings({"cu121": INDEXES["cu121"]}))
-    assert c.variant == "pypi" and "no CUDA index in the profile fits it" in c.reason
-
-
-@pytest.mark.parametrize(
-    ("doc", "message"),
-    [
-        (
-            {"torch_indexes": {"cuda12": "https://x"}},
-            "hardware.torch_indexes.cuda12: is not a build variant",
-        ),
-        (
-            {"torch_indexes": {"cpu": "ftp://x"}},
-            "hardware.torch_indexes.cpu: 'ftp://x' is not an index URL",
-        ),
-        ({"container_serial": "yes"}, "hardware.container_serial: must be true or false"),
-        ({"indexes": {}}, "hardware.indexes: unknown setting"),
-    ],
-)
-def test_settings_are_checked(doc, message):
-    with pytest.raises(InputError) as e:
-        hn.HardwareSettings.from_dict(doc, "profile.toml")
-    assert e.value.message.startswith(message) and str(e.value.path) == "profile.toml"
-
-
 def test_devices_without_details_add_no_groups():
     d = Detection(
         (Device("gpu", "AMD GPU", "/dev/dri/renderD128", "amd", {"rocm": "yes"}),),
@@ -397,18 +337,42 @@ def test_devices_without_details_add_no_groups():
     assert c.group_add == ()
 
 
-def test_kubernetes_limits_and_kernel_env():
-    d = fixture("nvidia")
-    assert hn.kubernetes_limits(hn.match(needs({"gpu": 2}), d)) == {"nvidia.com/gpu": "2"}
-    assert hn.kubernetes_limits(hn.match(needs({"gpu": {"count": "all"}}), d)) == {
-        "nvidia.com/gpu": "2"
+def test_kubernetes_limits_come_from_the_declaration():
+    assert hn.kubernetes_limits(needs({"gpu": 2})) == {"nvidia.com/gpu": "2"}
+    assert hn.kubernetes_limits(needs({"gpu": "amd"})) == {"amd.com/gpu": "1"}
+    assert hn.kubernetes_limits(needs({"gpu": {"vendor": "intel", "count": 3}})) == {
+        "gpu.intel.com/i915": "3"
     }
-    amd = fixture("amd", groups=frozenset({"render"}))
-    assert hn.kubernetes_limits(hn.match(needs({"gpu": True}), amd)) == {"amd.com/gpu": "1"}
-    assert hn.kubernetes_limits(hn.match(needs({}), d)) == {}
+    assert hn.kubernetes_limits(needs({"serial": "/dev/ttyACM0"})) == {}
+    with pytest.raises(InputError) as e:
+        hn.kubernetes_limits(needs({"gpu": {"count": "all"}}))
+    assert "cannot be a Kubernetes limit" in e.value.message and e.value.path == NB
+
+
+def test_kernel_env_names_the_declared_device_or_the_port_found_for_it():
     env = hn.kernel_env(needs({"serial": ["2e8a:0005", "/dev/ttyUSB0"], "visa": "GPIB0::5::INSTR"}))
     assert env == {"ORBIT_SERIAL_PORT": "2e8a:0005", "ORBIT_VISA_RESOURCE": "GPIB0::5::INSTR"}
     assert hn.kernel_env(needs({"gpu": True})) == {}
+    d = fixture("none", serial_ports=fixture_ports)
+    n = needs({"serial": "2e8a:0005"})
+    assert hn.kernel_env(n, hn.match(n, d)) == {"ORBIT_SERIAL_PORT": "/dev/ttyACM0"}
+    assert set(env) == set(hn.KERNEL_ENV)
+
+
+def test_merged_needs_of_a_project():
+    merged = hn.merge_needs(
+        [
+            needs({"gpu": 1}),
+            needs({"gpu": {"vendor": "nvidia", "count": 2}}),
+            needs({"visa": "GPIB0::5::INSTR"}),
+            needs({}),
+        ]
+    )
+    assert merged.gpu == hn.GpuNeed("nvidia", 2) and merged.visa == ("GPIB0::5::INSTR",)
+    assert hn.merge_needs([needs({"gpu": 1}), needs({"gpu": {"count": "all"}})]).gpu.count is None
+    assert hn.merge_needs([]).empty
+    with pytest.raises(InputError, match="ask for 1 NVIDIA GPU and 1 AMD GPU"):
+        hn.merge_needs([needs({"gpu": "nvidia"}), needs({"gpu": "amd"})])
 
 
 @pytest.mark.integration

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_orbit.errors import BuildError, InputError
+from jupyter_orbit.hardware import accelerator as ha
 from jupyter_orbit.hardware import needs as hn
 from jupyter_orbit.hardware.detect import ContainerSupport, Detection, Device
 
@@ -82,5 +83,5 @@ def test_without_profile_indexes_no_index_is_ever_added():
     )
     for detection in (Detection(), gpu):
         for packages in (["torch"], ["jax"], ["torch", "torchvision"]):
-            choice = hn.accelerator_choice(packages, detection, hn.HardwareSettings())
+            choice = ha.accelerator_choice(packages, detection, ha.HardwareSettings())
             assert choice.index_options == ()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from jupyter_orbit.errors import InputError
 
 if TYPE_CHECKING:
+    from jupyter_orbit.hardware.fit import Fit
     from jupyter_orbit.kernels.recipes import KernelRecipe
     from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
     from jupyter_orbit.paths import Paths
@@ -28,6 +29,7 @@ class Launch:
     notebook: Path | None = None
     project_root: Path | None = None
     allow_host_access: bool = False  # container options that reach into the host (explicit flag)
+    hardware: Fit | None = None  # the devices the notebook declares, as found here
 
 
 class Engine(ABC):

@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ SerialLister = Callable[[], list["SerialPort"]]
 VisaLister = Callable[[float], tuple[list[str], str | None]]
 NvmlReader = Callable[[], tuple[list[dict[str, str]], str | None]]
 
+# The kinds of device detection looks for.
+KINDS = ("gpu", "serial", "visa", "camera")
 COMMAND_TIMEOUT = 10.0
 VISA_TIMEOUT = 3.0
 CDI_DIRS = ("etc/cdi", "var/run/cdi")
@@ -208,6 +210,7 @@ class Detection:
     containers: ContainerSupport = field(default_factory=ContainerSupport)
     cuda_version: str | None = None  # the newest CUDA the NVIDIA driver supports, "12.4"
     notes: tuple[str, ...] = ()  # what could not be looked at, and why
+    kinds: tuple[str, ...] = KINDS  # the kinds that were looked for
 
     def of_kind(self, kind: str) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.kind == kind)
@@ -621,20 +624,31 @@ def detect(
     visa: VisaLister | None = None,
     nvml: NvmlReader = nvml_gpus,
     visa_timeout: float = VISA_TIMEOUT,
+    kinds: Collection[str] = KINDS,
 ) -> Detection:
-    """Everything this machine has, each device with what it needs, and notes on what was not
-    looked at."""
+    """What this machine has of ``kinds`` (every kind by default), each device with what it
+    needs, and notes on what was not looked at. GPUs come with what containers can be given
+    (the NVIDIA Container Toolkit, CDI devices)."""
     probe = probe or Probe()
-    support, notes = _container_support(probe)
-    nvidia, cuda, more = _nvidia(probe, nvml)
-    notes += more
-    devices: list[Device] = [_nvidia_needs(probe, d, support) for d in nvidia]
-    devices += _drm(probe)
-    found, more = _serial(probe, serial_ports)
-    devices += found
-    notes += more
-    found, more = _visa(visa or pyvisa_resources(), visa_timeout)
-    devices += found
-    notes += more
-    devices += _cameras(probe)
-    return Detection(tuple(devices), support, cuda, tuple(notes))
+    devices: list[Device] = []
+    notes: list[str] = []
+    support, cuda = ContainerSupport(), None
+    if "gpu" in kinds:
+        support, notes = _container_support(probe)
+        nvidia, cuda, more = _nvidia(probe, nvml)
+        notes += more
+        devices += [_nvidia_needs(probe, d, support) for d in nvidia]
+        devices += _drm(probe)
+    if "serial" in kinds:
+        found, more = _serial(probe, serial_ports)
+        devices += found
+        notes += more
+    if "visa" in kinds:
+        found, more = _visa(visa or pyvisa_resources(), visa_timeout)
+        devices += found
+        notes += more
+    if "camera" in kinds:
+        devices += _cameras(probe)
+    return Detection(
+        tuple(devices), support, cuda, tuple(notes), tuple(k for k in KINDS if k in kinds)
+    )

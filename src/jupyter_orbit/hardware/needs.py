@@ -13,9 +13,9 @@ A notebook declares what it needs in ``metadata.orbit.hardware``::
 ``match`` holds it against a ``Detection`` ("no GPU here", and what would be needed); the rest
 turn a match into what engines pass on: docker-py ``DeviceRequest``s or CDI device names and
 device mappings for a kernel container (``container_devices``), DockerSpawner's
-``extra_host_config`` for the hub (``hub_host_config``), and the CUDA, ROCm or CPU builds of torch
-and jax from the indexes a profile configures (``accelerator_choice``). Nothing here reads the
-machine: detection is passed in.
+``extra_host_config`` for the hub (``hub_host_config``), Kubernetes resource limits for publish
+(``kubernetes_limits``) and the variables that point a device kernel at its device
+(``kernel_env``). Nothing here reads the machine: detection is passed in.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def match(needs: HardwareNeeds, detection: Detection) -> Match:
         f"VISA instrument {v} was not listed here (network instruments often are not: it is "
         "tried when the kernel connects)"
         for v in needs.visa
-        if v not in listed
+        if v not in listed and "visa" in detection.kinds
     ]
     return Match(needs, gpus, tuple(serial), tuple(problems), tuple(warnings))
 
@@ -324,6 +324,18 @@ class ContainerDevices:
         if self.group_add:
             out["group_add"] = list(self.group_add)
         return out
+
+    @classmethod
+    def from_host_config(cls, config: Mapping[str, Any]) -> ContainerDevices:
+        """Back from ``host_config`` (what the engine hands its container starter)."""
+        extra = sorted(set(config) - {"device_requests", "devices", "group_add"})
+        if extra:
+            raise ValueError(f"not container devices: {', '.join(extra)}")
+        return cls(
+            tuple(dict(r) for r in config.get("device_requests", ())),
+            tuple(str(d) for d in config.get("devices", ())),
+            tuple(str(g) for g in config.get("group_add", ())),
+        )
 
     def host_config(self) -> dict[str, Any]:
         """The same as plain data: DockerSpawner's ``extra_host_config`` (docker-py turns the
@@ -443,138 +455,71 @@ def hub_config_lines(host_config: Mapping[str, Any]) -> str:
     )
 
 
-def kubernetes_limits(m: Match) -> dict[str, str]:
+def kubernetes_limits(needs: HardwareNeeds) -> dict[str, str]:
     """Resource limits for a Kubernetes pod (Z2JH's ``singleuser.extraResource.limits``): the
-    device plugins' resource names, as many as the notebook asks for."""
-    want = m.needs.gpu
+    device plugins' resource names, as many as the notebook asks for.
+
+    For publish, which describes a cluster rather than this machine: it takes the declaration
+    only (``prepare(..., until="resolve").resolution.hardware``), never a match against the
+    machine it runs on. A GPU of no make asks for NVIDIA's (the usual device plugin); serial
+    devices and instruments have no resource name and are left out.
+    """
+    want = needs.gpu
     if want is None:
         return {}
+    if want.count is None:
+        raise InputError(
+            f'{KEY}.gpu: "count": "all" cannot be a Kubernetes limit',
+            "give the number of GPUs a user's server should get",
+            path=needs.notebook,
+        )
     resource = {
         "nvidia": "nvidia.com/gpu",
         "amd": "amd.com/gpu",
         "intel": "gpu.intel.com/i915",
-    }.get(want.vendor or (m.gpus[0].vendor if m.gpus else "nvidia"), "nvidia.com/gpu")
-    count = want.count if want.count is not None else max(len(m.gpus), 1)
-    return {resource: str(count)}
+    }[want.vendor or "nvidia"]
+    return {resource: str(want.count)}
 
 
-def kernel_env(needs: HardwareNeeds) -> dict[str, str]:
+def merge_needs(all_needs: Iterable[HardwareNeeds]) -> HardwareNeeds:
+    """What several notebooks need together (a hub serving a project): the most GPUs any asks
+    for, every serial device and instrument. GPUs of two different makes are an error."""
+    gpu: GpuNeed | None = None
+    serial: dict[SerialNeed, None] = {}
+    visa: dict[str, None] = {}
+    for needs in all_needs:
+        serial.update(dict.fromkeys(needs.serial))
+        visa.update(dict.fromkeys(needs.visa))
+        want = needs.gpu
+        if want is None:
+            continue
+        if gpu is None:
+            gpu = want
+            continue
+        if gpu.vendor and want.vendor and gpu.vendor != want.vendor:
+            raise InputError(
+                f"{KEY}.gpu: notebooks of one project ask for {gpu} and {want}",
+                "ask for one make of GPU in every notebook of the project",
+                path=needs.notebook,
+            )
+        count = None if None in (gpu.count, want.count) else max(gpu.count, want.count)
+        gpu = GpuNeed(gpu.vendor or want.vendor, count)
+    return HardwareNeeds(gpu, tuple(serial), tuple(visa))
+
+
+# The variables ``kernel_env`` sets (engines that run kernels elsewhere pass these on).
+KERNEL_ENV = ("ORBIT_SERIAL_PORT", "ORBIT_VISA_RESOURCE")
+
+
+def kernel_env(needs: HardwareNeeds, m: Match | None = None) -> dict[str, str]:
     """Variables that tell a device kernel which device the notebook declares (the first serial
-    device and the first VISA instrument)."""
+    device and the first VISA instrument); the port found here when ``m`` matched one."""
     env = {}
-    if needs.serial:
+    if m is not None and m.serial:
+        env["ORBIT_SERIAL_PORT"] = m.serial[0].path
+    elif needs.serial:
         first = needs.serial[0]
         env["ORBIT_SERIAL_PORT"] = first.port or first.usb_id or ""
     if needs.visa:
         env["ORBIT_VISA_RESOURCE"] = needs.visa[0]
     return env
-
-
-# -- CUDA, ROCm or CPU builds -----------------------------------------------------------------
-
-TORCH = frozenset({"torch", "torchvision", "torchaudio"})
-JAX = frozenset({"jax", "jaxlib"})
-_VARIANT = re.compile(r"^(cpu|cu(\d{2,3})|rocm(\d+\.\d+))$")
-
-
-@dataclass(frozen=True)
-class HardwareSettings:
-    """The ``[hardware]`` table of a profile: where accelerator builds come from, and whether
-    serial devices may go into containers. Only a profile sets these, never a project."""
-
-    torch_indexes: Mapping[str, str] = field(default_factory=dict)  # "cu124" -> index URL
-    container_serial: bool = False
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any], path: Path | str) -> HardwareSettings:
-        def bad(key: str, message: str, hint: str) -> InputError:
-            return InputError(f"hardware.{key}: {message}", hint, path=path)
-
-        extra = sorted(set(doc) - {"torch_indexes", "container_serial"})
-        if extra:
-            raise bad(extra[0], "unknown setting", "valid here: container_serial, torch_indexes")
-        serial = doc.get("container_serial", False)
-        if not isinstance(serial, bool):
-            raise bad("container_serial", f"must be true or false, not {serial!r}", "fix it")
-        indexes = doc.get("torch_indexes", {})
-        if not isinstance(indexes, Mapping):
-            raise bad("torch_indexes", "must be a table", 'write e.g. cpu = "https://…/whl/cpu"')
-        for variant, url in indexes.items():
-            if not _VARIANT.match(str(variant)):
-                raise bad(
-                    f"torch_indexes.{variant}",
-                    "is not a build variant",
-                    'name it "cpu", "cu" and the CUDA version ("cu124"), or "rocm6.2"',
-                )
-            if not isinstance(url, str) or not re.match(r"^(https?|file)://\S+$", url):
-                raise bad(f"torch_indexes.{variant}", f"{url!r} is not an index URL", "fix it")
-        return cls(dict(indexes), serial)
-
-
-@dataclass(frozen=True)
-class AcceleratorChoice:
-    """Which build of torch and jax a kernel environment gets here, and why."""
-
-    variant: str  # "cu124", "rocm6.2", "cpu", or "pypi" (PyPI's own build, no index chosen)
-    index_options: tuple[str, ...] = ()  # in EnvSpec.index_options' spelling
-    replace: Mapping[str, str] = field(default_factory=dict)  # requirement name -> with extras
-    reason: str = ""
-
-
-def _cuda_tuple(variant: str) -> tuple[int, int]:
-    digits = variant[2:]
-    return int(digits[:-1]), int(digits[-1])
-
-
-def accelerator_choice(
-    packages: Iterable[str], detection: Detection, settings: HardwareSettings
-) -> AcceleratorChoice | None:
-    """The torch/jax build for a kernel environment from what is detected here and the indexes
-    the profile configures (``packages``: canonical names of its PyPI requirements). None when
-    it asks for neither."""
-    names = set(packages)
-    if not names & (TORCH | JAX):
-        return None
-    indexes = settings.torch_indexes
-    wants_torch = bool(names & TORCH)
-    nvidia = detection.gpus("nvidia")
-    amd = [g for g in detection.gpus("amd") if g.details.get("rocm") == "yes"]
-    replace: dict[str, str] = {}
-    if nvidia and detection.cuda_version:
-        cuda = tuple(int(x) for x in detection.cuda_version.split(".")[:2])
-        if "jax" in names and cuda[0] >= 12:
-            replace["jax"] = "jax[cuda12]"
-        usable = sorted(
-            (v for v in indexes if v.startswith("cu") and _cuda_tuple(v) <= cuda),
-            key=_cuda_tuple,
-        )
-        driver = f"the NVIDIA driver here supports CUDA {detection.cuda_version}"
-        if usable and wants_torch:
-            v = usable[-1]
-            return AcceleratorChoice(
-                v, (f"--extra-index-url {indexes[v]}",), replace, f"{driver}: torch from {v}"
-            )
-        newer = [v for v in indexes if v.startswith("cu")]
-        why = f"{driver}; no CUDA index in the profile fits it" if newer else driver
-        return AcceleratorChoice("pypi", (), replace, f"{why}: PyPI's own builds")
-    if amd:
-        rocm = sorted(
-            (v for v in indexes if v.startswith("rocm")),
-            key=lambda v: tuple(int(x) for x in v[4:].split(".")),
-        )
-        if rocm and wants_torch:
-            v = rocm[-1]
-            return AcceleratorChoice(
-                v, (f"--extra-index-url {indexes[v]}",), {}, f"an AMD GPU with ROCm: torch from {v}"
-            )
-        return AcceleratorChoice(
-            "pypi", (), {}, "an AMD GPU with ROCm, and no ROCm index in the profile: PyPI's builds"
-        )
-    if "cpu" in indexes and wants_torch:
-        return AcceleratorChoice(
-            "cpu",
-            (f"--extra-index-url {indexes['cpu']}",),
-            {},
-            "no GPU here: the CPU build of torch (no CUDA libraries to download)",
-        )
-    return AcceleratorChoice("pypi", (), {}, "no GPU here: PyPI's own builds")

@@ -37,6 +37,7 @@ ORBIT_KEYS = (
     "engine",
     "lock",
     "container",  # the kernel container's options; read by the docker engine when it launches
+    "hardware",  # GPUs and devices it needs: read by resolve (jupyter_orbit.hardware.needs)
 )
 LOCK_FORMATS = ("uv.lock", "requirements")
 # The reference regular expression from PEP 723.

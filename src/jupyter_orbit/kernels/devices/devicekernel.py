@@ -289,6 +289,11 @@ def launch(kernel_class: type[DeviceKernel]) -> None:
     app.start()
 
 
+def package_folder() -> Path:
+    """The folder of Orbit's own package (``jupyter_orbit``)."""
+    return Path(__file__).resolve().parents[2]
+
+
 def bootstrap_argv(python: str, module: str) -> list[str]:
     """The command that runs ``module`` (a device kernel in Orbit's package) with ``python``, an
     environment's interpreter that has ipykernel and the device library but not Orbit.
@@ -296,7 +301,7 @@ def bootstrap_argv(python: str, module: str) -> list[str]:
     Only Orbit's own package folder is made importable, not the environment Orbit runs in, so the
     kernel sees its environment's packages and nothing of Orbit's dependencies.
     """
-    package = str(Path(__file__).resolve().parents[2])  # the jupyter_orbit folder
+    package = str(package_folder())
     code = (
         "import runpy, sys, types; "
         "m = types.ModuleType('jupyter_orbit'); m.__path__ = [sys.argv.pop(1)]; "

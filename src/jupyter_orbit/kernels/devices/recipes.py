@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
-from jupyter_orbit.kernels.devices.devicekernel import bootstrap_argv
+from jupyter_orbit.kernels.devices.devicekernel import bootstrap_argv, package_folder
 from jupyter_orbit.kernels.recipes import KernelRecipe, SystemRequirement, Which
 
 SERIAL_GROUP = "dialout"
@@ -56,6 +56,9 @@ class _DeviceRecipe(KernelRecipe):
 
     def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
         return bootstrap_argv(str(python), self.module)
+
+    def host_folders(self) -> tuple[Path, ...]:
+        return (package_folder(),)  # the kernel's code is Orbit's own
 
     def logo_svg(self) -> str:
         logos = resources.files("jupyter_orbit.kernels.devices").joinpath("logos")
