@@ -176,7 +176,8 @@ def _print(r: dict[str, Any]) -> None:
         _print_hardware(out, r["hardware"])
     if r["pins"] is not None:
         out.print("[bold]would install[/]  " + ", ".join(r["pins"]))
-    if r["problem"]:
+    shown = {p["message"] for p in (r.get("hardware") or {}).get("problems", ())}
+    if r["problem"] and r["problem"]["error"] not in shown:
         out.print(f"[red]problem:[/] {r['problem']['error']}")
         if r["problem"]["hint"]:
             out.print(f"  hint: {r['problem']['hint']}")
@@ -188,10 +189,9 @@ def _print_hardware(out: Any, hw: dict[str, Any]) -> None:
     needs = hw["needs"]
     asked = []
     if gpu := needs.get("gpu"):
-        count = gpu["count"]
-        asked.append(
-            f"{'all' if count == 'all' else count} {gpu['vendor'] or ''} GPU".replace("  ", " ")
-        )
+        make = {"nvidia": "NVIDIA ", "amd": "AMD ", "intel": "Intel "}.get(gpu["vendor"], "")
+        n = gpu["count"]
+        asked.append(f"{n} {make}GPU{'s' * (n != 1)}")
     asked += [f"serial {s}" for s in needs.get("serial", ())]
     asked += [f"VISA {v}" for v in needs.get("visa", ())]
     if asked:
