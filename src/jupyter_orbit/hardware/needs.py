@@ -450,7 +450,8 @@ def hub_config_lines(host_config: Mapping[str, Any]) -> str:
 
     body = pprint.pformat(dict(host_config), indent=4, width=92, sort_dicts=True)
     return (
-        "# The devices the notebook declares (metadata.orbit.hardware), for every user's server.\n"
+        "# The GPUs the project's notebooks declare (metadata.orbit.hardware), for every user's\n"
+        "# server: DockerSpawner has no GPU option of its own.\n"
         f"c.DockerSpawner.extra_host_config.update({body})\n"
     )
 
