@@ -170,7 +170,7 @@ def test_jupyterhub_config_passes_the_projects_gpus(monkeypatch):
     text = confection.render_config(replace(SETTINGS, devices={"device_requests": requests}))
     plain = confection.render_config(SETTINGS)
     assert text.startswith(plain)
-    golden("jupyterhub_config-gpus.tail.py", text.removeprefix(plain))
+    golden("jupyterhub_config-gpus.tail.txt", text.removeprefix(plain))
     for key in ("ORBIT_HUB_PROFILE", "ORBIT_NETWORK", "ORBIT_USER_IMAGE", "ORBIT_HUB_API_TOKEN"):
         monkeypatch.setenv(key, "x")
     monkeypatch.setenv(confection.PASSWORD_KEY, "x")
