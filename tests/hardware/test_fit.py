@@ -128,3 +128,31 @@ def test_fit_reports_as_orbit_env_shows_it(tmp_path):
     doc = fit(p.resolution, p.launch.hardware.hardware).to_dict()
     assert doc["ok"] is True and doc["gpus"] == ["/dev/nvidia0"]
     assert doc["needs"] == {"gpu": {"vendor": None, "count": 1}} and doc["accelerator"] is None
+
+
+@pytest.mark.integration
+def test_a_board_notebook_through_the_pipeline_to_its_kernel(tmp_path, board, device_kernel):
+    """A MicroPython notebook declaring its board by USB id: the pipeline finds the port (a
+    simulated board on a pty, listed as pyserial would list the board), builds the recipe's
+    environment, and hands the kernel the port through its variables, as the provisioner does;
+    the kernel answers cells from the board."""
+    from jupyter_orbit.hardware.detect import Probe, SerialPort, detect
+    from jupyter_orbit.prepare import Consent
+
+    b = board()
+    target = make_notebook(
+        tmp_path / "proj" / "blink.ipynb",
+        "print(6 * 7)",
+        metadata={"orbit": {"kernel": "micropython", "hardware": {"serial": "f055:9800"}}},
+    )
+
+    def look(kinds):
+        ports = [SerialPort(b.port, "Pyboard", vid=0xF055, pid=0x9800, product="Pyboard")]
+        return detect(Probe(), serial_ports=lambda: ports, kinds=kinds)
+
+    choices = Choices(as_of="2025-06-01", consent=Consent(yes=True), hardware=Hardware(look=look))
+    prepared = prepare(target, choices, Paths(tmp_path / "orbit-home"))
+    assert prepared.recipe.name == "micropython" and prepared.built
+    assert prepared.kernel_env["ORBIT_SERIAL_PORT"] == b.port
+    k = device_kernel("", prepared.kernel_env, argv=prepared.argv)
+    assert k.execute("print(6 * 7)").stream() == "42\n"
