@@ -131,7 +131,9 @@ class DeviceKernelSession:
     def complete(self, code: str, cursor_pos: int | None = None) -> dict[str, Any]:
         msg_id = self.kc.complete(code, cursor_pos)
         reply = self.kc.get_shell_msg(timeout=30)
-        assert reply["parent_header"]["msg_id"] == msg_id
+        # (a busy machine may leave a second kernel_info reply from wait_for_ready queued)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=30)
         return reply["content"]
 
     def drain_iopub(self) -> None:

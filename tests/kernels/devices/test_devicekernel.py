@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-DOCS = Path(__file__).parents[2] / "docs" / "hardware.md"
+DOCS = Path(__file__).parents[3] / "docs" / "hardware.md"
 
 
 def example_source() -> str:
