@@ -1,18 +1,32 @@
-"""A Debian arm64 root run under qemu-user, with Orbit's dependencies installed, cached.
+"""A Debian arm64 root to run Orbit in under qemu-user, built without emulating its installation.
 
     python -m tests.support.armroot          # build (or find) the cached root; print its path
 
-The root is Debian bookworm (``debootstrap --arch arm64 --variant=minbase``) with Python and a
-virtual environment at ``/opt/orbit-venv`` holding Orbit's dependencies from PyPI (aarch64
-wheels). It is built once per recipe: its folder under ``ORBIT_ARM_CACHE``
-(``/var/cache/orbit-tests``) is named by a hash of everything that goes into it (suite, mirror,
-Debian packages, Orbit's dependency list), built beside and renamed into place when complete.
+Only the programs under test run emulated (Python, uv, Orbit, the kernel, numpy). Everything
+that builds the root runs natively on the host:
+
+- Debian's ``debootstrap --foreign --arch=arm64 --variant=minbase --include=python3`` downloads
+  the packages and unpacks the essential ones; the rest are unpacked the same way
+  (``dpkg-deb --fsys-tarfile`` into the root). Their maintainer scripts never run (running them
+  is what takes minutes under emulation): the root is unpacked, not configured, which is enough
+  to run Python and its programs. The accounts ``base-passwd`` would write are copied from its
+  master files.
+- A virtual environment at ``/opt/orbit-venv`` (``python3 -m venv --without-pip``, the one
+  emulated step: a second) gets Orbit's dependencies from PyPI as aarch64 wheels, installed from
+  the host by uv's cross-platform install (``--python-platform aarch64-manylinux_2_36``,
+  wheels only).
+
+The root is built once per recipe: its folder under ``ORBIT_ARM_CACHE``
+(``/var/cache/orbit-tests``) is named by a hash of everything that goes into it, built beside and
+renamed into place when complete. ``install_orbit`` puts a wheel of Orbit into a run's own layer
+(from the host too).
 
 Commands run in it through ``run``: in a mount namespace of their own (``unshare -m``), the
 cached root is the lower layer of an overlay whose upper layer is the caller's folder, so the
-cache is never written; ``/proc`` and ``/dev`` are mounted, ``resolv.conf`` copied. Arm64
-programs run through the kernel's binfmt_misc entry for qemu-aarch64 (``binfmt_ready`` says
-whether it is there). Needs root.
+cache is never written; ``/proc`` and ``/dev`` are mounted, ``resolv.conf`` and the host's CA
+bundle copied, and uv's cache (``ORBIT_ARM_CACHE/uv-cache``) bound, so a second run downloads
+nothing. Arm64 programs run through the kernel's binfmt_misc entry for qemu-aarch64
+(``binfmt_ready`` says whether it is there). Needs root.
 """
 
 from __future__ import annotations
@@ -31,10 +45,14 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("ORBIT_ARM_CACHE", "/var/cache/orbit-tests"))
 MIRROR = os.environ.get("ORBIT_ARM_MIRROR", "http://deb.debian.org/debian")
 SUITE = "bookworm"
-DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+DEBIAN_PACKAGES = ("python3",)
+PYTHON = "3.11"  # bookworm's
+PLATFORM = "aarch64-manylinux_2_36"  # bookworm's glibc
 VENV = "/opt/orbit-venv"
+SITE = f"{VENV}/lib/python{PYTHON}/site-packages"
+UV_CACHE = "/root/.cache/uv"
 BINFMT = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 CA_INSIDE = "/etc/ssl/certs/orbit-host-ca.crt"  # the host's CA bundle, copied in for each run
 
 
@@ -48,6 +66,7 @@ def recipe() -> dict:
         "suite": SUITE,
         "mirror": MIRROR,
         "debian": list(DEBIAN_PACKAGES),
+        "platform": PLATFORM,
         "pypi": sorted(dependencies()),
     }
 
@@ -67,7 +86,7 @@ def binfmt_ready() -> str | None:
         )
     if "enabled" not in BINFMT.read_text():
         return "the qemu-aarch64 binfmt entry is disabled: update-binfmts --enable qemu-aarch64"
-    for tool in ("debootstrap", "unshare", "chroot"):
+    for tool in ("debootstrap", "dpkg-deb", "unshare", "chroot"):
         if shutil.which(tool) is None:
             return f"{tool} is missing"
     return None
@@ -92,6 +111,8 @@ def run(
     for d in ("u", "w", "m"):
         (upper / d).mkdir(parents=True, exist_ok=True)
     u, w, m = (upper / d for d in ("u", "w", "m"))
+    uv_cache = CACHE / "uv-cache"
+    uv_cache.mkdir(parents=True, exist_ok=True)
     ca = host_ca()
     ca_env = (
         " ".join(f"{v}={CA_INSIDE}" for v in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"))
@@ -104,6 +125,8 @@ def run(
             f"mount -t overlay overlay -o lowerdir={root},upperdir={u},workdir={w} {m}",
             f"mount -t proc proc {m}/proc",
             f"mount --rbind /dev {m}/dev",
+            f"mkdir -p {m}{UV_CACHE} {m}/etc/ssl/certs",
+            f"mount --bind {uv_cache} {m}{UV_CACHE}",
             f"cp /etc/resolv.conf {m}/etc/resolv.conf",
             f"cp {ca} {m}{CA_INSIDE}" if ca else "true",
             f"exec chroot {m} /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root "
@@ -118,9 +141,44 @@ def run(
     )
 
 
+def uv_install(target: Path, *args: str) -> None:
+    """Install aarch64 wheels into ``target`` (a site-packages folder) from the host, with uv's
+    cross-platform install: nothing runs emulated, nothing is built from source."""
+    from uv import find_uv_bin
+
+    subprocess.run(
+        _nice(
+            [
+                find_uv_bin(),
+                "pip",
+                "install",
+                "--no-config",
+                "--quiet",
+                "--target",
+                str(target),
+                "--python-platform",
+                PLATFORM,
+                "--python-version",
+                PYTHON,
+                "--only-binary",
+                ":all:",
+                *args,
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        timeout=1800,
+    )
+
+
+def install_orbit(wheel: Path, upper: Path) -> None:
+    """Orbit's own wheel into a run's layer (``upper``, as ``run`` uses it)."""
+    uv_install(upper / "u" / SITE.lstrip("/"), "--no-deps", str(wheel))
+
+
 def _unmount_under(path: Path) -> None:
-    """Unmount whatever an interrupted debootstrap left mounted under ``path`` (before removing
-    it: never delete through a mounted /proc or /dev)."""
+    """Unmount whatever an interrupted run left mounted under ``path`` (before removing it:
+    never delete through a mounted /proc or /dev)."""
     try:
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     except OSError:
@@ -146,36 +204,30 @@ def prepare(log=sys.stderr) -> Path:
         if (final / ".orbit-complete").exists():
             return final
         build = CACHE / f".arm64-{key()}.building"
-        if not (build / ".orbit-debootstrap-complete").exists():
-            _debootstrap(build, log)
-        print("armroot: Orbit's dependencies from PyPI", file=log, flush=True)
-        layer = CACHE / f".arm64-{key()}.layer"
-        _remove(layer)
-        deps = " ".join(shlex.quote(d) for d in dependencies())
-        r = run(
-            build,
-            layer,
-            f"python3 -m venv {VENV}\n"
-            f"{VENV}/bin/pip install --quiet --disable-pip-version-check --no-cache-dir {deps}\n",
+        _remove(build)
+        _unpack_debian(build, log)
+        print(f"armroot: {VENV}, Orbit's dependencies (aarch64 wheels)", file=log, flush=True)
+        subprocess.run(
+            _nice(["chroot", str(build), "/usr/bin/python3", "-m", "venv", "--without-pip", VENV]),
+            check=True,
+            capture_output=True,
+            timeout=600,
         )
-        if r.returncode != 0:
-            raise RuntimeError(f"pip install in the arm64 root failed:\n{r.stdout}\n{r.stderr}")
-        # Fold the layer's venv into the root (the only thing the script wrote that we keep).
-        shutil.copytree(layer / "u" / VENV.lstrip("/"), build / VENV.lstrip("/"), symlinks=True)
-        _remove(layer)
+        uv_install(build / SITE.lstrip("/"), *dependencies())
         (build / ".orbit-complete").write_text(json.dumps(recipe(), indent=2))
         _remove(final)
         build.rename(final)
     return final
 
 
-def _debootstrap(build: Path, log) -> None:
-    _remove(build)
-    print(f"armroot: debootstrap arm64 {SUITE} into {build}", file=log, flush=True)
+def _unpack_debian(build: Path, log) -> None:
+    """Debian arm64 with Python, unpacked on the host (see the module's doc)."""
+    print(f"armroot: debootstrap --foreign arm64 {SUITE} into {build}", file=log, flush=True)
     subprocess.run(
         _nice(
             [
                 "debootstrap",
+                "--foreign",
                 "--arch=arm64",
                 "--variant=minbase",
                 f"--include={','.join(DEBIAN_PACKAGES)}",
@@ -188,7 +240,22 @@ def _debootstrap(build: Path, log) -> None:
         capture_output=True,
         timeout=3600,
     )
-    (build / ".orbit-debootstrap-complete").write_text("")
+    debs = sorted((build / "var/cache/apt/archives").glob("*.deb"))
+    print(f"armroot: unpacking {len(debs)} packages", file=log, flush=True)
+    for deb in debs:
+        # The root has merged /usr (/bin -> usr/bin …): keep those links as tar meets them.
+        subprocess.run(
+            f"dpkg-deb --fsys-tarfile {shlex.quote(str(deb))} | "
+            f"tar -x --keep-directory-symlink -C {shlex.quote(str(build))}",
+            shell=True,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        deb.unlink()
+    for name in ("passwd", "group"):
+        shutil.copy(build / f"usr/share/base-passwd/{name}.master", build / "etc" / name)
+    shutil.rmtree(build / "debootstrap")  # the second stage's scripts: not run
 
 
 if __name__ == "__main__":
