@@ -8,9 +8,9 @@ GPU would need) and exits 0: nothing to measure. With one, it runs a notebook th
 
 1. ``orbit run --no-server`` with the local engine (the environment is built first, untimed,
    then the run is timed three times);
-2. ``orbit run --engine docker`` the same way (the kernel's container is given the GPU once the
-   docker engine passes ``hardware.needs.container_devices`` on: until then it records that CUDA
-   was not available there, which is what the run shows).
+2. ``orbit run --engine docker`` the same way: the kernel's container is given the declared GPU
+   (an Engine API device request through the NVIDIA Container Toolkit, or CDI names), and the
+   run records whether CUDA was available there.
 
 Each run's cell reports ``torch.cuda.is_available()``, the device name and the time of a 4096²
 matrix product on the GPU. Everything is printed as Markdown and written with the machine's
