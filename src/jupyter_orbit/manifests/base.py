@@ -94,7 +94,15 @@ class Manifest(ABC):
         remove: Sequence[str] = (),
     ) -> str:
         """The new text of ``path`` (content ``text``) with ``ecosystem``'s packages changed;
-        pure: nothing is written. Formats that cannot be written refuse."""
+        pure: nothing is written. A format that cannot hold them refuses."""
+        if not self.holds(ecosystem):
+            raise self.refuse(path, ecosystem)
+        return self.edit_packages(text, path, ecosystem, list(add), list(remove))
+
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
+    ) -> str:
+        """Formats that hold packages implement this (round trip: nothing else changes)."""
         raise InputError(
             f"Orbit does not write {path.name} files",
             "name a requirements.txt, pyproject.toml, environment.yml, package.json or apt.txt "

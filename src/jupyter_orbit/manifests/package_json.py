@@ -13,7 +13,7 @@ declared in the notebook's ``metadata.orbit`` (``orbit add`` writes them there o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -67,17 +67,9 @@ class PackageJson(Manifest):
                 out.requirements.append(Npm.parse(text, self.origin(path, None, level)))
         return out
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
-        if not self.holds(ecosystem):
-            raise self.refuse(path, ecosystem)
         return edit_text(text, path=path, add=add, remove=remove)
 
 

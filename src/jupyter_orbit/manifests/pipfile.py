@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -166,14 +165,8 @@ class Pipfile(Manifest):
     precedence: ClassVar[int] = 20
     ecosystems: ClassVar[tuple[str, ...]] = ("pypi",)
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
         raise InputError(
             "this project's PyPI packages come from its Pipfile, which Orbit does not write",
