@@ -106,3 +106,44 @@ def test_settings_round_trip_and_stay_out_of_the_file_when_default():
     )
     assert ha.HardwareSettings.from_dict(s.to_dict(), "profile.toml") == s
     assert ha.HardwareSettings().to_dict() == {}
+
+
+@pytest.mark.integration
+def test_the_profiles_cpu_index_builds_the_environment(tmp_path):
+    """The whole way with real uv: a profile whose CPU index (a local index standing in for
+    download.pytorch.org/whl/cpu, with upload times) holds torch's CPU build; a notebook that
+    asks for torch and declares no GPU gets that build, as of its date."""
+    from jupyter_orbit.hardware.fit import Hardware
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.prepare import Choices, Consent, prepare
+    from tests.conftest import make_notebook
+    from tests.support.pypi_index import LocalIndex
+
+    with LocalIndex(tmp_path) as cpu:
+        cpu.add(
+            "torch", "2.0.0+cpu", {"torch/__init__.py": "BUILD = 'cpu'\n"}, uploaded="2024-01-01"
+        )
+        cpu.add(
+            "torch", "2.9.0+cpu", {"torch/__init__.py": "BUILD = 'new'\n"}, uploaded="2025-09-01"
+        )
+        settings = tmp_path / "profile.toml"
+        settings.write_text(
+            '[server]\npython = "3.11"\njupyterlab = "4.2.0"\n\n'
+            f'[hardware.torch_indexes]\ncpu = "{cpu.url}"\n'
+        )
+        nb = make_notebook(
+            tmp_path / "proj" / "nb.ipynb",
+            "import torch",
+            metadata={"orbit": {"packages": {"pypi": ["torch"]}}},
+        )
+        choices = Choices(
+            as_of="2025-06-01",
+            consent=Consent(yes=True),
+            hardware=Hardware(settings_file=settings),
+        )
+        prepared = prepare(nb, choices, Paths(tmp_path / "orbit-home"), until="build")
+    assert prepared.hardware.accelerator.variant == "cpu"
+    site = next(prepared.environment.location.glob("lib/python3*/site-packages"))
+    assert (site / "torch" / "__init__.py").read_text() == "BUILD = 'cpu'\n"
+    assert [p.name for p in site.glob("torch-*.dist-info")] == ["torch-2.0.0+cpu.dist-info"]
+    assert any("/simple/torch/" in r for r in cpu.requests)
