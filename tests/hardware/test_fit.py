@@ -156,3 +156,29 @@ def test_a_board_notebook_through_the_pipeline_to_its_kernel(tmp_path, board, de
     assert prepared.kernel_env["ORBIT_SERIAL_PORT"] == b.port
     k = device_kernel("", prepared.kernel_env, argv=prepared.argv)
     assert k.execute("print(6 * 7)").stream() == "42\n"
+
+
+def test_opened_in_jupyterlab_a_gpu_notebook_says_no_gpu_here(orbit, tmp_path):
+    """The server's kernel provisioner goes through the same pipeline: on this machine (no GPU)
+    the notebook's kernel is Orbit's explaining kernel, which says what is missing."""
+    import asyncio
+
+    from jupyter_orbit.hardware.detect import detect
+    from tests.support.kernelws import KernelWS
+
+    if detect(kinds=("gpu",)).gpus():
+        pytest.skip("this machine has a GPU")
+    project = tmp_path / "lab"
+    make_notebook(project / "train.ipynb", "1", metadata={"orbit": {"hardware": {"gpu": True}}})
+    server = orbit.server(project)
+    session = server.new_session("train.ipynb")
+
+    async def go():
+        async with KernelWS(server, session["kernel"]["id"]) as k:
+            await k.kernel_info(timeout=120)
+            return await k.execute("print('hi')", timeout=120)
+
+    reply = asyncio.run(go())
+    assert reply.status == "error" and "hi" not in reply.stdout
+    assert "no GPU here: metadata.orbit.hardware.gpu asks for 1 GPU" in reply.stderr
+    assert "remove metadata.orbit.hardware.gpu to run on the CPU" in reply.stderr
