@@ -105,3 +105,15 @@ def test_human_output(orbit: Orbit):
     r = orbit.run("doctor")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "✓ python" in r.stdout and "uv" in r.stdout and "disk space" in r.stdout
+
+
+def test_the_display_is_checked(orbit: Orbit):
+    from jupyter_orbit.doctor import OK, WARN, check_display
+
+    _, by_name = checks(orbit)  # this machine's sessions have no display
+    [display] = by_name["display"]
+    assert display["status"] == WARN and "no display here" in display["detail"]
+    assert "login link" in display["detail"] and "ssh -L" in display["fix"]
+    assert check_display({"DISPLAY": ":1"}, "linux").status == OK
+    assert check_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux").detail.startswith("wayland-0")
+    assert check_display({}, "darwin").status == OK

@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "hardware",
                 "imagelayout",
                 "model",
+                "notebook_dates",
                 "paths",
                 "plugins",
                 "progress",
@@ -37,6 +38,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "state",
                 "trust",
                 "uvcli",
+                "usage",
+                "uvfailure",
             }
         ),
     ),
@@ -47,7 +50,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("prepare", frozenset({"prepare", "resolve"})),
     ("hub and bazaar", frozenset({"hub", "bazaar"})),
     ("server", frozenset({"server"})),
-    ("profiles", frozenset({"profiles", "doctor", "desktop"})),
+    ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse"})),
     ("cli", frozenset({"cli", "__main__"})),
 )
 FLOOR = {name: n for n, (_, names) in enumerate(LAYERS) for name in names}

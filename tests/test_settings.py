@@ -131,3 +131,19 @@ def test_orbit_goes_into_the_server_environment_as_it_was_installed(tmp_path):
     )
     # this checkout is an editable install
     assert orbit_requirement().startswith("-e file://")
+
+
+def test_announcements_are_off_unless_the_profile_turns_them_on(tmp_path):
+    from dataclasses import replace
+
+    path = tmp_path / "profile.toml"
+    fresh = st.default_settings(python="3.12", jupyterlab="4.4.0")
+    assert fresh.defaults.announcements is False
+    st.write(path, fresh)
+    assert "announcements = false" in path.read_text()
+    on = replace(fresh, defaults=replace(fresh.defaults, announcements=True))
+    st.write(path, on)  # an edit of a boolean in place
+    assert "announcements = true" in path.read_text() and st.read(path) == on
+    path.write_text(path.read_text().replace("announcements = true", 'announcements = "yes"'))
+    with pytest.raises(InputError, match="must be a bool"):
+        st.read(path)

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,6 +131,23 @@ def check_browser() -> Check:
     return Check(
         "browser", WARN, "no browser found; open the address `orbit up` prints yourself", fix
     )
+
+
+def check_display(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Check:
+    """Can a browser window open in this session at all?"""
+    from jupyter_orbit.browser import display_missing
+
+    if why := display_missing(platform, environ):
+        return Check(
+            "display",
+            WARN,
+            f"{why}: no browser window can open in this session; `orbit up` prints a login "
+            "link that works once instead",
+            "open that link in a browser on this machine, or from another one through an SSH "
+            "tunnel (`ssh -L PORT:127.0.0.1:PORT HOST`, PORT as `orbit status` shows it)",
+        )
+    shown = environ.get("WAYLAND_DISPLAY") or environ.get("DISPLAY") or "the desktop"
+    return Check("display", OK, f"{shown} (browser windows can open)")
 
 
 def check_containers() -> Check:
@@ -399,7 +416,8 @@ def _check_kernelspecs(store: ProfileStore, prof: ProfilePaths, settings: Settin
 
 
 def run(paths: Paths, profile: str) -> list[Check]:
-    checks = [check_python(), check_uv(), check_browser(), check_containers(), check_disk(paths)]
+    checks = [check_python(), check_uv(), check_display(), check_browser()]
+    checks += [check_containers(), check_disk(paths)]
     checks += check_profile(paths, profile)
     return checks
 

@@ -60,6 +60,9 @@ class InputError(OrbitError):
 class BuildError(OrbitError):
     """An environment could not be built."""
 
+    # Whether a build of another date could succeed (``asof.explain`` then offers one).
+    dated = True
+
 
 class ServerError(OrbitError):
     """The profile's server could not be started, reached or stopped."""
@@ -73,3 +76,41 @@ class TrustError(OrbitError):
 
 class AsOfError(BuildError):
     """What the requirements ask for had not been published yet at the resolution date."""
+
+
+# -- what a package index said: each failure told as what it is ------------------------------
+
+
+class PackageNotFound(BuildError):
+    """The index has no package of that name (a typo, or a private package)."""
+
+    dated = False
+    package = ""  # the name the index does not have
+
+
+class NoSuchVersion(BuildError):
+    """The index has the package but not the version asked for."""
+
+    dated = False
+
+
+class ConflictError(BuildError):
+    """The requirements asked for cannot be installed together."""
+
+
+class NoWheelError(BuildError):
+    """The package has no release installable on this Python (or platform)."""
+
+
+class RegistryError(BuildError):
+    """The package index is at fault, not the requirements: trying again later may work."""
+
+    dated = False
+
+
+class IndexUnreachable(RegistryError):
+    """The index could not be reached (no network, DNS, a timeout, a server error)."""
+
+
+class IndexInconsistent(RegistryError):
+    """The index answered inconsistently: it listed something it then did not serve."""

@@ -163,6 +163,11 @@ class Paths:
         return self.home / "envs" / engine
 
     @property
+    def notebook_dates_dir(self) -> Path:
+        """The as-of dates Orbit remembers per notebook (``jupyter_orbit.notebook_dates``)."""
+        return self.home / "notebook-dates"
+
+    @property
     def trust_file(self) -> Path:
         return self.home / "trust.json"
 

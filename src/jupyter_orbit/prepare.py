@@ -34,14 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from jupyter_orbit import asof
+from jupyter_orbit import asof, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.hardware.fit import Fit, Hardware, fit
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.progress import NullProgress, Progress, announce_plan
 
 Stage = Literal["resolve", "lookup", "plan", "build", "launch"]
 STAGES: tuple[Stage, ...] = ("resolve", "lookup", "plan", "build", "launch")
@@ -142,6 +142,7 @@ def prepare(
     until: Stage = "launch",
 ) -> Prepared:
     """Run the stages for ``target`` up to ``until`` (see the module's doc)."""
+    from jupyter_orbit.notebook_dates import NotebookDates
     from jupyter_orbit.pythons import default_python
     from jupyter_orbit.resolve import resolve
 
@@ -155,6 +156,7 @@ def prepare(
         default_python=default_python(),
         as_of=choices.as_of,
         recall=recall_now(paths, choices.hardware),
+        remembered=NotebookDates(paths.notebook_dates_dir).recall,
     )
     if choices.locked:
         from jupyter_orbit.ecosystems.lockfile import check_locked
@@ -195,6 +197,7 @@ def prepare(
         progress.step("as-of", asof.describe(res))
         for warning in out.warnings:
             progress.warn(warning)
+        announce_plan(progress, out.plan.steps)  # so watchers can say "step n of m"
         try:
             out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:
@@ -205,6 +208,8 @@ def prepare(
         return out
     out.argv = engine.kernel_command(out.environment, recipe, launch)
     out.kernel_env = {**engine.kernel_env(out.environment, recipe), **out.hardware.kernel_env()}
+    with contextlib.suppress(OSError):  # only what `orbit envs` shows and `orbit gc` goes by
+        usage.record(paths, engine.id, out.environment.env_id, res.notebook)
     return out
 
 

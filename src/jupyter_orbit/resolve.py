@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from jupyter_orbit import asof
-from jupyter_orbit.asof import Recall
+from jupyter_orbit.asof import Recall, RecallNotebook
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.hardware.needs import HardwareNeeds, parse_needs
 from jupyter_orbit.kernels.recipes import get_recipe, recipe_for
@@ -71,11 +71,13 @@ def resolve(
     as_of: str | None = None,
     now: datetime | None = None,
     recall: Recall | None = None,
+    remembered: RecallNotebook | None = None,
 ) -> Resolution:
     """Read ``target`` (a notebook or a folder) and everything it inherits into a ``Resolution``.
 
     ``as_of`` is the command line's date ("now" or a date); the resolution's date and its source
-    are settled by ``jupyter_orbit.asof`` (``now`` and ``recall`` are its inputs).
+    are settled by ``jupyter_orbit.asof`` (``now``, ``recall`` and ``remembered`` are its
+    inputs).
     """
     from jupyter_orbit.manifests import notebook as nbmod
     from jupyter_orbit.manifests.formats import project_manifests
@@ -112,7 +114,7 @@ def resolve(
         project_root = layers.project_dir
     res = _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
     res = dataclasses.replace(res, hardware=needs)
-    return asof.settle(res, now=now, recall=recall)
+    return asof.settle(res, now=now, recall=recall, remembered=remembered)
 
 
 def _read_project(

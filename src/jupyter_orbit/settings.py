@@ -50,6 +50,7 @@ class Defaults:
     kernels: tuple[str, ...] | None = None  # None: every kernel Orbit has a recipe for
     pool_per_env: int = 1
     pool_max_envs: int = 3
+    announcements: bool = False  # JupyterLab's news feed and update checks (they go online)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Settings:
                 "kernels": ALL_KERNELS if d.kernels is None else list(d.kernels),
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
+                "announcements": d.announcements,
             },
         } | ({"hardware": hw} if (hw := self.hardware.to_dict()) else {})
 
@@ -101,7 +103,13 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"description": str, "server": dict, "defaults": dict, "hardware": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
-    "defaults": {"engine": str, "kernels": (str, list), "pool_per_env": int, "pool_max_envs": int},
+    "defaults": {
+        "engine": str,
+        "kernels": (str, list),
+        "pool_per_env": int,
+        "pool_max_envs": int,
+        "announcements": bool,
+    },
 }
 
 
@@ -135,7 +143,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
             if key not in schema:
                 raise bad(name, "unknown setting", f"valid here: {', '.join(sorted(schema))}")
             want = schema[key]
-            if isinstance(value, bool) or not isinstance(value, want):
+            if (isinstance(value, bool) and want is not bool) or not isinstance(value, want):
                 kinds = " or ".join(
                     t.__name__ for t in (want if isinstance(want, tuple) else (want,))
                 )
@@ -178,9 +186,10 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
+    announcements = defaults.get("announcements", False)
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
-        Defaults(engine=engine, kernels=kernel_list, **pools),
+        Defaults(engine=engine, kernels=kernel_list, announcements=announcements, **pools),
         description=doc.get("description", ""),
         hardware=HardwareSettings.from_dict(doc.get("hardware", {}), path),
     )
@@ -283,7 +292,7 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
             if key not in table:
                 table[key] = tomlkit.table()
             _merge(table[key], value)
-        elif key not in table or table[key].unwrap() != value:
+        elif key not in table or _plain(table[key]) != value:
             if isinstance(value, list):
                 array = tomlkit.array()
                 array.extend(value)
@@ -292,6 +301,11 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
                 table[key] = array
             else:
                 table[key] = value
+
+
+def _plain(item: Any) -> Any:
+    """A tomlkit item as a Python value (tomlkit hands booleans out as ``bool`` already)."""
+    return item.unwrap() if hasattr(item, "unwrap") else item
 
 
 def write(path: Path, settings: Settings) -> None:

@@ -26,6 +26,7 @@ def test_run_binder_style_example(shared_orbit: Orbit, tmp_path: Path):
     assert r.returncode == 0, r.stderr
     assert "Nairobi    23.80" in r.stdout  # read ../data relative to the notebook: cwd is right
     assert "resolve" in r.stderr and "pandas" in r.stderr  # progress said what it did
+    assert f"wrote {out}" in r.stderr  # an explicit write says what it wrote
     executed = nbformat.read(out, as_version=4)
     nbformat.validate(executed)
     assert executed.cells[1].outputs and executed.cells[1].execution_count == 1
@@ -64,6 +65,7 @@ def test_output_written_even_when_a_cell_fails(shared_orbit: Orbit, tmp_path: Pa
     out = tmp_path / "out.ipynb"
     r = shared_orbit.run("run", str(nb), "--yes", "--output", str(out))
     assert r.returncode == 1
+    assert f"wrote {out}" in r.stderr
     executed = nbformat.read(out, as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "42\n"
     assert executed.cells[1].outputs[0]["ename"] == "ValueError"

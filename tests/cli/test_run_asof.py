@@ -6,7 +6,6 @@ from PyPI, newest, whatever the date.
 """
 
 import asyncio
-import difflib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -162,9 +161,11 @@ def test_no_wheel_for_this_python_as_of_the_date_offers_both_ways_out(
     assert "orbit-asof-old==2.0" in ok["pins"]
 
 
-def test_the_server_stamps_the_notebook_it_builds_for(orbit: Orbit, index: LocalIndex, repo: Path):
+def test_the_server_remembers_the_date_and_writes_nothing(
+    orbit: Orbit, index: LocalIndex, repo: Path
+):
     nb = repo / "analysis.ipynb"
-    original = nb.read_text()
+    before = snapshot(repo)
     dated = env_json(orbit, nb)
     server = orbit.server(repo)  # `orbit up PATH` trusts PATH
     session = server.new_session("analysis.ipynb")
@@ -177,34 +178,34 @@ def test_the_server_stamps_the_notebook_it_builds_for(orbit: Orbit, index: Local
             return reply.stdout
 
     assert asyncio.run(run()).strip() == "1.0 STILL RUNS!"
+    # Opening, building and running wrote nothing in the project: not a byte, not in .git.
+    assert snapshot(repo) == before
+    assert git(repo, "status", "--porcelain") == ""
+    remembered = list((orbit.home / "notebook-dates").glob("*.json"))
+    assert len(remembered) == 1 and json.loads(remembered[0].read_text())["as_of"] == AS_OF
 
-    # The stamp landed, and nothing else in the file changed.
-    stamped = json.loads(nb.read_text())
-    assert stamped["metadata"]["orbit"] == {"schema": 1, "as_of": AS_OF}
-    unstamped = json.loads(nb.read_text())
-    del unstamped["metadata"]["orbit"]
-    assert unstamped == json.loads(original)
-    diff = [
-        d for d in difflib.ndiff(original.splitlines(), nb.read_text().splitlines()) if d[0] in "+-"
-    ]
-    removed = [d[2:] for d in diff if d[0] == "-"]
-    added = [d[2:] for d in diff if d[0] == "+"]
-    assert all(f"{ln}," in added for ln in removed)  # at most a brace that gains a comma
-    block = sorted(ln.strip().rstrip(",") for ln in added if ln[:-1] not in removed)
-    assert block == sorted(['"orbit": {', f'"as_of": "{AS_OF}"', '"schema": 1', "}"])
-
-    # The notebook now has uncommitted changes, and still resolves as before: same environment.
-    after = env_json(orbit, nb)
-    assert (after["as_of"], after["as_of_source"]) == (AS_OF, "metadata.orbit")
-    assert after["env_id"] == dated["env_id"]
-
-    # JupyterLab saving the copy it opened before the stamp does not lose it.
-    content = json.loads(original)
-    content["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
+    # An edit makes the notebook uncommitted; it keeps its date, from Orbit's memory.
+    edited = json.loads(nb.read_text())
+    edited["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x\n"}]
     saved = server.put(
         "/api/contents/analysis.ipynb",
-        json={"type": "notebook", "format": "json", "content": content},
+        json={"type": "notebook", "format": "json", "content": edited},
     )
     assert saved.status_code == 200, saved.text
     on_disk = json.loads(nb.read_text())
-    assert on_disk["metadata"]["orbit"]["as_of"] == AS_OF and on_disk["cells"][0]["outputs"]
+    assert on_disk["metadata"] == edited["metadata"]  # a save is saved as sent: no stamp added
+    assert "orbit" not in on_disk["metadata"]
+    after = env_json(orbit, nb)
+    assert (after["as_of"], after["as_of_source"]) == (AS_OF, "remembered")
+    assert "remembered for analysis.ipynb since" in after["as_of_detail"]
+    assert after["env_id"] == dated["env_id"]
+
+    # Writing the date into the notebook is the user's explicit command, and it says so.
+    r = orbit.run("stamp", str(nb))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{nb}  stamped 2021-06-01 (remembered: ")
+    assert json.loads(nb.read_text())["metadata"]["orbit"]["as_of"] == AS_OF
+    r = orbit.run("stamp", str(nb), "--clear")
+    assert r.stdout.strip() == f"{nb}  cleared; forgot the date Orbit remembered for it"
+    assert not list((orbit.home / "notebook-dates").glob("*.json"))
+    assert env_json(orbit, nb)["as_of_source"] == "now"  # uncommitted, nothing remembered

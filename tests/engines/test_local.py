@@ -140,3 +140,46 @@ def test_unavailable_python_names_the_available_ones(orbit: Orbit, tmp_path: Pat
     assert not (orbit.home / "envs" / "local").exists() or not list(
         (orbit.home / "envs" / "local").iterdir()
     )
+
+
+# `!python`, `!pip`, `%pip` and subprocesses, as a notebook's cells run them
+ENV_CELLS = (
+    "import os, shutil, subprocess, sys\n"
+    "print('venv:', os.environ.get('VIRTUAL_ENV'))\n"
+    "print('which:', shutil.which('python'))\n"
+    "sub = subprocess.run(['python', '-c', 'import sys; print(sys.prefix)'],\n"
+    "                     capture_output=True, text=True)\n"
+    "print('sub:', sub.stdout.strip())",
+    "!python -c 'import sys; print(\"bang:\", sys.prefix)'",
+    "!pip --version",
+    "%pip --version",
+)
+
+
+def check_env_output(out: str, location: str) -> None:
+    out = out.replace("\r\n", "\n")  # `!` commands run in a terminal
+    assert f"venv: {location}\n" in out
+    assert f"which: {location}/bin/python\n" in out
+    assert f"sub: {location}\n" in out
+    assert f"bang: {location}\n" in out
+    pip_lines = [ln for ln in out.splitlines() if ln.startswith("pip ")]
+    assert len(pip_lines) == 2, out  # `!pip` and `%pip`: the environment's own pip
+    assert all(f" from {location}/lib/" in ln for ln in pip_lines), pip_lines
+
+
+def test_the_kernel_s_programs_are_the_environment_s_in_run_and_in_the_server(
+    orbit: Orbit, tmp_path: Path
+):
+    from tests.server.test_server import run_code
+
+    project = tmp_path / "proj"
+    nb = make_notebook(project / "nb.ipynb", *ENV_CELLS)
+    r = orbit.run("run", str(nb), "--yes")
+    assert r.returncode == 0, r.stderr
+    location = env_info(orbit, nb)["location"]
+    check_env_output(r.stdout, location)
+
+    server = orbit.server(project)
+    _, reply = run_code(server, "nb.ipynb", "\n".join(ENV_CELLS))
+    assert reply.status == "ok", reply.stderr
+    check_env_output(reply.stdout, location)

@@ -163,8 +163,12 @@ def plan(
     ecosystem: str | None = None,
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    to_notebook: bool = False,
 ) -> Change:
-    """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing."""
+    """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing.
+
+    A notebook that reads its packages of the ecosystem from project files gets the change
+    in those files (``to_notebook``: in the notebook itself, which then stops reading them)."""
     from jupyter_orbit.prepare import Choices, prepare
 
     if not specs:
@@ -189,14 +193,17 @@ def plan(
     add, gone = (reqs, []) if action == "add" else ([], names)
 
     notes: list[str] = []
-    if file is None and is_notebook:
-        changes, locked = [_notebook_change(res, target, eco_name, add, gone, notes)], False
-        locked = bool(_orbit_meta(target).get("lock"))
+    reads = _project_sources(res, eco_name) if is_notebook and file is None else []
+    if file is None and is_notebook and (to_notebook or not reads):
+        changes = [_notebook_change(res, target, eco_name, add, gone, notes)]
+    elif file is None and is_notebook:
+        changes = [_project_change(res, target, eco, add, gone, action, reads, notes)]
     else:
         path = (file if file is not None else _project_file(res, eco_name, target)).resolve()
         if file is not None and not _format_of(path).holds(eco_name):
             raise _format_of(path).refuse(path, eco_name)
-        changes, locked = [_file_change(eco, path, add, gone, action)], False
+        changes = [_file_change(eco, path, add, gone, action)]
+    locked = is_notebook and bool(_orbit_meta(target).get("lock"))
     new_spec = _spec_after(res.spec, eco_name, add, gone)
     return Change(
         action,
@@ -211,6 +218,48 @@ def plan(
         notes,
         locked=locked,
     )
+
+
+def _project_sources(res: Resolution, eco: str) -> list[Path]:
+    """The project files a notebook reads its ``eco`` packages from (none: it declares its
+    own, or has none)."""
+    return [
+        s.path
+        for s in res.sources
+        if s.path and s.level is Level.PROJECT and f"packages.{eco}" in s.provides
+    ]
+
+
+def _project_change(
+    res: Resolution,
+    notebook: Path,
+    eco: Ecosystem,
+    add: list[Requirement],
+    gone: list[str],
+    action: str,
+    reads: list[Path],
+    notes: list[str],
+) -> FileChange:
+    """The change in the project file ``notebook`` reads its packages from: writing them into
+    the notebook would silently make that file ignored for it."""
+    path = _project_file(res, eco.name, notebook.parent).resolve()
+    names = ", ".join(p.name for p in reads)
+    try:
+        change = _file_change(eco, path, add, gone, action)
+    except InputError as err:
+        raise InputError(
+            f"{notebook.name} reads its {eco.name} packages from {names}, which Orbit cannot "
+            f"change: {err.message}",
+            f"edit {names} yourself, or give the notebook packages of its own with "
+            "--to-notebook (it then no longer reads them from there)",
+            path=err.path,
+            line=err.line,
+        ) from None
+    notes.append(
+        f"{notebook.name} reads its {eco.name} packages from {names}, so they are changed "
+        "there (for this notebook alone, use --to-notebook)"
+    )
+    return change
 
 
 def _orbit_meta(notebook: Path) -> dict[str, Any]:
@@ -268,8 +317,8 @@ def _notebook_change(
             }
         )
         notes.append(
-            f"the notebook now lists its own {eco} packages (copied from {', '.join(where)}), "
-            "so it rebuilds from the notebook alone"
+            f"the notebook now lists its own {eco} packages (copied from {', '.join(where)}) "
+            "and no longer reads them from there; it rebuilds from the notebook alone"
         )
     edit_packages(nb, notebook, eco, add=add, remove=gone, seed=seed)
     text = before.decode("utf-8-sig")
@@ -326,6 +375,7 @@ def run(
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     dry_run: bool = False,
+    to_notebook: bool = False,
 ) -> Change:
     """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed."""
     from jupyter_orbit.bazaar.lock import lock_notebook
@@ -333,7 +383,14 @@ def run(
     from jupyter_orbit.errors import OrbitError
 
     change = plan(
-        paths, target, specs, action=action, ecosystem=ecosystem, file=file, environ=environ
+        paths,
+        target,
+        specs,
+        action=action,
+        ecosystem=ecosystem,
+        file=file,
+        environ=environ,
+        to_notebook=to_notebook,
     )
     check(change, paths, environ)
     for f in change.files:

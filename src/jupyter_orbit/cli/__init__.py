@@ -236,11 +236,13 @@ def env(
 @cli.command()
 @click.argument("target", type=_existing)
 @click.argument("date", required=False, metavar="[DATE|now]")
-@click.option("--clear", is_flag=True, help="Remove the stamp instead.")
+@click.option(
+    "--clear", is_flag=True, help="Remove the stamp (and forget a remembered date) instead."
+)
 def stamp(target: Path, date: str | None, clear: bool) -> None:
     """Write the date TARGET's packages are resolved as of into the notebook (a folder: every
-    notebook under it). Without DATE: the date Orbit resolves it as of now (its git date, or
-    today)."""
+    notebook under it). Without DATE: the date Orbit resolves it as of now (the date it
+    remembered for the notebook, its git date, or today)."""
     from jupyter_orbit.cli._stamp import stamp_command
 
     stamp_command(target, date=date, clear=clear)
@@ -261,6 +263,7 @@ _bazaar.register(cli)  # search, add, remove, lock, export
 # Commands that live in modules of their own (each still imports its work only when it runs).
 from jupyter_orbit.cli._config import config_group  # noqa: E402
 from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
+from jupyter_orbit.cli._disk import envs_command, gc_command  # noqa: E402
 from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
 from jupyter_orbit.cli._hardware import hardware_command  # noqa: E402
@@ -276,6 +279,8 @@ for _command in (
     doctor_command,
     hardware_command,
     hub,
+    envs_command,
+    gc_command,
 ):
     cli.add_command(_command)
 

@@ -83,6 +83,12 @@ def _edit_options(f):  # noqa: ANN001
             ),
             click.option("--in", "ecosystem", metavar="ECO", help="pypi, npm, apt or conda."),
             click.option("--file", type=_path, help="Edit this file instead of the chosen one."),
+            click.option(
+                "--to-notebook",
+                is_flag=True,
+                help="Write into the notebook given with --to even when it reads its packages "
+                "from project files (it then stops reading them).",
+            ),
             click.option("--dry-run", is_flag=True, help="Show the diff; change nothing."),
             click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
             click.option("--no-server", is_flag=True, help="Edit here even if a server runs."),
@@ -121,6 +127,7 @@ def _edit(
     as_json: bool,
     no_server: bool,
     profile: str,
+    to_notebook: bool = False,
 ) -> None:
     from jupyter_orbit.paths import Paths
 
@@ -130,7 +137,9 @@ def _edit(
     report = (
         None
         if no_server
-        else _through_server(paths, profile, action, packages, target, ecosystem, file, dry_run)
+        else _through_server(
+            paths, profile, action, packages, target, ecosystem, file, dry_run, to_notebook
+        )
     )
     if report is None:
         from jupyter_orbit.bazaar import edit
@@ -143,6 +152,7 @@ def _edit(
             ecosystem=ecosystem,
             file=file,
             dry_run=dry_run,
+            to_notebook=to_notebook,
         )
         report = {**change.to_dict(), "pins": change.pins, "kernels": []}
         if dry_run:
@@ -162,6 +172,7 @@ def _through_server(
     ecosystem: str | None,
     file: Path | None,
     dry_run: bool,
+    to_notebook: bool = False,
 ) -> dict[str, Any] | None:
     """Send the edit to the profile's running server, when the target is inside its folder."""
     from jupyter_orbit.errors import InputError, OrbitError
@@ -178,6 +189,7 @@ def _through_server(
         "ecosystem": ecosystem,
         "file": str(file) if file else None,
         "dry_run": dry_run,
+        "to_notebook": to_notebook,
     }
     resp = client._request("POST", "/orbit/api/packages", body)
     raw = resp.read()

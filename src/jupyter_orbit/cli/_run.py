@@ -93,6 +93,7 @@ def run_command(
         )
     if output is not None:
         _write_notebook(output, final["notebook"])
+        click.echo(f"wrote {output}", err=True)  # stdout carries the cells' own output
     if not final.get("ok"):
         _report_failure(final, nb_json)
         return 1
@@ -170,9 +171,8 @@ async def _run_here(
             )
         finally:
             await km.shutdown_kernel(now=True)
-    if final.get("ename") == "DeadKernel":
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
-        final["evalue"] += " | kernel log: " + " | ".join(tail) if tail else ""
+    if final.get("ename") in ("DeadKernel", "KernelDied"):  # what it said before it died
+        final["stderr"] = log_path.read_text(errors="replace").strip().splitlines()[-20:]
     return final
 
 
@@ -205,9 +205,16 @@ def _report_failure(final: dict, nb_json: dict) -> None:
         first = ("".join(source) if isinstance(source, list) else source).strip().splitlines()
         where = f"cell {index + 1}" + (f" ({first[0][:60]!r})" if first else "")
     click.secho("error: ", fg="red", bold=True, err=True, nl=False)
-    click.echo(
-        f"{where} failed: {final.get('ename', 'Error')}: {final.get('evalue', '')}", err=True
-    )
+    if final.get("ename") == "KernelDied":
+        click.echo(str(final.get("evalue")), err=True)
+    else:
+        click.echo(
+            f"{where} failed: {final.get('ename', 'Error')}: {final.get('evalue', '')}", err=True
+        )
+    if lines := final.get("stderr"):
+        click.echo("  the kernel's last lines on stderr:", err=True)
+        for line in lines:
+            click.echo(f"    {line}", err=True)
 
 
 def _write_notebook(path: Path, nb: dict) -> None:

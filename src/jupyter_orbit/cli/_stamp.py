@@ -24,10 +24,13 @@ class _Change:
     path: Path
     text: str | None  # the new file, or None: nothing to write
     outcome: str
+    forget: bool = False  # also forget the date Orbit remembered for it (its own state)
 
 
 def stamp_command(target: Path, *, date: str | None, clear: bool) -> None:
     from jupyter_orbit import asof, atomic
+    from jupyter_orbit.notebook_dates import NotebookDates
+    from jupyter_orbit.paths import Paths
 
     if clear and date:
         raise InputError("give a DATE or --clear, not both", "orbit stamp NOTEBOOK [DATE|--clear]")
@@ -55,11 +58,15 @@ def stamp_command(target: Path, *, date: str | None, clear: bool) -> None:
             f"{len(failed)} of {len(notebooks)} notebooks cannot be stamped; nothing was written",
             failed[0][1].hint or "fix them, or stamp the others one by one",
         )
+    dates = NotebookDates(Paths.from_env().notebook_dates_dir)
     for change in changes:
         if change.text is not None:
             atomic.write_text(change.path, change.text)
     for change in changes:
-        click.echo(f"{_shown(change.path, target)}  {change.outcome}")
+        outcome = change.outcome
+        if change.forget and dates.forget(change.path):
+            outcome += "; forgot the date Orbit remembered for it"
+        click.echo(f"{_shown(change.path, target)}  {outcome}")
 
 
 def notebooks_under(folder: Path) -> list[Path]:
@@ -85,7 +92,12 @@ def _plan(nb: Path, fixed: str | None, *, clear: bool, now: datetime) -> _Change
 
     if clear:
         text = write(None)
-        return _Change(nb, text, "cleared" if text is not None else "no stamp to clear")
+        return _Change(
+            nb,
+            text,
+            "cleared" if text is not None else "no stamp to clear",
+            forget=True,
+        )
     if fixed is not None:
         text = write(fixed)
         return _Change(nb, text, f"stamped {fixed}" if text is not None else f"already {fixed}")

@@ -30,7 +30,7 @@ from jupyter_orbit.ecosystems.base import (
     tier,
 )
 from jupyter_orbit.ecosystems.pypi_names import REFRESH_AFTER, SIMPLE_JSON, NameIndex
-from jupyter_orbit.errors import BuildError, InputError
+from jupyter_orbit.errors import BuildError, InputError, PackageNotFound, RegistryError
 from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
 
 PYPI = "https://pypi.org/simple/"
@@ -237,13 +237,25 @@ class PyPI(Ecosystem):
         return got
 
     def suggest(self, name: str) -> list[str]:
-        """Close names from the cached name index (for "did you mean")."""
-        blob = self.names.load()
-        if not blob:
-            return []
+        """Close names from the cached name indexes (for "did you mean")."""
         key = canonicalize_name(name)
-        candidates = self.names.search(key[:4], limit=5000) if len(key) >= 4 else []
-        return difflib.get_close_matches(key, candidates or blob.split(), n=3, cutoff=0.75)
+        close: list[str] = []
+        for url in self.index_urls:
+            index = NameIndex(self.cache, url)
+            blob = index.load()
+            if not blob:
+                continue
+            candidates = index.search(key[:4], limit=5000) if len(key) >= 4 else []
+            close += difflib.get_close_matches(key, candidates or blob.split(), n=3, cutoff=0.75)
+        return [c for c in dict.fromkeys(close) if c != key][:3]
+
+    def did_you_mean(self, err: BuildError) -> BuildError:
+        """A name the index lacks, with the close names the cached name indexes know."""
+        if not isinstance(err, PackageNotFound) or not (close := self.suggest(err.package)):
+            return err
+        return PackageNotFound(
+            err.message, f"did you mean {' or '.join(close)}? Fix the name where it is declared"
+        )
 
     # -- requirements -------------------------------------------------------------------------
 
@@ -444,6 +456,8 @@ class PyPI(Ecosystem):
                 extra=self.date_args(spec, str(python), flags, lines),
                 prefer_cache=True,
             )
+        except RegistryError:
+            raise  # the index, not the requirements: told as what it is
         except BuildError as e:
             raise InputError(f"cannot install: {e.message}", e.hint) from None
         return pin_lines(out)
@@ -572,9 +586,10 @@ class ResolveStep(Step):
                 [*args, str(requirements), "-o", str(pinned), "--quiet"],
                 cwd=build.meta,
                 on_line=log,
+                on_retry=build.progress.warn,
             )
         except BuildError as err:
-            raise blame(err, spec) from None
+            raise blame(pypi.did_you_mean(err), spec) from None
 
 
 @dataclass(frozen=True)
@@ -595,6 +610,7 @@ class InstallStep(Step):
             ["pip", "sync", "--python", str(build.python), *flags, *hashes, str(pinned)],
             cwd=build.meta,
             on_line=build.progress.log,
+            on_retry=build.progress.warn,
         )
 
 

@@ -32,11 +32,25 @@ class Launch:
     hardware: Fit | None = None  # the devices the notebook declares, as found here
 
 
+@dataclass(frozen=True)
+class Stored:
+    """Something an engine keeps for this data root: a built environment, or what a build
+    left behind (``leftover``)."""
+
+    env_id: str
+    location: str  # a folder, or an image reference
+    size: int  # bytes it takes (files shared with uv's cache or other environments included)
+    frees: int  # bytes removing it gives back
+    created: str | None = None  # ISO time
+    leftover: bool = False
+
+
 class Engine(ABC):
     """Realises specs as environments, content-addressed by the spec's hash."""
 
     name: ClassVar[str]
     takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
+    stores: ClassVar[str] = "environment"  # what ``orbit envs`` calls what it keeps
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths
@@ -101,6 +115,20 @@ class Engine(ABC):
     def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
         """Variables ``recipe``'s kernel needs inside ``env`` beyond the server's own."""
         return recipe.kernel_env(env.location)
+
+    def stored(self) -> list[Stored]:
+        """What this engine keeps on disk for this data root (``orbit envs``, ``orbit gc``).
+        Engines that keep nothing here list nothing."""
+        return []
+
+    def in_use(self, items: list[Stored]) -> dict[str, str]:
+        """Of ``items``, those a running process uses: location → who (never removed)."""
+        return {}
+
+    def remove(self, item: Stored) -> None:
+        """Remove ``item`` (one ``stored`` listed); an environment that is being built or
+        used meanwhile is left alone (an ``OrbitError`` says so)."""
+        raise NotImplementedError(f"the {self.name} engine keeps nothing it could remove")
 
     def pins(self, plan: Plan) -> list[str]:
         """The exact versions ``plan`` would install, resolved without installing anything."""

@@ -14,6 +14,7 @@ uv's shared cache.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +24,9 @@ from typing import ClassVar
 from jupyter_orbit import __version__, atomic
 from jupyter_orbit.ecosystems import ecosystem_class, get_ecosystem, in_order
 from jupyter_orbit.ecosystems.base import Prefix
-from jupyter_orbit.engines import bytecode
-from jupyter_orbit.engines.base import Engine
+from jupyter_orbit.engines import bytecode, storage
+from jupyter_orbit.engines.base import Engine, Stored
+from jupyter_orbit.errors import BuildError
 from jupyter_orbit.kernels.recipes import KernelRecipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Step
 from jupyter_orbit.progress import Progress
@@ -127,7 +129,21 @@ class LocalEngine(Engine):
         packages = (env.record.get("spec") or {}).get("packages") or {}
         for name in in_order(packages):
             out.update(get_ecosystem(name, self.paths).kernel_env(env.location, out))
+        # The environment's programs first, as in an activated venv: `!python`, `!pip`, `%pip`
+        # and subprocesses use the notebook's environment, not whatever is on the PATH.
+        path = out.get("PATH") or os.environ.get("PATH", os.defpath)
+        out["PATH"] = f"{env.python.parent}{os.pathsep}{path}"
+        out["VIRTUAL_ENV"] = str(env.location)
         return out
+
+    def stored(self) -> list[Stored]:
+        return storage.folder_envs(self.root, MARKER)
+
+    def in_use(self, items: list[Stored]) -> dict[str, str]:
+        return storage.running_in(items)
+
+    def remove(self, item: Stored) -> None:
+        storage.remove_folder(self.root, item, MARKER)
 
     def record(self, spec: EnvSpec, prefix: Prefix) -> dict:
         """What ``orbit-env.json`` says of a complete environment."""
@@ -179,11 +195,11 @@ class VenvStep(Step):
 
     def run(self, build: Prefix) -> None:
         python = str(build.base_python)
-        run_uv(
-            ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)],
-            cwd=build.path.parent,
-            on_line=build.progress.log,
-        )
+        args = ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)]
+        try:  # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here
+            run_uv([*args, "--seed"], cwd=build.path.parent, on_line=build.progress.log)
+        except BuildError:  # no pip to be had (offline): the environment works without
+            run_uv([*args, "--clear"], cwd=build.path.parent, on_line=build.progress.log)
         build.meta.mkdir()
 
 

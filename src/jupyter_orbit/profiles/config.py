@@ -27,7 +27,9 @@ from jupyter_orbit.settings import MAX_POOL, Settings
 ORBIT_KEYS = {
     "OrbitExtension.pool_per_env": "pool_per_env",
     "OrbitExtension.pool_max_envs": "pool_max_envs",
+    "OrbitExtension.announcements": "announcements",
 }
+_YES, _NO = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 _SCRUB = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "JUPYTER_CONFIG_PATH")
 
 
@@ -144,14 +146,7 @@ def set_value(
     prof = store.profile(profile)
     if key in ORBIT_KEYS:
         field = ORBIT_KEYS[key]
-        try:
-            value = int(text)
-        except ValueError:
-            raise InputError(
-                f"{key} takes a whole number, not {text!r}", f"0 to {MAX_POOL}"
-            ) from None
-        if not 0 <= value <= MAX_POOL:
-            raise InputError(f"{key}: {value} is out of range", f"use 0 to {MAX_POOL}")
+        value = _orbit_value(key, getattr(settings.defaults, field), text)
         previous = getattr(settings.defaults, field)
         store.save(profile, _with_default(settings, field, value))
         return value, previous
@@ -227,5 +222,20 @@ def get(paths: Paths, profile: str, key: str, progress: Progress | None = None) 
     raise InputError(r.get("error", f"unknown setting {key}"), r.get("hint"))
 
 
-def _with_default(settings: Settings, field: str, value: int) -> Settings:
+def _orbit_value(key: str, current: Any, text: str) -> bool | int:
+    """``text`` as the value of one of Orbit's own keys (a switch, or a pool size)."""
+    if isinstance(current, bool):
+        if text.strip().lower() not in (*_YES, *_NO):
+            raise InputError(f"{key} is true or false, not {text!r}", "write true or false")
+        return text.strip().lower() in _YES
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"{key} takes a whole number, not {text!r}", f"0 to {MAX_POOL}") from None
+    if not 0 <= value <= MAX_POOL:
+        raise InputError(f"{key}: {value} is out of range", f"use 0 to {MAX_POOL}")
+    return value
+
+
+def _with_default(settings: Settings, field: str, value: bool | int) -> Settings:
     return replace(settings, defaults=replace(settings.defaults, **{field: value}))

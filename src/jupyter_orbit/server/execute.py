@@ -13,6 +13,7 @@ from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.execute import Emit, execute, start_kernel
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment
+from jupyter_orbit.server.kernel_stderr import StderrTail
 from jupyter_orbit.server.pool import WarmTarget
 from jupyter_orbit.server.runtime import OrbitRuntime
 
@@ -33,11 +34,23 @@ async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit)
     how = "prewarmed" if warm is not None else "new"
     runtime.log.info("Orbit: running %s in environment %s (%s kernel)", session, env.env_id, how)
     await emit({"kernel": how})
-    km = (
-        warm.km
-        if warm
-        else await start_kernel(argv, recipe.language, cwd, session, extra_env=kernel_env)
-    )
+    tail = None if warm else StderrTail()
+    if warm:
+        km = warm.km
+    else:
+        assert tail is not None
+        try:
+            km = await start_kernel(
+                argv, recipe.language, cwd, session, log=tail.fd, extra_env=kernel_env
+            )
+        finally:
+            tail.launched()
+
+    async def told(event: dict[str, Any]) -> None:
+        if tail is not None and event.get("ename") in ("DeadKernel", "KernelDied"):
+            event["stderr"] = tail.lines()  # what the kernel said before it died
+        await emit(event)
+
     try:
         await execute(
             body["notebook"],
@@ -45,7 +58,7 @@ async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit)
             kc=warm.kc if warm else None,
             cwd=cwd,
             timeout=body.get("timeout"),
-            emit=emit,
+            emit=told,
         )
     finally:
         if warm:

@@ -21,6 +21,7 @@ from traitlets import Bool, Int, List, Unicode
 from jupyter_orbit import __version__
 from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
 from jupyter_orbit.server import runtime as rt
+from jupyter_orbit.server.checkpoints import keep_in_profile
 
 
 class _OrbitHandler(APIHandler):
@@ -92,6 +93,8 @@ HANDLER_MODULES = (
     "jupyter_orbit.server.bazaar_api",
     "jupyter_orbit.server.extensions_api",
     "jupyter_orbit.server.launcher",
+    "jupyter_orbit.server.login",
+    "jupyter_orbit.server.builds",
 )
 
 
@@ -108,6 +111,12 @@ class OrbitExtension(ExtensionApp):
     )
     allow_host_access = Bool(
         False, config=True, help="Let notebooks ask for container options that reach the host."
+    )
+    announcements = Bool(
+        False,
+        config=True,
+        help="JupyterLab's news feed and update checks, which ask a web site; off, the server "
+        "asks nothing of the network that a notebook did not ask for.",
     )
     prewarm_kernels = List(
         Unicode(),
@@ -134,7 +143,8 @@ class OrbitExtension(ExtensionApp):
         )
         rt.install(runtime)
         self.settings["orbit_runtime"] = runtime
-        self.serverapp.contents_manager.register_pre_save_hook(runtime.stamper.pre_save)
+        # JupyterLab checkpoints every notebook it opens: keep them out of the project.
+        keep_in_profile(self.serverapp.contents_manager, profile.root / "checkpoints")
 
     def initialize_handlers(self) -> None:
         for module in HANDLER_MODULES:

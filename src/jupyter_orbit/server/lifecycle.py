@@ -119,28 +119,15 @@ def start(
             start_new_session=True,
         )
     info_file = profile.runtime_dir / f"jpserver-{proc.pid}.json"
-    deadline = time.monotonic() + timeout
-    while True:
-        code = proc.poll()
-        if code is not None:
-            token_file.unlink(missing_ok=True)
-            raise _start_failure(code, port, log_path)
-        if info_file.exists():
-            try:
-                info = json.loads(info_file.read_text())
-                client = ServerClient(info["url"], token, timeout=2)
-                client.get_json("/api/status")
-                break
-            except (ValueError, KeyError, ServerError):
-                pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            token_file.unlink(missing_ok=True)
-            raise ServerError(
-                f"the server did not answer within {timeout:.0f}s",
-                f"see the log at {log_path}",
-            )
-        time.sleep(0.05)
+    try:
+        info = _wait_answering(proc, info_file, token, port, log_path, timeout)
+    except BaseException:
+        # Failed, timed out or interrupted (Ctrl-C, a signal): no server is left behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        token_file.unlink(missing_ok=True)
+        raise
     state = ServerState(
         pid=proc.pid,
         url=info["url"],
@@ -156,6 +143,34 @@ def start(
     else:
         write_state(profile, state)
     return state, proc
+
+
+def _wait_answering(
+    proc: subprocess.Popen,
+    info_file: Path,
+    token: str,
+    port: int | None,
+    log_path: Path,
+    timeout: float,
+) -> dict:
+    """The server's own record once it answers on the address it wrote there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise _start_failure(code, port, log_path)
+        if info_file.exists():
+            try:
+                info = json.loads(info_file.read_text())
+                ServerClient(info["url"], token, timeout=2).get_json("/api/status")
+                return info
+            except (ValueError, KeyError, ServerError):
+                pass
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"the server did not answer within {timeout:.0f}s", f"see the log at {log_path}"
+            )
+        time.sleep(0.05)
 
 
 def _start_failure(code: int, port: int | None, log_path: Path) -> ServerError:
