@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "errors",
                 "execute",
                 "gitdate",
+                "hardware",
                 "imagelayout",
                 "model",
                 "notebook_dates",

@@ -16,6 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit.hardware.needs import HardwareNeeds
+
 SPEC_VERSION = 1  # bump when the meaning of a field changes, so old ids are not reused
 
 
@@ -199,6 +201,8 @@ class Resolution:
     as_of_detail: str = ""  # that source in words: which commit, which stamp, which flag
     # Options and requirements that change where packages come from (always reported).
     source_changing: tuple[str, ...] = ()
+    # What the notebook declares it needs of the machine (metadata.orbit.hardware).
+    hardware: HardwareNeeds = field(default_factory=HardwareNeeds)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from typing import Any, Literal
 from jupyter_orbit import asof, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
+from jupyter_orbit.hardware.fit import Fit, Hardware, fit
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
@@ -106,6 +107,7 @@ class Choices:
     allow_host_access: bool = False  # container options that reach the host (explicit flag)
     consent: Consent = field(default_factory=Consent)
     services: str | None = None  # the profile's defaults.services (None: the default profile's)
+    hardware: Hardware = field(default_factory=Hardware)  # the profile's [hardware]; the machine
 
 
 @dataclass
@@ -123,6 +125,7 @@ class Prepared:
     argv: list[str] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
     services: list[dict[str, Any]] = field(default_factory=list)  # started beside the kernel
+    hardware: Fit | None = None  # the notebook's hardware, held against this machine (lookup)
 
     @property
     def spec(self) -> EnvSpec:
@@ -162,7 +165,7 @@ def prepare(
         kernel=choices.kernel,
         default_python=default_python(),
         as_of=choices.as_of,
-        recall=recall_now(paths),
+        recall=recall_now(paths, choices.hardware),
         remembered=NotebookDates(paths.notebook_dates_dir).recall,
     )
     if choices.locked:
@@ -180,6 +183,13 @@ def prepare(
     out = Prepared(res, engine, recipe, launch, warnings=_warnings(res))
     if last < STAGES.index("lookup"):
         return out
+    # The hardware the notebook declares, and the build of torch/jax it leads to (part of the
+    # environment's id); a machine without it is refused here, before anything is built.
+    resolved = res
+    out.hardware = fit(res, choices.hardware)
+    res = out.resolution = out.hardware.apply(res)
+    out.launch = launch = dataclasses.replace(launch, hardware=out.hardware)
+    out.hardware.check()
     engine.check_launch(launch)  # refuse what the notebook may not ask for, before building
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):
@@ -203,11 +213,11 @@ def prepare(
         except OrbitError as err:
             raise asof.explain(err, res) from None
         out.built = True
-        remember_now(paths, res)
+        remember_now(paths, resolved)
     if last < STAGES.index("launch"):
         return out
     out.argv = engine.kernel_command(out.environment, recipe, launch)
-    out.kernel_env = engine.kernel_env(out.environment, recipe)
+    out.kernel_env = {**engine.kernel_env(out.environment, recipe), **out.hardware.kernel_env()}
     with contextlib.suppress(OSError):  # only what `orbit envs` shows and `orbit gc` goes by
         usage.record(paths, engine.id, out.environment.env_id, res.notebook)
     from jupyter_orbit.beside import attach
@@ -233,7 +243,7 @@ def _now_file(paths: Paths, engine: str, res: Resolution) -> Path:
     return paths.envs_dir(engine.split(":")[0]) / ".as-of-now" / asof.dateless_id(res.spec)
 
 
-def recall_now(paths: Paths) -> asof.Recall:
+def recall_now(paths: Paths, hardware: Hardware | None = None) -> asof.Recall:
     def recall(res: Resolution) -> str | None:
         try:
             text = _now_file(paths, res.engine, res).read_text().strip()
@@ -242,7 +252,11 @@ def recall_now(paths: Paths) -> asof.Recall:
             return None
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
             return None
-        return text if engine.lookup(dataclasses.replace(res.spec, as_of=text)) else None
+        dated = dataclasses.replace(res, spec=dataclasses.replace(res.spec, as_of=text))
+        if hardware is not None:  # the environment was built with its torch/jax build
+            with contextlib.suppress(OrbitError):
+                dated = fit(dated, hardware).apply(dated)
+        return text if engine.lookup(dated.spec) else None
 
     return recall
 

@@ -17,6 +17,7 @@ This is the first stage of the one pipeline (``prepare``); nothing else calls it
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 from jupyter_orbit import asof
 from jupyter_orbit.asof import Recall, RecallNotebook
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.hardware.needs import HardwareNeeds, parse_needs
 from jupyter_orbit.kernels.recipes import get_recipe, recipe_for
 from jupyter_orbit.manifests.base import Contribution, Manifest
 from jupyter_orbit.manifests.formats import formats
@@ -94,9 +96,11 @@ def resolve(
         cli = Contribution("command line", None, Level.COMMAND_LINE, python=python, as_of=as_of)
         layers.items.append(cli)
     nb_kernel: list[str] = []
+    needs = HardwareNeeds()
     if notebook:
         nb = nbmod.load_notebook(notebook)
         nb_kernel = nbmod.notebook_kernels(nb)
+        needs = parse_needs(nb.get("metadata"), notebook=notebook)
         layers.items += [
             nbmod.read_metadata(nb, notebook, level=Level.NOTEBOOK),
             nbmod.read_pep723(nb, notebook, level=Level.PEP723),
@@ -109,6 +113,7 @@ def resolve(
     if marked is None and layers.project_dir is not None:
         project_root = layers.project_dir
     res = _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
+    res = dataclasses.replace(res, hardware=needs)
     return asof.settle(res, now=now, recall=recall, remembered=remembered)
 
 

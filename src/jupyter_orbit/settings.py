@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.hardware.accelerator import HardwareSettings
 
 ALL_KERNELS = "all"
 SERVICES = ("stop", "keep", "off")  # what becomes of services beside kernels (jupyter_orbit.beside)
@@ -59,6 +60,7 @@ class Settings:
     server: ServerSettings
     defaults: Defaults = field(default_factory=Defaults)
     description: str = ""
+    hardware: HardwareSettings = field(default_factory=HardwareSettings)  # [hardware]
 
     def with_extensions(self, extensions: list[str] | tuple[str, ...]) -> Settings:
         ordered = tuple(sorted(extensions, key=lambda e: canonicalize_name(Requirement(e).name)))
@@ -82,7 +84,7 @@ class Settings:
                 # written once it differs from the default, so older files stay as they are
                 **({"services": d.services} if d.services != Defaults.services else {}),
             },
-        }
+        } | ({"hardware": hw} if (hw := self.hardware.to_dict()) else {})
 
 
 def default_settings(*, python: str | None = None, jupyterlab: str | None = None) -> Settings:
@@ -103,7 +105,7 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 # -- reading ----------------------------------------------------------------------------------
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "": {"description": str, "server": dict, "defaults": dict},
+    "": {"description": str, "server": dict, "defaults": dict, "hardware": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
     "defaults": {
         "engine": str,
@@ -208,6 +210,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
             **pools,
         ),
         description=doc.get("description", ""),
+        hardware=HardwareSettings.from_dict(doc.get("hardware", {}), path),
     )
 
 

@@ -173,3 +173,34 @@ def test_dry_run_prints_the_steps_and_creates_nothing(tmp_path: Path):
     assert steps.index("check-apt") < steps.index("resolve")  # system packages first
     assert "pypi:six" in r.stdout and "apt:dpkg" in r.stdout
     assert not home.exists()
+
+
+def test_a_gpu_notebook_on_this_machine_without_one_is_refused(tmp_path: Path):
+    """``metadata.orbit.hardware.gpu`` on a machine without a GPU: a clear "no GPU here" with
+    the fix, before anything is built (the real detection of this machine)."""
+    import os
+    import subprocess
+    import sys
+
+    from jupyter_orbit.hardware.detect import detect
+
+    if detect(kinds=("gpu",)).gpus():
+        pytest.skip("this machine has a GPU")
+    nb = make_notebook(
+        tmp_path / "proj" / "train.ipynb",
+        "import torch",
+        metadata={"orbit": {"hardware": {"gpu": "nvidia"}}},
+    )
+    home = tmp_path / "orbit-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORBIT_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--yes"],
+        env={**env, "ORBIT_HOME": str(home), "HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0
+    assert "no NVIDIA GPU here: metadata.orbit.hardware.gpu asks for 1 NVIDIA GPU" in r.stderr
+    assert "an NVIDIA GPU with its driver" in r.stderr and "Traceback" not in r.stderr
+    assert not (home / "envs").exists()

@@ -26,9 +26,20 @@ RECIPES = recipe_classes()
 
 
 def test_builtin_recipes_have_everything_the_menu_and_tests_need():
-    assert list(RECIPES) == ["python", "xpython", "bash", "deno", "r", "octave"]
+    # the languages, then the device kernels (kernels/devices)
+    languages = ["python", "xpython", "bash", "deno", "r", "octave"]
+    assert list(RECIPES) == [*languages, "micropython", "scpi"]
     kernelspecs = [cls.kernelspec_name for cls in RECIPES.values()]
-    assert kernelspecs == ["python3", "xpython", "bash", "deno", "ir", "octave"]
+    assert kernelspecs == [
+        "python3",
+        "xpython",
+        "bash",
+        "deno",
+        "ir",
+        "octave",
+        "micropython",
+        "scpi",
+    ]
     for cls in RECIPES.values():
         r = cls()
         assert r.display_name and r.language and r.description
@@ -152,7 +163,11 @@ def test_notebook_kernelspec_selects_the_recipe(tmp_path):
 
 def test_profile_kernelspecs(tmp_path):
     profile = Paths(tmp_path).profile().ensure()
-    assert install_kernelspecs(profile) == ["python3", "xpython", "bash", "deno", "ir", "octave"]
+    # the languages, then the device kernels
+    assert install_kernelspecs(profile) == [
+        *("python3", "xpython", "bash", "deno", "ir", "octave"),
+        *("micropython", "scpi"),
+    ]
     for cls in RECIPES.values():
         folder = profile.kernels_dir / cls.kernelspec_name
         spec = json.loads((folder / "kernel.json").read_text())

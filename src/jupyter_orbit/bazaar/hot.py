@@ -102,8 +102,9 @@ async def hot_update(
         entry: dict[str, Any] = {"kernel": kid, "notebook": str(nb), "from": info["env_id"]}
         out.append(entry)
         try:
-            choices = Choices(kernel=info.get("recipe"), root=runtime.root_dir)
-            prepared = await asyncio.to_thread(prepare, nb, choices, runtime.paths, until="resolve")
+            hardware = runtime.choices().hardware  # the profile's torch/jax build, as at start
+            choices = Choices(kernel=info.get("recipe"), root=runtime.root_dir, hardware=hardware)
+            prepared = await asyncio.to_thread(prepare, nb, choices, runtime.paths, until="lookup")
             res = prepared.resolution
             if res.spec.env_id == info["env_id"]:
                 entry.update(hot=False, to=info["env_id"], detail="its environment does not change")

@@ -266,6 +266,7 @@ from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # 
 from jupyter_orbit.cli._disk import envs_command, gc_command  # noqa: E402
 from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
+from jupyter_orbit.cli._hardware import hardware_command  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
 from jupyter_orbit.cli._profile import profile_group  # noqa: E402
 
@@ -276,6 +277,7 @@ for _command in (
     install_desktop_command,
     open_command,
     doctor_command,
+    hardware_command,
     hub,
     envs_command,
     gc_command,

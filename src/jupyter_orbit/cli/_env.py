@@ -24,6 +24,7 @@ def env_command(
 ) -> None:
     from jupyter_orbit import asof
     from jupyter_orbit.cli._run import _profile_engine
+    from jupyter_orbit.hardware.fit import Hardware, fit
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
 
@@ -33,6 +34,7 @@ def env_command(
         engine=engine,
         default_engine=_profile_engine(paths, profile),
         as_of=as_of,
+        hardware=Hardware.of_profile(paths.profile(profile)),
     )
     plan: Plan | None = None
     problem: OrbitError | None = None
@@ -51,6 +53,12 @@ def env_command(
     res = prepared.resolution
     report = to_report(res, plan, pins, problem)
     report["services"] = _services(res, paths)
+    # What the notebook declares of the machine, and whether this one has it (also when that
+    # is what stopped the plan).
+    hardware = prepared.hardware or fit(res, choices.hardware)
+    report["hardware"] = (
+        hardware.to_dict() if not hardware.needs.empty or hardware.accelerator else None
+    )
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -187,9 +195,42 @@ def _print(r: dict[str, Any]) -> None:
             out.print(f"  {step['action']:<10} {step['detail']}")
         for w in r["plan"]["warnings"]:
             out.print(f"  [yellow]warning:[/] {w}")
+    if r.get("hardware"):
+        _print_hardware(out, r["hardware"])
     if r["pins"] is not None:
         out.print("[bold]would install[/]  " + ", ".join(r["pins"]))
-    if r["problem"]:
+    shown = {p["message"] for p in (r.get("hardware") or {}).get("problems", ())}
+    if r["problem"] and r["problem"]["error"] not in shown:
         out.print(f"[red]problem:[/] {r['problem']['error']}")
         if r["problem"]["hint"]:
             out.print(f"  hint: {r['problem']['hint']}")
+
+
+def _print_hardware(out: Any, hw: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    needs = hw["needs"]
+    asked = []
+    if gpu := needs.get("gpu"):
+        make = {"nvidia": "NVIDIA ", "amd": "AMD ", "intel": "Intel "}.get(gpu["vendor"], "")
+        n = gpu["count"]
+        asked.append(f"{n} {make}GPU{'s' * (n != 1)}")
+    asked += [f"serial {s}" for s in needs.get("serial", ())]
+    asked += [f"VISA {v}" for v in needs.get("visa", ())]
+    if asked:
+        state = "[green]here[/]" if hw["ok"] else "[red]not here[/]"
+        out.print(f"[bold]hardware[/]  {escape(', '.join(asked))}: {state}")
+        for path in (*hw["gpus"], *hw["serial"]):
+            out.print(f"  [green]✓[/] {escape(path)}")
+        for p in hw["problems"]:
+            out.print(f"  [red]✗[/] {escape(p['message'])}")
+            out.print(f"    hint: {escape(p['hint'])}")
+        for w in hw["warnings"]:
+            out.print(f"  [yellow]warning:[/] {escape(w)}")
+    if acc := hw["accelerator"]:
+        where = (
+            f"  [dim](profile index: {escape(' '.join(acc['index_options']))})[/]"
+            if acc["index_options"]
+            else ""
+        )
+        out.print(f"[bold]torch/jax[/]  {acc['variant']}: {escape(acc['reason'])}{where}")

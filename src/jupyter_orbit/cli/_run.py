@@ -32,6 +32,7 @@ def run_command(
     allow_host_access: bool = False,
     dry_run: bool = False,
 ) -> int:
+    from jupyter_orbit.hardware.fit import Hardware
     from jupyter_orbit.prepare import Choices, Consent, prepare
 
     paths, prof = locations(profile)
@@ -44,6 +45,7 @@ def run_command(
         allow_host_access=allow_host_access,
         consent=Consent(yes=yes, ask=_ask if _interactive() else None),
         services=_profile_services(paths, profile),
+        hardware=Hardware.of_profile(prof),
     )
     target = Path(notebook)
     if target.is_dir():
@@ -110,6 +112,8 @@ def _print_plan(prepared: Prepared) -> None:
     click.echo(f"  {'as of':<10} {asof.describe(res)}")
     if plan.built:
         click.echo(f"  {'built':<10} nothing to do; the kernel starts in it")
+    if prepared.hardware is not None and (accelerator := prepared.hardware.accelerator):
+        click.echo(f"  {'torch/jax':<10} {accelerator.variant}: {accelerator.reason}")
     for step in plan.steps:
         click.echo(f"  {step.action:<10} {step.detail}")
     for warning in prepared.warnings:

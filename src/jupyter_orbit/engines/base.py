@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from jupyter_orbit.errors import InputError
 
 if TYPE_CHECKING:
+    from jupyter_orbit.hardware.fit import Fit
     from jupyter_orbit.kernels.recipes import KernelRecipe
     from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
     from jupyter_orbit.paths import Paths
@@ -32,6 +33,7 @@ class Launch:
     # variables that reach them (an engine that runs kernels elsewhere passes these names on).
     networks: tuple[str, ...] = ()
     pass_env: tuple[str, ...] = ()
+    hardware: Fit | None = None  # the devices the notebook declares, as found here
 
 
 @dataclass(frozen=True)

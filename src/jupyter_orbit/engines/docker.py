@@ -175,6 +175,10 @@ class DockerEngine(Engine):
             argv += ["--network", network]
         for name in launch.pass_env:  # the values travel in the environment, never in argv
             argv += ["--pass-env", name]
+        if devices := self.devices(launch):
+            argv += ["--devices", json.dumps(devices, sort_keys=True, separators=(",", ":"))]
+        for folder in recipe.host_folders():
+            argv += ["--read-only", str(folder)]
         return [*argv, "--", *self.kernel_argv(env, recipe)]
 
     def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
@@ -186,6 +190,19 @@ class DockerEngine(Engine):
 
     def check_launch(self, launch: Launch) -> None:
         self.notebook_options(launch)
+        self.devices(launch)
+
+    def devices(self, launch: Launch) -> dict[str, Any]:
+        """The devices the notebook declares (``metadata.orbit.hardware``), as the kernel
+        container's host config: GPU device requests (CDI names where this engine resolves
+        them), device mappings and groups; a ``BuildError`` saying why when it cannot have them."""
+        from jupyter_orbit.hardware.needs import engine_cdi_enabled
+
+        fit = launch.hardware
+        if fit is None or fit.needs.empty:
+            return {}
+        cdi = fit.needs.gpu is not None and engine_cdi_enabled(self.client.info())
+        return fit.container_devices(cdi_enabled=cdi).host_config()
 
     def notebook_options(self, launch: Launch) -> dict[str, Any]:
         """The notebook's ``metadata.orbit.container``, checked (host access needs the flag)."""

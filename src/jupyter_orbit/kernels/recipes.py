@@ -145,6 +145,11 @@ class KernelRecipe(ABC):
         """Variables the kernel process needs beyond the server's own."""
         return {}
 
+    def host_folders(self) -> tuple[Path, ...]:
+        """Host folders ``argv`` reads from outside the environment (a container sees them
+        read-only at the same path). None by default: the environment holds the kernel."""
+        return ()
+
     def adopt_code(self, cwd: Path, session: str) -> str | None:
         """Code that moves a prewarmed kernel into a notebook's folder and session.
 

@@ -38,6 +38,7 @@ ORBIT_KEYS = (
     "lock",
     "container",  # the kernel container's options; read by the docker engine when it launches
     "services",  # services beside the kernel; read when it launches (jupyter_orbit.beside)
+    "hardware",  # GPUs and devices it needs: read by resolve (jupyter_orbit.hardware.needs)
 )
 LOCK_FORMATS = ("uv.lock", "requirements")
 # The reference regular expression from PEP 723.

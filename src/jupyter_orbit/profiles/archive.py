@@ -18,7 +18,7 @@ must not point the server at code or folders, and nothing is written until all o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -67,7 +67,10 @@ def export(paths: Paths, name: str, *, workspaces: bool = True) -> Exported:
             left_out.append(f"extension {ext} (installed from a file; add it again there)")
         else:
             portable.append(ext)
-    files: dict[str, str] = {_SETTINGS: st.render(settings.with_extensions(portable))}
+    if settings.hardware.to_dict():  # this machine's package indexes and device access
+        left_out.append("[hardware] (this machine's accelerator indexes and device access)")
+    settings = replace(settings.with_extensions(portable), hardware=st.HardwareSettings())
+    files: dict[str, str] = {_SETTINGS: st.render(settings)}
     for rel in exported_files(prof):
         if rel.startswith("/".join(_WORKSPACES)) and not workspaces:
             continue
@@ -200,6 +203,11 @@ def read_import(path: Path) -> Incoming:
                 f"extension {ext} comes from a URL, not from PyPI",
                 "imports take PyPI extensions only; add it afterwards with `orbit ext add`",
             )
+    if settings.hardware.to_dict():
+        raise bad(
+            "the profile sets [hardware] (package indexes, device access)",
+            "imports carry no [hardware] table: set it in the imported profile's profile.toml",
+        )
     server_config = _check_contents(files, path)
     return Incoming(name, settings, dict(files), server_config, path)
 

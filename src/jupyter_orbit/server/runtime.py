@@ -17,6 +17,7 @@ from pathlib import Path
 
 from jupyter_orbit import asof, atomic
 from jupyter_orbit.engines.base import engine_classes
+from jupyter_orbit.hardware.fit import Hardware
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.model import Resolution
 from jupyter_orbit.notebook_dates import NotebookDates
@@ -95,6 +96,7 @@ class OrbitRuntime:
             default_engine=self.default_engine,
             root=self.root_dir,
             allow_host_access=self.allow_host_access,
+            hardware=Hardware.of_profile(self.profile),  # its [hardware] settings, this machine
         )
 
     async def prepare(self, target: Path, *, kernel: str | None = None) -> Prepared:
