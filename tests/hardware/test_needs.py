@@ -185,6 +185,8 @@ def engine_host_config(kwargs: dict) -> dict:
         read_only=[],
         options="{}",
         devices="{}",
+        network=[],
+        pass_env=[],
         argv=["python3"],
     )
     conn = dict.fromkeys(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), 1)
