@@ -93,7 +93,7 @@ def read_text(path: Path, *, limit: int, what: str | None = None) -> str:
 
 def too_large(path: Path | None, name: str, size: int, limit: int) -> InputError:
     return InputError(
-        f"{name} is {_size(size)}, more than Orbit reads from such a file ({_size(limit)})",
+        f"{name} is {size} bytes; Orbit reads at most {limit} bytes from such a file",
         "check that it is the file you meant; real ones are far smaller",
         path=path,
     )
@@ -123,17 +123,6 @@ def _kind(mode: int) -> str:
         if test(mode):
             return kind
     return "not a regular file"
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    value = n / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 # -- parsing ----------------------------------------------------------------------------------
