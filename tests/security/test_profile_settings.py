@@ -138,17 +138,18 @@ def test_every_rule_names_a_real_trait(classes):
 def _import(orbit_home: Path, user_home: Path, path: Path, *extra: str, limit_gb: float = 2):
     """`orbit profile import PATH --no-build` in a child whose address space is capped: a read
     that does not stop would end in MemoryError there, not eat the machine."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ORBIT_", "JUPYTER_"))
-    } | {"ORBIT_HOME": str(orbit_home), "HOME": str(user_home)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBIT_", "JUPYTER_"))} | {
+        "ORBIT_HOME": str(orbit_home),
+        "HOME": str(user_home),
+    }
 
     def cap() -> None:
         size = int(limit_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
+    cmd = [sys.executable, "-m", "jupyter_orbit", "profile", "import", str(path), "--no-build"]
     return subprocess.run(
-        [sys.executable, "-m", "jupyter_orbit", "profile", "import", str(path), "--no-build"]
-        + list(extra),
+        [*cmd, *extra],
         env=env,
         capture_output=True,
         text=True,
