@@ -295,20 +295,25 @@ def check(change: Change, paths: Paths, environ: Mapping[str, str] | None = None
 
 
 def apply(change: Change) -> list[Path]:
-    """Write every changed file atomically; on failure put back those already written."""
+    """Write every changed file atomically, each only if it still holds the bytes the change
+    was computed from (``locking.FileChanged`` otherwise); on failure put back those already
+    written."""
+    from jupyter_orbit import locking
+
     done: list[FileChange] = []
-    try:
-        for f in change.files:
-            if f.changed:
-                atomic.write_bytes(f.path, f.after)
-                done.append(f)
-    except BaseException:
-        for f in reversed(done):
-            if f.before is None:
-                f.path.unlink(missing_ok=True)
-            else:
-                atomic.write_bytes(f.path, f.before)
-        raise
+    with locking.locked(*(f.path for f in change.files)):
+        try:
+            for f in change.files:
+                if f.changed:
+                    locking.replace(f.path, f.before, f.after)
+                    done.append(f)
+        except BaseException:
+            for f in reversed(done):
+                if f.before is None:
+                    f.path.unlink(missing_ok=True)
+                else:
+                    atomic.write_bytes(f.path, f.before)
+            raise
     return [f.path for f in done]
 
 
@@ -327,14 +332,43 @@ def run(
     environ: Mapping[str, str] | None = None,
     dry_run: bool = False,
 ) -> Change:
-    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed."""
+    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed.
+
+    The files are locked from the read the change is computed from to its write
+    (``locking``): concurrent commands take turns, and a file another program saved meanwhile
+    is refused, not overwritten.
+    """
+    from jupyter_orbit import locking
+
+    def planned() -> Change:
+        return plan(
+            paths, target, specs, action=action, ecosystem=ecosystem, file=file, environ=environ
+        )
+
+    change = planned()
+    for _ in range(3):
+        held = [f.path for f in change.files]
+        with locking.locked(*held):
+            # Re-read under the locks: what another Orbit command wrote before we got them
+            # is edited, not overwritten.
+            if any(locking.read(f.path) != f.before for f in change.files):
+                change = planned()
+                if not {f.path for f in change.files} <= set(held):
+                    continue  # it now edits another file: lock that one first
+            return _check_and_apply(change, paths, environ, dry_run)
+    raise locking.Busy(
+        f"the files {action} would edit kept changing: {', '.join(map(str, held))}",
+        "run the command again once other programs are done with them",
+    )
+
+
+def _check_and_apply(
+    change: Change, paths: Paths, environ: Mapping[str, str] | None, dry_run: bool
+) -> Change:
     from jupyter_orbit.bazaar.lock import lock_notebook
     from jupyter_orbit.ecosystems import lockfile
     from jupyter_orbit.errors import OrbitError
 
-    change = plan(
-        paths, target, specs, action=action, ecosystem=ecosystem, file=file, environ=environ
-    )
     check(change, paths, environ)
     for f in change.files:
         if f.path.name == "package.json" and (f.path.parent / "package-lock.json").exists():

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import replace
 from typing import Any
 
-from jupyter_orbit import atomic
+from jupyter_orbit import locking
 from jupyter_orbit.errors import InputError, OrbitError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.profiles import server_env, traits
@@ -155,13 +155,21 @@ def set_value(
         previous = getattr(settings.defaults, field)
         store.save(profile, _with_default(settings, field, value))
         return value, previous
-    data = read_file(prof)  # a broken file is reported before anything else happens
-    value = check_many(paths, prof, settings, {key: text}, raw=True, progress=progress)[key]
-    cls, name = traits.split_key(key)
-    previous = data.get(cls, {}).get(name)
-    data.setdefault(cls, {})[name] = value
-    atomic.write_json(prof.server_config, data)
+    with locking.locked(prof.server_config):  # from the read to the write
+        seen = locking.read(prof.server_config)
+        data = read_file(prof)  # a broken file is reported before anything else happens
+        value = check_many(paths, prof, settings, {key: text}, raw=True, progress=progress)[key]
+        cls, name = traits.split_key(key)
+        previous = data.get(cls, {}).get(name)
+        data.setdefault(cls, {})[name] = value
+        _write(prof, seen, data)
     return value, previous
+
+
+def _write(prof: ProfilePaths, seen: bytes | None, data: dict[str, Any]) -> None:
+    """Write the server config, unless another program saved it since ``seen`` was read."""
+    text = json.dumps(data, indent=2) + "\n"
+    locking.replace(prof.server_config, seen, text.encode("utf-8"))
 
 
 def unset(paths: Paths, profile: str, key: str) -> Any:
@@ -181,16 +189,18 @@ def unset(paths: Paths, profile: str, key: str) -> Any:
         default = getattr(Defaults(), field)
         store.save(profile, _with_default(settings, field, default))
         return previous
-    data = read_file(prof)
-    if name not in data.get(cls, {}):
-        raise InputError(
-            f"{key} is not set in profile {profile!r}",
-            "see what is set with `orbit config get`",
-        )
-    previous = data[cls].pop(name)
-    if not data[cls]:
-        del data[cls]
-    atomic.write_json(prof.server_config, data)
+    with locking.locked(prof.server_config):
+        seen = locking.read(prof.server_config)
+        data = read_file(prof)
+        if name not in data.get(cls, {}):
+            raise InputError(
+                f"{key} is not set in profile {profile!r}",
+                "see what is set with `orbit config get`",
+            )
+        previous = data[cls].pop(name)
+        if not data[cls]:
+            del data[cls]
+        _write(prof, seen, data)
     return previous
 
 
