@@ -55,10 +55,10 @@ def test_two_orbit_adds_on_one_requirements_txt_lose_nothing(tmp_path: Path, rac
     for n in range(ROUNDS):
         reqs.write_text("# the paper's packages\n")
         names = [f"orbit-race-{2 * n}", f"orbit-race-{2 * n + 1}"]
+        add = [sys.executable, "-m", "jupyter_orbit", "add"]
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "jupyter_orbit", "add", name, "--to", str(nb)]
-                + ["--file", str(reqs)],
+                [*add, name, "--to", str(nb), "--file", str(reqs)],
                 env=o.env,
                 cwd=o.user_home,
                 stdout=subprocess.PIPE,
