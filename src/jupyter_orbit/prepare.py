@@ -9,8 +9,9 @@ which runs these stages in order and stops after the one the caller needs (``unt
     choose the engine (command line > the notebook's sources > the profile's default) and let
     it adapt the spec; check ``--locked``.
 ``lookup``
-    refuse what the launch asks of the engine that it will not do (before anything is looked
-    up or built), and find the environment if it is built.
+    refuse package indexes the user's configuration does not have (``indexes``) and what the
+    launch asks of the engine that it will not do (before anything is looked up or built),
+    and find the environment if it is built.
 ``plan``
     the engine's plan: typed steps (what ``--dry-run`` prints), and the warnings to show.
 ``build``
@@ -37,6 +38,7 @@ from typing import Literal
 from jupyter_orbit import asof
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
+from jupyter_orbit.indexes import IndexPolicy
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
@@ -97,6 +99,8 @@ class Choices:
     locked: bool = False  # --locked: a lock that fits the spec is required
     allow_host_access: bool = False  # container options that reach the host (explicit flag)
     consent: Consent = field(default_factory=Consent)
+    # Where packages may come from (the profile's allowed indexes); None: the default profile's.
+    indexes: IndexPolicy | None = None
 
 
 @dataclass
@@ -168,7 +172,9 @@ def prepare(
     out = Prepared(res, engine, recipe, launch, warnings=_warnings(res))
     if last < STAGES.index("lookup"):
         return out
-    engine.check_launch(launch)  # refuse what the notebook may not ask for, before building
+    # refuse what the notebook may not ask for, before anything is looked up or built
+    (choices.indexes or IndexPolicy.for_profile(paths)).check(res)
+    engine.check_launch(launch)
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):
         return out

@@ -56,6 +56,9 @@ class Settings:
     server: ServerSettings
     defaults: Defaults = field(default_factory=Defaults)
     description: str = ""
+    # Package indexes, find-links folders and trusted hosts a project may name (its
+    # requirements.txt, metadata, PEP 723 block, Pipfile …): Orbit takes none that is not here.
+    allowed_indexes: tuple[str, ...] = ()
 
     def with_extensions(self, extensions: list[str] | tuple[str, ...]) -> Settings:
         ordered = tuple(sorted(extensions, key=lambda e: canonicalize_name(Requirement(e).name)))
@@ -76,6 +79,7 @@ class Settings:
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
             },
+            "indexes": {"allowed": list(self.allowed_indexes)},
         }
 
 
@@ -97,9 +101,10 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 # -- reading ----------------------------------------------------------------------------------
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "": {"description": str, "server": dict, "defaults": dict},
+    "": {"description": str, "server": dict, "defaults": dict, "indexes": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
     "defaults": {"engine": str, "kernels": (str, list), "pool_per_env": int, "pool_max_envs": int},
+    "indexes": {"allowed": list},
 }
 
 
@@ -176,10 +181,18 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
+    allowed = doc.get("indexes", {}).get("allowed", [])
+    if not all(isinstance(a, str) and a.strip() for a in allowed):
+        raise bad(
+            "indexes.allowed",
+            "must list index URLs, find-links folders or hosts",
+            'e.g. allowed = ["https://download.pytorch.org/whl/cpu"]',
+        )
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
         Defaults(engine=engine, kernels=kernel_list, **pools),
         description=doc.get("description", ""),
+        allowed_indexes=tuple(a.strip() for a in allowed),
     )
 
 

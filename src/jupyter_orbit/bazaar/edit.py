@@ -20,6 +20,7 @@ from jupyter_orbit import atomic
 from jupyter_orbit.ecosystems import ecosystem_class, ecosystem_names, get_ecosystem
 from jupyter_orbit.ecosystems.base import Ecosystem
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.indexes import IndexPolicy
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.manifests.base import Manifest
 from jupyter_orbit.model import EnvSpec, Level, Requirement, Resolution, dedupe
@@ -331,6 +332,7 @@ def run(
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     dry_run: bool = False,
+    indexes: IndexPolicy | None = None,
 ) -> Change:
     """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed.
 
@@ -355,6 +357,8 @@ def run(
                 change = planned()
                 if not {f.path for f in change.files} <= set(held):
                     continue  # it now edits another file: lock that one first
+            # uv resolves with the project's index options: only those the user configured
+            (indexes or IndexPolicy.for_profile(paths)).check(change.before, environ)
             return _check_and_apply(change, paths, environ, dry_run)
     raise locking.Busy(
         f"the files {action} would edit kept changing: {', '.join(map(str, held))}",

@@ -134,6 +134,7 @@ def _edit(
     )
     if report is None:
         from jupyter_orbit.bazaar import edit
+        from jupyter_orbit.indexes import IndexPolicy
 
         change = edit.run(
             paths,
@@ -143,6 +144,7 @@ def _edit(
             ecosystem=ecosystem,
             file=file,
             dry_run=dry_run,
+            indexes=IndexPolicy.for_profile(paths, profile),
         )
         report = {**change.to_dict(), "pins": change.pins, "kernels": []}
         if dry_run:

@@ -24,6 +24,7 @@ def env_command(
 ) -> None:
     from jupyter_orbit import asof
     from jupyter_orbit.cli._run import _profile_engine
+    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
 
@@ -33,6 +34,7 @@ def env_command(
         engine=engine,
         default_engine=_profile_engine(paths, profile),
         as_of=as_of,
+        indexes=IndexPolicy.for_profile(paths, profile),
     )
     plan: Plan | None = None
     problem: OrbitError | None = None
@@ -167,6 +169,8 @@ def _print(r: dict[str, Any]) -> None:
     if r["pins"] is not None:
         out.print("[bold]would install[/]  " + ", ".join(r["pins"]))
     if r["problem"]:
-        out.print(f"[red]problem:[/] {r['problem']['error']}")
+        from rich.markup import escape
+
+        out.print(f"[red]problem:[/] {escape(r['problem']['error'])}")
         if r["problem"]["hint"]:
-            out.print(f"  hint: {r['problem']['hint']}")
+            out.print(f"  hint: {escape(r['problem']['hint'])}")

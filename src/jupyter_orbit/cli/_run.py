@@ -32,6 +32,7 @@ def run_command(
     allow_host_access: bool = False,
     dry_run: bool = False,
 ) -> int:
+    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.prepare import Choices, Consent, prepare
 
     paths, prof = locations(profile)
@@ -43,6 +44,7 @@ def run_command(
         locked=locked,
         allow_host_access=allow_host_access,
         consent=Consent(yes=yes, ask=_ask if _interactive() else None),
+        indexes=IndexPolicy.for_profile(paths, profile),
     )
     target = Path(notebook)
     if target.is_dir():

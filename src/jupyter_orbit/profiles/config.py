@@ -28,6 +28,9 @@ ORBIT_KEYS = {
     "OrbitExtension.pool_per_env": "pool_per_env",
     "OrbitExtension.pool_max_envs": "pool_max_envs",
 }
+# Where packages may come from (profile.toml's [indexes] allowed): a list, not a trait.
+INDEXES_KEY = "indexes.allowed"
+PROFILE_KEYS = (*ORBIT_KEYS, INDEXES_KEY)  # the keys kept in profile.toml
 _SCRUB = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "JUPYTER_CONFIG_PATH")
 
 
@@ -61,6 +64,7 @@ def stored(paths: Paths, profile: str) -> dict[str, Any]:
     out = flatten(read_file(store.profile(profile)))
     for key, field in ORBIT_KEYS.items():
         out[key] = getattr(settings.defaults, field)
+    out[INDEXES_KEY] = list(settings.allowed_indexes)
     return dict(sorted(out.items()))
 
 
@@ -142,6 +146,10 @@ def set_value(
     store = ProfileStore(paths)
     settings = store.settings(profile, create=True)
     prof = store.profile(profile)
+    if key == INDEXES_KEY:
+        allowed = _index_list(text)
+        store.save(profile, replace(settings, allowed_indexes=allowed))
+        return list(allowed), list(settings.allowed_indexes)
     if key in ORBIT_KEYS:
         field = ORBIT_KEYS[key]
         try:
@@ -166,6 +174,22 @@ def set_value(
     return value, previous
 
 
+def _index_list(text: str) -> tuple[str, ...]:
+    """``indexes.allowed``: a JSON list of index URLs, find-links folders or hosts (or one)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = [text]
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InputError(
+            f"{INDEXES_KEY} takes a list of index URLs, find-links folders or hosts",
+            f"""e.g. orbit config set {INDEXES_KEY} '["https://download.pytorch.org/whl/cpu"]'""",
+        )
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
 def _write(prof: ProfilePaths, seen: bytes | None, data: dict[str, Any]) -> None:
     """Write the server config, unless another program saved it since ``seen`` was read."""
     text = json.dumps(data, indent=2) + "\n"
@@ -181,6 +205,9 @@ def unset(paths: Paths, profile: str, key: str) -> Any:
         cls, name = traits.split_key(key)
     except traits.TraitProblem as p:
         raise InputError(p.message, p.hint) from None
+    if key == INDEXES_KEY:
+        store.save(profile, replace(settings, allowed_indexes=()))
+        return list(settings.allowed_indexes)
     if key in ORBIT_KEYS:
         field = ORBIT_KEYS[key]
         from jupyter_orbit.settings import Defaults
