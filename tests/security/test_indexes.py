@@ -167,7 +167,7 @@ def test_what_the_user_configured_is_allowed(tmp_path: Path, monkeypatch):
     policy = IndexPolicy((EVIL,))
     prepare(nb, Choices(indexes=policy), paths, until="lookup")
     monkeypatch.delenv("UV_INDEX")
-    with pytest.raises(IndexRefused, match="mirror.example"):
+    with pytest.raises(IndexRefused, match=r"mirror\.example"):
         prepare(nb, Choices(indexes=policy), paths, until="lookup")
 
 
