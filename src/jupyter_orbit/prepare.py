@@ -64,19 +64,24 @@ class Consent:
 
     def check(self, paths: Paths, res: Resolution) -> None:
         """Raise ``TrustError`` unless installing what ``res`` declares is allowed."""
-        from jupyter_orbit.trust import TrustStore
+        from jupyter_orbit.trust import UNTRUSTED, TrustStore
 
         wanted = declared(res)
         if not wanted or self.yes:
             return
-        if self.trusted_folders and TrustStore(paths.trust_file).is_trusted(res.project_root):
+        store = TrustStore(paths.trust_file)
+        here = res.notebook.parent if res.notebook else res.target
+        # the project and the notebook's own folder (no repository cloned into a trusted one)
+        why = store.why_not(res.project_root) or store.why_not(here)
+        if self.trusted_folders and why is None:
             return
         if self.ask is not None and self.ask(res, wanted):
             return
         where = res.notebook or res.target
         raise TrustError(
             f"{where} is outside a trusted project; not installing what it declares "
-            f"({', '.join(wanted[:4])}{' …' if len(wanted) > 4 else ''})",
+            f"({', '.join(wanted[:4])}{' …' if len(wanted) > 4 else ''})"
+            + (f" ({why})" if why not in (None, UNTRUSTED) and self.trusted_folders else ""),
             f"trust the project with `orbit trust {res.project_root}` (then restart the kernel), "
             "or run it once with `orbit run --yes`",
         )
