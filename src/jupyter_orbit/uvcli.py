@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from jupyter_orbit.errors import AsOfError, BuildError, InputError
+from jupyter_orbit.errors import AsOfError, BuildError, DiskError, InputError
 
 # Variables that would point uv at some other environment or project than the one we name.
 _SCRUB = ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", "UV_PROJECT", "PYTHONHOME")
@@ -73,7 +73,7 @@ def run_uv(
     return out
 
 
-def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
+def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError | DiskError:
     """Turn uv's error output into one message and a fix."""
     text = "\n".join(lines).strip()
     body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith(("Using ", "Resolved"))]
@@ -81,6 +81,8 @@ def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
     for prefix in ("error: ", "× "):
         summary = summary.replace(prefix, "")
     hint = "see uv's message above; fix the requirement and try again"
+    if disk := _disk_failure(text):
+        return disk
     if dated := _as_of_failure(text, body):
         return dated
     if missing := re.search(r"Because (\S+) was not found in the package registry", text):
@@ -94,6 +96,25 @@ def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
         hint = "no network: connect, or build the environment once while online"
     prefix = "" if missing else f"uv {' '.join(what)} failed: "
     return BuildError(prefix + summary, hint)
+
+
+# uv (Rust) spells OS errors "<strerror> (os error N)"; the path it failed on is in backticks.
+_OS_ERROR = re.compile(r"\(os error (?P<errno>\d+)\)")
+_PATH = re.compile(r"`(?P<path>/[^`]+)`")
+
+
+def _disk_failure(text: str) -> DiskError | None:
+    """A full, read-only or forbidden disk under uv, said as such (with the path uv names)."""
+    from jupyter_orbit.errors import from_os_error
+
+    for m in _OS_ERROR.finditer(text):
+        number = int(m.group("errno"))
+        before = text[: m.start()]
+        paths = _PATH.findall(before)
+        said = from_os_error(OSError(number, os.strerror(number), paths[-1] if paths else None))
+        if said is not None:
+            return said
+    return None
 
 
 # uv's hint when --exclude-newer removed what was asked for (uv 0.8 and later).
