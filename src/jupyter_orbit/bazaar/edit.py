@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit import atomic
+from jupyter_orbit import atomic, untrusted
 from jupyter_orbit.ecosystems import ecosystem_class, ecosystem_names, get_ecosystem
 from jupyter_orbit.ecosystems.base import Ecosystem
 from jupyter_orbit.errors import InputError
@@ -226,9 +226,15 @@ def _file_change(
     eco: Ecosystem, path: Path, add: list[Requirement], gone: list[str], action: str
 ) -> FileChange:
     manifest = _format_of(path)
-    if path.exists():
-        before = path.read_bytes()
-        text = before.decode("utf-8")
+    if path.exists() or path.is_symlink():
+        # a regular file of a sane size (no FIFO, no /dev/zero behind a symlink)
+        before = untrusted.read_bytes(path, limit=untrusted.MAX_MANIFEST_BYTES)
+        try:
+            text = before.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path.name} is not UTF-8 text", "save it as UTF-8", path=path
+            ) from None
     elif action == "add":
         before, text = None, manifest.new_text
     else:
@@ -248,7 +254,7 @@ def _notebook_change(
     from jupyter_orbit.manifests.notebook import load_notebook
     from jupyter_orbit.manifests.notebook_edit import JsonStyle, edit_packages
 
-    before = notebook.read_bytes()
+    before = untrusted.read_bytes(notebook, limit=untrusted.MAX_NOTEBOOK_BYTES)
     nb = load_notebook(notebook)
     seed = []
     for r in res.spec.packages(eco):
