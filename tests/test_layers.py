@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "execute",
                 "gitdate",
                 "imagelayout",
+                "linkmode",
                 "indexes",
                 "locking",
                 "model",
