@@ -141,6 +141,20 @@ class IndexPolicy:
         )
 
 
+def check(
+    res: Resolution,
+    policy: IndexPolicy | None,
+    paths: Paths,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """``policy.check(res)``; with no policy, the default profile's, read only when ``res``
+    names a source at all (most projects name none)."""
+    named = any(o.partition(" ")[0] in _SOURCE_FLAGS for o in res.spec.index_options)
+    named = named or any(" @ file:" in r.text for r in res.spec.requirements)
+    if named:
+        (policy or IndexPolicy.for_profile(paths)).check(res, environ)
+
+
 def _value(option: str) -> str:
     """The URL, path or host an option (or a ``name @ url`` reference) names."""
     if " @ " in option:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from jupyter_orbit import asof
+from jupyter_orbit import asof, indexes
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.indexes import IndexPolicy
@@ -178,7 +178,7 @@ def prepare(
     if last < STAGES.index("lookup"):
         return out
     # refuse what the notebook may not ask for, before anything is looked up or built
-    (choices.indexes or IndexPolicy.for_profile(paths)).check(res)
+    indexes.check(res, choices.indexes, paths)
     engine.check_launch(launch)
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):

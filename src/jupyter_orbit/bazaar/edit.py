@@ -21,6 +21,7 @@ from jupyter_orbit.ecosystems import ecosystem_class, ecosystem_names, get_ecosy
 from jupyter_orbit.ecosystems.base import Ecosystem
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.indexes import IndexPolicy
+from jupyter_orbit.indexes import check as check_indexes
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.manifests.base import Manifest
 from jupyter_orbit.model import EnvSpec, Level, Requirement, Resolution, dedupe
@@ -364,7 +365,7 @@ def run(
                 if not {f.path for f in change.files} <= set(held):
                     continue  # it now edits another file: lock that one first
             # uv resolves with the project's index options: only those the user configured
-            (indexes or IndexPolicy.for_profile(paths)).check(change.before, environ)
+            check_indexes(change.before, indexes, paths, environ)
             return _check_and_apply(change, paths, environ, dry_run)
     raise locking.Busy(
         f"the files {action} would edit kept changing: {', '.join(map(str, held))}",

@@ -88,8 +88,8 @@ async def hot_update(
     project folder) and whose environment the change altered. One entry per kernel."""
     import asyncio
 
+    from jupyter_orbit import indexes
     from jupyter_orbit.engines import get_engine
-    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.kernels.recipes import get_recipe
     from jupyter_orbit.prepare import Choices, prepare
     from jupyter_orbit.progress import LogProgress
@@ -106,7 +106,7 @@ async def hot_update(
             choices = Choices(kernel=info.get("recipe"), root=runtime.root_dir)
             prepared = await asyncio.to_thread(prepare, nb, choices, runtime.paths, until="resolve")
             res = prepared.resolution
-            IndexPolicy.for_profile(runtime.paths).check(res)  # grow resolves with its indexes
+            indexes.check(res, None, runtime.paths)  # grow resolves with its indexes
             if res.spec.env_id == info["env_id"]:
                 entry.update(hot=False, to=info["env_id"], detail="its environment does not change")
                 continue

@@ -53,15 +53,15 @@ def _lock(
     keep: Sequence[str],
     seen: bytes | None,
 ) -> dict[str, Any]:
+    from jupyter_orbit import indexes
     from jupyter_orbit.ecosystems.pypi import PyPI, split_options
-    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.manifests.notebook_edit import orbit_metadata, update_notebook
     from jupyter_orbit.prepare import Choices, prepare
     from jupyter_orbit.pythons import default_python
     from jupyter_orbit.uvcli import find_python
 
     res = prepare(notebook, Choices(), paths, until="resolve").resolution
-    IndexPolicy.for_profile(paths).check(res, environ)  # uv resolves with its index options
+    indexes.check(res, None, paths, environ)  # uv resolves with its index options
     work = paths.cache_dir / "bazaar" / "lock"
     work.mkdir(parents=True, exist_ok=True)
     interpreter = find_python(res.spec.python or default_python(), cwd=work)
