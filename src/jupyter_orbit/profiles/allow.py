@@ -21,7 +21,6 @@ has the trait. Those are the key's *spellings* (``OrbitServerApp.ip`` reaches
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 _LOOPBACK = "Orbit's servers listen on 127.0.0.1 only"
 _PORT = "Orbit picks a free port; choose one with `orbit up --port N`"
@@ -285,12 +284,3 @@ def unknown(keys: Iterable[str], classes: dict[str, type]) -> list[str]:
         if not any(name in c.class_traits(config=True) for c in owners):
             out.append(key)
     return out
-
-
-def describe_rule(key: str, classes: dict[str, type]) -> dict[str, Any]:
-    """What the rules say of ``key`` (for ``orbit config get``)."""
-    return {
-        "spellings": sorted(spellings(key, classes)),
-        "refused": refusal(key, classes),
-        "importable": importable(key, classes),
-    }
