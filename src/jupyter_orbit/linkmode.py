@@ -62,7 +62,9 @@ def mode(target: Path) -> str | None:
     """uv's link mode for installing into ``target`` (None: the user chose one for uv)."""
     if os.environ.get("UV_LINK_MODE"):
         return None
-    folder = target if target.is_dir() else target.parent
+    # probed in the folder that holds the environments (one probe per process, and no probe
+    # files inside an environment)
+    folder = target.parent
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
     return "clone" if _reflinks(str(folder)) else "copy"
