@@ -18,7 +18,7 @@ must not point the server at code or folders, and nothing is written until all o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -67,6 +67,11 @@ def export(paths: Paths, name: str, *, workspaces: bool = True) -> Exported:
             left_out.append(f"extension {ext} (installed from a file; add it again there)")
         else:
             portable.append(ext)
+    if settings.allowed_indexes:  # where packages may come from is each user's own choice
+        left_out += [
+            f"allowed package index {i} (allow it there yourself)" for i in settings.allowed_indexes
+        ]
+        settings = replace(settings, allowed_indexes=())
     files: dict[str, str] = {_SETTINGS: st.render(settings.with_extensions(portable))}
     for rel in exported_files(prof):
         if rel.startswith("/".join(_WORKSPACES)) and not workspaces:
@@ -202,6 +207,13 @@ def read_import(path: Path) -> Incoming:
                 f"extension {ext} comes from a URL, not from PyPI",
                 "imports take PyPI extensions only; add it afterwards with `orbit ext add`",
             )
+    if settings.allowed_indexes:
+        raise bad(
+            f"the profile allows package indexes ({', '.join(settings.allowed_indexes)}); an "
+            "imported profile may not choose where packages come from",
+            "remove [indexes] allowed from its profile.toml; allow an index yourself after "
+            "importing: `orbit config set indexes.allowed '[\"URL\"]'`",
+        )
     server_config = _check_contents(files, path)
     return Incoming(name, settings, dict(files), server_config, path)
 
