@@ -232,6 +232,30 @@ def test_duplicate_keys_in_the_server_config_are_refused(tmp_path):
         archive.read_import(path)
 
 
+def test_an_imported_profile_cannot_allow_package_indexes(tmp_path):
+    files = good_files()
+    files["profile.toml"] += '\n[indexes]\nallowed = ["https://evil.example/simple"]\n'
+    path = tmp_path / "idx.orbit-profile.toml"
+    path.write_text(export_text(files))
+    with pytest.raises(InputError, match="may not choose where packages come from"):
+        archive.read_import(path)
+
+
+def test_an_export_leaves_the_allowed_indexes_out(tmp_path):
+    from dataclasses import replace
+
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.profiles.store import ProfileStore
+
+    paths = Paths(tmp_path / "home")
+    store = ProfileStore(paths)
+    settings = store.settings("default", create=True)
+    store.save("default", replace(settings, allowed_indexes=("https://mine.example/simple",)))
+    exported = archive.export(paths, "default")
+    assert "mine.example" not in exported.text
+    assert any("allowed package index https://mine.example/simple" in x for x in exported.left_out)
+
+
 def test_a_nested_config_section_is_refused(tmp_path):
     files = good_files()
     files["jupyter/config/jupyter_server_config.json"] = json.dumps(
