@@ -422,6 +422,60 @@ def run(paths: Paths, profile: str) -> list[Check]:
     return checks
 
 
+def verify(paths: Paths) -> list[Check]:
+    """``orbit doctor --verify``: every built environment's package files against the hashes
+    their ``RECORD`` lists (see ``engines.integrity``): changed or missing files fail, files
+    still shared by hardlink (environments built before Orbit copied them, or with
+    ``UV_LINK_MODE=hardlink``) warn."""
+    import json
+
+    from jupyter_orbit.engines import integrity
+
+    checks = []
+    intact = files = 0
+    for kind in ("local", "server"):
+        root = paths.envs_dir(kind)
+        if not root.is_dir():
+            continue
+        for location in sorted(p for p in root.iterdir() if (p / "orbit-env.json").is_file()):
+            try:
+                env_id = json.loads((location / "orbit-env.json").read_text())["env_id"]
+            except (OSError, ValueError, KeyError, TypeError):
+                env_id = location.name
+            name = f"{kind} env {env_id[:12]}"
+            report = integrity.verify(location)
+            files += report.checked
+            rebuild = (
+                f"remove it (`rm -rf {location}`; restart kernels using it) and Orbit builds it "
+                "again, with files of its own, when a notebook needs it"
+            )
+            if not report.intact:
+                bad = [*report.changed, *(f"{m} (missing)" for m in report.missing)]
+                shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+                checks.append(
+                    Check(
+                        name,
+                        FAIL,
+                        f"{len(bad)} files differ from what was installed: {shown}",
+                        rebuild,
+                    )
+                )
+            elif report.shared:
+                checks.append(
+                    Check(
+                        name,
+                        WARN,
+                        f"{report.shared} package files are hardlinked with uv's cache or other "
+                        "environments: an edit in one changes them all",
+                        rebuild,
+                    )
+                )
+            else:
+                intact += 1
+    checks.insert(0, Check("environments", OK, f"{intact} intact ({files} package files checked)"))
+    return checks
+
+
 def repair(checks: list[Check]) -> list[tuple[Check, str]]:
     """Carry out every automatic repair; returns what each did (or why it could not)."""
     done = []

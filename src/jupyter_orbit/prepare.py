@@ -9,8 +9,9 @@ which runs these stages in order and stops after the one the caller needs (``unt
     choose the engine (command line > the notebook's sources > the profile's default) and let
     it adapt the spec; check ``--locked``.
 ``lookup``
-    refuse what the launch asks of the engine that it will not do (before anything is looked
-    up or built), and find the environment if it is built.
+    refuse package indexes the user's configuration does not have (``indexes``) and what the
+    launch asks of the engine that it will not do (before anything is looked up or built),
+    and find the environment if it is built.
 ``plan``
     the engine's plan: typed steps (what ``--dry-run`` prints), and the warnings to show.
 ``build``
@@ -34,10 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from jupyter_orbit import asof, usage
+from jupyter_orbit import asof, indexes, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.hardware.fit import Fit, Hardware, fit
+from jupyter_orbit.indexes import IndexPolicy
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
@@ -71,19 +73,24 @@ class Consent:
     ) -> None:
         """Raise ``TrustError`` unless installing what ``res`` declares is allowed (or, with
         ``wanted``, ``doing`` those: starting the services it declares)."""
-        from jupyter_orbit.trust import TrustStore
+        from jupyter_orbit.trust import UNTRUSTED, TrustStore
 
         wanted = declared(res) if wanted is None else wanted
         if not wanted or self.yes:
             return
-        if self.trusted_folders and TrustStore(paths.trust_file).is_trusted(res.project_root):
+        store = TrustStore(paths.trust_file)
+        here = res.notebook.parent if res.notebook else res.target
+        # the project and the notebook's own folder (no repository cloned into a trusted one)
+        why = store.why_not(res.project_root) or store.why_not(here)
+        if self.trusted_folders and why is None:
             return
         if self.ask is not None and self.ask(res, wanted):
             return
         where = res.notebook or res.target
         raise TrustError(
             f"{where} is outside a trusted project; not {doing} what it declares "
-            f"({', '.join(wanted[:4])}{' …' if len(wanted) > 4 else ''})",
+            f"({', '.join(wanted[:4])}{' …' if len(wanted) > 4 else ''})"
+            + (f" ({why})" if why not in (None, UNTRUSTED) and self.trusted_folders else ""),
             f"trust the project with `orbit trust {res.project_root}` (then restart the kernel), "
             "or run it once with `orbit run --yes`",
         )
@@ -108,6 +115,8 @@ class Choices:
     consent: Consent = field(default_factory=Consent)
     services: str | None = None  # the profile's defaults.services (None: the default profile's)
     hardware: Hardware = field(default_factory=Hardware)  # the profile's [hardware]; the machine
+    # Where packages may come from (the profile's allowed indexes); None: the default profile's.
+    indexes: IndexPolicy | None = None
 
 
 @dataclass
@@ -190,7 +199,9 @@ def prepare(
     res = out.resolution = out.hardware.apply(res)
     out.launch = launch = dataclasses.replace(launch, hardware=out.hardware)
     out.hardware.check()
-    engine.check_launch(launch)  # refuse what the notebook may not ask for, before building
+    # refuse what the notebook may not ask for, before anything is looked up or built
+    indexes.check(resolved, choices.indexes, paths)
+    engine.check_launch(launch)
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):
         return out

@@ -61,6 +61,9 @@ class Settings:
     defaults: Defaults = field(default_factory=Defaults)
     description: str = ""
     hardware: HardwareSettings = field(default_factory=HardwareSettings)  # [hardware]
+    # Package indexes, find-links folders and trusted hosts a project may name (its
+    # requirements.txt, metadata, PEP 723 block, Pipfile …): Orbit takes none that is not here.
+    allowed_indexes: tuple[str, ...] = ()
 
     def with_extensions(self, extensions: list[str] | tuple[str, ...]) -> Settings:
         ordered = tuple(sorted(extensions, key=lambda e: canonicalize_name(Requirement(e).name)))
@@ -84,6 +87,7 @@ class Settings:
                 # written once it differs from the default, so older files stay as they are
                 **({"services": d.services} if d.services != Defaults.services else {}),
             },
+            "indexes": {"allowed": list(self.allowed_indexes)},
         } | ({"hardware": hw} if (hw := self.hardware.to_dict()) else {})
 
 
@@ -105,7 +109,7 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 # -- reading ----------------------------------------------------------------------------------
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "": {"description": str, "server": dict, "defaults": dict, "hardware": dict},
+    "": {"description": str, "server": dict, "defaults": dict, "hardware": dict, "indexes": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
     "defaults": {
         "engine": str,
@@ -115,6 +119,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "announcements": bool,
         "services": str,
     },
+    "indexes": {"allowed": list},
 }
 
 
@@ -200,6 +205,13 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
             '"stop": services stop after the last kernel using them; "keep": they stay up; '
             '"off": Orbit never starts them',
         )
+    allowed = doc.get("indexes", {}).get("allowed", [])
+    if not all(isinstance(a, str) and a.strip() for a in allowed):
+        raise bad(
+            "indexes.allowed",
+            "must list index URLs, find-links folders or hosts",
+            'e.g. allowed = ["https://download.pytorch.org/whl/cpu"]',
+        )
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
         Defaults(
@@ -211,6 +223,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         ),
         description=doc.get("description", ""),
         hardware=HardwareSettings.from_dict(doc.get("hardware", {}), path),
+        allowed_indexes=tuple(a.strip() for a in allowed),
     )
 
 

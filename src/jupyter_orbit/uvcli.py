@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jupyter_orbit.errors import AsOfError, BuildError, InputError
+from jupyter_orbit.errors import AsOfError, BuildError, DiskError, InputError
 
 if TYPE_CHECKING:
     from jupyter_orbit import uvfailure
@@ -67,7 +67,7 @@ def run_uv(
         if code == 0:
             return out
         found = _diagnose(args, err_lines, environ, cwd)
-        if isinstance(found, BuildError):
+        if isinstance(found, BuildError | DiskError):
             raise found
         total = found.retries(args) + 1
         if tries >= total:
@@ -117,20 +117,23 @@ def uv_failure(
     args: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-) -> BuildError:
+) -> BuildError | DiskError:
     """Turn uv's error output into one message and a fix."""
     found = _diagnose(args or what, lines, environ or {}, cwd)
-    return found if isinstance(found, BuildError) else found.final(args or what, 1)
+    return found if isinstance(found, BuildError | DiskError) else found.final(args or what, 1)
 
 
 def _diagnose(
     args: Sequence[str], lines: list[str], environ: Mapping[str, str], cwd: Path | None
-) -> BuildError | uvfailure.Diagnosis:
-    """The date's failure, else what ``uvfailure`` recognises, else uv's own words."""
+) -> BuildError | DiskError | uvfailure.Diagnosis:
+    """A full or forbidden disk, else the date's failure, else what ``uvfailure`` recognises,
+    else uv's own words."""
     from jupyter_orbit import uvfailure
 
     text = "\n".join(lines).strip()
     body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith(("Using ", "Resolved"))]
+    if disk := _disk_failure(text):
+        return disk
     if dated := _as_of_failure(text, body):
         return dated
     if found := uvfailure.diagnose(args, lines, environ, cwd):
@@ -140,6 +143,25 @@ def _diagnose(
         summary = summary.replace(prefix, "")
     hint = "see uv's message above; fix the requirement and try again"
     return BuildError(f"uv {' '.join(args[0:2])} failed: {summary}", hint)
+
+
+# uv (Rust) spells OS errors "<strerror> (os error N)"; the path it failed on is in backticks.
+_OS_ERROR = re.compile(r"\(os error (?P<errno>\d+)\)")
+_PATH = re.compile(r"`(?P<path>/[^`]+)`")
+
+
+def _disk_failure(text: str) -> DiskError | None:
+    """A full, read-only or forbidden disk under uv, said as such (with the path uv names)."""
+    from jupyter_orbit.errors import from_os_error
+
+    for m in _OS_ERROR.finditer(text):
+        number = int(m.group("errno"))
+        before = text[: m.start()]
+        paths = _PATH.findall(before)
+        said = from_os_error(OSError(number, os.strerror(number), paths[-1] if paths else None))
+        if said is not None:
+            return said
+    return None
 
 
 # uv's hint when --exclude-newer removed what was asked for (uv 0.8 and later).

@@ -69,7 +69,9 @@ def test_concurrent_requests_build_once(orbit: Orbit, tmp_path: Path):
     assert len(list((orbit.home / "envs" / "local").glob("*/orbit-env.json"))) == 1
 
 
-def test_environments_share_files_through_the_uv_cache(orbit: Orbit, tmp_path: Path):
+def test_environments_hold_package_files_of_their_own(orbit: Orbit, tmp_path: Path):
+    """Copied (or cloned) from uv's cache, not hardlinked: an edit in one environment cannot
+    reach another (tests/security/test_shared_files.py)."""
     a = make_notebook(
         tmp_path / "a" / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": ["six"]}}}
     )
@@ -84,8 +86,8 @@ def test_environments_share_files_through_the_uv_cache(orbit: Orbit, tmp_path: P
     assert ea != eb
     six_a = next(ea.rglob("site-packages/six.py"))
     six_b = next(eb.rglob("site-packages/six.py"))
-    if Path(UV_CACHE).stat().st_dev == ea.stat().st_dev:
-        assert six_a.stat().st_ino == six_b.stat().st_ino  # one file on disk, linked twice
+    assert six_a.read_bytes() == six_b.read_bytes()
+    assert six_a.stat().st_ino != six_b.stat().st_ino and six_a.stat().st_nlink == 1
 
 
 def test_installs_exactly_what_a_juv_lock_pins(orbit: Orbit, tmp_path: Path):

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit import atomic
+from jupyter_orbit import atomic, untrusted
 from jupyter_orbit.ecosystems import ecosystem_class, ecosystem_names, get_ecosystem
 from jupyter_orbit.ecosystems.base import Ecosystem
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.indexes import IndexPolicy
+from jupyter_orbit.indexes import check as check_indexes
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.manifests.base import Manifest
 from jupyter_orbit.model import EnvSpec, Level, Requirement, Resolution, dedupe
@@ -290,9 +292,15 @@ def _file_change(
     eco: Ecosystem, path: Path, add: list[Requirement], gone: list[str], action: str
 ) -> FileChange:
     manifest = _format_of(path)
-    if path.exists():
-        before = path.read_bytes()
-        text = before.decode("utf-8")
+    if path.exists() or path.is_symlink():
+        # a regular file of a sane size (no FIFO, no /dev/zero behind a symlink)
+        before = untrusted.read_bytes(path, limit=untrusted.MAX_MANIFEST_BYTES)
+        try:
+            text = before.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path.name} is not UTF-8 text", "save it as UTF-8", path=path
+            ) from None
     elif action == "add":
         before, text = None, manifest.new_text
     else:
@@ -313,7 +321,7 @@ def _notebook_change(
     from jupyter_orbit.manifests.notebook import load_notebook
     from jupyter_orbit.manifests.notebook_edit import edit_packages, orbit_metadata
 
-    before = notebook.read_bytes()
+    before = untrusted.read_bytes(notebook, limit=untrusted.MAX_NOTEBOOK_BYTES)
     nb = load_notebook(notebook)
     own = orbit_metadata(nb)  # an ecosystem that keeps its entries under a key of its own
     if ecosystem.edit_notebook(own, notebook, add=add, remove=gone, root=res.project_root):
@@ -370,20 +378,25 @@ def check(change: Change, paths: Paths, environ: Mapping[str, str] | None = None
 
 
 def apply(change: Change) -> list[Path]:
-    """Write every changed file atomically; on failure put back those already written."""
+    """Write every changed file atomically, each only if it still holds the bytes the change
+    was computed from (``locking.FileChanged`` otherwise); on failure put back those already
+    written."""
+    from jupyter_orbit import locking
+
     done: list[FileChange] = []
-    try:
-        for f in change.files:
-            if f.changed:
-                atomic.write_bytes(f.path, f.after)
-                done.append(f)
-    except BaseException:
-        for f in reversed(done):
-            if f.before is None:
-                f.path.unlink(missing_ok=True)
-            else:
-                atomic.write_bytes(f.path, f.before)
-        raise
+    with locking.locked(*(f.path for f in change.files)):
+        try:
+            for f in change.files:
+                if f.changed:
+                    locking.replace(f.path, f.before, f.after)
+                    done.append(f)
+        except BaseException:
+            for f in reversed(done):
+                if f.before is None:
+                    f.path.unlink(missing_ok=True)
+                else:
+                    atomic.write_bytes(f.path, f.before)
+            raise
     return [f.path for f in done]
 
 
@@ -403,24 +416,61 @@ def run(
     dry_run: bool = False,
     to_notebook: bool = False,
     volumes: bool = False,
+    indexes: IndexPolicy | None = None,
 ) -> Change:
     """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed.
     Removing services beside the kernels also removes their containers (and, with
-    ``volumes``, the data volumes only they used)."""
+    ``volumes``, the data volumes only they used).
+
+    The files are locked from the read the change is computed from to its write
+    (``locking``): concurrent commands take turns, and a file another program saved meanwhile
+    is refused, not overwritten.
+    """
+    from jupyter_orbit import locking
+
+    def planned() -> Change:
+        return plan(
+            paths,
+            target,
+            specs,
+            action=action,
+            ecosystem=ecosystem,
+            file=file,
+            environ=environ,
+            to_notebook=to_notebook,
+        )
+
+    change = planned()
+    for _ in range(3):
+        held = [f.path for f in change.files]
+        with locking.locked(*held):
+            # Re-read under the locks: what another Orbit command wrote before we got them
+            # is edited, not overwritten.
+            if any(locking.read(f.path) != f.before for f in change.files):
+                change = planned()
+                if not {f.path for f in change.files} <= set(held):
+                    continue  # it now edits another file: lock that one first
+            # uv resolves with the project's index options: only those the user configured
+            check_indexes(change.before, indexes, paths, environ)
+            return _check_and_apply(change, paths, environ, dry_run, volumes=volumes)
+    raise locking.Busy(
+        f"the files {action} would edit kept changing: {', '.join(map(str, held))}",
+        "run the command again once other programs are done with them",
+    )
+
+
+def _check_and_apply(
+    change: Change,
+    paths: Paths,
+    environ: Mapping[str, str] | None,
+    dry_run: bool,
+    *,
+    volumes: bool = False,
+) -> Change:
     from jupyter_orbit.bazaar.lock import lock_notebook
     from jupyter_orbit.ecosystems import lockfile
     from jupyter_orbit.errors import OrbitError
 
-    change = plan(
-        paths,
-        target,
-        specs,
-        action=action,
-        ecosystem=ecosystem,
-        file=file,
-        environ=environ,
-        to_notebook=to_notebook,
-    )
     check(change, paths, environ)
     for f in change.files:
         if f.path.name == "package.json" and (f.path.parent / "package-lock.json").exists():
@@ -430,6 +480,7 @@ def run(
             )
     if dry_run:
         return change
+    action = change.action
     beside = []
     if action == "remove" and ecosystem_class(change.ecosystem).runs_beside:
         from jupyter_orbit.beside import find

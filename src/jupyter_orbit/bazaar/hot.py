@@ -88,6 +88,7 @@ async def hot_update(
     project folder) and whose environment the change altered. One entry per kernel."""
     import asyncio
 
+    from jupyter_orbit import indexes
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.kernels.recipes import get_recipe
     from jupyter_orbit.prepare import Choices, prepare
@@ -106,6 +107,7 @@ async def hot_update(
             choices = Choices(kernel=info.get("recipe"), root=runtime.root_dir, hardware=hardware)
             prepared = await asyncio.to_thread(prepare, nb, choices, runtime.paths, until="lookup")
             res = prepared.resolution
+            indexes.check(res, None, runtime.paths)  # grow resolves with its indexes
             if res.spec.env_id == info["env_id"]:
                 entry.update(hot=False, to=info["env_id"], detail="its environment does not change")
                 continue

@@ -304,12 +304,27 @@ def main() -> None:
         sys.exit(EXIT_FAILURE)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as err:  # a full, read-only or forbidden disk is said as such
+        from jupyter_orbit.errors import from_os_error
+
+        if debug:
+            raise
+        if (said := from_os_error(err)) is None:
+            _internal(err)
+        _report(said)
+        sys.exit(said.exit_code)
     except Exception as err:  # a bug: say so briefly unless debugging
         if debug:
             raise
-        click.echo(f"orbit: internal error: {type(err).__name__}: {err}", err=True)
-        click.echo("  set ORBIT_DEBUG=1 to see the traceback, and please report it", err=True)
-        sys.exit(EXIT_FAILURE)
+        _internal(err)
+
+
+def _internal(err: Exception) -> None:
+    from jupyter_orbit.errors import EXIT_FAILURE
+
+    click.echo(f"orbit: internal error: {type(err).__name__}: {err}", err=True)
+    click.echo("  set ORBIT_DEBUG=1 to see the traceback, and please report it", err=True)
+    sys.exit(EXIT_FAILURE)
 
 
 def _report(err: Exception) -> None:

@@ -149,6 +149,7 @@ def _edit(
     )
     if report is None:
         from jupyter_orbit.bazaar import edit
+        from jupyter_orbit.indexes import IndexPolicy
 
         change = edit.run(
             paths,
@@ -160,6 +161,7 @@ def _edit(
             dry_run=dry_run,
             to_notebook=to_notebook,
             volumes=volumes,
+            indexes=IndexPolicy.for_profile(paths, profile),
         )
         report = {**change.to_dict(), "pins": change.pins, "kernels": []}
         if dry_run:

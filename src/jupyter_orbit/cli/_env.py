@@ -25,6 +25,7 @@ def env_command(
     from jupyter_orbit import asof
     from jupyter_orbit.cli._run import _profile_engine
     from jupyter_orbit.hardware.fit import Hardware, fit
+    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
 
@@ -35,6 +36,7 @@ def env_command(
         default_engine=_profile_engine(paths, profile),
         as_of=as_of,
         hardware=Hardware.of_profile(paths.profile(profile)),
+        indexes=IndexPolicy.for_profile(paths, profile),
     )
     plan: Plan | None = None
     problem: OrbitError | None = None
@@ -201,9 +203,11 @@ def _print(r: dict[str, Any]) -> None:
         out.print("[bold]would install[/]  " + ", ".join(r["pins"]))
     shown = {p["message"] for p in (r.get("hardware") or {}).get("problems", ())}
     if r["problem"] and r["problem"]["error"] not in shown:
-        out.print(f"[red]problem:[/] {r['problem']['error']}")
+        from rich.markup import escape
+
+        out.print(f"[red]problem:[/] {escape(r['problem']['error'])}")
         if r["problem"]["hint"]:
-            out.print(f"  hint: {r['problem']['hint']}")
+            out.print(f"  hint: {escape(r['problem']['hint'])}")
 
 
 def _print_hardware(out: Any, hw: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ def run_command(
     dry_run: bool = False,
 ) -> int:
     from jupyter_orbit.hardware.fit import Hardware
+    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.prepare import Choices, Consent, prepare
 
     paths, prof = locations(profile)
@@ -46,6 +47,7 @@ def run_command(
         consent=Consent(yes=yes, ask=_ask if _interactive() else None),
         services=_profile_services(paths, profile),
         hardware=Hardware.of_profile(prof),
+        indexes=IndexPolicy.for_profile(paths, profile),
     )
     target = Path(notebook)
     if target.is_dir():

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from jupyter_orbit import atomic
+from jupyter_orbit import atomic, linkmode
 from jupyter_orbit.ecosystems import lockfile
 from jupyter_orbit.ecosystems._http import DiskCache, Unreachable, fetch, fetch_json
 from jupyter_orbit.ecosystems.base import (
@@ -486,7 +486,7 @@ class PyPI(Ecosystem):
             detail += f", the versions of the notebook's {spec.lock.format} as constraints"
         return [
             ResolveStep(f"{detail}: {names_of(reqs)}"),
-            InstallStep("hardlinked from uv's cache"),
+            InstallStep("copied (or cloned) from uv's cache: files of its own"),
         ]
 
     @classmethod
@@ -594,7 +594,8 @@ class ResolveStep(Step):
 
 @dataclass(frozen=True)
 class InstallStep(Step):
-    """``uv pip sync`` of the resolved lock into the environment (hardlinks from uv's cache)."""
+    """``uv pip sync`` of the resolved lock into the environment (files of its own, cloned or
+    copied from uv's cache: ``linkmode``)."""
 
     ACTION: ClassVar[str] = "install"
     exact: bool = False  # the lock carries hashes: require them
@@ -606,8 +607,9 @@ class InstallStep(Step):
         flags, _ = split_options(build.spec.index_options)
         hashes = ["--require-hashes"] if self.exact else []
         build.progress.log(f"{len(pin_lines(pinned.read_text()))} packages")
+        links = linkmode.args(build.path)  # files of its own: see linkmode
         run_uv(
-            ["pip", "sync", "--python", str(build.python), *flags, *hashes, str(pinned)],
+            ["pip", "sync", "--python", str(build.python), *flags, *hashes, *links, str(pinned)],
             cwd=build.meta,
             on_line=build.progress.log,
             on_retry=build.progress.warn,

@@ -7,8 +7,9 @@ has), then compile bytecode and commit. ``realize`` runs exactly those steps.
 A build happens in a hidden sibling folder and is renamed into place (``atomic.staged_dir``);
 ``orbit-env.json`` is written after the rename and is the only proof of completeness, so a build
 killed at any moment leaves nothing that gets used. Venvs are made relocatable (uv
-``--relocatable``) so the rename keeps their scripts working, and packages are hardlinked from
-uv's shared cache.
+``--relocatable``) so the rename keeps their scripts working; each environment's package files
+are its own, cloned or copied from uv's cache (``linkmode``), so no environment can change
+another.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit import untrusted
 from jupyter_orbit.ecosystems.conda import package_name
 from jupyter_orbit.ecosystems.conda_names import (
     no_pypi,
@@ -66,8 +67,10 @@ def load_yaml(text: str, path: Path) -> Any:
     from ruamel.yaml import YAML  # imported here: most projects have no environment.yml
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    if untrusted.bracket_depth(text) > untrusted.MAX_DEPTH:  # refused before ruamel tries
+        raise untrusted.too_deep(path, path.name)
     try:
-        return YAML(typ="rt").load(text)
+        return untrusted.parse(YAML(typ="rt").load, text, path=path, what=path.name)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None

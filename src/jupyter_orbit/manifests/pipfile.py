@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from jupyter_orbit import untrusted
 from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import (
@@ -217,7 +218,7 @@ class Pipfile(Manifest):
     def _read_lock(self, lock: Path, out: Contribution, *, root: Path, level: Level) -> None:
         text = read_text(lock)
         try:
-            data = json.loads(text)
+            data = untrusted.parse(json.loads, text, path=lock, what=lock.name)
         except json.JSONDecodeError as e:
             raise InputError(
                 f"Pipfile.lock is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})",

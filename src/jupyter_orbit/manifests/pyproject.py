@@ -75,6 +75,13 @@ class PyprojectToml(Manifest):
         text = read_text(path)
         data = load_toml(text, path)
         out = Contribution(self.name, path, level)
+        tool = data.get("tool")
+        if isinstance(tool, dict) and "uv" in tool:
+            add_note(
+                out,
+                f"{path.name}: [tool.uv] is not applied (uv reads no project configuration; "
+                "package indexes come from your profile)",
+            )
         project = data.get("project")
         if project is None:
             return out
