@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_orbit.errors import BuildError
 from jupyter_orbit.hardware.fit import Hardware, fit, kinds_for
+from jupyter_orbit.indexes import IndexRefused
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.prepare import Choices, declared, prepare
 from tests.conftest import make_notebook
@@ -83,7 +84,7 @@ def test_gpus_found_and_serial_ports_matched(tmp_path):
 
 def test_the_profiles_cpu_index_for_torch_is_not_the_projects(tmp_path):
     """The profile's index joins the spec (and the environment's id) but is neither reported
-    as a source-changing line nor asked consent for; the project's own still is."""
+    as a source-changing line nor asked consent for; the project's own is refused."""
     settings = profile_settings(tmp_path, INDEXES)
     target = nb(tmp_path, packages={"pypi": ["torch"]})
     plain = lookup(target, tmp_path)
@@ -99,9 +100,9 @@ def test_the_profiles_cpu_index_for_torch_is_not_the_projects(tmp_path):
         packages={"pypi": ["torch"]},
         index_options=["--extra-index-url https://mirror.example/simple"],
     )
-    p = lookup(own, tmp_path, settings_file=settings, look=machine("none"))
-    assert p.resolution.source_changing == ("--extra-index-url https://mirror.example/simple",)
-    assert p.spec.index_options[-1] == f"--extra-index-url {CPU}"
+    # the project's own index is refused unless the user's configuration allows it
+    with pytest.raises(IndexRefused, match=r"mirror\.example"):
+        lookup(own, tmp_path, settings_file=settings, look=machine("none"))
 
 
 def test_a_declared_gpu_gets_the_cuda_build_the_driver_supports(tmp_path):
