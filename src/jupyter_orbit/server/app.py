@@ -38,6 +38,8 @@ def enforced_config(data_dir: str) -> Config:
     c.ServerApp.kernel_spec_manager_class = (
         "jupyter_orbit.kernels.kernelspecs.ProfileKernelSpecManager"
     )
+    # Files by their real path, inside the root only; saves that a kill cannot tear.
+    c.ServerApp.contents_manager_class = "jupyter_orbit.server.contents.OrbitContentsManager"
     extensions = {"jupyterlab": True, "jupyter_orbit.server": True, "notebook_shim": False}
     extensions |= {e: True for e in _OPTIONAL_EXTENSIONS if importlib.util.find_spec(e)}
     c.ServerApp.jpserver_extensions = extensions
