@@ -31,6 +31,17 @@ def enforced_config(data_dir: str) -> Config:
     c = Config()
     c.ServerApp.ip = "127.0.0.1"
     c.ServerApp.allow_remote_access = False
+    # Requests come from the server's own pages or from scripts: no other origin, with a
+    # token or not (server/auth.py), and only loopback names in Host (DNS rebinding).
+    c.ServerApp.identity_provider_class = "jupyter_orbit.server.auth.OrbitIdentityProvider"
+    c.ServerApp.local_hostnames = ["localhost"]
+    c.ServerApp.allow_origin = ""
+    c.ServerApp.allow_origin_pat = ""
+    c.ServerApp.allow_credentials = False
+    c.ServerApp.disable_check_xsrf = False
+    c.ServerApp.trust_xheaders = False
+    # jpserver-<pid>-open.html would hold the token; Orbit opens pages its own way (browser.py).
+    c.ServerApp.no_browser_open_file = True
     c.ServerApp.open_browser = False
     c.ServerApp.port_retries = 0
     c.ServerApp.allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
