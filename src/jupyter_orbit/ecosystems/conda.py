@@ -117,7 +117,7 @@ class Conda(Ecosystem):
         body = {"op": op, "channels": self.channels, "cache": str(self.cache / "repodata")}
         try:
             r = subprocess.run(
-                [sys.executable, "-m", "jupyter_orbit.ecosystems._rattler_worker"],
+                [sys.executable, "-P", "-m", "jupyter_orbit.ecosystems._rattler_worker"],
                 input=json.dumps({**body, **request}),
                 capture_output=True,
                 text=True,

@@ -93,6 +93,7 @@ class NameIndex:
         subprocess.Popen(
             [
                 sys.executable,
+                "-P",  # not the caller's folder (a project) on sys.path
                 "-m",
                 "jupyter_orbit.ecosystems.pypi_names",
                 str(self.dir.parent.parent),
@@ -102,6 +103,7 @@ class NameIndex:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            cwd=self.dir,
             env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         )
         return True

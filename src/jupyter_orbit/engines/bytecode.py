@@ -40,6 +40,7 @@ def compile_tree(python: Path, prefix: Path, targets: list[Path], *, to_compile:
     subprocess.run(
         [
             str(python),
+            "-I",  # run from wherever the caller is (a project): import nothing from there
             "-m",
             "compileall",
             "-q",
