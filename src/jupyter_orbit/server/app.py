@@ -40,8 +40,6 @@ def enforced_config(data_dir: str) -> Config:
     c.ServerApp.allow_credentials = False
     c.ServerApp.disable_check_xsrf = False
     c.ServerApp.trust_xheaders = False
-    # jpserver-<pid>-open.html would hold the token; Orbit opens pages its own way (browser.py).
-    c.ServerApp.no_browser_open_file = True
     c.ServerApp.open_browser = False
     c.ServerApp.port_retries = 0
     c.ServerApp.allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -70,10 +68,11 @@ class OrbitServerApp(ServerApp):
     name = "jupyter-orbit-server"
     description = "The Jupyter server of one Orbit profile."
 
-    @default("config_file_name")
-    def _config_file_name_default(self) -> str:
-        # Named after the app by default (jupyter_orbit_server_config): read the standard name.
-        return "jupyter_server_config"
+    @default("no_browser_open_file")
+    def _no_browser_open_file_default(self) -> bool:
+        # jpserver-<pid>-open.html would hold the token in a file nobody removes when the
+        # server is killed; Orbit hands pages to browsers its own way (browser.py).
+        return True
 
     @property
     def config_file_paths(self) -> list[str]:
