@@ -21,8 +21,8 @@ from tornado import web
 def foreign_origin(request: object) -> str | None:
     """The request's ``Origin`` if it names another site than the one it was sent to."""
     headers = request.headers  # type: ignore[attr-defined]
-    origin = headers.get("Origin") or headers.get("Sec-Websocket-Origin")
-    if origin is None:
+    origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+    if origin is None:  # a script, the command line
         return None
     parts = urlsplit(origin.strip().lower())
     host = (headers.get("Host") or "").strip().lower()
