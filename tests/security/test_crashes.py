@@ -89,17 +89,15 @@ def test_a_kernel_that_dies_at_start(orbit: Orbit, tmp_path: Path):
         "/api/sessions",
         json={"path": "nb.ipynb", "type": "notebook", "kernel": {"name": "dies"}},
     )
-    deadline = time.monotonic() + 120
-    while r.status_code in (200, 201) and time.monotonic() < deadline:
-        kernels = server.get("/api/kernels").json()
-        if not kernels or kernels[0]["execution_state"] == "dead":
-            break
+    assert r.status_code == 201, r.text  # the process starts; it dies at once
+    kernel = r.json()["kernel"]["id"]
+    deadline = time.monotonic() + 180  # five restarts, then jupyter_server gives up on it
+    while server.get("/api/kernels").json() and time.monotonic() < deadline:
         time.sleep(0.5)
-    kernels = server.get("/api/kernels").json()
-    assert r.status_code >= 500 or not kernels or kernels[0]["execution_state"] == "dead"
+    assert server.get("/api/kernels").json() == []
     _server_answers(server, orbit)
     log = (orbit.home / "profiles" / "default" / "logs" / "server.log").read_text()
-    assert "died" in log or "restart failed" in log or "Failed to" in log or r.status_code >= 500
+    assert "restart failed" in log and f"Kernel {kernel} died, removing from map" in log
     # the notebook opens with a working kernel afterwards
     session = server.new_session("nb.ipynb")
     assert asyncio.run(_runs(server, session["kernel"]["id"])) == "42\n"

@@ -122,6 +122,9 @@ def test_foreign_origin_with_a_token_is_refused_everywhere(served: tuple[Raw, Pa
     for method, path in (("GET", "/api/contents/notes.txt"), ("POST", "/api/kernels")):
         r = raw.request(method, path, headers={"Origin": "null"})
         assert r.status_code in REFUSED and "private notes" not in r.text
+    # last, the one that would end the server
+    r = raw.request("POST", "/api/shutdown", headers={"Origin": EVIL})
+    assert r.status_code in REFUSED and raw.request("GET", "/api/status").status_code == 200
     assert _state(raw, project) == before
     # the same requests from the server's own origin, or from a script (no Origin), work
     own = raw.base
@@ -155,6 +158,8 @@ def test_dns_rebinding_names_are_refused(served: tuple[Raw, Path]):
                 **_bodies(method, path),
             )
             assert r.status_code == 403, (host, method, path, r.status_code)
+    r = raw.request("POST", "/api/shutdown", headers={"Host": f"attacker.example:{port}"})
+    assert r.status_code == 403 and raw.request("GET", "/api/status").status_code == 200
     assert _state(raw, project) == before
     for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
         assert raw.request("GET", "/api/status", headers={"Host": host}).status_code == 200
