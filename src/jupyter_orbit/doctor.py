@@ -344,7 +344,7 @@ def _check_env(
 def _check_server_state(prof: ProfilePaths) -> list[Check]:
     import json
 
-    from jupyter_orbit.state import pid_alive
+    from jupyter_orbit.state import forget_state, read_state
 
     out = []
     state_file = prof.server_state
@@ -354,11 +354,11 @@ def _check_server_state(prof: ProfilePaths) -> list[Check]:
             pid = int(data["pid"])
         except (ValueError, KeyError, TypeError):
             pid = None
-        if pid is None or not pid_alive(pid):
+        state = read_state(prof)
+        if pid is None or state is None or not state.alive():  # gone, or its pid reused
 
             def forget() -> str:
-                for p in (prof.server_state, prof.token_file):
-                    p.unlink(missing_ok=True)
+                forget_state(prof, state)
                 return "removed the stale server state"
 
             out.append(

@@ -70,15 +70,15 @@ def run_command(
         "session": str(res.notebook),
         "timeout": timeout,
         "imports": [r.name for r in res.spec.declared("pypi")],
-        "project_root": str(prepared.launch.project_root),
-        "allow_host_access": allow_host_access,
+        "allow_host_access": allow_host_access,  # the server refuses what it was not given
     }
     final = None
     if use_server and not prepared.services:  # a kernel beside services starts here
         from jupyter_orbit.state import running
 
         state = running(prof, check_http=False)
-        if state is not None:
+        # The server runs notebooks inside its root only, as its own kernels see it.
+        if state is not None and cwd.resolve().is_relative_to(Path(state.root_dir).resolve()):
             try:
                 events = state.client(timeout=timeout * 2 if timeout else None).stream(
                     "/orbit/api/run", payload

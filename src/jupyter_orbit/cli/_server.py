@@ -19,7 +19,7 @@ from jupyter_orbit.cli._common import locations, progress
 from jupyter_orbit.errors import InputError, ServerError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.server import lifecycle
-from jupyter_orbit.state import ServerState, pid_alive, running, successor
+from jupyter_orbit.state import ServerState, running, successor
 
 
 def up_command(
@@ -202,7 +202,7 @@ def wait_foreground(prof: ProfilePaths, state: ServerState, proc: subprocess.Pop
         while (after := successor(prof, state.pid)) is not None:
             state = after
             click.echo(f"  the server was restarted (pid {state.pid}); still here", err=True)
-            while pid_alive(state.pid):
+            while state.alive():
                 if gone(0.5):
                     return _stop_quietly(prof, state)
     except KeyboardInterrupt:

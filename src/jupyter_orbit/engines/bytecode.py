@@ -53,6 +53,7 @@ def compile_tree(
     subprocess.run(
         [
             str(python),
+            "-I",  # run from wherever the caller is (a project): import nothing from there
             "-m",
             "compileall",
             "-q",

@@ -158,6 +158,7 @@ class DockerEngine(Engine):
         """A host process that runs the kernel in a container and lives as long as it."""
         argv = [
             sys.executable,
+            "-P",  # it starts in the notebook's folder: nothing is imported from there
             "-m",
             "jupyter_orbit.engines.container_kernel",
             "--image",

@@ -74,7 +74,8 @@ def _probe_ok(exe: str, probe: tuple[str, ...]) -> bool:
     if (exe, probe) in _PROBED_OK:
         return True
     try:
-        r = subprocess.run([exe, *probe], capture_output=True, timeout=60)
+        # From the home folder: R, Octave … read startup files from where they start (a project).
+        r = subprocess.run([exe, *probe], capture_output=True, timeout=60, cwd=Path.home())
     except (OSError, subprocess.TimeoutExpired):
         return False
     if r.returncode == 0:

@@ -59,24 +59,31 @@ class StatusHandler(_OrbitHandler):
 
 
 class RunHandler(_OrbitHandler):
-    """Execute a notebook in an environment that is already built; stream results as JSON lines."""
+    """Execute a notebook in an environment that is already built; stream results as JSON lines.
+
+    A request beyond what the server was started with is refused (403) before anything runs."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_orbit.server.execute import run_streaming
+        from jupyter_orbit.errors import OrbitError
+        from jupyter_orbit.server.execute import check_request, run_streaming
 
         body = self.get_json_body() or {}
         for key in ("notebook", "env_id", "cwd"):
             if key not in body:
                 raise web.HTTPError(400, f"missing {key}")
+        try:
+            request = check_request(self.runtime, body)
+        except OrbitError as err:
+            raise web.HTTPError(403, f"{err.message}; {err.hint}") from None
         self.set_header("Content-Type", "application/x-ndjson")
 
         async def emit(event: dict) -> None:
             self.write(json.dumps(event, default=str) + "\n")
             await self.flush()
 
-        await run_streaming(self.runtime, body, emit)
+        await run_streaming(self.runtime, request, emit)
         self.finish()
 
 

@@ -76,7 +76,8 @@ class ExplainKernel(Kernel):
 
 
 def argv() -> list[str]:
-    return [sys.executable, "-m", "jupyter_orbit.server.fallback", "-f", "{connection_file}"]
+    # Isolated (-I): it starts in the notebook's folder, whose files must not be imported.
+    return [sys.executable, "-I", "-m", "jupyter_orbit.server.fallback", "-f", "{connection_file}"]
 
 
 if __name__ == "__main__":
