@@ -151,7 +151,7 @@ def test_a_device_kernel_in_a_container_sees_orbits_code_read_only(tmp_path, mon
     env = Environment("docker", "abc123", tmp_path, Path("/opt/orbit/env/bin/python"))
     argv = engine.kernel_command(env, get_recipe("micropython"), Launch(None, tmp_path))
     kw = container_spec(
-        _parse(argv[3:]),
+        _parse(argv[argv.index("jupyter_orbit.engines.container_kernel") + 1 :]),
         dict.fromkeys(("shell_port", "hb_port"), 1)
         | {"iopub_port": 2, "stdin_port": 3, "control_port": 4},
     )
