@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from jupyter_orbit.state import ServerState, process_identity
 
@@ -26,11 +27,14 @@ def record(pid: int, identity: tuple[str, tuple[str, ...]] | None) -> ServerStat
 
 
 def test_identity_of_a_live_process_and_of_a_gone_one():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    argv = (sys.executable, "-c", "import time; time.sleep(60)")
+    child = subprocess.Popen(argv)
     try:
-        identity = process_identity(child.pid)
-        assert identity is not None
-        assert identity[1] == (sys.executable, "-c", "import time; time.sleep(60)")
+        deadline = time.monotonic() + 10  # until the child has exec'd (a busy machine)
+        while (identity := process_identity(child.pid)) and identity[1] != argv:
+            assert time.monotonic() < deadline, identity
+            time.sleep(0.01)
+        assert identity is not None and identity[1] == argv
         assert process_identity(child.pid) == identity  # stable while it lives
         assert record(child.pid, identity).alive()
     finally:
