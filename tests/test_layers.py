@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("manifests", frozenset({"manifests"})),
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines"})),
-    ("prepare", frozenset({"prepare", "resolve"})),
+    ("prepare", frozenset({"era", "prepare", "resolve"})),
     ("hub and bazaar", frozenset({"hub", "bazaar"})),
     ("server", frozenset({"server"})),
     ("profiles", frozenset({"profiles", "doctor", "desktop"})),

@@ -31,10 +31,11 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from jupyter_orbit import asof
+from jupyter_orbit import asof, era
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
@@ -97,6 +98,10 @@ class Choices:
     locked: bool = False  # --locked: a lock that fits the spec is required
     allow_host_access: bool = False  # container options that reach the host (explicit flag)
     consent: Consent = field(default_factory=Consent)
+    # The clock: what "now" is for undated notebooks and for the kernel's packages' cool-down
+    # (``ORBIT_NOW`` fixes it, read here at the edge), and the profile's cool-down in days.
+    now: datetime = field(default_factory=asof.clock)
+    cooldown_days: int = era.COOLDOWN_DAYS
 
 
 @dataclass
@@ -151,8 +156,10 @@ def prepare(
         kernel=choices.kernel,
         default_python=default_python(),
         as_of=choices.as_of,
+        now=choices.now,
         recall=recall_now(paths),
     )
+    unfitted = res  # what "now" is remembered by (read before the fit, in ``resolve``)
     if choices.locked:
         from jupyter_orbit.ecosystems.lockfile import check_locked
 
@@ -163,6 +170,15 @@ def prepare(
     res = engine.adapt(res)
     if res.engine != engine.id:
         res = dataclasses.replace(res, engine=engine.id)
+    if engine.dates_kernel or engine.chooses_python:
+        res = era.fit(
+            res,
+            paths,
+            choose=engine.chooses_python,
+            now=choices.now,
+            cooldown_days=choices.cooldown_days,
+            progress=progress,
+        )
     recipe = get_recipe(res.spec.kernel)
     launch = Launch(res.notebook, choices.root or res.project_root, choices.allow_host_access)
     out = Prepared(res, engine, recipe, launch, warnings=_warnings(res))
@@ -175,7 +191,7 @@ def prepare(
     try:
         out.plan = engine.plan(res.spec)
     except OrbitError as err:
-        raise asof.explain(err, res) from None
+        raise asof.explain(err, res, cache=paths.cache_dir) from None
     out.warnings = (*out.plan.warnings, *out.warnings)
     if last < STAGES.index("build"):
         return out
@@ -188,9 +204,9 @@ def prepare(
         try:
             out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:
-            raise asof.explain(err, res) from None
+            raise asof.explain(err, res, cache=paths.cache_dir) from None
         out.built = True
-        remember_now(paths, res)
+        remember_now(paths, unfitted, res.spec.as_of, out.environment)
     if last < STAGES.index("launch"):
         return out
     out.argv = engine.kernel_command(out.environment, recipe, launch)
@@ -216,25 +232,33 @@ def _now_file(paths: Paths, engine: str, res: Resolution) -> Path:
 
 
 def recall_now(paths: Paths) -> asof.Recall:
+    """The date remembered for these requirements, while the environment built with it (by
+    the engine named beside it) still exists."""
+
     def recall(res: Resolution) -> str | None:
         try:
-            text = _now_file(paths, res.engine, res).read_text().strip()
-            engine = get_engine(res.engine, paths)
-        except (OSError, OrbitError):
+            date, engine_id, env_id = _now_file(paths, res.engine, res).read_text().split()
+            engine = get_engine(engine_id, paths)
+        except (OSError, OrbitError, ValueError):
             return None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", date):
             return None
-        return text if engine.lookup(dataclasses.replace(res.spec, as_of=text)) else None
+        return date if engine.lookup_id(env_id) else None
 
     return recall
 
 
-def remember_now(paths: Paths, res: Resolution) -> None:
+def remember_now(
+    paths: Paths, res: Resolution, as_of: str | None, env: Environment | None = None
+) -> None:
+    """Remember ``as_of`` for ``res`` (as read, before the engine adapted it and the era fit),
+    with the environment built for it."""
     from jupyter_orbit import atomic
 
-    if res.spec.as_of is None:
+    if as_of is None or env is None:
         return
     source, detail = res.as_of_source, res.as_of_detail.lower()
     if source == asof.NOW or (source == asof.CLI and "now" in detail):
         with contextlib.suppress(OSError):  # only an optimisation: the next "now" is today
-            atomic.write_text(_now_file(paths, res.engine, res), res.spec.as_of + "\n")
+            text = f"{as_of} {env.engine} {env.env_id}\n"
+            atomic.write_text(_now_file(paths, res.engine, res), text)

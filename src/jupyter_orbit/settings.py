@@ -22,6 +22,7 @@ from jupyter_orbit.errors import InputError
 ALL_KERNELS = "all"
 MAX_EXTENSIONS = 64
 MAX_POOL = 16
+MAX_COOLDOWN = 365
 # Parts of the server environment itself: an extension list may not replace them.
 CORE_PACKAGES = frozenset({"jupyterlab", "jupyter-orbit", "jupyter-server", "jupyterlab-server"})
 _PYTHON = re.compile(r"^3\.\d{1,2}(\.\d{1,3})?$")
@@ -49,6 +50,9 @@ class Defaults:
     kernels: tuple[str, ...] | None = None  # None: every kernel Orbit has a recipe for
     pool_per_env: int = 1
     pool_max_envs: int = 3
+    # Days a release must have been public before the kernel's own packages, moving forward
+    # from a notebook's date, may take it (``jupyter_orbit.era``).
+    cooldown_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Settings:
                 "kernels": ALL_KERNELS if d.kernels is None else list(d.kernels),
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
+                # written only when changed, so profiles made before keep their text
+                **({"cooldown_days": d.cooldown_days} if d.cooldown_days != 7 else {}),
             },
         }
 
@@ -99,7 +105,13 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"description": str, "server": dict, "defaults": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
-    "defaults": {"engine": str, "kernels": (str, list), "pool_per_env": int, "pool_max_envs": int},
+    "defaults": {
+        "engine": str,
+        "kernels": (str, list),
+        "pool_per_env": int,
+        "pool_max_envs": int,
+        "cooldown_days": int,
+    },
 }
 
 
@@ -176,6 +188,12 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
+    cooldown = defaults.get("cooldown_days", Defaults.cooldown_days)
+    if not 0 <= cooldown <= MAX_COOLDOWN:
+        raise bad(
+            "defaults.cooldown_days", f"{cooldown} is out of range", f"use 0 to {MAX_COOLDOWN}"
+        )
+    pools["cooldown_days"] = cooldown
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
         Defaults(engine=engine, kernels=kernel_list, **pools),
@@ -244,6 +262,11 @@ def check_engine(name: str, path: Path | str) -> str:
             path=path,
         )
     return name
+
+
+def cooldown_days(path: Path) -> int:
+    """The profile's cool-down (``defaults.cooldown_days``), the default when it has no file."""
+    return read(path).defaults.cooldown_days if path.exists() else Defaults.cooldown_days
 
 
 def read(path: Path) -> Settings:

@@ -26,6 +26,7 @@ def env_command(
     from jupyter_orbit.cli._run import _profile_engine
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
+    from jupyter_orbit.settings import cooldown_days
 
     paths = Paths.from_env()
     choices = Choices(
@@ -33,6 +34,7 @@ def env_command(
         engine=engine,
         default_engine=_profile_engine(paths, profile),
         as_of=as_of,
+        cooldown_days=cooldown_days(paths.profile(profile).settings_file),
     )
     plan: Plan | None = None
     problem: OrbitError | None = None
@@ -69,6 +71,7 @@ def to_report(
         "as_of": spec.as_of,
         "as_of_source": res.as_of_source,
         "as_of_detail": res.as_of_detail,
+        "python_detail": res.python_detail,
         "engine": res.engine,
         "built": bool(plan and plan.built),
         "location": plan.location if plan else None,
@@ -123,9 +126,16 @@ def _print(r: dict[str, Any]) -> None:
         out.print(f"  location  {r['location']}")
     spec = r["spec"]
     out.print(f"  kernel    {spec['kernel']}   python {spec['python']}")
+    if r["python_detail"]:
+        out.print(f"  python    {r['python_detail']}")
     out.print(
         f"  as of     {r['as_of'] or 'no date'}  [dim]({r['as_of_source']}: {r['as_of_detail']})[/]"
     )
+    if spec.get("kernel_as_of") and spec["kernel_as_of"] != r["as_of"]:
+        floating = ", ".join(spec.get("floating") or []) or "none"
+        out.print(f"  kernel's  as of {spec['kernel_as_of']}  [dim](moved forward: {floating})[/]")
+    if spec.get("wheels_only"):
+        out.print("  builds    wheels only: nothing is compiled from source")
     table = Table(
         "ecosystem",
         "requirement",

@@ -330,19 +330,25 @@ class PyPI(Ecosystem):
         lines: Sequence[str] = (),
         log: Callable[[str], None] | None = None,
     ) -> list[str]:
-        """uv flags for the spec's "as of" date: the notebook's packages as of it, the kernel's
-        own newest.
+        """uv flags for the spec's "as of" date: the notebook's packages as of it, and the
+        kernel's own as fitted to it.
 
-        The kernel recipe's packages (ipykernel and all it pulls in) float: a kernel of 2017
-        does not run on today's Python, and the notebook's code never imports most of them.
-        Their names come from resolving the recipe's packages alone, today; a package the
-        notebook itself names stays dated.
+        A spec fitted to its era (``jupyter_orbit.era``: ``kernel_as_of`` set) says which of
+        the kernel's packages move forward and to which date, and whether only wheels may be
+        installed. An unfitted spec keeps the earlier rule: the recipe's packages (ipykernel
+        and all it pulls in, found by resolving them alone, today) float to the newest; a
+        package the notebook itself names stays dated.
         """
         from jupyter_orbit.uvcli import run_uv
 
         if not spec.as_of:
             return []
         args = ["--exclude-newer", spec.as_of]
+        if spec.wheels_only:
+            args += ["--only-binary", ":all:"]
+        if spec.kernel_as_of is not None:
+            date = spec.kernel_as_of
+            return args + [f"--exclude-newer-package={n}={date}" for n in spec.floating]
         own = [r.text for r in spec.own(self.name)]
         if not own:
             return args
@@ -466,8 +472,12 @@ class PyPI(Ecosystem):
         detail = f"{len(reqs)} PyPI requirements"
         if spec.as_of:
             detail += f" as of {spec.as_of}"
-            if spec.own(self.name):
+            if spec.floating:
+                detail += f" (the kernel's own: {len(spec.floating)} as of {spec.kernel_as_of})"
+            elif spec.own(self.name) and spec.kernel_as_of is None:
                 detail += " (the kernel's own packages: newest)"
+            if spec.wheels_only:
+                detail += ", wheels only"
         if spec.lock is not None:
             detail += f", the versions of the notebook's {spec.lock.format} as constraints"
         return [
@@ -496,6 +506,11 @@ class PyPI(Ecosystem):
         compile_args = ["--quiet", "--no-header", "--emit-index-url", *flags]
         if spec.as_of:
             compile_args += ["--exclude-newer", spec.as_of]
+        if spec.as_of and spec.wheels_only:
+            compile_args += ["--only-binary", ":all:"]
+        if spec.as_of and spec.kernel_as_of is not None:  # fitted: as the local engine does
+            date = spec.kernel_as_of
+            compile_args += [f"--exclude-newer-package={n}={date}" for n in spec.floating]
         if cons:
             files.append(("constraints.txt", cons.encode()))
             sources.append("constraints.txt")
@@ -503,7 +518,7 @@ class PyPI(Ecosystem):
         lock = f"{SPEC_DIR}/{LOCK_FILE}"
         missing = "/tmp/missing.txt"
         install = ["uv pip install", f"--python {ENV_PYTHON}", "--no-deps", *flags]
-        if spec.as_of:  # the kernel's own packages float, as in local environments
+        if spec.as_of and spec.kernel_as_of is None:  # unfitted: the base's packages float
             declared = sorted(r.name for r in spec.declared(cls.name))
             floating = " ".join(["floating", str(BASE_LOCK), *map(shlex.quote, declared)])
             compile_args.append(f"$(python3 -I {PINS} {floating})")
@@ -590,6 +605,8 @@ class InstallStep(Step):
         pinned = build.meta / LOCK_FILE
         flags, _ = split_options(build.spec.index_options)
         hashes = ["--require-hashes"] if self.exact else []
+        if build.spec.wheels_only:
+            hashes += ["--only-binary", ":all:"]
         build.progress.log(f"{len(pin_lines(pinned.read_text()))} packages")
         run_uv(
             ["pip", "sync", "--python", str(build.python), *flags, *hashes, str(pinned)],

@@ -35,6 +35,11 @@ class Engine(ABC):
 
     name: ClassVar[str]
     takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
+    # Fitting to the notebook's time (``jupyter_orbit.era``): the engine builds with this
+    # machine's Pythons, so one can be chosen to fit the notebook (``chooses_python``); it
+    # resolves PyPI packages with uv here, so the kernel's own are dated (``dates_kernel``).
+    chooses_python: ClassVar[bool] = False
+    dates_kernel: ClassVar[bool] = False
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths

@@ -7,7 +7,7 @@ Python range. The project itself is not installed, and extras are not either (a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -113,6 +113,16 @@ class PyprojectToml(Manifest):
             )
         self._note_extras(project.get("optional-dependencies"), out, path)
         return out
+
+    def python_ignored(self, present: Collection[str], *, binder: bool) -> str | None:
+        if "runtime.txt" in present:
+            return "runtime.txt beats requires-python (repo2docker's rule)"
+        for other in ("environment.yml", "Pipfile"):
+            if other in present:
+                return f"repo2docker's {other} build does not read requires-python"
+        if binder:
+            return "repo2docker reads requires-python only from a pyproject.toml outside binder/"
+        return None
 
     @staticmethod
     def _note_extras(extras: Any, out: Contribution, path: Path) -> None:
