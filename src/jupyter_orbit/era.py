@@ -198,7 +198,8 @@ class _Fitter:
         cooldown: timedelta,
         interpreters: list[pythons.Interpreter],
     ) -> None:
-        from jupyter_orbit.ecosystems.pypi import split_options
+        from jupyter_orbit.ecosystems.pypi import split_options, undated_args
+        from jupyter_orbit.ecosystems.pypi_metadata import repairs_for
 
         spec = res.spec
         assert spec.as_of is not None
@@ -218,6 +219,8 @@ class _Fitter:
         self.own = [r.text for r in spec.own("pypi")]
         self.lines = lines
         self.constraints = [r.text for r in spec.constraints]
+        self.undated = undated_args(spec)
+        self.repairs = repairs_for(paths)
         self.interpreters = interpreters
         self.here = pythons.by_minor(interpreters)
         self.work = paths.cache_dir / "era"
@@ -325,14 +328,13 @@ class _Fitter:
         if low >= high or self.kernel_at(c, high, dated_names, wheels) is None:
             return None
         lo, hi = asof.to_datetime(low), asof.to_datetime(high)
-        best = high
-        while hi - lo > _STEP:
+        best, floating = high, self.kernel_at(c, high, dated_names, wheels)
+        while hi - lo > _STEP:  # the oldest date that works (dates after it work too)
             mid = asof.day_of(lo + (hi - lo) / 2)
-            if self.kernel_at(c, mid, dated_names, wheels) is not None:
-                hi, best = asof.to_datetime(mid), mid
+            if (moved := self.kernel_at(c, mid, dated_names, wheels)) is not None:
+                hi, best, floating = asof.to_datetime(mid), mid, moved
             else:
                 lo = asof.to_datetime(mid)
-        floating = self.kernel_at(c, best, dated_names, wheels)
         assert floating is not None
         return Fit(c.minor, best, floating, wheels)
 
@@ -369,8 +371,8 @@ class _Fitter:
         self, c: Candidate, lines: list[str], when: str, extra: Sequence[str] = ()
     ) -> str | None:
         """``uv pip compile`` of ``lines`` for ``c`` as of ``when``: the pins, or None."""
-        args = ["pip", "compile", "-", "--no-header", "--no-annotate", "--quiet", *self.flags]
-        args += [*c.python_args, "--exclude-newer", when, *extra]
+        args = ["pip", "compile", "-", "--no-header", "--no-annotate", "-v", *self.flags]
+        args += [*c.python_args, "--exclude-newer", when, *self.undated, *extra]
         return self._ask(c, args, lines, constraints=self.constraints)
 
     def wheels(self, c: Candidate, pins: str) -> bool:
@@ -385,37 +387,48 @@ class _Fitter:
     ) -> str | None:
         """uv's answer, from the cache when it was asked before (the same question about the
         past has the same answer; the interpreter's exact version is part of the question)."""
+        version = c.interpreter.version if c.interpreter else None
+        for _ in range(3):  # once more after each repair of old metadata
+            repaired = self.repairs.digest()
+            blob = json.dumps([args, lines, list(constraints), version, _env(), repaired])
+            key = hashlib.sha256(blob.encode()).hexdigest()
+            record = self.work / key[:2] / f"{key}.json"
+            try:
+                return json.loads(record.read_text())["pins"]
+            except (OSError, ValueError, KeyError):
+                pass
+            pins, said = self._run(args, lines, constraints, key)
+            if self.repairs.repair(said):
+                continue  # uv skipped releases it could not read: ask again with them mended
+            if not self.repairs.unread(said):  # an answer that holds (not one to mend later)
+                with contextlib.suppress(OSError):  # only a cache
+                    atomic.write_text(record, json.dumps({"pins": pins}))
+            return pins
+        return pins
+
+    def _run(
+        self, args: list[str], lines: list[str], constraints: Sequence[str], key: str
+    ) -> tuple[str | None, str]:
+        """uv's pins (None when it found none) and everything it said on the way."""
         from jupyter_orbit.uvcli import run_uv
 
-        version = c.interpreter.version if c.interpreter else None
-        blob = json.dumps([args, lines, list(constraints), version, _env()])
-        key = hashlib.sha256(blob.encode()).hexdigest()
-        record = self.work / key[:2] / f"{key}.json"
-        try:
-            known = json.loads(record.read_text())
-            return known["pins"]
-        except (OSError, ValueError, KeyError):
-            pass
         self.work.mkdir(parents=True, exist_ok=True)
-        call = list(args)
+        call = [*args, *self.repairs.args()]
         if constraints:
             cfile = self.work / f".constraints-{key[:16]}.txt"
             atomic.write_text(cfile, "\n".join(constraints) + "\n")
             call += ["--constraint", str(cfile)]
         stdin = "\n".join(lines) + "\n"
-        pins: str | None
+        said: list[str] = []
         try:
-            pins = run_uv(call, cwd=self.work, stdin=stdin)
+            return run_uv(call, cwd=self.work, stdin=stdin, on_line=said.append), "\n".join(said)
         except BuildError as err:
-            pins = None
-            if any(word in err.message for word in _NETWORK):
-                try:  # no network: uv's cache may still know
-                    pins = run_uv([*call, "--offline"], cwd=self.work, stdin=stdin)
-                except BuildError:
-                    raise Unanswerable(err.message) from None
-        with contextlib.suppress(OSError):  # only a cache
-            atomic.write_text(record, json.dumps({"pins": pins}))
-        return pins
+            if not any(word in err.message for word in _NETWORK):
+                return None, "\n".join([*said, err.message])
+            try:  # no network: uv's cache may still know
+                return run_uv([*call, "--offline"], cwd=self.work, stdin=stdin), ""
+            except BuildError:
+                raise Unanswerable(err.message) from None
 
 
 def _env() -> dict[str, str]:

@@ -29,6 +29,7 @@ from jupyter_orbit.ecosystems.base import (
     names_of,
     tier,
 )
+from jupyter_orbit.ecosystems.pypi_metadata import repairs_for
 from jupyter_orbit.ecosystems.pypi_names import REFRESH_AFTER, SIMPLE_JSON, NameIndex
 from jupyter_orbit.errors import BuildError, InputError
 from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
@@ -36,6 +37,9 @@ from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
 PYPI = "https://pypi.org/simple/"
 SUMMARY_TTL = 7 * 24 * 3600
 LOCK_FILE = "requirements.lock.txt"  # inside an environment's orbit/ folder
+# The origin of requirements read from a Pipfile.lock: exact versions its lock decided, which
+# the date does not filter (PyPI has re-uploaded old releases, whose files then look newer).
+LOCK_KIND = "Pipfile.lock"
 QUIET = ("--no-header", "--no-annotate", "--quiet")
 EXPORT = ("--no-header", "--no-hashes", "--format", "requirements.txt")
 
@@ -71,6 +75,12 @@ def pypi_requirement(text: str, origin: Origin | None = None) -> Requirement:
         # PEP 508 needs whitespace between a URL and the ";" that starts its marker.
         out += f" ; {req.marker}" if req.url else f"; {req.marker}"
     return Requirement("pypi", name, out, origin)
+
+
+def undated_args(spec: EnvSpec) -> list[str]:
+    """uv flags exempting what a lock file pinned from the date (see ``LOCK_KIND``)."""
+    names = {r.name for r in spec.declared("pypi") if r.origin and r.origin.kind == LOCK_KIND}
+    return [f"--exclude-newer-package={n}=false" for n in sorted(names)]
 
 
 def split_options(options: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -310,6 +320,7 @@ class PyPI(Ecosystem):
         if hashes:
             args.append("--generate-hashes")
         args += list(extra)  # e.g. the date: --exclude-newer (see date_args)
+        args += repairs_for(self.paths, self.environ).args()  # old releases' metadata, mended
         if constraints:
             cfile = cwd / f".constraints-{abs(hash(tuple(constraints)))}.txt"
             cfile.write_text("\n".join(constraints) + "\n")
@@ -343,7 +354,7 @@ class PyPI(Ecosystem):
 
         if not spec.as_of:
             return []
-        args = ["--exclude-newer", spec.as_of]
+        args = ["--exclude-newer", spec.as_of, *undated_args(spec)]
         if spec.wheels_only:
             args += ["--only-binary", ":all:"]
         if spec.kernel_as_of is not None:
@@ -505,7 +516,7 @@ class PyPI(Ecosystem):
         sources = ["requirements.in"]
         compile_args = ["--quiet", "--no-header", "--emit-index-url", *flags]
         if spec.as_of:
-            compile_args += ["--exclude-newer", spec.as_of]
+            compile_args += ["--exclude-newer", spec.as_of, *undated_args(spec)]
         if spec.as_of and spec.wheels_only:
             compile_args += ["--only-binary", ":all:"]
         if spec.as_of and spec.kernel_as_of is not None:  # fitted: as the local engine does
@@ -571,6 +582,7 @@ class ResolveStep(Step):
         log = build.progress.log
         flags, lines = split_options(spec.index_options)
         args = ["pip", "compile", "--python", str(build.python), "--emit-index-url", *flags]
+        repairs = repairs_for(build.paths)
         constraints = [r.text for r in spec.constraints]
         if spec.lock is not None:
             constraints += pypi.lock_constraints(spec, build.meta / "lock", log)
@@ -583,11 +595,17 @@ class ResolveStep(Step):
         )
         try:
             args += pypi.date_args(spec, str(build.python), flags, lines, log)
-            run_uv(
-                [*args, str(requirements), "-o", str(pinned), "--quiet"],
-                cwd=build.meta,
-                on_line=log,
-            )
+            for attempt in (1, 2):
+                try:
+                    run_uv(
+                        [*args, *repairs.args(), str(requirements), "-o", str(pinned), "--quiet"],
+                        cwd=build.meta,
+                        on_line=log,
+                    )
+                    break
+                except BuildError as err:  # an old release's metadata uv cannot read
+                    if attempt == 2 or not repairs.repair(err.message):
+                        raise
         except BuildError as err:
             raise blame(err, spec) from None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from jupyter_orbit.ecosystems.pypi import pypi_requirement
+from jupyter_orbit.ecosystems.pypi import LOCK_KIND, pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import (
     add_note,
@@ -271,6 +271,6 @@ class Pipfile(Manifest):
             start = line_of(text, rf'^\s*"{section}"\s*:') or 1
             for name, value in packages.items():
                 line = line_of(text, rf'^\s*"{re.escape(name)}"\s*:', start)
-                origin = self.origin(lock, line, level)
+                origin = Origin(LOCK_KIND, lock, line, level)  # exact: the lock decided
                 out.requirements.append(package_requirement(name, value, origin=origin, root=root))
         add_note(out, LOCK_NOTE)
