@@ -351,7 +351,8 @@ class _Fitter:
         if closure is None:
             return None
         declared = {_name(d) for d in self.declared if _name(d)}
-        moving = _pinned(closure) - declared
+        exempt = {a.split("=")[1] for a in self.undated}  # dated (or not) by a rule of their own
+        moving = _pinned(closure) - declared - exempt
         coupled: set[str] = set()
         while True:  # a kernel package kept dated keeps its own partners dated too
             more = {n for n in moving - coupled if set(COUPLINGS.get(n, ())) & (dated | coupled)}

@@ -376,7 +376,8 @@ def how_to_get(version: str, environ: Mapping[str, str] | None = None) -> str:
     system's packages."""
     environ = os.environ if environ is None else environ
     home = _home(environ)
-    if Path(environ.get("PYENV_ROOT") or home / ".pyenv").is_dir() or shutil.which("pyenv"):
+    pyenv = shutil.which("pyenv", path=environ.get("PATH", ""))
+    if Path(environ.get("PYENV_ROOT") or home / ".pyenv").is_dir() or pyenv:
         return f"install it with pyenv (`pyenv install {version}`) or your system's packages"
     if Path(environ.get("ASDF_DATA_DIR") or home / ".asdf").is_dir():
         return f"install it with asdf (`asdf install python {version}`) or your system's packages"

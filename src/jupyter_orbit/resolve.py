@@ -243,6 +243,7 @@ def _combine(
         got, missed = used.get(id(c), []), lost.get(id(c), [])
         if got:
             sources.append(Source(c.kind, c.path, c.level, tuple(got)))
+        if got or not c.provides():  # what a file that sets nothing says is still told
             notes += c.notes
         if missed and c.path is not None:
             by = "; ".join(f"{name} from {_label(w)}" for name, w in missed)

@@ -77,10 +77,24 @@ def pypi_requirement(text: str, origin: Origin | None = None) -> Requirement:
     return Requirement("pypi", name, out, origin)
 
 
+# uv builds an old sdist (PEP 517) with setuptools 40.8.0 (2019-02-05) or later: the tools that
+# build packages are never dated earlier than this, or no package of before 2019 could be built.
+BUILD_TOOLS = ("setuptools", "wheel")
+BUILD_TOOLS_FLOOR = "2019-03-01T00:00:00Z"
+
+
 def undated_args(spec: EnvSpec) -> list[str]:
-    """uv flags exempting what a lock file pinned from the date (see ``LOCK_KIND``)."""
+    """uv flags for what the date does not filter: versions a lock file pinned (see
+    ``LOCK_KIND``), and the build tools of a date before ``BUILD_TOOLS_FLOOR``."""
     names = {r.name for r in spec.declared("pypi") if r.origin and r.origin.kind == LOCK_KIND}
-    return [f"--exclude-newer-package={n}=false" for n in sorted(names)]
+    args = [f"--exclude-newer-package={n}=false" for n in sorted(names)]
+    if spec.as_of and spec.as_of < BUILD_TOOLS_FLOOR:
+        args += [
+            f"--exclude-newer-package={n}={BUILD_TOOLS_FLOOR}"
+            for n in BUILD_TOOLS
+            if n not in names
+        ]
+    return args
 
 
 def split_options(options: Sequence[str]) -> tuple[list[str], list[str]]:
