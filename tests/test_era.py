@@ -62,11 +62,7 @@ class FakeIndex:
             if name in pins:
                 continue
             cutoff = dates.get(name, when)
-            fits = [
-                r
-                for r in self.packages[name]
-                if r.date < cutoff and _between(minor, r.python)
-            ]
+            fits = [r for r in self.packages[name] if r.date < cutoff and _between(minor, r.python)]
             if not fits:
                 return None, f"no version of {name}"
             pins[name] = fits[-1].version

@@ -74,7 +74,7 @@ def test_asked_once_then_cached_by_size_and_time(tmp_path: Path, monkeypatch):
     folder = tmp_path / "bin"
     folder.mkdir()
     (folder / "python3").symlink_to(_base_python())
-    _touch(folder / "python3.99", "#!/bin/sh\nexec python3 \"$@\"\n")  # a shim: skipped
+    _touch(folder / "python3.99", '#!/bin/sh\nexec python3 "$@"\n')  # a shim: skipped
     (folder / "python").symlink_to(sys.executable)  # a virtual environment: left out
     environ = {"HOME": str(tmp_path / "home"), "PATH": str(folder)}
     monkeypatch.setattr(pythons, "candidates", lambda env=None: _only(folder, environ))

@@ -18,6 +18,7 @@ class Entry:
     name: str
     source: str
     commit: str
+    licence: str
     date: str
     notebook: str
     files: str
