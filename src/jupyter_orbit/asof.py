@@ -315,11 +315,14 @@ def pythons_released(as_of: str) -> list[str]:
     return [v for v, released in _PYTHONS if released <= day]
 
 
-def explain(err: OrbitError, res: Resolution, *, cache: Path | None = None) -> OrbitError:
+def explain(
+    err: OrbitError, res: Resolution, *, cache: Path | None = None, python: str | None = None
+) -> OrbitError:
     """A build failure with a dated spec, told with the date, where it came from, and the fix.
 
-    Only fixes that can work are offered: a Python of the notebook's time is suggested when it
-    is on this machine or uv can install it (``cache``: where the look for Pythons is kept).
+    Only fixes that can work are offered: ``python``, a Python found to install the packages
+    of that date (``era.suggest``), else a Python of the notebook's time that is on this
+    machine or that uv can install (``cache``: where the look for Pythons is kept).
     """
     if not isinstance(err, BuildError) or res.spec.as_of is None:
         return err
@@ -328,7 +331,9 @@ def explain(err: OrbitError, res: Resolution, *, cache: Path | None = None) -> O
     fixes = ["use today's versions with `--as-of now`"]
     if res.notebook:
         fixes.append(f"or write a later date into the notebook: `orbit stamp {target} DATE`")
-    if older := _older_python(res, cache):
+    if python:
+        fixes.append(f"or a Python its packages of that time install on: `--python {python}`")
+    elif older := _older_python(res, cache):
         fixes.append(older)
     hint = ", ".join(fixes)
     if isinstance(err, AsOfError):

@@ -92,7 +92,7 @@ def check_pythons(paths: Paths) -> Check:
     ones an old notebook's environment can be built with."""
     from jupyter_orbit import pythons
 
-    found = pythons.discover(paths.cache_dir if paths.home.is_dir() else None)
+    found = pythons.discover(paths.cache_dir)
     usable = [i for i in found if i.usable]
     shown = ", ".join(i.label() for i in usable)
     old = [i.label() for i in found if not i.usable]

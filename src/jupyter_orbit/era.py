@@ -141,6 +141,23 @@ def fit(
     return replace(res, spec=spec, python_detail=why, notes=tuple(dict.fromkeys(notes)))
 
 
+def suggest(
+    res: Resolution, paths: Paths, *, now: datetime, cooldown_days: int = COOLDOWN_DAYS
+) -> str | None:
+    """For a failed build with a declared Python: the Python the packages of that date do
+    install on, as the choice would have made it (None when it is the same, or none is)."""
+    if res.spec.as_of is None or not res.spec.packages("pypi"):
+        return None
+    interpreters = pythons.discover(paths.cache_dir)
+    fitter = _Fitter(res, paths, now, timedelta(days=cooldown_days), interpreters)
+    try:
+        found, _ = fitter.choose(None)
+    except Unanswerable:
+        return None
+    asked = pythons.minor_of(res.spec.python or pythons.default_python())
+    return found.python if found is not None and found.python != asked else None
+
+
 def _locked_python(res: Resolution) -> Resolution:
     """A lock made by ``orbit lock`` names the Python it was made for: use it, unless one is
     declared."""

@@ -191,7 +191,7 @@ def prepare(
     try:
         out.plan = engine.plan(res.spec)
     except OrbitError as err:
-        raise asof.explain(err, res, cache=paths.cache_dir) from None
+        raise _explain(err, res, engine, choices, paths) from None
     out.warnings = (*out.plan.warnings, *out.warnings)
     if last < STAGES.index("build"):
         return out
@@ -204,7 +204,7 @@ def prepare(
         try:
             out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:
-            raise asof.explain(err, res, cache=paths.cache_dir) from None
+            raise _explain(err, res, engine, choices, paths) from None
         out.built = True
         remember_now(paths, unfitted, res.spec.as_of, out.environment)
     if last < STAGES.index("launch"):
@@ -212,6 +212,18 @@ def prepare(
     out.argv = engine.kernel_command(out.environment, recipe, launch)
     out.kernel_env = engine.kernel_env(out.environment, recipe)
     return out
+
+
+def _explain(
+    err: OrbitError, res: Resolution, engine: Engine, choices: Choices, paths: Paths
+) -> OrbitError:
+    """A failure told with its date, and a Python that would work when one was declared."""
+    from jupyter_orbit.errors import BuildError
+
+    python = None
+    if isinstance(err, BuildError) and engine.chooses_python and res.spec.as_of:
+        python = era.suggest(res, paths, now=choices.now, cooldown_days=choices.cooldown_days)
+    return asof.explain(err, res, cache=paths.cache_dir, python=python)
 
 
 def _warnings(res: Resolution) -> tuple[str, ...]:

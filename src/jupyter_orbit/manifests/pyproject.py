@@ -90,6 +90,13 @@ class PyprojectToml(Manifest):
                 out,
                 f"{path.name}: dependencies are dynamic (set by the build backend) and not read",
             )
+        if "requires-python" in project:  # read with or without dependencies, as repo2docker does
+            out.python = python_request(
+                project["requires-python"],
+                what="[project] requires-python",
+                path=path,
+                line=_key_line(text, "requires-python"),
+            )
         deps = project.get("dependencies")
         if deps is None:
             return out
@@ -104,13 +111,6 @@ class PyprojectToml(Manifest):
         out.declares.add("pypi")
         for dep, line in zip(deps, _entry_lines(text, key_line, deps), strict=True):
             out.requirements.append(pypi_requirement(dep, self.origin(path, line, level)))
-        if "requires-python" in project:
-            out.python = python_request(
-                project["requires-python"],
-                what="[project] requires-python",
-                path=path,
-                line=_key_line(text, "requires-python"),
-            )
         self._note_extras(project.get("optional-dependencies"), out, path)
         return out
 
