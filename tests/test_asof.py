@@ -425,3 +425,15 @@ def test_a_project_file_stating_a_date_is_its_source(tmp_path: Path):
     settled = asof.settle(res, now=NOW)
     assert (settled.spec.as_of, settled.as_of_source) == ("2020-02-02T00:00:00Z", "pyproject.toml")
     assert settled.as_of_detail == f"the date in {pyproject}"
+
+
+def test_the_clock_is_the_real_time_unless_orbit_now_fixes_it():
+    fixed = asof.clock({"ORBIT_NOW": "2025-06-01"})
+    assert asof.canonical(fixed) == "2025-06-01T00:00:00Z"
+    assert asof.canonical(asof.clock({"ORBIT_NOW": "2025-06-01T12:00:00+02:00"})) == (
+        "2025-06-01T10:00:00Z"
+    )
+    real = asof.clock({})
+    assert abs((real - asof.utcnow()).total_seconds()) < 60
+    with pytest.raises(InputError, match="ORBIT_NOW is not a date or time: 'soon'"):
+        asof.clock({"ORBIT_NOW": "soon"})
