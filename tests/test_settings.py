@@ -143,7 +143,7 @@ def test_the_cooldown_is_a_profile_setting(tmp_path):
     assert st.cooldown_days(path) == 14
     st.write(path, st.read(path))
     assert "cooldown_days = 14" in path.read_text()
-    with pytest.raises(InputError, match="defaults.cooldown_days: 1000 is out of range"):
+    with pytest.raises(InputError, match=r"defaults\.cooldown_days: 1000 is out of range"):
         st.parse(GOOD + "cooldown_days = 1000\n", path)
     # A profile that never set it is written as it was.
     plain = tmp_path / "plain.toml"
