@@ -255,3 +255,12 @@ def test_the_fitted_spec_has_its_own_id_and_old_ids_stay():
     assert fitted.env_id != plain.env_id
     moved = dataclasses.replace(fitted, kernel_as_of="2022-07-10T00:00:00Z", floating=("a",))
     assert len({plain.env_id, fitted.env_id, moved.env_id}) == 3
+
+
+def test_a_python_2_notebook_is_told_it_gets_python_3(tmp_path, fake):
+    fake(NUMPY_2021, _machine("3.9.18", "3.11.7"))
+    out = fit(_res(tmp_path, ["numpy"], recorded="2.7.15"), tmp_path)
+    assert out.spec.python == "3.9"
+    assert any(
+        "last ran on Python 2.7.15: uv builds environments for Python 3.6" in n for n in out.notes
+    )

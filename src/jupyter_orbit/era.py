@@ -121,7 +121,7 @@ def fit(
     except Unanswerable as e:
         note = f"the Python and the kernel's packages were not fitted to the date: {e}"
         return replace(res, notes=(*res.notes, note))
-    notes = list(res.notes)
+    notes = [*res.notes, *fitter.notes]
     python = spec.python
     if found is not None:
         python = spec.python if exact else found.python
@@ -241,6 +241,7 @@ class _Fitter:
         self.interpreters = interpreters
         self.here = pythons.by_minor(interpreters)
         self.work = paths.cache_dir / "era"
+        self.notes: list[str] = []  # what the fit has to say besides its choice
 
     # -- choosing ---------------------------------------------------------------------------
 
@@ -248,6 +249,13 @@ class _Fitter:
         from jupyter_orbit.uvcli import python_downloads
 
         recorded = None if self.today else recorded_python(self.res.notebook)
+        if recorded and pythons.version_key(recorded)[:2] < pythons.OLDEST_USABLE:
+            self.notes.append(
+                f"{self.res.notebook.name if self.res.notebook else 'the notebook'} last ran on "
+                f"Python {recorded}: uv builds environments for Python 3.6 and later only, so "
+                "it gets a Python 3 (Python 2 code will not run there)"
+            )
+            recorded = None
         default = pythons.default_python()
         released = [
             m
