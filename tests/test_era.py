@@ -264,3 +264,44 @@ def test_a_python_2_notebook_is_told_it_gets_python_3(tmp_path, fake):
     assert any(
         "last ran on Python 2.7.15: uv builds environments for Python 3.6" in n for n in out.notes
     )
+
+
+def test_a_new_notebook_is_fitted_without_asking_anything(tmp_path, fake):
+    """Nothing declared and dated today (a new notebook, the launcher's cards): Orbit's own
+    Python, the kernel's packages a cool-down before today, and not one question to uv."""
+    index = fake({}, _machine("3.9.18", "3.11.7"))
+    res = _res(tmp_path, [], as_of="2025-06-01T00:00:00Z", source="now")
+    out = fit(res, tmp_path)
+    assert index.asked == []
+    spec = out.spec
+    assert (spec.python, spec.kernel_as_of, spec.floating) == ("3.11", "2025-05-25T00:00:00Z", ())
+    assert out.python_detail == "3.11: the Python Orbit runs on; only the kernel's own packages"
+
+
+def test_uv_is_told_each_packages_date(tmp_path):
+    from jupyter_orbit.ecosystems.pypi import PyPI
+
+    pypi = PyPI(Paths(tmp_path))
+    own = Requirement("pypi", "ipykernel", "ipykernel", Origin("kernel recipe", level=Level.RECIPE))
+    mine = Requirement("pypi", "numpy", "numpy", Origin("requirements.txt"))
+    dated = EnvSpec(
+        requirements=(own, mine),
+        as_of="2018-06-01T00:00:00Z",  # before uv's setuptools: build tools are not dated
+        kernel_as_of="2020-11-04T00:00:00Z",
+        floating=("ipykernel", "tornado"),
+        wheels_only=True,
+    )
+    assert pypi.date_args(dated, "3.6") == [
+        "--exclude-newer",
+        "2018-06-01T00:00:00Z",
+        "--exclude-newer-package=setuptools=2019-03-01T00:00:00Z",
+        "--exclude-newer-package=wheel=2019-03-01T00:00:00Z",
+        "--only-binary",
+        ":all:",
+        "--exclude-newer-package=ipykernel=2020-11-04T00:00:00Z",
+        "--exclude-newer-package=tornado=2020-11-04T00:00:00Z",
+    ]
+    kernel_only = EnvSpec(
+        requirements=(own,), as_of="2025-06-01T00:00:00Z", kernel_as_of="2025-05-25T00:00:00Z"
+    )
+    assert pypi.date_args(kernel_only, "3.11") == ["--exclude-newer", "2025-05-25T00:00:00Z"]

@@ -29,6 +29,7 @@ in the past), so deciding again costs nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -108,10 +109,11 @@ def fit(
     if not spec.packages("pypi"):
         return res
     progress = progress or NullProgress()
-    interpreters = pythons.discover(paths.cache_dir)
-    fitter = _Fitter(res, paths, now, timedelta(days=cooldown_days), interpreters)
+    fitter = _Fitter(res, paths, now, timedelta(days=cooldown_days))
     declared = _declared_python(res)
     exact = declared is not None and _exact(declared)
+    if fitter.today and not spec.declared("pypi") and (exact or not choose or declared is None):
+        return _kernel_only(res, fitter, declared if exact else None)
     try:
         if choose and not exact:
             progress.step("python", "choosing a Python that fits the notebook")
@@ -148,14 +150,22 @@ def suggest(
     install on, as the choice would have made it (None when it is the same, or none is)."""
     if res.spec.as_of is None or not res.spec.packages("pypi"):
         return None
-    interpreters = pythons.discover(paths.cache_dir)
-    fitter = _Fitter(res, paths, now, timedelta(days=cooldown_days), interpreters)
+    fitter = _Fitter(res, paths, now, timedelta(days=cooldown_days))
     try:
         found, _ = fitter.choose(None)
     except Unanswerable:
         return None
     asked = pythons.minor_of(res.spec.python or pythons.default_python())
     return found.python if found is not None and found.python != asked else None
+
+
+def _kernel_only(res: Resolution, fitter: _Fitter, declared: str | None) -> Resolution:
+    """Nothing but the kernel's own packages, as of today (a new notebook): the Python
+    declared or Orbit's own, and every package a cool-down before today. Nothing to ask."""
+    python = declared or res.spec.python or pythons.default_python()
+    spec = replace(res.spec, python=python, kernel_as_of=fitter.own_as_of, floating=())
+    why = f"{python}: declared" if declared else f"{python}: the Python Orbit runs on"
+    return replace(res, spec=spec, python_detail=why + "; only the kernel's own packages")
 
 
 def _locked_python(res: Resolution) -> Resolution:
@@ -213,7 +223,6 @@ class _Fitter:
         paths: Paths,
         now: datetime,
         cooldown: timedelta,
-        interpreters: list[pythons.Interpreter],
     ) -> None:
         from jupyter_orbit.ecosystems.pypi import split_options, undated_args
         from jupyter_orbit.ecosystems.pypi_metadata import repairs_for
@@ -238,10 +247,17 @@ class _Fitter:
         self.constraints = [r.text for r in spec.constraints]
         self.undated = undated_args(spec)
         self.repairs = repairs_for(paths)
-        self.interpreters = interpreters
-        self.here = pythons.by_minor(interpreters)
         self.work = paths.cache_dir / "era"
         self.notes: list[str] = []  # what the fit has to say besides its choice
+
+    @functools.cached_property
+    def interpreters(self) -> list[pythons.Interpreter]:
+        """Every Python on this machine (looked for only when a choice needs them)."""
+        return pythons.discover(self.paths.cache_dir)
+
+    @functools.cached_property
+    def here(self) -> dict[str, pythons.Interpreter]:
+        return pythons.by_minor(self.interpreters)
 
     # -- choosing ---------------------------------------------------------------------------
 

@@ -83,6 +83,15 @@ BUILD_TOOLS = ("setuptools", "wheel")
 BUILD_TOOLS_FLOOR = "2019-03-01T00:00:00Z"
 
 
+def _as_of(spec: EnvSpec) -> str:
+    """The date the packages are resolved as of: the spec's, or the kernel's when the spec has
+    nothing but the kernel's own packages."""
+    if spec.kernel_as_of is not None and not spec.declared("pypi"):
+        return spec.kernel_as_of
+    assert spec.as_of is not None
+    return spec.as_of
+
+
 def undated_args(spec: EnvSpec) -> list[str]:
     """uv flags for what the date does not filter: versions a lock file pinned (see
     ``LOCK_KIND``), and the build tools of a date before ``BUILD_TOOLS_FLOOR``."""
@@ -368,7 +377,7 @@ class PyPI(Ecosystem):
 
         if not spec.as_of:
             return []
-        args = ["--exclude-newer", spec.as_of, *undated_args(spec)]
+        args = ["--exclude-newer", _as_of(spec), *undated_args(spec)]
         if spec.wheels_only:
             args += ["--only-binary", ":all:"]
         if spec.kernel_as_of is not None:
@@ -530,7 +539,7 @@ class PyPI(Ecosystem):
         sources = ["requirements.in"]
         compile_args = ["--quiet", "--no-header", "--emit-index-url", *flags]
         if spec.as_of:
-            compile_args += ["--exclude-newer", spec.as_of, *undated_args(spec)]
+            compile_args += ["--exclude-newer", _as_of(spec), *undated_args(spec)]
         if spec.as_of and spec.wheels_only:
             compile_args += ["--only-binary", ":all:"]
         if spec.as_of and spec.kernel_as_of is not None:  # fitted: as the local engine does
