@@ -305,3 +305,10 @@ def test_uv_is_told_each_packages_date(tmp_path):
         requirements=(own,), as_of="2025-06-01T00:00:00Z", kernel_as_of="2025-05-25T00:00:00Z"
     )
     assert pypi.date_args(kernel_only, "3.11") == ["--exclude-newer", "2025-05-25T00:00:00Z"]
+    # Kernel images are resolved by the same rule (not floated to the base image's versions).
+    build = " ".join(PyPI.image_stage(dated).build)
+    assert "--exclude-newer 2018-06-01T00:00:00Z" in build and "--only-binary :all:" in build
+    assert "--exclude-newer-package=tornado=2020-11-04T00:00:00Z" in build
+    assert "orbit-pins floating" not in build
+    unfitted = dataclasses.replace(dated, kernel_as_of=None, floating=(), wheels_only=False)
+    assert "orbit-pins floating" in " ".join(PyPI.image_stage(unfitted).build)
