@@ -143,6 +143,12 @@ def test_the_best_interpreter_for_a_request(request_, found):
     assert (best.version if best else None) == found
 
 
+def test_a_range_is_met_by_the_preferred_python_when_it_can_be():
+    assert pythons.find(">=3.10", MACHINE, prefer="3.11").version == "3.11.7"
+    assert pythons.find(">=3.12", MACHINE, prefer="3.11").version == "3.12.1"
+    assert pythons.find("3.10", MACHINE, prefer="3.11").version == "3.10.13"
+
+
 def test_a_tie_goes_to_uvs_own_then_pyenv():
     assert pythons.find("3.11", MACHINE).source == "uv"
     assert list(pythons.by_minor(MACHINE)) == ["3.12", "3.11", "3.10", "3.9", "3.6"]

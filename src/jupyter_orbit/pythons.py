@@ -357,9 +357,15 @@ def matches(interpreter: Interpreter, request: str) -> bool:
     return spec.contains(interpreter.version, prereleases=True)
 
 
-def find(request: str, interpreters: list[Interpreter]) -> Interpreter | None:
-    """The best usable interpreter for ``request``: the newest that matches (CPython first)."""
-    return next((i for i in interpreters if i.usable and matches(i, request)), None)
+def find(
+    request: str, interpreters: list[Interpreter], *, prefer: str | None = None
+) -> Interpreter | None:
+    """The best usable interpreter for ``request``: one of the ``prefer`` minor version when
+    the request allows it (a range such as ``>=3.10`` is met by the Python Orbit runs on, as
+    uv would), else the newest that matches (CPython first)."""
+    usable = [i for i in interpreters if i.usable and matches(i, request)]
+    preferred = [i for i in usable if prefer and i.minor == prefer]
+    return next(iter(preferred or usable), None)
 
 
 def by_minor(interpreters: list[Interpreter]) -> dict[str, Interpreter]:

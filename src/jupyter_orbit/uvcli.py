@@ -155,7 +155,7 @@ def find_python(request: str, *, cwd: Path, cache: Path | None = None) -> Path:
     from jupyter_orbit import pythons
 
     found = pythons.discover(cache)
-    if (best := pythons.find(request, found)) is not None:
+    if (best := pythons.find(request, found, prefer=pythons.default_python())) is not None:
         return best.path
     try:
         out = run_uv(["python", "find", "--no-python-downloads", "--no-project", request], cwd=cwd)
