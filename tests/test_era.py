@@ -161,7 +161,9 @@ def test_the_newest_python_of_the_date_when_everything_has_a_wheel(tmp_path, fak
     out = fit(_res(tmp_path, ["numpy"]), tmp_path)
     spec = out.spec
     assert (spec.python, spec.wheels_only) == ("3.9", True)
-    assert (spec.kernel_as_of, spec.floating) == ("2021-06-01T00:00:00Z", ())  # all dated
+    # The kernel's own packages: a cool-down before the notebook's date.
+    assert spec.kernel_as_of == "2021-05-25T00:00:00Z"
+    assert spec.floating == ("ipykernel", "tornado")
     assert out.python_detail.startswith("3.9: the newest Python as of 2021-06-01")
 
 
@@ -206,7 +208,7 @@ def test_a_declared_python_is_kept_and_the_kernel_moves_to_the_oldest_date_that_
     assert (spec.python, spec.wheels_only) == ("3.10", True)
     # No tornado wheel for 3.10 before 2022-07-03: the kernel moves just past it, not to today.
     assert "2022-07-03T00:00:00Z" < spec.kernel_as_of <= "2022-07-17T00:00:00Z"
-    assert spec.floating == ("ipykernel", "matplotlib-inline", "tornado")
+    assert spec.floating == ("ipykernel", "tornado")
     assert "the oldest date they install on Python 3.10" in " ".join(out.notes)
 
 
@@ -276,6 +278,16 @@ def test_a_new_notebook_is_fitted_without_asking_anything(tmp_path, fake):
     spec = out.spec
     assert (spec.python, spec.kernel_as_of, spec.floating) == ("3.11", "2025-05-25T00:00:00Z", ())
     assert out.python_detail == "3.11: the Python Orbit runs on; only the kernel's own packages"
+    # The server stamps that date into the notebook: the same environment after.
+    stamped = _res(tmp_path, [], as_of="2025-06-01T00:00:00Z", source="metadata.orbit")
+    assert fit(stamped, tmp_path).spec == spec
+
+
+def test_a_stamped_date_fits_as_the_date_it_was_stamped_from(tmp_path, fake):
+    fake(NUMPY_2021, _machine("3.9.18", "3.11.7"))
+    now = fit(_res(tmp_path, ["numpy"], as_of="2025-06-01T00:00:00Z", source="now"), tmp_path)
+    stamp = _res(tmp_path, ["numpy"], as_of="2025-06-01T00:00:00Z", source="metadata.orbit")
+    assert fit(stamp, tmp_path).spec == now.spec
 
 
 def test_uv_is_told_each_packages_date(tmp_path):

@@ -18,8 +18,9 @@ oldest date, not before that Python was released, at which they install (with wh
 wheels are asked for), and never to a release younger than the cool-down. A kernel package that
 is coupled to one the notebook uses (``COUPLINGS``: matplotlib-inline to matplotlib, ipykernel
 to IPython and jupyter_client, traitlets …) stays at the notebook's date with it while that
-resolves. When the date is today ("now"), the kernel's packages are taken a cool-down earlier,
-so a release minutes old is never picked.
+resolves. The kernel's packages are taken a cool-down before the notebook's date, so a release
+minutes old is never picked for a notebook dated today (and a stamp of that date, written into
+the notebook, changes nothing).
 
 Every answer comes from ``uv pip compile`` against the user's indexes, for that Python, at those
 dates; answers are kept in the data root's cache (they cannot change: every date asked about is
@@ -112,8 +113,8 @@ def fit(
     fitter = _Fitter(res, paths, now, timedelta(days=cooldown_days))
     declared = _declared_python(res)
     exact = declared is not None and _exact(declared)
-    if fitter.today and not spec.declared("pypi") and (exact or not choose or declared is None):
-        return _kernel_only(res, fitter, declared if exact else None)
+    if (alone := fitter.kernel_only(declared if exact else None, choose=choose)) is not None:
+        return _kernel_only(res, fitter, alone, declared=exact)
     try:
         if choose and not exact:
             progress.step("python", "choosing a Python that fits the notebook")
@@ -159,10 +160,9 @@ def suggest(
     return found.python if found is not None and found.python != asked else None
 
 
-def _kernel_only(res: Resolution, fitter: _Fitter, declared: str | None) -> Resolution:
-    """Nothing but the kernel's own packages, as of today (a new notebook): the Python
-    declared or Orbit's own, and every package a cool-down before today. Nothing to ask."""
-    python = declared or res.spec.python or pythons.default_python()
+def _kernel_only(res: Resolution, fitter: _Fitter, python: str, *, declared: bool) -> Resolution:
+    """Nothing but the kernel's own packages (``_Fitter.kernel_only``): ``python``, and every
+    package a cool-down before the date. Nothing to ask."""
     spec = replace(res.spec, python=python, kernel_as_of=fitter.own_as_of, floating=())
     why = f"{python}: declared" if declared else f"{python}: the Python Orbit runs on"
     return replace(res, spec=spec, python_detail=why + "; only the kernel's own packages")
@@ -236,9 +236,10 @@ class _Fitter:
         self.today = res.as_of_source == asof.NOW or (
             res.as_of_source == asof.CLI and "now" in res.as_of_detail.lower()
         )
-        # "now" for the kernel is a cool-down earlier; any other date is the notebook's own.
+        # The kernel's own packages are dated a cool-down before the notebook: the same for a
+        # date that is today and for that date once stamped into the notebook.
         day = asof.to_datetime(spec.as_of)
-        self.own_as_of = asof.canonical(day - cooldown) if self.today else spec.as_of
+        self.own_as_of = asof.canonical(day - cooldown)
         self.ceiling = asof.day_of(now - cooldown)
         self.flags, lines = split_options(spec.index_options)
         self.declared = [*lines, *(r.text for r in spec.declared("pypi"))]
@@ -259,12 +260,29 @@ class _Fitter:
     def here(self) -> dict[str, pythons.Interpreter]:
         return pythons.by_minor(self.interpreters)
 
+    def kernel_only(self, declared: str | None, *, choose: bool) -> str | None:
+        """The Python, when there is nothing but the kernel's own packages on a Python that
+        existed at the date (a new notebook; the launcher's cards): then there is nothing to
+        choose or ask. The test reads only what the notebook says (never whether its date is
+        today), so the stamp the server writes leaves the answer as it was."""
+        if self.declared:
+            return None
+        default = pythons.default_python()
+        python = declared or (default if choose else self.res.spec.python or default)
+        released = asof.python_released(pythons.minor_of(python))
+        if released is None or released > self.own_as_of:
+            return None
+        recorded = recorded_python(self.res.notebook)
+        if declared or not choose or recorded is None:
+            return python
+        return python if pythons.minor_of(recorded) == python else None
+
     # -- choosing ---------------------------------------------------------------------------
 
     def choose(self, allowed: str | None) -> tuple[Fit | None, str]:
         from jupyter_orbit.uvcli import python_downloads
 
-        recorded = None if self.today else recorded_python(self.res.notebook)
+        recorded = recorded_python(self.res.notebook)
         if recorded and pythons.version_key(recorded)[:2] < pythons.OLDEST_USABLE:
             self.notes.append(
                 f"{self.res.notebook.name if self.res.notebook else 'the notebook'} last ran on "
@@ -279,7 +297,7 @@ class _Fitter:
             if pythons.version_key(m) >= pythons.OLDEST_USABLE
         ]
         era = asof.python_of(self.as_of) or released[0]
-        if self.today or pythons.version_key(era) > pythons.version_key(default):
+        if pythons.version_key(era) > pythons.version_key(default):
             era = default
         older = sorted(
             (m for m in released if pythons.version_key(m) < pythons.version_key(era)),
