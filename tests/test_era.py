@@ -208,7 +208,7 @@ def test_a_declared_python_is_kept_and_the_kernel_moves_to_the_oldest_date_that_
     assert (spec.python, spec.wheels_only) == ("3.10", True)
     # No tornado wheel for 3.10 before 2022-07-03: the kernel moves just past it, not to today.
     assert "2022-07-03T00:00:00Z" < spec.kernel_as_of <= "2022-07-17T00:00:00Z"
-    assert spec.floating == ("ipykernel", "tornado")
+    assert spec.floating == ("ipykernel", "matplotlib-inline", "tornado")
     assert "the oldest date they install on Python 3.10" in " ".join(out.notes)
 
 
