@@ -128,7 +128,7 @@ def fit(
     python = spec.python
     if found is not None:
         python = spec.python if exact else found.python
-        if found.kernel_as_of != spec.as_of and found.floating:
+        if found.kernel_as_of > spec.as_of and found.floating:  # moved forward, not back
             notes.append(
                 f"the kernel's own packages ({_names(found.floating)}) are resolved as of "
                 f"{asof.short(found.kernel_as_of)}: the oldest date they install on Python "
