@@ -132,8 +132,9 @@ def _print(r: dict[str, Any]) -> None:
         f"  as of     {r['as_of'] or 'no date'}  [dim]({r['as_of_source']}: {r['as_of_detail']})[/]"
     )
     if spec.get("kernel_as_of") and spec["kernel_as_of"] != r["as_of"]:
-        floating = ", ".join(spec.get("floating") or []) or "none"
-        out.print(f"  kernel's  as of {spec['kernel_as_of']}  [dim](moved forward: {floating})[/]")
+        floating = ", ".join(spec.get("floating") or []) or "all"
+        how = "moved forward" if spec["kernel_as_of"] > (r["as_of"] or "") else "a cool-down back"
+        out.print(f"  kernel's  as of {spec['kernel_as_of']}  [dim]({how}: {floating})[/]")
     if spec.get("wheels_only"):
         out.print("  builds    wheels only: nothing is compiled from source")
     table = Table(
