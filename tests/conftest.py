@@ -62,6 +62,10 @@ class Orbit:
     home: Path
     user_home: Path
     started: set[str] = field(default_factory=set)
+    # The clock (``ORBIT_NOW``): what "now" is for undated notebooks and the kernel packages'
+    # cool-down. None: the real time. A fixed date makes a test independent of releases
+    # published after it (every date Orbit resolves as of is then at or before it).
+    now: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -78,6 +82,8 @@ class Orbit:
             XDG_DATA_HOME=str(self.user_home / ".local" / "share"),
             XDG_CACHE_HOME=str(self.user_home / ".cache"),
         )
+        if self.now:
+            env["ORBIT_NOW"] = self.now
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 

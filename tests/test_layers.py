@@ -52,6 +52,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines"})),
     ("prepare", frozenset({"prepare", "resolve", "beside"})),
+    ("prepare", frozenset({"era", "prepare", "resolve"})),
     ("hub and bazaar", frozenset({"hub", "bazaar"})),
     ("server", frozenset({"server"})),
     ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse"})),
