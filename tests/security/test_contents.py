@@ -180,11 +180,13 @@ def test_checkpoints_stay_inside_the_root(
     orbit.down_all()
 
     raw = Raw(orbit.server(other))
+    # checkpoints are kept in the profile: a `.ipynb_checkpoints` link out of the project is
+    # never followed (made, listed and deleted there, nothing through the link)
     r = raw.request("POST", "/api/contents/nb.ipynb/checkpoints")
-    assert r.status_code in REFUSED, r.status_code
+    assert r.status_code in (201, *REFUSED), r.status_code
     assert raw.request("GET", "/api/contents/nb.ipynb/checkpoints").status_code in (200, *REFUSED)
     r = raw.request("DELETE", "/api/contents/nb.ipynb/checkpoints/checkpoint")
-    assert r.status_code in REFUSED
+    assert r.status_code in (204, *REFUSED), r.status_code
     assert user_secrets.snapshot() == before
     assert not (user_secrets.folder / "nb-checkpoint.ipynb").exists()
 

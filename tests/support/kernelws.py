@@ -75,6 +75,10 @@ class KernelWS:
         req = HTTPRequest(
             f"{ws_url}/api/kernels/{self.kernel_id}/channels?session_id={self.session}",
             headers=self.server.headers,
+            # the server answers the upgrade once the kernel has started, and a kernel may be
+            # building its environment first (minutes on a busy machine)
+            connect_timeout=60,
+            request_timeout=600,
         )
         self.ws = await websocket_connect(req)
         return self
