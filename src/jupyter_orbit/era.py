@@ -252,8 +252,8 @@ class _Fitter:
         self.repairs = repairs_for(paths)
         self.work = paths.cache_dir / "era"
         self.notes: list[str] = []  # what the fit has to say besides its choice
-        self.offline = False  # the index could not be reached: ask uv's cache only from then on
-        self.offline_reason = ""
+        # why the index could not be reached, once it could not: uv's cache only from then on
+        self.unreachable: str | None = None
         self.announce: Callable[[], None] | None = None  # the first time uv is asked
 
     @functools.cached_property
@@ -489,11 +489,11 @@ class _Fitter:
             self.announce()
             self.announce = None
         try:
-            if self.offline:
-                return self._offline(call, stdin, self.offline_reason), ""
+            if self.unreachable is not None:
+                return self._offline(call, stdin, self.unreachable), ""
             return run_uv(call, cwd=self.work, stdin=stdin, on_line=said.append), "\n".join(said)
         except IndexUnreachable as err:
-            self.offline, self.offline_reason = True, err.message
+            self.unreachable = err.message
             return self._offline(call, stdin, err.message), ""
         except BuildError as err:
             return None, "\n".join([*said, err.message])
