@@ -531,7 +531,7 @@ def collect_npm(
 
 # -- Debian packages --------------------------------------------------------------------------
 
-_URI = re.compile(r"^'(?P<url>[^']+)' (?P<file>\S+) (?P<size>\d+) (?P<hash>\S+)$")
+_URI = re.compile(r"^'(?P<url>[^']+)' (?P<file>\S+) (?P<size>\d+)(?: (?P<hash>\S+))?$")
 
 
 def _apt_options(cache: Path, state: Path) -> list[str]:
@@ -584,7 +584,7 @@ def plan_apt(uris: str, *, needed_by: tuple[str, ...] = ()) -> list[Planned]:
         if not m or not m.group("file").endswith(".deb"):
             continue
         name, version, _ = ([*m.group("file")[:-4].split("_"), "", ""])[:3]
-        algo, _, digest = m.group("hash").partition(":")
+        algo, _, digest = (m.group("hash") or "").partition(":")
         out.append(
             Planned(
                 "deb",
