@@ -57,7 +57,7 @@ def npm_bundle(tmp_path_factory: pytest.TempPathFactory) -> Built:
     lock = collect.npm_lock(NPM_SPECS)
     planned = collect.plan_npm(lock, needed_by=("test:npm",))
     entries = collect.collect_npm(planned, dest / "npm")
-    entries.append(collect.collect_verdaccio(dest / "tools", as_of=AS_OF))
+    entries.append(collect.collect_verdaccio(dest / "tools"))
     out = dest / "npm.orbit-bundle.tar.gz"
     manifest = archive.write_bundle(out, entries, name="npm-test", created=AS_OF)
     return Built(out, manifest, dest / "npm")

@@ -693,13 +693,16 @@ def collect_images(
 
 VERDACCIO = "verdaccio"
 VERDACCIO_VERSION = "6.8.0"  # the last release that runs on Node 20
+# its dependencies are resolved as of a fixed date after its release (2026-07-15), so the
+# server carried in a bundle is the same whenever the bundle is built
+VERDACCIO_AS_OF = "2026-08-01"
 
 
 def collect_verdaccio(
     dest: Path,
     *,
     version: str = VERDACCIO_VERSION,
-    as_of: str | None = None,
+    as_of: str | None = VERDACCIO_AS_OF,
     progress: Progress | None = None,
 ) -> Entry:
     """verdaccio and its dependencies as one prepared folder (a ``tool`` member), so the npm
