@@ -246,6 +246,7 @@ _bazaar.register(cli)  # search, add, remove, lock, export
 
 # Commands that live in modules of their own (each still imports its work only when it runs).
 from jupyter_orbit.cli._config import config_group  # noqa: E402
+from jupyter_orbit.cli._data import data_group  # noqa: E402
 from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
 from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
@@ -260,6 +261,7 @@ for _command in (
     open_command,
     doctor_command,
     hub,
+    data_group,
 ):
     cli.add_command(_command)
 

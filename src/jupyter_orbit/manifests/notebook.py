@@ -37,6 +37,7 @@ ORBIT_KEYS = (
     "engine",
     "lock",
     "container",  # the kernel container's options; read by the docker engine when it launches
+    "data",  # the data sets the notebook needs; read by jupyter_orbit.data
 )
 LOCK_FORMATS = ("uv.lock", "requirements")
 # The reference regular expression from PEP 723.
