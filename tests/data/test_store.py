@@ -128,7 +128,7 @@ def test_unpack_and_place_as_links_or_copies(tmp_path, files):
     # a file of the user's with that name is never replaced
     (tmp_path / "user").mkdir()
     (tmp_path / "user" / "iris.csv").write_text("mine")
-    with pytest.raises(InputError, match="exists and is not data set iris.csv"):
+    with pytest.raises(InputError, match=r"exists and is not data set iris\.csv"):
         place(sets[:1], store, tmp_path / "user")
     assert (tmp_path / "user" / "iris.csv").read_text() == "mine"
 
