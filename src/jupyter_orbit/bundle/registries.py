@@ -99,7 +99,9 @@ class StandIn:
         flat = " ".join(output.split())
         for pattern in self._NOT_FOUND:
             if m := re.search(pattern, flat):
-                return not_in_bundle(m.group("name"), self.bundled(), self.label)
+                from urllib.parse import unquote
+
+                return not_in_bundle(unquote(m.group("name")), self.bundled(), self.label)
         return None
 
     # -- what subclasses share ----------------------------------------------------------------
