@@ -208,3 +208,50 @@ def test_installers_not_found_becomes_not_in_the_bundle(tmp_path):
     assert (
         str(repo.offline_error(apt)) == "offline: cowsay is not in the bundle (bundled: jq, libjq1)"
     )
+
+
+@pytest.mark.integration
+def test_an_sdist_is_built_into_a_wheel_at_bundle_time_reproducibly(tmp_path):
+    import hashlib
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from jupyter_orbit.uvcli import run_uv
+    from tests.bundle.conftest import AS_OF
+
+    proj = tmp_path / "proj"
+    (proj / "src" / "orbit_sdist_demo").mkdir(parents=True)
+    (proj / "src" / "orbit_sdist_demo" / "__init__.py").write_text("X = 1\n")
+    (proj / "pyproject.toml").write_text(
+        '[project]\nname = "orbit-sdist-demo"\nversion = "0.1"\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    www = tmp_path / "www"
+    run_uv(["build", "--sdist", "--out-dir", str(www), "--exclude-newer", AS_OF], cwd=proj)
+    sdist = next(www.glob("*.tar.gz"))
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(www)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        item = collect.Planned(
+            "wheel",
+            "orbit-sdist-demo",
+            "0.1",
+            sdist.name,
+            url=f"http://127.0.0.1:{server.server_address[1]}/{sdist.name}",
+            sha256=hashlib.sha256(sdist.read_bytes()).hexdigest(),
+            build=True,
+        )
+        one = collect.collect_pypi([item], tmp_path / "one", as_of=AS_OF)
+        two = collect.collect_pypi([item], tmp_path / "two", as_of=AS_OF)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert one[0].file.name.startswith("orbit_sdist_demo-0.1-") and one[0].file.suffix == ".whl"
+    assert one[0].meta == {"name": "orbit-sdist-demo", "version": "0.1"}
+    assert one[0].file.read_bytes() == two[0].file.read_bytes()
