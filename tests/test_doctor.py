@@ -11,6 +11,7 @@ pytestmark = pytest.mark.integration
 
 def checks(orbit: Orbit, *args: str) -> tuple[int, dict[str, list[dict]]]:
     r = orbit.run("doctor", "--json", *args)
+    assert r.stdout.strip(), r.stderr
     data = json.loads(r.stdout)
     by_name: dict[str, list[dict]] = {}
     for c in data["checks"]:
@@ -104,3 +105,15 @@ def test_human_output(orbit: Orbit):
     r = orbit.run("doctor")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "✓ python" in r.stdout and "uv" in r.stdout and "disk space" in r.stdout
+
+
+def test_the_display_is_checked(orbit: Orbit):
+    from jupyter_orbit.doctor import OK, WARN, check_display
+
+    _, by_name = checks(orbit)  # this machine's sessions have no display
+    [display] = by_name["display"]
+    assert display["status"] == WARN and "no display here" in display["detail"]
+    assert "login link" in display["detail"] and "ssh -L" in display["fix"]
+    assert check_display({"DISPLAY": ":1"}, "linux").status == OK
+    assert check_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux").detail.startswith("wayland-0")
+    assert check_display({}, "darwin").status == OK

@@ -7,9 +7,12 @@ machine as it does today. Where the date comes from, first match wins (docs/as-o
 2. a lock: no date at all, the lock decides every version;
 3. the notebook's stamp: ``metadata.orbit.as_of``, then ``[tool.uv] exclude-newer`` in its
    PEP 723 block;
-4. git: the day of the last commit touching the notebook or an environment file it uses, unless
+4. the date Orbit remembered for the notebook when the server first prepared its kernel
+   (``jupyter_orbit.notebook_dates``; in Orbit's state, not in the notebook), unless git has a
+   later one;
+5. git: the day of the last commit touching the notebook or an environment file it uses, unless
    one of them has uncommitted changes;
-5. now.
+6. now.
 
 Dates are canonical UTC timestamps (``2017-05-01T00:00:00Z``): that is what enters the spec's hash
 and what every ecosystem receives. A bare date means the start of that day in UTC. Detected dates
@@ -20,7 +23,6 @@ there; a git date is the start of the commit's day.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
@@ -34,19 +36,21 @@ from jupyter_orbit.errors import AsOfError, BuildError, InputError, OrbitError
 
 if TYPE_CHECKING:
     from jupyter_orbit.model import EnvSpec, Resolution
-    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.notebook_dates import Remembered
 
-CLI, LOCK, METADATA, PEP723, GIT, NOW = (
+CLI, LOCK, METADATA, PEP723, REMEMBERED, GIT, NOW = (
     "command line",
     "lock",
     "metadata.orbit",
     "pep723",
+    "remembered",
     "git",
     "now",
 )
-SOURCES = (CLI, LOCK, METADATA, PEP723, GIT, NOW)
-# Detected dates, which hold only while nothing changes: the server writes them into the notebook.
-STAMP_SOURCES = (GIT, NOW)
+SOURCES = (CLI, LOCK, METADATA, PEP723, REMEMBERED, GIT, NOW)
+# Detected dates, which hold only while nothing changes: the server remembers them in Orbit's
+# state (jupyter_orbit.notebook_dates), never in the notebook.
+DETECTED = (GIT, NOW)
 
 DATE_HINT = "write a date such as 2017-05-01, a UTC time such as 2017-05-01T12:00:00Z, or 'now'"
 
@@ -65,6 +69,8 @@ _PYTHONS = (
 )
 
 Recall = Callable[["Resolution"], "str | None"]
+# The date remembered for a notebook (a ``notebook_dates.Remembered``), asked by ``settle``.
+RecallNotebook = Callable[["Resolution"], "Remembered | None"]
 
 
 def utcnow() -> datetime:
@@ -137,12 +143,17 @@ def parse(
 
 
 def settle(
-    res: Resolution, *, now: datetime | None = None, recall: Recall | None = None
+    res: Resolution,
+    *,
+    now: datetime | None = None,
+    recall: Recall | None = None,
+    remembered: RecallNotebook | None = None,
 ) -> Resolution:
     """Give ``res`` its date and the date's source, by the precedence above.
 
     ``res.spec.as_of`` arrives as written by its best-ranked source (``res.as_of_source``: the
-    command line, or one of the notebook's stamps), or None.
+    command line, or one of the notebook's stamps), or None. ``remembered`` gives the date Orbit
+    remembered for the notebook, if any.
     """
     now = now or utcnow()
     spec = res.spec
@@ -186,6 +197,15 @@ def settle(
         as_of = parse(spec.as_of, now=now, what=f"the date in {source}", path=where)
         return _with(res, spec, as_of, source, f"the date in {where or source}", notes, sources)
     as_of, source, detail = _detect(res, now, recall)
+    kept = remembered(res) if remembered and nb else None
+    # A later git date wins: work committed since is resolved as a fresh clone would be.
+    later_git = kept is not None and source == GIT and as_of >= kept.as_of
+    if kept is not None and not later_git and to_datetime(kept.as_of) <= now:
+        source, as_of = REMEMBERED, kept.as_of
+        detail = (
+            f"remembered for {name} since {kept.recorded[:10]}, "
+            f"first from {kept.source}: {kept.detail}"
+        )
     return _with(res, spec, as_of, source, detail, notes, sources)
 
 
@@ -258,41 +278,9 @@ def environment_files(res: Resolution) -> list[Path]:
 
 
 def dateless_id(spec: EnvSpec) -> str:
+    """The environment id ``spec`` would have without its date."""
     blob = json.dumps(dict(spec.identity(), as_of=None), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def _now_file(paths: Paths, engine: str, spec: EnvSpec) -> Path:
-    return paths.envs_dir(engine) / ".as-of-now" / dateless_id(spec)
-
-
-def recall_now(paths: Paths) -> Recall:
-    """The "now" date of the environment last built for the same requirements, if it exists."""
-
-    def recall(res: Resolution) -> str | None:
-        from jupyter_orbit.engines import get_engine
-
-        try:
-            text = _now_file(paths, res.engine, res.spec).read_text().strip()
-            engine = get_engine(res.engine, paths)
-        except (OSError, OrbitError):
-            return None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
-            return None
-        return text if engine.lookup(replace(res.spec, as_of=text)) else None
-
-    return recall
-
-
-def remember_now(paths: Paths, res: Resolution) -> None:
-    """After a build with a "now" date: later detections of "now" reuse this environment."""
-    from jupyter_orbit import atomic
-
-    if res.spec.as_of is None:
-        return
-    if res.as_of_source == NOW or (res.as_of_source == CLI and "now" in res.as_of_detail.lower()):
-        with contextlib.suppress(OSError):  # only an optimisation: the next "now" is today
-            atomic.write_text(_now_file(paths, res.engine, res.spec), res.spec.as_of + "\n")
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -316,10 +304,10 @@ def explain(err: OrbitError, res: Resolution) -> OrbitError:
     """A build failure with a dated spec, told with the date, where it came from, and the fix."""
     from packaging.version import Version
 
-    from jupyter_orbit.engines.local import default_python
+    from jupyter_orbit.pythons import default_python
 
-    if not isinstance(err, BuildError) or res.spec.as_of is None:
-        return err
+    if not isinstance(err, BuildError) or res.spec.as_of is None or not err.dated:
+        return err  # e.g. a name the index does not have: no date would help
     why = f"{res.as_of_source}: {res.as_of_detail}"
     target = res.notebook.name if res.notebook else str(res.target)
     fixes = ["use today's versions with `--as-of now`"]

@@ -4,12 +4,14 @@ import json
 
 import pytest
 
+from jupyter_orbit import settings as st
 from jupyter_orbit.errors import InputError, OrbitError
-from jupyter_orbit.kernels.recipes import RECIPES
+from jupyter_orbit.kernels.recipes import recipe_classes
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.profiles import settings as st
 from jupyter_orbit.profiles.store import ProfileStore, default_profile_name
 from tests.conftest import snapshot
+
+RECIPES = recipe_classes()
 
 
 @pytest.fixture
@@ -103,9 +105,14 @@ def test_clone_copies_settings_and_config_not_private_state(store):
 def test_remove_refuses_a_running_profile(store):
     import os
 
+    from jupyter_orbit.state import process_identity
+
     prof = store.create("teaching", st.default_settings())
+    started, cmdline = process_identity(os.getpid())  # this very process stands in
     state = {
         "pid": os.getpid(),  # alive
+        "process_start": started,
+        "cmdline": list(cmdline),
         "url": "http://127.0.0.1:1/",
         "port": 1,
         "root_dir": "/",

@@ -7,6 +7,7 @@ pyproject      ``pyproject.toml`` with ``[project] dependencies`` and ``requires
 environment    ``environment.yml`` for conda/mamba/pixi: python, conda packages, a ``pip:`` list
 pep723         ``NAME.py``: a PEP 723 script block, for ``uv run`` and juv
 binder         ``binder/``: requirements.txt (or environment.yml), apt.txt, runtime.txt
+compose        ``compose.yaml``: the services the notebook (or project) runs beside its kernels
 =============  =============================================================================
 
 Every file is checked first: none is overwritten without ``force``, and all are written
@@ -20,16 +21,16 @@ import re
 from pathlib import Path
 
 from jupyter_orbit import atomic
-from jupyter_orbit.bazaar import lockfile
+from jupyter_orbit.ecosystems import lockfile
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.model import EnvSpec, Resolution
 from jupyter_orbit.paths import Paths
 
-FORMATS = ("requirements", "pyproject", "environment", "pep723", "binder")
+FORMATS = ("requirements", "pyproject", "environment", "pep723", "binder", "compose")
 
 
 def _declared(spec: EnvSpec, eco: str) -> list[str]:
-    return [r.text for r in spec.packages(eco) if r.origin is None or r.origin.rank < 5]
+    return [r.text for r in spec.declared(eco)]
 
 
 def _python(spec: EnvSpec) -> str | None:
@@ -103,7 +104,26 @@ def apt_txt(res: Resolution) -> str:
     return "".join(f"{a}\n" for a in _declared(res.spec, "apt"))
 
 
-def files_for(res: Resolution, fmt: str, dest: Path) -> dict[Path, str]:
+def compose_yaml(res: Resolution, paths: Paths) -> str:
+    """The services beside the kernels (the notebook's own, else its project's) as a compose
+    file Docker Compose runs as it is."""
+    from jupyter_orbit.beside import find
+    from jupyter_orbit.manifests.compose import named_volumes, render
+
+    services = {s.name: s.definition for g in find(res, paths) for s in g.services}
+    if not services:
+        raise InputError(
+            f"{res.target.name} runs no services beside its kernels",
+            "add one first, e.g. `orbit add postgres --in compose --to FOLDER`",
+            path=res.target,
+        )
+    volumes = [v for d in services.values() for v in named_volumes(d)]
+    return render(services, list(dict.fromkeys(volumes)))
+
+
+def files_for(res: Resolution, fmt: str, dest: Path, paths: Paths | None = None) -> dict[Path, str]:
+    if fmt == "compose" and paths is not None:
+        return {dest / "compose.yaml": compose_yaml(res, paths)}
     if fmt == "requirements":
         return {dest / "requirements.txt": requirements_txt(res)}
     if fmt == "pyproject":
@@ -132,15 +152,13 @@ def files_for(res: Resolution, fmt: str, dest: Path) -> dict[Path, str]:
 
 
 def export(paths: Paths, target: Path, fmt: str, dest: Path, *, force: bool = False) -> list[Path]:
-    from jupyter_orbit import asof
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.prepare import Choices, prepare
 
-    res = resolve(target, default_python=default_python(), recall=asof.recall_now(paths))
+    res = prepare(target, Choices(), paths, until="resolve").resolution
     dest = dest.expanduser().resolve()
     if dest.exists() and not dest.is_dir():
         raise InputError(f"{dest} is a file", "give a folder to write into", path=dest)
-    files = files_for(res, fmt, dest)
+    files = files_for(res, fmt, dest, paths)
     existing = [p for p in files if p.exists()]
     if existing and not force:
         raise InputError(

@@ -119,14 +119,15 @@ def launcher(path: Path | None, no_browser: bool, browser: str | None, profile: 
 @cli.command()
 @click.argument("folder", required=False, type=_existing, default=Path())
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def kernels(folder: Path, as_json: bool) -> None:
+@_profile_option
+def kernels(folder: Path, as_json: bool, profile: str) -> None:
     """The kernels Orbit offers and whether each is ready, installable, or needs system packages.
 
     FOLDER (default: here) is where a new notebook would go: its project files count.
     """
     from jupyter_orbit.cli._kernels import kernels_command
 
-    kernels_command(folder, as_json=as_json)
+    kernels_command(folder, as_json=as_json, profile=profile)
 
 
 @cli.command()
@@ -159,6 +160,9 @@ def status(as_json: bool, profile: str) -> None:
 @click.option("--no-server", is_flag=True, help="Run here even if the profile's server is up.")
 @_as_of_option
 @click.option("--locked", is_flag=True, help="Fail unless the notebook's lock is up to date.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the steps a run would take; build and run nothing."
+)
 @_engine_options
 @_profile_option
 @_quiet_option
@@ -171,6 +175,7 @@ def run(
     no_server: bool,
     as_of: str | None,
     locked: bool,
+    dry_run: bool,
     engine: str | None,
     allow_host_access: bool,
     profile: str,
@@ -192,6 +197,7 @@ def run(
         locked=locked,
         engine=engine,
         allow_host_access=allow_host_access,
+        dry_run=dry_run,
     )
     sys.exit(code)
 
@@ -216,17 +222,27 @@ def env(
     """Show the environment of a notebook or folder: spec, sources, id, date and plan."""
     from jupyter_orbit.cli._env import env_command
 
-    env_command(target, as_json=as_json, dry_run=dry_run, python=python, as_of=as_of, engine=engine)
+    env_command(
+        target,
+        as_json=as_json,
+        dry_run=dry_run,
+        python=python,
+        as_of=as_of,
+        engine=engine,
+        profile=profile,
+    )
 
 
 @cli.command()
 @click.argument("target", type=_existing)
 @click.argument("date", required=False, metavar="[DATE|now]")
-@click.option("--clear", is_flag=True, help="Remove the stamp instead.")
+@click.option(
+    "--clear", is_flag=True, help="Remove the stamp (and forget a remembered date) instead."
+)
 def stamp(target: Path, date: str | None, clear: bool) -> None:
     """Write the date TARGET's packages are resolved as of into the notebook (a folder: every
-    notebook under it). Without DATE: the date Orbit resolves it as of now (its git date, or
-    today)."""
+    notebook under it). Without DATE: the date Orbit resolves it as of now (the date it
+    remembered for the notebook, its git date, or today)."""
     from jupyter_orbit.cli._stamp import stamp_command
 
     stamp_command(target, date=date, clear=clear)
@@ -248,8 +264,10 @@ _bazaar.register(cli)  # search, add, remove, lock, export
 from jupyter_orbit.cli._config import config_group  # noqa: E402
 from jupyter_orbit.cli._data import data_group  # noqa: E402
 from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
+from jupyter_orbit.cli._disk import envs_command, gc_command  # noqa: E402
 from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
+from jupyter_orbit.cli._hardware import hardware_command  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
 from jupyter_orbit.cli._profile import profile_group  # noqa: E402
 
@@ -260,7 +278,10 @@ for _command in (
     install_desktop_command,
     open_command,
     doctor_command,
+    hardware_command,
     hub,
+    envs_command,
+    gc_command,
     data_group,
 ):
     cli.add_command(_command)
@@ -285,12 +306,27 @@ def main() -> None:
         sys.exit(EXIT_FAILURE)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as err:  # a full, read-only or forbidden disk is said as such
+        from jupyter_orbit.errors import from_os_error
+
+        if debug:
+            raise
+        if (said := from_os_error(err)) is None:
+            _internal(err)
+        _report(said)
+        sys.exit(said.exit_code)
     except Exception as err:  # a bug: say so briefly unless debugging
         if debug:
             raise
-        click.echo(f"orbit: internal error: {type(err).__name__}: {err}", err=True)
-        click.echo("  set ORBIT_DEBUG=1 to see the traceback, and please report it", err=True)
-        sys.exit(EXIT_FAILURE)
+        _internal(err)
+
+
+def _internal(err: Exception) -> None:
+    from jupyter_orbit.errors import EXIT_FAILURE
+
+    click.echo(f"orbit: internal error: {type(err).__name__}: {err}", err=True)
+    click.echo("  set ORBIT_DEBUG=1 to see the traceback, and please report it", err=True)
+    sys.exit(EXIT_FAILURE)
 
 
 def _report(err: Exception) -> None:

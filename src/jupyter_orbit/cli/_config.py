@@ -63,10 +63,10 @@ def _note_running(paths: Paths, profile: str, restart: bool, undo: Callable[[], 
     from jupyter_orbit.profiles import server_env
     from jupyter_orbit.profiles.restart import restart as restart_server
     from jupyter_orbit.profiles.store import ProfileStore
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import running
 
     prof = paths.profile(profile)
-    state = lifecycle.running(prof)
+    state = running(prof)
     if state is None:
         return
     if not restart:
@@ -118,7 +118,7 @@ def set_command(key: str, value: str, restart: bool, profile: str) -> None:
     from jupyter_orbit.profiles import config
 
     paths, prof = locations(profile)
-    watched = prof.settings_file if key in config.ORBIT_KEYS else prof.server_config
+    watched = prof.settings_file if key in config.PROFILE_KEYS else prof.server_config
     undo = _file_undo(watched)
     with progress(False, "checking the setting") as p:
         new, previous = config.set_value(paths, profile, key, value, p)
@@ -136,7 +136,7 @@ def unset_command(key: str, restart: bool, profile: str) -> None:
     from jupyter_orbit.profiles import config
 
     paths, prof = locations(profile)
-    watched = prof.settings_file if key in config.ORBIT_KEYS else prof.server_config
+    watched = prof.settings_file if key in config.PROFILE_KEYS else prof.server_config
     undo = _file_undo(watched)
     previous = config.unset(paths, profile, key)
     click.echo(f"unset {key} (was {json.dumps(previous)})")

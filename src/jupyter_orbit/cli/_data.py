@@ -78,8 +78,6 @@ def add_command(
 
 
 def _write_entry(notebook: Path, entry) -> bool:  # noqa: ANN001
-    from filelock import FileLock
-
     from jupyter_orbit.data.spec import read_entries, with_entry
     from jupyter_orbit.manifests.notebook_edit import orbit_metadata, update_notebook
 
@@ -87,8 +85,8 @@ def _write_entry(notebook: Path, entry) -> bool:  # noqa: ANN001
         entries = with_entry(read_entries(nb, path=notebook), entry)
         orbit_metadata(nb)["data"] = [e.to_dict() for e in entries]
 
-    with FileLock(str(notebook.with_name(f".{notebook.name}.orbit-lock"))):
-        return update_notebook(notebook, change)
+    # locked from the read to the write (the lock lives in Orbit's cache, not the project)
+    return update_notebook(notebook, change)
 
 
 @data_group.command("list")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -21,36 +20,47 @@ def env_command(
     python: str | None,
     as_of: str | None = None,
     engine: str | None = None,
+    profile: str = "default",
 ) -> None:
     from jupyter_orbit import asof
-    from jupyter_orbit.engines import get_engine
-    from jupyter_orbit.engines.base import engine_name
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.cli._run import _profile_engine
+    from jupyter_orbit.hardware.fit import Hardware, fit
+    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.paths import Paths
+    from jupyter_orbit.prepare import Choices, prepare
 
     paths = Paths.from_env()
-    res = resolve(
-        target,
+    choices = Choices(
         python=python,
-        default_python=default_python(),
+        engine=engine,
+        default_engine=_profile_engine(paths, profile),
         as_of=as_of,
-        recall=asof.recall_now(paths),
+        hardware=Hardware.of_profile(paths.profile(profile)),
+        indexes=IndexPolicy.for_profile(paths, profile),
     )
-    chosen = get_engine(engine_name(res, override=engine), paths)
-    res = chosen.adapt(res)
-    if engine:
-        res = dataclasses.replace(res, engine=chosen.name)
     plan: Plan | None = None
     problem: OrbitError | None = None
     pins: list[str] | None = None
     try:
-        plan = chosen.plan(res.spec)
-        if dry_run:
-            pins = chosen.pins(plan)
+        prepared = prepare(target, choices, paths, until="plan")
+        plan = prepared.plan
+        if dry_run and plan is not None:
+            try:
+                pins = prepared.engine.pins(plan)
+            except OrbitError as err:
+                raise asof.explain(err, prepared.resolution) from None
     except OrbitError as err:  # still show what was resolved, and what stands in the way
-        problem = asof.explain(err, res)
+        problem = err
+        prepared = prepare(target, choices, paths, until="resolve")
+    res = prepared.resolution
     report = to_report(res, plan, pins, problem)
+    report["services"] = _services(res, paths)
+    # What the notebook declares of the machine, and whether this one has it (also when that
+    # is what stopped the plan).
+    hardware = prepared.hardware or fit(res, choices.hardware)
+    report["hardware"] = (
+        hardware.to_dict() if not hardware.needs.empty or hardware.accelerator else None
+    )
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -79,7 +89,7 @@ def to_report(
                 "ecosystem": r.ecosystem,
                 "requirement": r.text,
                 "source": str(r.origin) if r.origin else None,
-                "rank": r.origin.rank if r.origin else None,
+                "level": r.origin.level.value if r.origin else None,
             }
             for r in spec.requirements
         ],
@@ -87,7 +97,7 @@ def to_report(
             {
                 "kind": s.kind,
                 "path": str(s.path) if s.path else None,
-                "rank": s.rank,
+                "level": s.level.value,
                 "provides": list(s.provides),
             }
             for s in res.sources
@@ -99,6 +109,21 @@ def to_report(
         "pins": pins,
         "problem": problem.to_dict() if problem else None,
     }
+
+
+def _services(res: Resolution, paths: Any) -> list[dict[str, Any]]:
+    """What the kernel runs beside (read from the files; nothing is started)."""
+    from jupyter_orbit.beside import find
+
+    try:
+        groups = find(res, paths)
+    except OrbitError as err:
+        return [{"problem": err.to_dict()}]
+    return [
+        {"name": s.name, "image": s.definition.get("image"), "source": str(g.source)}
+        for g in groups
+        for s in g.services
+    ]
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -140,7 +165,7 @@ def _print(r: dict[str, Any]) -> None:
         table.add_row(req["ecosystem"], req["requirement"], short(req["source"]))
     out.print(table)
     sources = Table(
-        "rank",
+        "level",
         "source",
         "provides",
         box=None,
@@ -149,8 +174,15 @@ def _print(r: dict[str, Any]) -> None:
         title_justify="left",
     )
     for s in r["sources"]:
-        sources.add_row(str(s["rank"]), short(s["path"]) or s["kind"], ", ".join(s["provides"]))
+        sources.add_row(s["level"], short(s["path"]) or s["kind"], ", ".join(s["provides"]))
     out.print(sources)
+    if r.get("services"):
+        out.print("[bold]services[/] beside the kernel")
+        for svc in r["services"]:
+            if "problem" in svc:
+                out.print(f"  [red]problem:[/] {svc['problem']['error']}")
+            else:
+                out.print(f"  {svc['name']:<12} {svc['image']}  [dim]{short(svc['source'])}[/]")
     if r["ignored"]:
         out.print("[bold]ignored[/]")
         for i in r["ignored"]:
@@ -165,9 +197,44 @@ def _print(r: dict[str, Any]) -> None:
             out.print(f"  {step['action']:<10} {step['detail']}")
         for w in r["plan"]["warnings"]:
             out.print(f"  [yellow]warning:[/] {w}")
+    if r.get("hardware"):
+        _print_hardware(out, r["hardware"])
     if r["pins"] is not None:
         out.print("[bold]would install[/]  " + ", ".join(r["pins"]))
-    if r["problem"]:
-        out.print(f"[red]problem:[/] {r['problem']['error']}")
+    shown = {p["message"] for p in (r.get("hardware") or {}).get("problems", ())}
+    if r["problem"] and r["problem"]["error"] not in shown:
+        from rich.markup import escape
+
+        out.print(f"[red]problem:[/] {escape(r['problem']['error'])}")
         if r["problem"]["hint"]:
-            out.print(f"  hint: {r['problem']['hint']}")
+            out.print(f"  hint: {escape(r['problem']['hint'])}")
+
+
+def _print_hardware(out: Any, hw: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    needs = hw["needs"]
+    asked = []
+    if gpu := needs.get("gpu"):
+        make = {"nvidia": "NVIDIA ", "amd": "AMD ", "intel": "Intel "}.get(gpu["vendor"], "")
+        n = gpu["count"]
+        asked.append(f"{n} {make}GPU{'s' * (n != 1)}")
+    asked += [f"serial {s}" for s in needs.get("serial", ())]
+    asked += [f"VISA {v}" for v in needs.get("visa", ())]
+    if asked:
+        state = "[green]here[/]" if hw["ok"] else "[red]not here[/]"
+        out.print(f"[bold]hardware[/]  {escape(', '.join(asked))}: {state}")
+        for path in (*hw["gpus"], *hw["serial"]):
+            out.print(f"  [green]✓[/] {escape(path)}")
+        for p in hw["problems"]:
+            out.print(f"  [red]✗[/] {escape(p['message'])}")
+            out.print(f"    hint: {escape(p['hint'])}")
+        for w in hw["warnings"]:
+            out.print(f"  [yellow]warning:[/] {escape(w)}")
+    if acc := hw["accelerator"]:
+        where = (
+            f"  [dim](profile index: {escape(' '.join(acc['index_options']))})[/]"
+            if acc["index_options"]
+            else ""
+        )
+        out.print(f"[bold]torch/jax[/]  {acc['variant']}: {escape(acc['reason'])}{where}")

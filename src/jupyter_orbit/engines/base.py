@@ -1,4 +1,9 @@
-"""The engine plug point: plan (pure) then realise (with progress)."""
+"""The engine plug point: plan (pure: typed steps) then realise (the same steps, run in order).
+
+Engines are found through the ``jupyter_orbit.engines`` entry point group, Orbit's own (local,
+docker) included. An engine name may carry a target after a colon (``ssh:lab``): the engine
+class is looked up by the part before it and gets the rest as ``target``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from jupyter_orbit.errors import InputError
 
 if TYPE_CHECKING:
+    from jupyter_orbit.hardware.fit import Fit
     from jupyter_orbit.kernels.recipes import KernelRecipe
     from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
     from jupyter_orbit.paths import Paths
@@ -23,15 +29,49 @@ class Launch:
     notebook: Path | None = None
     project_root: Path | None = None
     allow_host_access: bool = False  # container options that reach into the host (explicit flag)
+    # Services beside the kernel (``jupyter_orbit.beside``): the networks they are on, and the
+    # variables that reach them (an engine that runs kernels elsewhere passes these names on).
+    networks: tuple[str, ...] = ()
+    pass_env: tuple[str, ...] = ()
+    hardware: Fit | None = None  # the devices the notebook declares, as found here
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Something an engine keeps for this data root: a built environment, or what a build
+    left behind (``leftover``)."""
+
+    env_id: str
+    location: str  # a folder, or an image reference
+    size: int  # bytes it takes (files shared with uv's cache or other environments included)
+    frees: int  # bytes removing it gives back
+    created: str | None = None  # ISO time
+    leftover: bool = False
 
 
 class Engine(ABC):
     """Realises specs as environments, content-addressed by the spec's hash."""
 
     name: ClassVar[str]
+    takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
+    stores: ClassVar[str] = "environment"  # what ``orbit envs`` calls what it keeps
+    # Whether its kernels join the network of the services beside them and reach each by its
+    # name (kernels in containers); otherwise they reach the ports published on 127.0.0.1.
+    joins_service_network: ClassVar[bool] = False
 
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths
+        if target and not self.takes_target:
+            raise InputError(
+                f"the {self.name} engine takes no target ({self.name}:{target})",
+                f"write just {self.name!r}",
+            )
+        self.target = target
+
+    @property
+    def id(self) -> str:
+        """The engine as notebooks and environments name it: ``local``, ``ssh:lab``."""
+        return f"{self.name}:{self.target}" if self.target else self.name
 
     @abstractmethod
     def lookup_id(self, env_id: str) -> Environment | None:
@@ -83,6 +123,20 @@ class Engine(ABC):
         """Variables ``recipe``'s kernel needs inside ``env`` beyond the server's own."""
         return recipe.kernel_env(env.location)
 
+    def stored(self) -> list[Stored]:
+        """What this engine keeps on disk for this data root (``orbit envs``, ``orbit gc``).
+        Engines that keep nothing here list nothing."""
+        return []
+
+    def in_use(self, items: list[Stored]) -> dict[str, str]:
+        """Of ``items``, those a running process uses: location → who (never removed)."""
+        return {}
+
+    def remove(self, item: Stored) -> None:
+        """Remove ``item`` (one ``stored`` listed); an environment that is being built or
+        used meanwhile is left alone (an ``OrbitError`` says so)."""
+        raise NotImplementedError(f"the {self.name} engine keeps nothing it could remove")
+
     def pins(self, plan: Plan) -> list[str]:
         """The exact versions ``plan`` would install, resolved without installing anything."""
         raise NotImplementedError(f"the {self.name} engine cannot resolve without building")
@@ -92,10 +146,9 @@ class Engine(ABC):
 
 
 def engine_classes() -> dict[str, type[Engine]]:
-    from jupyter_orbit.engines.docker import DockerEngine
-    from jupyter_orbit.engines.local import LocalEngine
+    from jupyter_orbit.plugins import ENGINES
 
-    return {LocalEngine.name: LocalEngine, DockerEngine.name: DockerEngine}
+    return ENGINES.classes()
 
 
 def engine_name(res: Resolution, *, override: str | None = None, default: str = "local") -> str:
@@ -109,7 +162,8 @@ def engine_name(res: Resolution, *, override: str | None = None, default: str = 
 
 
 def get_engine(name: str, paths: Paths) -> Engine:
-    classes = engine_classes()
-    if name not in classes:
-        raise InputError(f"unknown engine {name!r}", f"use one of: {', '.join(sorted(classes))}")
-    return classes[name](paths)
+    """The engine ``name`` (``kind`` or ``kind:target``); an unknown kind lists the valid ones."""
+    from jupyter_orbit.plugins import ENGINES
+
+    kind, _, target = name.partition(":")
+    return ENGINES.load(kind)(paths, target or None)

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import add_note, line_of, load_toml, python_request, read_text
-from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
-from jupyter_orbit.model import Requirement
+from jupyter_orbit.manifests.base import Contribution, Manifest
+from jupyter_orbit.model import Level, Requirement
 
 _HEADER = re.compile(r"^\s*\[")
 _PROJECT_HEADER = re.compile(r"^\s*\[\s*project\s*\]")
@@ -66,11 +67,21 @@ class PyprojectToml(Manifest):
 
     name: ClassVar[str] = "pyproject.toml"
     filenames: ClassVar[tuple[str, ...]] = ("pyproject.toml",)
+    precedence: ClassVar[int] = 40
+    read_together: ClassVar[bool] = True
+    ecosystems: ClassVar[tuple[str, ...]] = ("pypi",)
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         text = read_text(path)
         data = load_toml(text, path)
-        out = Contribution(self.name, path, rank)
+        out = Contribution(self.name, path, level)
+        tool = data.get("tool")
+        if isinstance(tool, dict) and "uv" in tool:
+            add_note(
+                out,
+                f"{path.name}: [tool.uv] is not applied (uv reads no project configuration; "
+                "package indexes come from your profile)",
+            )
         project = data.get("project")
         if project is None:
             return out
@@ -99,7 +110,7 @@ class PyprojectToml(Manifest):
             )
         out.declares.add("pypi")
         for dep, line in zip(deps, _entry_lines(text, key_line, deps), strict=True):
-            out.requirements.append(pypi_requirement(dep, self.origin(path, line, rank)))
+            out.requirements.append(pypi_requirement(dep, self.origin(path, line, level)))
         if "requires-python" in project:
             out.python = python_request(
                 project["requires-python"],
@@ -115,6 +126,11 @@ class PyprojectToml(Manifest):
         if isinstance(extras, dict) and extras:
             names = ", ".join(sorted(extras))
             add_note(out, f"{path.name}: optional dependencies ({names}) are not installed")
+
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
+    ) -> str:
+        return edit_text(text, path=path, add=add, remove=remove)
 
 
 # -- writing (round trip) -------------------------------------------------------------------

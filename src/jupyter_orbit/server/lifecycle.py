@@ -1,9 +1,16 @@
 """Start, find and stop a profile's server (the command-line side).
 
-The server runs from the profile's server environment (``profiles.server_env``: a pinned
+The server runs from an environment the caller prepares (the profile's server environment: a pinned
 JupyterLab, Orbit and the profile's extensions) in a session of its own, logging to the profile's
 ``logs/server.log``. Its token is generated here, written to a 0600 file that the server reads
-(``JUPYTER_TOKEN_FILE``), and kept in the 0600 ``server.json``; it never appears in an argv.
+(``JUPYTER_TOKEN_FILE``) and that is removed as soon as the server answers, and kept in the 0600
+``server.json``; it never appears in an argv or an environment.
+
+The server never runs code from the folder it serves: Python starts isolated (``-I``: no
+current folder or script folder on ``sys.path``, no ``PYTHON*`` variables, no user
+site-packages) in the profile's private runtime folder, and the root is given by setting.
+Before its token or a signal is sent, the process is checked to still be the server that was
+started (``ServerState.alive``).
 """
 
 from __future__ import annotations
@@ -15,19 +22,17 @@ import secrets
 import signal
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from jupyter_orbit import __version__, atomic
+from jupyter_orbit import atomic
+from jupyter_orbit.client import ServerClient
 from jupyter_orbit.errors import ServerError
+from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
-from jupyter_orbit.server.client import ServerClient
-
-if TYPE_CHECKING:
-    from jupyter_orbit.profiles.server_env import ServerLaunch
+from jupyter_orbit.state import ServerState, forget_state, process_identity, write_state
 
 # Variables that would point the server at some other Jupyter installation than the profile's.
 _SCRUB = (
@@ -46,60 +51,15 @@ _SCRUB = (
 
 
 @dataclass(frozen=True)
-class ServerState:
-    pid: int
-    url: str
-    port: int
-    root_dir: str
-    token: str
-    profile: str
-    started: str
-    log: str
-    version: str = __version__
+class ServerLaunch:
+    """What runs a server: an environment and the arguments the profile adds."""
 
-    def client(self, timeout: float = 10) -> ServerClient:
-        return ServerClient(self.url, self.token, timeout=timeout)
+    env: Environment
+    args: tuple[str, ...] = ()
 
-    def public(self) -> dict:
-        """Everything but the token."""
-        data = asdict(self)
-        data.pop("token")
-        return data
-
-
-def read_state(profile: ProfilePaths) -> ServerState | None:
-    try:
-        data = json.loads(profile.server_state.read_text())
-        return ServerState(**data)
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def running(profile: ProfilePaths, *, check_http: bool = True) -> ServerState | None:
-    """The profile's server if it is up; a stale state file is removed."""
-    state = read_state(profile)
-    if state is None:
-        return None
-    ok = pid_alive(state.pid)
-    if ok and check_http:
-        try:
-            state.client(timeout=3).get_json("/api/status")
-        except ServerError:
-            ok = False
-    if not ok:
-        with contextlib.suppress(FileNotFoundError):
-            profile.server_state.unlink()
-    return state if ok else None
+    @property
+    def python(self) -> Path:
+        return self.env.python
 
 
 def start(
@@ -110,24 +70,20 @@ def start(
     port: int | None = None,
     progress: Progress | None = None,
     timeout: float = 120,
-    server: ServerLaunch | None = None,
+    server: ServerLaunch,
     token: str | None = None,
     trial: bool = False,
     engine: str | None = None,
     allow_host_access: bool = False,
 ) -> tuple[ServerState, subprocess.Popen]:
-    """Start the profile's server rooted at ``root`` and wait until it answers.
+    """Start the profile's server rooted at ``root`` from ``server`` (the environment the
+    profile prepared) and wait until it answers.
 
-    ``server`` is the environment to run it from (default: the profile's, built if needed);
     ``token`` keeps a restarted server's token so open pages reconnect. A ``trial`` start checks
     that a server environment works without touching the running server's state or log.
     """
-    from jupyter_orbit.profiles import server_env
-
     progress = progress or NullProgress()
     profile.ensure()
-    progress.step("profile", f"{profile.name} ({profile.root})")
-    server = server or server_env.prepare(paths, profile, progress)
     token = token or secrets.token_urlsafe(32)
     suffix = f"-trial-{secrets.token_hex(4)}" if trial else ""
     token_file = profile.token_file.with_name(profile.token_file.name + suffix)
@@ -146,6 +102,7 @@ def start(
         args.append(f"--OrbitExtension.default_engine={engine}")
     argv = [
         str(server.python),
+        "-I",
         "-m",
         "jupyter_orbit.server",
         *args,
@@ -162,7 +119,7 @@ def start(
         log_path.chmod(0o600)
         proc = subprocess.Popen(
             argv,
-            cwd=root,
+            cwd=profile.runtime_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -170,28 +127,19 @@ def start(
             start_new_session=True,
         )
     info_file = profile.runtime_dir / f"jpserver-{proc.pid}.json"
-    deadline = time.monotonic() + timeout
-    while True:
-        code = proc.poll()
-        if code is not None:
-            token_file.unlink(missing_ok=True)
-            raise _start_failure(code, port, log_path)
-        if info_file.exists():
-            try:
-                info = json.loads(info_file.read_text())
-                client = ServerClient(info["url"], token, timeout=2)
-                client.get_json("/api/status")
-                break
-            except (ValueError, KeyError, ServerError):
-                pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            token_file.unlink(missing_ok=True)
-            raise ServerError(
-                f"the server did not answer within {timeout:.0f}s",
-                f"see the log at {log_path}",
-            )
-        time.sleep(0.05)
+    try:
+        info = _wait_answering(proc, info_file, token, port, log_path, timeout)
+    except BaseException:
+        # Failed, timed out or interrupted (Ctrl-C, a signal): no server is left behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        token_file.unlink(missing_ok=True)
+        raise
+    token_file.unlink(missing_ok=True)  # the server has read it
+    identity = process_identity(proc.pid)
+    if identity is None or proc.poll() is not None:
+        raise _start_failure(proc.wait(), port, log_path)
     state = ServerState(
         pid=proc.pid,
         url=info["url"],
@@ -201,12 +149,40 @@ def start(
         profile=profile.name,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         log=str(log_path),
+        process_start=identity[0],
+        cmdline=identity[1],
     )
-    if trial:
-        token_file.unlink(missing_ok=True)  # the server has read it
-    else:
-        atomic.write_json(profile.server_state, asdict(state), mode=0o600)
+    if not trial:
+        write_state(profile, state)
     return state, proc
+
+
+def _wait_answering(
+    proc: subprocess.Popen,
+    info_file: Path,
+    token: str,
+    port: int | None,
+    log_path: Path,
+    timeout: float,
+) -> dict:
+    """The server's own record once it answers on the address it wrote there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise _start_failure(code, port, log_path)
+        if info_file.exists():
+            try:
+                info = json.loads(info_file.read_text())
+                ServerClient(info["url"], token, timeout=2).get_json("/api/status")
+                return info
+            except (ValueError, KeyError, ServerError):
+                pass
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"the server did not answer within {timeout:.0f}s", f"see the log at {log_path}"
+            )
+        time.sleep(0.05)
 
 
 def _start_failure(code: int, port: int | None, log_path: Path) -> ServerError:
@@ -229,49 +205,31 @@ def stop(
 ) -> None:
     """Ask the server to shut down (it stops its kernels first); force it if it will not.
 
+    Only the process ``state`` names, checked before the request and before each signal: a
+    process that has taken its pid since is neither sent the token nor signalled.
     ``forget=False`` (a trial server) leaves the profile's state and token files alone.
     """
-    with contextlib.suppress(ServerError):
-        state.client(timeout=5).post_json("/api/shutdown")
-    if not _wait_gone(state.pid, timeout):
+    if state.alive():
+        with contextlib.suppress(ServerError):
+            state.client(timeout=5).post_json("/api/shutdown")
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        if _wait_gone(state, wait):
+            break
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(state.pid, signal.SIGTERM)
-        if not _wait_gone(state.pid, 5):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(state.pid, signal.SIGKILL)
-    if not forget:
-        return
-    for path in (profile.server_state, profile.token_file):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            if state.alive():
+                os.killpg(state.pid, sig)
+    if forget:
+        forget_state(profile, state)
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _wait_gone(state: ServerState, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             # Reap it if it is our child (the foreground `orbit up`), else just poll.
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            if os.waitpid(state.pid, os.WNOHANG)[0] == state.pid:
                 return True
-        if not pid_alive(pid):
+        if not state.alive():
             return True
         time.sleep(0.05)
     return False
-
-
-def restarting_marker(profile: ProfilePaths) -> Path:
-    """Present while Orbit restarts the profile's server onto a changed setup."""
-    return profile.runtime_dir / "orbit-restarting"
-
-
-def successor(profile: ProfilePaths, pid: int, *, timeout: float = 600) -> ServerState | None:
-    """The server that replaced ``pid`` when Orbit restarted it, else None (it just stopped)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = read_state(profile)
-        if state is not None and state.pid != pid and pid_alive(state.pid):
-            return state
-        if not restarting_marker(profile).exists():
-            return None
-        time.sleep(0.2)
-    return None
