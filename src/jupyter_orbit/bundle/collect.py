@@ -413,26 +413,28 @@ def _npm(args: Sequence[str], *, cwd: Path, on_line: Callable[[str], None] | Non
     return proc.stdout
 
 
-def npm_lock(specs: Iterable[str], *, progress: Progress | None = None) -> dict[str, Any]:
-    """Resolve exact npm ``specs`` (``name@version``) with their dependencies: a package-lock,
-    made in a private folder (no project's ``.npmrc`` is read)."""
+def npm_lock(
+    specs: Iterable[str], *, as_of: str | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Resolve npm ``specs`` (``name``, ``name@version`` or ``name@range``; as of ``as_of``,
+    when given) with their dependencies: a package-lock, made in a private folder (no
+    project's ``.npmrc`` is read)."""
     from jupyter_orbit.manifests.package_json import split_npm
 
     deps = {}
     for spec in specs:
         name, version = split_npm(spec)
-        if not version:
-            raise InputError(f"{spec}: not an exact npm spec", "give name@version")
-        deps[name] = version
+        if not name:
+            raise InputError(f"{spec}: not an npm package spec", "give name or name@version")
+        deps[name] = version or "*"
     with tempfile.TemporaryDirectory(prefix="orbit-npm-lock-") as tmp:
         folder = Path(tmp)
         pkg = {"name": "orbit-bundle", "version": "0.0.0", "private": True, "dependencies": deps}
         (folder / "package.json").write_text(json.dumps(pkg))
-        _npm(
-            ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=folder,
-            on_line=(progress or NullProgress()).log,
-        )
+        args = ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"]
+        if as_of:
+            args.append(f"--before={as_of}")
+        _npm(args, cwd=folder, on_line=(progress or NullProgress()).log)
         return json.loads((folder / "package-lock.json").read_text())
 
 

@@ -36,6 +36,7 @@ from typing import ClassVar
 
 from jupyter_orbit.bundle.store import Layered, Layers
 from jupyter_orbit.errors import OrbitError, ServerError
+from jupyter_orbit.offline import NotBundled, Serving
 from jupyter_orbit.progress import NullProgress, Progress
 
 START_TIMEOUT = 60.0
@@ -84,8 +85,7 @@ class StandIn:
 
     # -- "offline: X is not in the bundle" -----------------------------------------------------
 
-    # how this ecosystem's installer says that a package was not found; group "name"
-    _NOT_FOUND: ClassVar[tuple[str, ...]] = ()
+    ecosystem: ClassVar[str] = ""  # whose installer it serves (pypi, npm, apt)
 
     def bundled(self) -> list[str]:
         """The names of the packages this stand-in serves."""
@@ -94,15 +94,8 @@ class StandIn:
     def offline_error(self, output: str) -> NotBundled | None:
         """The installer's failure ``output`` as "offline: X is not in the bundle", when that
         is what it means (else None: the installer's own message stands)."""
-        import re
-
-        flat = " ".join(output.split())
-        for pattern in self._NOT_FOUND:
-            if m := re.search(pattern, flat):
-                from urllib.parse import unquote
-
-                return not_in_bundle(unquote(m.group("name")), self.bundled(), self.label)
-        return None
+        serving = Serving(bundled={self.ecosystem: tuple(self.bundled())})
+        return serving.not_bundled(self.ecosystem, output)
 
     # -- what subclasses share ----------------------------------------------------------------
 
@@ -138,6 +131,7 @@ class StandIn:
             stderr=log,
             text=True,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self._proc = proc
@@ -180,27 +174,26 @@ class StandIn:
         return r.status_code == 200
 
 
+def _die_with_parent() -> None:
+    """In the child, before it runs: on Linux, end it when the process that started it ends
+    (a server killed with SIGKILL leaves no registry behind)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class PyPIIndex(StandIn):
     kind = "wheel"
     label = "PyPI"
-    _NOT_FOUND = (
-        r"Because (?P<name>[A-Za-z0-9._-]+) was not found in the package registry",
-        r"there is no version of (?P<name>[A-Za-z0-9._-]+)",
-        r"No matching distribution found for (?P<name>[A-Za-z0-9._-]+)",
-    )
+    ecosystem = "pypi"
 
     def bundled(self) -> list[str]:
         from packaging.utils import canonicalize_name
 
         return sorted({canonicalize_name(n) for n in super().bundled()})
-
-    def offline_error(self, output: str) -> NotBundled | None:
-        from packaging.utils import canonicalize_name
-
-        err = super().offline_error(output)
-        if err is not None and canonicalize_name(err.missing) in self.bundled():
-            return None  # bundled, but not in the version asked for: uv's message says which
-        return err
 
     def start(self, progress: Progress | None = None) -> PyPIIndex:
         try:
@@ -241,10 +234,7 @@ def find_node() -> list[str]:
 class NpmRegistry(StandIn):
     kind = "npm"
     label = "npm"
-    _NOT_FOUND = (
-        r"404 Not Found - GET \S+/(?P<name>(@[^/\s]+/)?[^/\s]+) - no such package available",
-        r"404 '?(?P<name>(@[^/\s@]+/)?[^@\s']+)@\S*'? is not in this registry",
-    )
+    ecosystem = "npm"
 
     def _verdaccio(self) -> Path:
         """The verdaccio folder unpacked from the layered ``tools/verdaccio-*.tar``."""
@@ -401,7 +391,7 @@ class AptRepository(StandIn):
 
     kind = "deb"
     label = "apt"
-    _NOT_FOUND = (r"Unable to locate package (?P<name>[a-z0-9][a-z0-9+.-]*)",)
+    ecosystem = "apt"
 
     def start(self, progress: Progress | None = None) -> AptRepository:
         (progress or NullProgress()).step(
@@ -492,29 +482,10 @@ class ImageLoader(StandIn):
         self._port = None  # loaded images stay: they belong to the engine now
 
 
-class NotBundled(OrbitError):
-    """A package asked for on a machine with no network is not in any installed bundle."""
-
-    def __init__(self, missing: str, bundled: list[str], registry: str) -> None:
-        shown = ", ".join(bundled[:20]) + (
-            f", … ({len(bundled)} in all)" if len(bundled) > 20 else ""
-        )
-        super().__init__(
-            f"offline: {missing} is not in the bundle (bundled: {shown or 'nothing'})",
-            f"build a bundle that includes {missing} on a machine with a network and install "
-            f"it too (`orbit bundle install`); bundles are layered",
-        )
-        self.missing = missing
-        self.registry = registry
-
-
-def not_in_bundle(missing: str, bundled: list[str], registry: str) -> NotBundled:
-    return NotBundled(missing, bundled, registry)
-
-
-STAND_INS: tuple[type[StandIn], ...] = (PyPIIndex, NpmRegistry, AptRepository, ImageLoader)
+# Servers started with the profile's server; images are loaded once, when a bundle is installed.
+STAND_INS: tuple[type[StandIn], ...] = (PyPIIndex, NpmRegistry, AptRepository)
 
 
 def stand_ins(layers: Layers, workdir: Path) -> list[StandIn]:
-    """One stand-in for each kind the layered bundles carry (not started)."""
+    """One stand-in server for each kind the layered bundles carry (not started)."""
     return [cls(layers, workdir) for cls in STAND_INS if layers.files(cls.kind)]

@@ -133,7 +133,9 @@ def read_notebook(path: Path) -> list[DataSet]:
     try:
         nb = untrusted.parse(json.loads, text, path=path, what=path.name, limit=None)
     except json.JSONDecodeError as e:
-        raise InputError(f"{path.name} is not valid JSON: {e.msg}", "fix the notebook", path=path)
+        raise InputError(
+            f"{path.name} is not valid JSON: {e.msg}", "fix the notebook", path=path
+        ) from None
     return read_entries(nb if isinstance(nb, dict) else {}, path=path)
 
 
