@@ -60,18 +60,19 @@ _DATED = ("--exclude-newer", "--exclude-newer-package")
 class NotBundled(BuildError):
     """A package asked for on a machine that installs from bundles is in none of them."""
 
-    def __init__(self, missing: str, bundled: Sequence[str], ecosystem: str = "pypi") -> None:
-        shown = ", ".join(bundled[:20]) + (
-            f", … ({len(bundled)} in all)" if len(bundled) > 20 else ""
-        )
-        super().__init__(
-            f"offline: {missing} is not in the bundle (bundled: {shown or 'nothing'})",
-            f"build a bundle that carries {missing} on a machine with a network "
-            "(`orbit bundle NOTEBOOK -o FILE`) and install it here too (`orbit bundle install "
-            "FILE`: bundles are layered); or remove it from the notebook",
-        )
-        self.missing = missing
-        self.ecosystem = ecosystem
+    dated = False  # no other date would help
+
+
+def not_in_bundle(missing: str, bundled: Sequence[str], ecosystem: str = "pypi") -> NotBundled:
+    """ "offline: X is not in the bundle (bundled: …)", with how to get it there."""
+    shown = ", ".join(bundled[:20]) + (f", … ({len(bundled)} in all)" if len(bundled) > 20 else "")
+    return NotBundled(
+        f"offline: {missing} is not in the bundle (bundled: {shown or 'nothing'})",
+        f"build a bundle that carries {missing} on a machine with a network "
+        "(`orbit bundle NOTEBOOK -o FILE`) and install it here too (`orbit bundle install "
+        f"FILE`: bundles are layered); or take {missing} out of the notebook's {ecosystem} "
+        "packages",
+    )
 
 
 def _canonical(ecosystem: str, name: str) -> str:
@@ -119,7 +120,7 @@ class Serving:
                 name = unquote(m.group("name"))
                 if _canonical(ecosystem, name) in {_canonical(ecosystem, b) for b in bundled}:
                     return None
-                return NotBundled(name, bundled, ecosystem)
+                return not_in_bundle(name, bundled, ecosystem)
         return None
 
     def to_json(self) -> str:

@@ -186,6 +186,46 @@ def profile_part(paths: Paths, profile: str) -> Part:
     return part
 
 
+def portable_parts(paths: Paths, profile: str, choices: Choices) -> list[Part]:
+    """For an installer: the profile's server environment and a new notebook's Python kernel,
+    resolved for the oldest patch release of this Python (``3.11.0``), since the machine that
+    runs the installer has a Python of its own (Debian 12's is 3.11.2). Orbit's dependencies
+    are taken from its own metadata, not from the versions this machine happens to have."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement as Req
+
+    from jupyter_orbit import settings as st
+
+    prof = paths.profile(profile)
+    settings = (
+        st.read(prof.settings_file) if prof.settings_file.is_file() else st.default_settings()
+    )
+    python = settings.server.python.split(".")
+    oldest = ".".join([*python[:2], "0"])
+    own = [
+        r
+        for r in metadata.requires("jupyter-orbit") or []
+        if Req(r).marker is None or Req(r).marker.evaluate({"extra": ""})  # type: ignore[union-attr]
+    ]
+    server = [f"jupyterlab=={settings.server.jupyterlab}", *own]
+    server += list(settings.server.extension_names().values())
+    with tempfile.TemporaryDirectory(prefix="orbit-installer-") as tmp:
+        new = prepare(
+            Path(tmp), dataclasses.replace(choices, kernel="python"), paths, until="resolve"
+        )
+        kernel = [r.text for r in new.resolution.spec.packages("pypi")]
+        parts = []
+        for label, lines in (
+            (f"profile:{profile} (server environment)", server),
+            (f"profile:{profile} (a new notebook's Python kernel)", kernel),
+        ):
+            part = Part(label, ".".join(python[:2]))
+            part.pins = [p for p in _resolve(lines, oldest, None, Path(tmp)) if not _is_orbit(p)]
+            parts.append(part)
+    return parts
+
+
 def _is_orbit(pin: str) -> bool:
     from packaging.utils import canonicalize_name
 
@@ -210,10 +250,15 @@ def orbit_source() -> Path | None:
 
 
 def _build_backend(source: Path) -> list[str]:
+    """What building Orbit from ``source`` needs (an editable install: its backend's
+    editable hook too; hatchling's is ``editables``)."""
     import tomllib
 
     data = tomllib.loads((source / "pyproject.toml").read_text())
-    return list(data.get("build-system", {}).get("requires", []))
+    requires = list(data.get("build-system", {}).get("requires", []))
+    if any(r.strip().startswith("hatchling") for r in requires):
+        requires.append("editables")
+    return requires
 
 
 def _resolve(lines: Sequence[str], python: str, as_of: str | None, cwd: Path) -> list[str]:
@@ -232,15 +277,21 @@ def plan_bundle(
     profile: str,
     choices: Choices,
     server: bool = True,
+    portable: bool = False,
     progress: Progress | None = None,
 ) -> BundlePlan:
-    """What the bundle of ``targets`` holds (a few index requests; nothing downloaded)."""
+    """What the bundle of ``targets`` holds (a few index requests; nothing downloaded);
+    ``portable``: the profile's parts for any patch release of its Python (an installer)."""
     from jupyter_orbit import __version__
 
     progress = progress or NullProgress()
     parts: list[Part] = []
     profiles = [t.removeprefix(PROFILE_PREFIX) for t in targets if t.startswith(PROFILE_PREFIX)]
-    if server and profile not in profiles:
+    if portable:
+        progress.step("resolving", f"profile {profile}'s server and a new notebook's kernel")
+        parts += portable_parts(paths, profile, choices)
+        profiles = [p for p in profiles if p != profile]
+    elif server and profile not in profiles:
         profiles.insert(0, profile)
     for name in profiles:
         progress.step("resolving", f"the server environment of profile {name}")

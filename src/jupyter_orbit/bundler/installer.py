@@ -84,11 +84,7 @@ exit 0
 def plan_installer(
     targets: Sequence[str], *, paths: Paths, profile: str, choices: Choices
 ) -> build.BundlePlan:
-    with tempfile.TemporaryDirectory(prefix="orbit-installer-kernel-") as tmp:
-        # a new notebook's Python kernel: what the launcher's first card needs
-        return build.plan_bundle(
-            [*targets, tmp], paths=paths, profile=profile, choices=choices, server=True
-        )
+    return build.plan_bundle(targets, paths=paths, profile=profile, choices=choices, portable=True)
 
 
 def write_installer(
@@ -107,14 +103,12 @@ def write_installer(
 
     progress = progress or NullProgress()
     with tempfile.TemporaryDirectory(prefix="orbit-installer-") as tmp:
-        kernel = Path(tmp) / "new-notebook"
-        kernel.mkdir()
         plan = build.plan_bundle(
-            [*targets, str(kernel)],
+            targets,
             paths=paths,
             profile=profile,
             choices=choices,
-            server=True,
+            portable=True,
             progress=progress,
         )
         if not any(p.label.startswith("profile:") for p in plan.parts):
