@@ -81,7 +81,7 @@ def test_the_installer_needs_no_network(tmp_path):
     assert "Jupyter Orbit is installed. Start it with:" in err
     assert "== on PATH: /root/.local/bin/orbit" in out
     assert "orbit-installer" in out  # the bundle, installed
-    assert "built profile default's server environment from the bundles" in out
+    assert "built profile default's server environment from the bundles" in err
     assert any(line.endswith(".desktop") for line in out.splitlines())
     assert "hello from (3, 11)" in out
     # Orbit is a uv tool of the root's own Python

@@ -143,6 +143,7 @@ def test_a_bundle_serves_a_machine_with_no_network(tmp_path):
     assert "sum 10" in cells["pandas"]["stdout"]
     assert "rows 3" in cells["data"]["stdout"]
     record = result["record"]
+    assert record is not None, result["log"]  # the server serves the bundles while it runs
     assert record["pypi"].startswith("http://127.0.0.1:") and record["npm"].startswith(
         "http://127.0.0.1:"
     )

@@ -55,8 +55,11 @@ def main(orbit: str, root: str, notebook: str) -> None:
         try:
             result["cells"] = asyncio.run(session(Server(info["url"], info["token"]), notebook))
             # where the server serves the bundles (its stand-ins, while it runs)
-            runtime = Paths.from_env().profile("default").runtime_dir
-            result["record"] = json.loads((runtime / RECORD).read_text())
+            profile = Paths.from_env().profile("default")
+            record = profile.runtime_dir / RECORD
+            result["record"] = json.loads(record.read_text()) if record.is_file() else None
+            log = profile.server_log
+            result["log"] = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
         finally:
             down = subprocess.run([orbit, "down"], capture_output=True, text=True, timeout=120)
             result["down"] = down.returncode

@@ -196,17 +196,52 @@ class PyPIIndex(StandIn):
         return sorted({canonicalize_name(n) for n in super().bundled()})
 
     def start(self, progress: Progress | None = None) -> PyPIIndex:
-        try:
-            import pypiserver  # noqa: F401
-        except ImportError:
-            raise OrbitError(
-                "pypiserver is not installed",
-                "install Orbit with its offline extra: jupyter-orbit[offline]",
-            ) from None
         (progress or NullProgress()).step("starting the PyPI stand-in", f"{len(self.files)} wheels")
         folder = self._farm(self.workdir / "packages")
-        self._spawn([sys.executable, "-m", "jupyter_orbit.bundle._pypi_serve", str(folder)])
+        self._spawn([*self._server(folder), str(folder)])
         return self
+
+    def _server(self, wheels: Path) -> list[str]:
+        """How to run pypiserver: in this Python when it has it (Orbit's ``offline`` extra),
+        else in a small environment made from the bundle's own pypiserver wheels (every bundle
+        carries them), offline."""
+        script = Path(__file__).with_name("_pypi_serve.py")
+        try:
+            import pypiserver  # noqa: F401
+
+            return [sys.executable, "-I", str(script)]
+        except ImportError:
+            pass
+        from jupyter_orbit.uvcli import run_uv
+
+        names = {f.member.meta.get("name", "").lower() for f in self.files}
+        if "pypiserver" not in names:
+            raise OrbitError(
+                "the installed bundles do not carry pypiserver, which serves their wheels",
+                "install Orbit with its offline extra (jupyter-orbit[offline]), or a bundle made "
+                "by this version of Orbit",
+            )
+        venv = self.workdir / "pypiserver-env"
+        python = venv / "bin" / "python"
+        if not python.exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            run_uv(["venv", "--quiet", "--python", sys.executable, str(venv)], cwd=self.workdir)
+            run_uv(
+                [
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--offline",
+                    "--no-index",
+                    "--find-links",
+                    str(wheels),
+                    "--python",
+                    str(python),
+                    "pypiserver",
+                ],
+                cwd=self.workdir,
+            )
+        return [str(python), "-I", str(script)]
 
     @property
     def url(self) -> str:

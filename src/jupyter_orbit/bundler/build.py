@@ -6,8 +6,9 @@ has none), ``profile:NAME``, or the recent projects — goes through the one pip
 versions a build here would install:
 
 - PyPI: the engine's pins (``Engine.pins``: the built environment's lock, or what resolving its
-  spec gives), the wheel for this platform of each (an sdist is built into a wheel here), and
-  the packages ``uv venv --seed`` adds (pip, so ``%pip install`` works in the kernel);
+  spec gives), the wheel for this platform of each (an sdist is built into a wheel here), the
+  packages ``uv venv --seed`` adds (pip, so ``%pip install`` works in the kernel), and
+  pypiserver (the PyPI stand-in runs from the bundle's own wheels where Orbit lacks it);
 - Orbit's own wheel (built from its source, or fetched from the index) and the profile's server
   environment (JupyterLab, Orbit, the extensions), pinned as the profile would build it; for an
   Orbit installed from a source folder, also its build backend;
@@ -39,6 +40,7 @@ from jupyter_orbit.prepare import Choices, Prepared, prepare
 from jupyter_orbit.progress import NullProgress, Progress
 
 SEED = ("pip", "setuptools", "wheel")  # what `uv venv --seed` installs (3.12+: pip only)
+STAND_IN = ("pypiserver",)  # the PyPI stand-in, run from the bundle itself where Orbit lacks it
 PROFILE_PREFIX = "profile:"
 RECENT = "recent-projects.json"  # kept by the server (server/runtime.py) in the profile folder
 
@@ -303,13 +305,13 @@ def plan_bundle(
     notes = [n for p in parts for n in p.notes]
     dates = sorted(p.as_of for p in parts if p.as_of)
     seed_date = dates[-1] if dates else None
-    source = orbit_source()
+    source = orbit_source() if server or portable else None  # Orbit goes with its server
     target_of = {}
     items: list[collect.Planned] = []
     with tempfile.TemporaryDirectory(prefix="orbit-bundle-plan-") as tmp:
         work = Path(tmp)
         for python in sorted({p.python for p in parts if p.pins}):
-            extra = list(SEED)
+            extra = [*SEED, *STAND_IN]
             if source is not None:
                 extra += _build_backend(source)
             progress.step("resolving", f"pip and the build backend for Python {python}")
