@@ -148,11 +148,21 @@ def parse_pins(
     return pins
 
 
-def resolve_pins(requirements: Sequence[str], *, python: str, as_of: str | None, cwd: Path) -> str:
-    """``uv pip compile`` of ``requirements`` for ``python``, as of a date: the pins' text."""
+def resolve_pins(
+    requirements: Sequence[str],
+    *,
+    python: str,
+    as_of: str | None,
+    cwd: Path,
+    python_platform: str | None = None,
+) -> str:
+    """``uv pip compile`` of ``requirements`` for ``python`` (on ``python_platform``, uv's
+    name for another platform, e.g. ``x86_64-pc-windows-msvc``), as of a date: the pins."""
     from jupyter_orbit.uvcli import run_uv
 
     args = ["pip", "compile", "-", "--no-header", "--python-version", python, "--quiet"]
+    if python_platform:
+        args += ["--python-platform", python_platform]
     if as_of:
         args += ["--exclude-newer", as_of]
     return run_uv(args, cwd=cwd, stdin="\n".join(requirements) + "\n")
@@ -165,6 +175,7 @@ class Target:
     python: str  # "3.11"
     tags: tuple[str, ...]  # most preferred first
     environment: Mapping[str, str] = field(default_factory=dict)  # PEP 508 marker values
+    platform: str = ""  # e.g. "win32-AMD64"; empty: this machine's
 
     @classmethod
     def current(cls, python: str | None = None) -> Target:
@@ -187,9 +198,36 @@ class Target:
             env = {**env, "python_version": python, "python_full_version": f"{python}.0"}
         return cls(python, tuple(str(t) for t in found), env)
 
+    @classmethod
+    def windows(cls, python: str) -> Target:
+        """64-bit Windows (``win_amd64``), for ``python`` (an installer made elsewhere)."""
+        from packaging import tags
+
+        version = tuple(int(p) for p in python.split("."))[:2]
+        plats = ["win_amd64"]
+        found = [
+            *tags.cpython_tags(python_version=version, platforms=plats),
+            *tags.compatible_tags(python_version=version, platforms=plats),
+        ]
+        env = {
+            "os_name": "nt",
+            "sys_platform": "win32",
+            "platform_system": "Windows",
+            "platform_machine": "AMD64",
+            "platform_release": "",
+            "platform_version": "",
+            "implementation_name": "cpython",
+            "implementation_version": f"{python}.0",
+            "platform_python_implementation": "CPython",
+            "python_version": python,
+            "python_full_version": f"{python}.0",
+        }
+        return cls(python, tuple(str(t) for t in found), env, "win32-AMD64")
+
     @property
     def label(self) -> tuple[str, ...]:
-        return (f"{sys.platform}-{platform.machine()}", f"python{self.python}")
+        here = self.platform or f"{sys.platform}-{platform.machine()}"
+        return (here, f"python{self.python}")
 
 
 def pypi_pages(

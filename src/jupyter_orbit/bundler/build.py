@@ -70,6 +70,7 @@ class BundlePlan:
     data: list[DataSet]
     orbit_source: Path | None  # Orbit's own wheel is built from here (else: from the index)
     notes: list[str]
+    platform: tuple[str, ...] = ()  # what the binaries are for
 
     def lines(self) -> list[str]:
         out = [f"target {p.label}: Python {p.python}, {len(p.pins)} PyPI pins" for p in self.parts]
@@ -188,7 +189,12 @@ def profile_part(paths: Paths, profile: str) -> Part:
     return part
 
 
-def portable_parts(paths: Paths, profile: str, choices: Choices) -> list[Part]:
+WINDOWS = "x86_64-pc-windows-msvc"  # uv's name for 64-bit Windows
+
+
+def portable_parts(
+    paths: Paths, profile: str, choices: Choices, python_platform: str | None = None
+) -> list[Part]:
     """For an installer: the profile's server environment and a new notebook's Python kernel,
     resolved for the oldest patch release of this Python (``3.11.0``), since the machine that
     runs the installer has a Python of its own (Debian 12's is 3.11.2). Orbit's dependencies
@@ -205,11 +211,8 @@ def portable_parts(paths: Paths, profile: str, choices: Choices) -> list[Part]:
     )
     python = settings.server.python.split(".")
     oldest = ".".join([*python[:2], "0"])
-    own = [
-        r
-        for r in metadata.requires("jupyter-orbit") or []
-        if Req(r).marker is None or Req(r).marker.evaluate({"extra": ""})  # type: ignore[union-attr]
-    ]
+    # Orbit's own requirements but its extras' (uv evaluates the other markers for the platform)
+    own = [r for r in metadata.requires("jupyter-orbit") or [] if "extra" not in str(Req(r).marker)]
     server = [f"jupyterlab=={settings.server.jupyterlab}", *own]
     server += list(settings.server.extension_names().values())
     with tempfile.TemporaryDirectory(prefix="orbit-installer-") as tmp:
@@ -223,7 +226,8 @@ def portable_parts(paths: Paths, profile: str, choices: Choices) -> list[Part]:
             (f"profile:{profile} (a new notebook's Python kernel)", kernel),
         ):
             part = Part(label, ".".join(python[:2]))
-            part.pins = [p for p in _resolve(lines, oldest, None, Path(tmp)) if not _is_orbit(p)]
+            pins = _resolve(lines, oldest, None, Path(tmp), python_platform)
+            part.pins = [p for p in pins if not _is_orbit(p)]
             parts.append(part)
     return parts
 
@@ -263,10 +267,19 @@ def _build_backend(source: Path) -> list[str]:
     return requires
 
 
-def _resolve(lines: Sequence[str], python: str, as_of: str | None, cwd: Path) -> list[str]:
+def _resolve(
+    lines: Sequence[str],
+    python: str,
+    as_of: str | None,
+    cwd: Path,
+    python_platform: str | None = None,
+) -> list[str]:
     from jupyter_orbit.ecosystems.pypi import pin_lines
 
-    return pin_lines(collect.resolve_pins(lines, python=python, as_of=as_of, cwd=cwd))
+    text = collect.resolve_pins(
+        lines, python=python, as_of=as_of, cwd=cwd, python_platform=python_platform
+    )
+    return pin_lines(text)
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -280,6 +293,7 @@ def plan_bundle(
     choices: Choices,
     server: bool = True,
     portable: bool = False,
+    windows: bool = False,
     progress: Progress | None = None,
 ) -> BundlePlan:
     """What the bundle of ``targets`` holds (a few index requests; nothing downloaded);
@@ -289,9 +303,15 @@ def plan_bundle(
     progress = progress or NullProgress()
     parts: list[Part] = []
     profiles = [t.removeprefix(PROFILE_PREFIX) for t in targets if t.startswith(PROFILE_PREFIX)]
-    if portable:
+    platform = WINDOWS if windows else None
+    if windows and targets:
+        raise InputError(
+            "an installer for Windows carries Orbit and the profile only",
+            "leave the targets out (their environments are resolved for this machine)",
+        )
+    if portable or windows:
         progress.step("resolving", f"profile {profile}'s server and a new notebook's kernel")
-        parts += portable_parts(paths, profile, choices)
+        parts += portable_parts(paths, profile, choices, platform)
         profiles = [p for p in profiles if p != profile]
     elif server and profile not in profiles:
         profiles.insert(0, profile)
@@ -305,7 +325,7 @@ def plan_bundle(
     notes = [n for p in parts for n in p.notes]
     dates = sorted(p.as_of for p in parts if p.as_of)
     seed_date = dates[-1] if dates else None
-    source = orbit_source() if server or portable else None  # Orbit goes with its server
+    source = orbit_source() if server or portable or windows else None  # with its server
     target_of = {}
     items: list[collect.Planned] = []
     with tempfile.TemporaryDirectory(prefix="orbit-bundle-plan-") as tmp:
@@ -315,11 +335,12 @@ def plan_bundle(
             if source is not None:
                 extra += _build_backend(source)
             progress.step("resolving", f"pip and the build backend for Python {python}")
-            pins_here = _resolve(extra, python, seed_date, work)
+            pins_here = _resolve(extra, python, seed_date, work, platform)
             if source is None and server:
                 pins_here += [f"jupyter-orbit=={__version__}"]
             wanted = [*pins_here, *(x for p in parts if p.python == python for x in p.pins)]
-            target = target_of.setdefault(python, collect.Target.current(python))
+            here = collect.Target.windows(python) if windows else collect.Target.current(python)
+            target = target_of.setdefault(python, here)
             pins = _unique(collect.parse_pins("\n".join(wanted), environment=target.environment))
             progress.step("looking up", f"{len(pins)} PyPI files for Python {python}")
             pages = collect.pypi_pages(p.name for p in pins)
@@ -345,6 +366,7 @@ def plan_bundle(
         sorted(data.values(), key=lambda d: d.name),
         source,
         notes,
+        next(iter(target_of.values())).label if target_of else collect.Target.current().label,
     )
 
 
@@ -408,7 +430,7 @@ def write(
             meta = {"name": d.name, "sha256": d.sha256} | ({"unpack": d.unpack} if d.unpack else {})
             entries.append(Entry(file, "dataset", name=d.sha256, meta=meta))
         labels = sorted({p.label.split(" (")[0] for p in plan.parts})
-        platform = collect.Target.current().label
+        platform = plan.platform
         try:
             return archive.write_bundle(
                 out,

@@ -14,6 +14,12 @@ the default Python kernel's environment (plus whatever targets were named). Run 
 
 Nothing is fetched: every step runs with uv offline and the stand-ins on loopback. The script
 and its payload are reproducible (sorted, dated 1980, owned by nobody).
+
+For Windows (an output ending in ``.zip``): a zip with ``install.ps1``, ``uv.exe`` (from uv's
+own Windows wheel, which the bundle carries as one of Orbit's dependencies) and a bundle of
+64-bit Windows wheels, resolved for Windows (``uv pip compile --python-platform``); run
+``powershell -ExecutionPolicy Bypass -File install.ps1`` where a Python 3.11+ is installed
+(the ``py`` launcher finds it). Built and checked here; not yet run on Windows by a test.
 """
 
 from __future__ import annotations
@@ -159,3 +165,116 @@ def _add(tar: tarfile.TarFile, name: str, data: io.IOBase, size: int, mode: int)
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     tar.addfile(info, data)  # type: ignore[arg-type]
+
+
+PS1 = r"""# Jupyter Orbit's offline installer for Windows (written by `orbit bundle --installer`).
+# Installs Orbit as a uv tool, its Start-menu entry and the default profile, with no network.
+$ErrorActionPreference = "Stop"
+$here = Split-Path -Parent $MyInvocation.MyCommand.Path
+function Fail($why) { Write-Error "orbit-installer: $why"; exit 1 }
+foreach ($line in Get-Content (Join-Path $here "SHA256SUMS")) {
+  $sum, $name = $line -split "  ", 2
+  $got = (Get-FileHash -Algorithm SHA256 (Join-Path $here $name)).Hash.ToLower()
+  if ($got -ne $sum) { Fail "$name does not match its sha256: get the installer again" }
+}
+$python = $env:ORBIT_PYTHON
+if (-not $python) {
+  foreach ($v in @("@PYTHON@", "3.14", "3.13", "3.12", "3.11")) {
+    $found = & py "-$v" -c "import sys; print(sys.executable)" 2>$null
+    if ($LASTEXITCODE -eq 0 -and $found) { $python = $found.Trim(); break }
+  }
+}
+if (-not $python) { Fail "no Python 3.11 or later found (set ORBIT_PYTHON to one)" }
+$work = Join-Path ([System.IO.Path]::GetTempPath()) ("orbit-installer-" + [guid]::NewGuid())
+New-Item -ItemType Directory -Path (Join-Path $work "wheels") | Out-Null
+tar -x -z -f (Join-Path $here "@BUNDLE@") -C $work wheels
+if ($LASTEXITCODE -ne 0) { Fail "cannot read the bundle's wheels" }
+$env:UV_PYTHON_DOWNLOADS = "never"; $env:UV_NO_CONFIG = "1"
+$uv = Join-Path $here "uv.exe"
+Write-Host "installing Jupyter Orbit @VERSION@ for $python (no network)"
+& $uv tool install --offline --no-index --find-links (Join-Path $work "wheels") `
+    --python $python --force "jupyter-orbit==@VERSION@"
+if ($LASTEXITCODE -ne 0) { Fail "uv could not install Orbit from the bundle" }
+$bin = (& $uv tool dir --bin).Trim()
+$orbit = Join-Path $bin "orbit.exe"
+& $orbit bundle install (Join-Path $here "@BUNDLE@")
+if ($LASTEXITCODE -ne 0) { Fail "the bundle did not install" }
+& $orbit install-desktop
+Remove-Item -Recurse -Force $work
+Write-Host ""
+Write-Host "Jupyter Orbit is installed. Start it with:"
+Write-Host "    $orbit"
+Write-Host "(or from the Start menu). Packages come from the installed bundle: orbit bundle list"
+"""
+
+
+def write_windows_installer(
+    targets: Sequence[str],
+    out: Path,
+    *,
+    paths: Paths,
+    profile: str,
+    choices: Choices,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Write the Windows installer zip ``out`` (see the module's doc); ``targets`` are refused
+    (their environments are resolved for this machine)."""
+    import zipfile
+
+    from jupyter_orbit import __version__
+    from jupyter_orbit.bundle.archive import _atomic_out, human_size
+
+    progress = progress or NullProgress()
+    with tempfile.TemporaryDirectory(prefix="orbit-installer-win-") as tmp:
+        plan = build.plan_bundle(
+            targets, paths=paths, profile=profile, choices=choices, windows=True, progress=progress
+        )
+        bundle = Path(tmp) / BUNDLE
+        manifest = build.write(plan, bundle, paths=paths, name="orbit-installer", progress=progress)
+        uv_wheel = [m for m in manifest.of_kind("wheel") if m.name.startswith("uv-")]
+        if len(uv_wheel) != 1:
+            raise OrbitError("the bundle carries no single Windows wheel of uv", None)
+        uv_exe = Path(tmp) / "uv.exe"
+        with tarfile.open(bundle, "r:gz") as tar:
+            member = tar.extractfile(uv_wheel[0].path)
+            assert member is not None
+            (Path(tmp) / uv_wheel[0].name).write_bytes(member.read())
+        with zipfile.ZipFile(Path(tmp) / uv_wheel[0].name) as whl:
+            exe = [n for n in whl.namelist() if n.endswith("/scripts/uv.exe")]
+            if not exe:
+                raise OrbitError(f"{uv_wheel[0].name} holds no uv.exe", None)
+            uv_exe.write_bytes(whl.read(exe[0]))
+        python = next(p.python for p in plan.parts if p.label.startswith("profile:"))
+        script = (
+            PS1.replace("@VERSION@", __version__)
+            .replace("@BUNDLE@", BUNDLE)
+            .replace("@PYTHON@", python)
+        )
+        files = {"uv.exe": uv_exe, BUNDLE: bundle}
+        sums = "".join(f"{_sha256(p)}  {name}\n" for name, p in sorted(files.items()))
+        progress.step("writing", out.name)
+        with _atomic_out(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in [
+                ("SHA256SUMS", sums.encode()),
+                ("install.ps1", script.replace("\n", "\r\n").encode()),
+            ]:
+                z.writestr(_zipinfo(name), data)
+            for name, path in sorted(files.items()):
+                with path.open("rb") as src, z.open(_zipinfo(name), "w") as dst:
+                    while chunk := src.read(2**20):
+                        dst.write(chunk)
+    return [
+        f"wrote {out} ({human_size(out.stat().st_size)}): Orbit {__version__} for 64-bit Windows, "
+        f"uv, {len(manifest.members)} bundled files",
+        "on Windows with Python 3.11+ and no network: unzip it, then "
+        "powershell -ExecutionPolicy Bypass -File install.ps1",
+    ]
+
+
+def _zipinfo(name: str):
+    import zipfile
+
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info

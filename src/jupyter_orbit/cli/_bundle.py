@@ -39,7 +39,11 @@ def bundle_group() -> None:
 @click.option("-o", "--output", type=_path, help="The bundle file to write.")
 @click.option("--all", "recent", is_flag=True, help="Add the profile's recent projects.")
 @click.option("--dry-run", is_flag=True, help="List what the bundle would hold, and its size.")
-@click.option("--installer", is_flag=True, help="Write an installer that needs no network.")
+@click.option(
+    "--installer",
+    is_flag=True,
+    help="Write an installer that needs no network (-o NAME.sh; NAME.zip: for Windows).",
+)
 @click.option("--no-server", is_flag=True, help="Leave out the profile's server environment.")
 @click.option("--yes", is_flag=True, help="Bundle what untrusted projects declare.")
 @click.option("--as-of", help="Resolve unpinned requirements as of DATE (or now).")
@@ -86,9 +90,15 @@ def build_command(
                     click.echo(line)
                 return
             assert output is not None
-            for line in inst.write_installer(
-                expanded, output, paths=paths, profile=profile, choices=choices, progress=p
-            ):
+            if output.name.endswith(".zip"):  # Windows: install.ps1, uv.exe, Windows wheels
+                lines = inst.write_windows_installer(
+                    expanded, output, paths=paths, profile=profile, choices=choices, progress=p
+                )
+            else:
+                lines = inst.write_installer(
+                    expanded, output, paths=paths, profile=profile, choices=choices, progress=p
+                )
+            for line in lines:
                 click.echo(line)
             return
         plan = build.plan_bundle(
