@@ -55,6 +55,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def _unit_tests_ask_no_index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A test not marked integration asks no package index: uv answers from its cache or not
+    at all (fitting a notebook to its date is then left undecided, quickly)."""
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setenv("UV_OFFLINE", "1")
+
+
 @dataclass
 class Orbit:
     """Runs the real `orbit` command line against one ORBIT_HOME and a fake HOME."""
@@ -62,6 +70,10 @@ class Orbit:
     home: Path
     user_home: Path
     started: set[str] = field(default_factory=set)
+    # The clock (``ORBIT_NOW``): what "now" is for undated notebooks and the kernel packages'
+    # cool-down. None: the real time. A fixed date makes a test independent of releases
+    # published after it (every date Orbit resolves as of is then at or before it).
+    now: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -78,6 +90,8 @@ class Orbit:
             XDG_DATA_HOME=str(self.user_home / ".local" / "share"),
             XDG_CACHE_HOME=str(self.user_home / ".cache"),
         )
+        if self.now:
+            env["ORBIT_NOW"] = self.now
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 

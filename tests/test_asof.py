@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_orbit import asof
 from jupyter_orbit.errors import AsOfError, BuildError, InputError
+from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.prepare import recall_now, remember_now
 from jupyter_orbit.resolve import resolve
@@ -65,7 +66,10 @@ def test_future_date_is_refused(text):
 def test_python_of_a_date_and_debian_snapshot():
     assert asof.python_of("2017-05-01T00:00:00Z") == "3.6"
     assert asof.python_of("2021-06-01T00:00:00Z") == "3.9"
-    assert asof.python_of("2015-01-01T00:00:00Z") is None
+    assert asof.python_of("2015-01-01T00:00:00Z") == "3.4"
+    assert asof.python_of("2009-01-01T00:00:00Z") is None
+    assert asof.python_released("3.10") == "2021-10-04T00:00:00Z"
+    assert asof.pythons_released("2017-05-01T00:00:00Z")[-2:] == ["3.5", "3.6"]
     assert asof.debian_snapshot("2017-05-01T00:00:00Z", "stretch") == (
         "deb [check-valid-until=no] https://snapshot.debian.org/archive/debian/20170501T000000Z/ "
         "stretch main"
@@ -234,7 +238,8 @@ def test_now_reuses_the_environment_built_for_the_same_requirements(tmp_path: Pa
     built = paths.envs_dir("local") / first.spec.env_id
     built.mkdir(parents=True)
     (built / "orbit-env.json").write_text("{}")  # what the local engine writes last
-    remember_now(paths, first)
+    env = Environment("local", first.spec.env_id, built, built / "bin" / "python")
+    remember_now(paths, first, first.spec.as_of, env)
 
     later = NOW + timedelta(days=40)
     again = res_of(nb, recall=recall, now=later)
@@ -468,3 +473,15 @@ def test_a_remembered_date_keeps_now_from_moving(tmp_path: Path):
     assert "first from now: no stamp, lock or git history" in today.as_of_detail
     # a date remembered "in the future" (a clock set wrong) is not used
     assert res_of(nb, remembered=dates.recall, now=NOW - timedelta(days=5)).as_of_source == "now"
+
+
+def test_the_clock_is_the_real_time_unless_orbit_now_fixes_it():
+    fixed = asof.clock({"ORBIT_NOW": "2025-06-01"})
+    assert asof.canonical(fixed) == "2025-06-01T00:00:00Z"
+    assert asof.canonical(asof.clock({"ORBIT_NOW": "2025-06-01T12:00:00+02:00"})) == (
+        "2025-06-01T10:00:00Z"
+    )
+    real = asof.clock({})
+    assert abs((real - asof.utcnow()).total_seconds()) < 60
+    with pytest.raises(InputError, match="ORBIT_NOW is not a date or time: 'soon'"):
+        asof.clock({"ORBIT_NOW": "soon"})

@@ -53,7 +53,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("manifests", frozenset({"manifests"})),
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines"})),
-    ("prepare", frozenset({"prepare", "resolve", "beside"})),
+    ("prepare", frozenset({"beside", "era", "prepare", "resolve"})),
     ("hub and bazaar", frozenset({"hub", "bazaar", "bundle"})),
     ("server", frozenset({"server"})),
     ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse", "bundler"})),

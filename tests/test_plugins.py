@@ -81,7 +81,8 @@ def test_a_toy_ecosystem_plugs_in_without_editing_orbit(tmp_path: Path):
     # the local engine's plan has the toy box's own step, between the venv and the commit
     actions = [s["action"] for s in report["plan"]["steps"]]
     assert "toy" in actions and actions[0] == "venv" and actions[-1] == "commit"
-    assert not (tmp_path / "orbit-home").exists()  # planning wrote nothing
+    # planning wrote nothing but the cache (the Pythons found on the machine)
+    assert [p.name for p in (tmp_path / "orbit-home").iterdir()] == ["cache"]
 
     r = orbit(tmp_path, site, "search", "robot", "--in", "toy", "--json")
     assert r.returncode == 0, r.stderr

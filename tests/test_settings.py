@@ -156,3 +156,21 @@ def test_services_beside_kernels_stop_after_them_unless_the_profile_says_otherwi
     assert kept.defaults.services == "keep"
     assert 'services = "keep"' in st.render(kept, GOOD + 'services = "keep"\n')
     assert "services" not in st.render(st.parse(GOOD, Path("profile.toml")), GOOD)  # as it was
+
+
+def test_the_cooldown_is_a_profile_setting(tmp_path):
+    path = tmp_path / "profile.toml"
+    assert st.cooldown_days(path) == 7  # no file: the default
+    path.write_text(GOOD)
+    assert st.cooldown_days(path) == 7
+    assert "cooldown" not in path.read_text()
+    path.write_text(GOOD + "cooldown_days = 14\n")
+    assert st.cooldown_days(path) == 14
+    st.write(path, st.read(path))
+    assert "cooldown_days = 14" in path.read_text()
+    with pytest.raises(InputError, match=r"defaults\.cooldown_days: 1000 is out of range"):
+        st.parse(GOOD + "cooldown_days = 1000\n", path)
+    # A profile that never set it is written as it was.
+    plain = tmp_path / "plain.toml"
+    st.write(plain, st.default_settings())
+    assert "cooldown" not in plain.read_text()

@@ -87,6 +87,27 @@ def check_uv() -> Check:
     return Check("uv", OK, f"{out.stdout.strip()} ({uv})")
 
 
+def check_pythons(paths: Paths) -> Check:
+    """Every Python on this machine (pyenv, asdf, conda, Homebrew, uv's, the system's …): the
+    ones an old notebook's environment can be built with."""
+    from jupyter_orbit import pythons
+
+    found = pythons.discover(paths.cache_dir)
+    usable = [i for i in found if i.usable]
+    shown = ", ".join(i.label() for i in usable)
+    old = [i.label() for i in found if not i.usable]
+    if old:
+        shown += f"; too old for uv: {', '.join(old)}"
+    if not usable:
+        return Check(
+            "pythons",
+            WARN,
+            "no Python Orbit can build environments with was found",
+            "install one with uv (`uv python install 3.12`), pyenv or your system's packages",
+        )
+    return Check("pythons", OK, shown)
+
+
 def find_browser() -> str | None:
     for name in _BROWSERS:
         if found := shutil.which(name):
@@ -416,7 +437,7 @@ def _check_kernelspecs(store: ProfileStore, prof: ProfilePaths, settings: Settin
 
 
 def run(paths: Paths, profile: str) -> list[Check]:
-    checks = [check_python(), check_uv(), check_display(), check_browser()]
+    checks = [check_python(), check_uv(), check_pythons(paths), check_display(), check_browser()]
     checks += [check_containers(), check_disk(paths)]
     checks += check_profile(paths, profile)
     return checks

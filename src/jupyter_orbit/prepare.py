@@ -32,10 +32,11 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from jupyter_orbit import asof, indexes, offline, usage
+from jupyter_orbit import asof, era, indexes, offline, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.hardware.fit import Fit, Hardware, fit
@@ -120,6 +121,10 @@ class Choices:
     # The stand-in registries of the installed bundles, when they run: builds install from
     # them and kernels get them as their installers' index (``offline``).
     offline: offline.Serving | None = None
+    # The clock: what "now" is for undated notebooks and for the kernel's packages' cool-down
+    # (``ORBIT_NOW`` fixes it, read here at the edge), and the profile's cool-down in days.
+    now: datetime = field(default_factory=asof.clock)
+    cooldown_days: int = era.COOLDOWN_DAYS
 
 
 @dataclass
@@ -177,9 +182,11 @@ def prepare(
         kernel=choices.kernel,
         default_python=default_python(),
         as_of=choices.as_of,
-        recall=recall_now(paths, choices.hardware),
+        now=choices.now,
+        recall=recall_now(paths),
         remembered=NotebookDates(paths.notebook_dates_dir).recall,
     )
+    unfitted = res  # what "now" is remembered by (read before the fit, in ``resolve``)
     if choices.locked:
         from jupyter_orbit.ecosystems.lockfile import check_locked
 
@@ -190,6 +197,19 @@ def prepare(
     res = engine.adapt(res)
     if res.engine != engine.id:
         res = dataclasses.replace(res, engine=engine.id)
+    # Only the package sources the user's configuration allows, before anything asks an index
+    # (fitting to the date resolves with uv).
+    indexes.check(res, choices.indexes, paths)
+    if engine.dates_kernel or engine.chooses_python:
+        with offline.using(choices.offline):  # installed bundles: their stand-ins answer
+            res = era.fit(
+                res,
+                paths,
+                choose=engine.chooses_python,
+                now=choices.now,
+                cooldown_days=choices.cooldown_days,
+                progress=progress,
+            )
     recipe = get_recipe(res.spec.kernel)
     launch = Launch(res.notebook, choices.root or res.project_root, choices.allow_host_access)
     out = Prepared(res, engine, recipe, launch, warnings=_warnings(res))
@@ -197,13 +217,11 @@ def prepare(
         return out
     # The hardware the notebook declares, and the build of torch/jax it leads to (part of the
     # environment's id); a machine without it is refused here, before anything is built.
-    resolved = res
     out.hardware = fit(res, choices.hardware)
     res = out.resolution = out.hardware.apply(res)
     out.launch = launch = dataclasses.replace(launch, hardware=out.hardware)
     out.hardware.check()
     # refuse what the notebook may not ask for, before anything is looked up or built
-    indexes.check(resolved, choices.indexes, paths)
     engine.check_launch(launch)
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):
@@ -211,7 +229,7 @@ def prepare(
     try:
         out.plan = engine.plan(res.spec)
     except OrbitError as err:
-        raise asof.explain(err, res) from None
+        raise _explain(err, res, engine, choices, paths) from None
     out.warnings = (*out.plan.warnings, *out.warnings)
     if last < STAGES.index("build"):
         return out
@@ -226,9 +244,9 @@ def prepare(
             with offline.using(choices.offline):
                 out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:
-            raise asof.explain(err, res) from None
+            raise _explain(err, res, engine, choices, paths) from None
         out.built = True
-        remember_now(paths, resolved)
+        remember_now(paths, unfitted, res.spec.as_of, out.environment)
     if last < STAGES.index("launch"):
         return out
     out.launch, data_env = _data(res, launch, choices, paths, progress)
@@ -259,6 +277,18 @@ def _data(
     return attach(res.notebook, launch, store, consent=consent, progress=progress)
 
 
+def _explain(
+    err: OrbitError, res: Resolution, engine: Engine, choices: Choices, paths: Paths
+) -> OrbitError:
+    """A failure told with its date, and a Python that would work when one was declared."""
+    from jupyter_orbit.errors import BuildError
+
+    python = None
+    if isinstance(err, BuildError) and engine.chooses_python and res.spec.as_of:
+        python = era.suggest(res, paths, now=choices.now, cooldown_days=choices.cooldown_days)
+    return asof.explain(err, res, cache=paths.cache_dir, python=python)
+
+
 def _warnings(res: Resolution) -> tuple[str, ...]:
     return tuple(
         f"packages may come from somewhere other than the registry: {item}"
@@ -276,30 +306,34 @@ def _now_file(paths: Paths, engine: str, res: Resolution) -> Path:
     return paths.envs_dir(engine.split(":")[0]) / ".as-of-now" / asof.dateless_id(res.spec)
 
 
-def recall_now(paths: Paths, hardware: Hardware | None = None) -> asof.Recall:
+def recall_now(paths: Paths) -> asof.Recall:
+    """The date remembered for these requirements, while the environment built with it (by
+    the engine named beside it) still exists."""
+
     def recall(res: Resolution) -> str | None:
         try:
-            text = _now_file(paths, res.engine, res).read_text().strip()
-            engine = get_engine(res.engine, paths)
-        except (OSError, OrbitError):
+            date, engine_id, env_id = _now_file(paths, res.engine, res).read_text().split()
+            engine = get_engine(engine_id, paths)
+        except (OSError, OrbitError, ValueError):
             return None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", date):
             return None
-        dated = dataclasses.replace(res, spec=dataclasses.replace(res.spec, as_of=text))
-        if hardware is not None:  # the environment was built with its torch/jax build
-            with contextlib.suppress(OrbitError):
-                dated = fit(dated, hardware).apply(dated)
-        return text if engine.lookup(dated.spec) else None
+        return date if engine.lookup_id(env_id) else None
 
     return recall
 
 
-def remember_now(paths: Paths, res: Resolution) -> None:
+def remember_now(
+    paths: Paths, res: Resolution, as_of: str | None, env: Environment | None = None
+) -> None:
+    """Remember ``as_of`` for ``res`` (as read, before the engine adapted it and the era fit),
+    with the environment built for it."""
     from jupyter_orbit import atomic
 
-    if res.spec.as_of is None:
+    if as_of is None or env is None:
         return
     source, detail = res.as_of_source, res.as_of_detail.lower()
     if source == asof.NOW or (source == asof.CLI and "now" in detail):
         with contextlib.suppress(OSError):  # only an optimisation: the next "now" is today
-            atomic.write_text(_now_file(paths, res.engine, res), res.spec.as_of + "\n")
+            text = f"{as_of} {env.engine} {env.env_id}\n"
+            atomic.write_text(_now_file(paths, res.engine, res), text)

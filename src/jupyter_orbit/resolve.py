@@ -140,13 +140,16 @@ def _read_project(
             continue
         src = binders[0] if binders else folder
         found = []
+        readers = []
         for m in manifests:
             present = [src / n for n in m.filenames if (src / n).is_file()]
             if present:  # environment.yml before environment.yaml: the first spelling wins
                 # Paths a file refers to (-r, -e) must stay inside the project.
                 found.append(m.read(present[0], root=marked or folder, level=Level.PROJECT))
+                readers.append(m)
                 reason = f"{present[0].name} is read instead"
                 layers.ignored += [Ignored(p, reason) for p in present[1:]]
+        _python_rules(readers, found, binder=bool(binders))
         for n, reason in KNOWN_UNREAD.items():
             if (src / n).exists():
                 layers.ignored.append(Ignored(src / n, reason))
@@ -161,6 +164,17 @@ def _read_project(
             layers.ignored += [Ignored(p, reason) for p in here]
         # ``found`` is in the formats' precedence order already
         layers.items += found
+
+
+def _python_rules(readers: list[Manifest], found: list[Contribution], *, binder: bool) -> None:
+    """Drop the Python of a file that repo2docker would not take it from, beside the others
+    (runtime.txt beats requires-python; the conda and Pipfile builds read only their own)."""
+    kinds = {c.kind for c in found}
+    for m, c in zip(readers, found, strict=True):
+        if c.python and (why := m.python_ignored(kinds, binder=binder)):
+            name = c.path.name if c.path else c.kind
+            c.notes.append(f"{name}: its Python ({c.python}) is not used: {why}")
+            c.python = None
 
 
 def _combine(
@@ -236,6 +250,7 @@ def _combine(
         got, missed = used.get(id(c), []), lost.get(id(c), [])
         if got:
             sources.append(Source(c.kind, c.path, c.level, tuple(got)))
+        if got or not c.provides():  # what a file that sets nothing says is still told
             notes += c.notes
         if missed and c.path is not None:
             by = "; ".join(f"{name} from {_label(w)}" for name, w in missed)

@@ -24,6 +24,7 @@ ALL_KERNELS = "all"
 SERVICES = ("stop", "keep", "off")  # what becomes of services beside kernels (jupyter_orbit.beside)
 MAX_EXTENSIONS = 64
 MAX_POOL = 16
+MAX_COOLDOWN = 365
 # Parts of the server environment itself: an extension list may not replace them.
 CORE_PACKAGES = frozenset({"jupyterlab", "jupyter-orbit", "jupyter-server", "jupyterlab-server"})
 _PYTHON = re.compile(r"^3\.\d{1,2}(\.\d{1,3})?$")
@@ -53,6 +54,9 @@ class Defaults:
     pool_max_envs: int = 3
     announcements: bool = False  # JupyterLab's news feed and update checks (they go online)
     services: str = "stop"  # services beside kernels, after the last: "stop", "keep"; or "off"
+    # Days a release must have been public before the kernel's own packages, moving forward
+    # from a notebook's date, may take it (``jupyter_orbit.era``).
+    cooldown_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class Settings:
                 "announcements": d.announcements,
                 # written once it differs from the default, so older files stay as they are
                 **({"services": d.services} if d.services != Defaults.services else {}),
+                # written only when changed, so profiles made before keep their text
+                **({"cooldown_days": d.cooldown_days} if d.cooldown_days != 7 else {}),
             },
             "indexes": {"allowed": list(self.allowed_indexes)},
         } | ({"hardware": hw} if (hw := self.hardware.to_dict()) else {})
@@ -118,6 +124,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "pool_max_envs": int,
         "announcements": bool,
         "services": str,
+        "cooldown_days": int,
     },
     "indexes": {"allowed": list},
 }
@@ -205,6 +212,12 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
             '"stop": services stop after the last kernel using them; "keep": they stay up; '
             '"off": Orbit never starts them',
         )
+    cooldown = defaults.get("cooldown_days", Defaults.cooldown_days)
+    if not 0 <= cooldown <= MAX_COOLDOWN:
+        raise bad(
+            "defaults.cooldown_days", f"{cooldown} is out of range", f"use 0 to {MAX_COOLDOWN}"
+        )
+    pools["cooldown_days"] = cooldown
     allowed = doc.get("indexes", {}).get("allowed", [])
     if not all(isinstance(a, str) and a.strip() for a in allowed):
         raise bad(
@@ -288,6 +301,11 @@ def check_engine(name: str, path: Path | str) -> str:
             path=path,
         )
     return name
+
+
+def cooldown_days(path: Path) -> int:
+    """The profile's cool-down (``defaults.cooldown_days``), the default when it has no file."""
+    return read(path).defaults.cooldown_days if path.exists() else Defaults.cooldown_days
 
 
 def read(path: Path) -> Settings:

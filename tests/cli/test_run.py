@@ -147,7 +147,8 @@ def test_env_human_output(orbit: Orbit, tmp_path: Path):
 
 
 def test_dry_run_prints_the_steps_and_creates_nothing(tmp_path: Path):
-    """On a fresh home: the plan as the engine will run it, and nothing under the data root."""
+    """On a fresh home: the plan as the engine will run it, and nothing under the data root
+    but the cache (the Pythons found on the machine, uv's answers about the date)."""
     import os
     import subprocess
     import sys
@@ -172,7 +173,7 @@ def test_dry_run_prints_the_steps_and_creates_nothing(tmp_path: Path):
     assert "resolve" in steps and "install" in steps and steps[-2:] == ["bytecode", "commit"]
     assert steps.index("check-apt") < steps.index("resolve")  # system packages first
     assert "pypi:six" in r.stdout and "apt:dpkg" in r.stdout
-    assert not home.exists()
+    assert [p.name for p in home.iterdir()] == ["cache"]  # no environment, profile or state
 
 
 def test_a_gpu_notebook_on_this_machine_without_one_is_refused(tmp_path: Path):

@@ -133,12 +133,11 @@ def test_unavailable_python_names_the_available_ones(orbit: Orbit, tmp_path: Pat
     nb = make_notebook(tmp_path / "p" / "nb.ipynb", "1")
     r = orbit.run("run", str(nb), "--python", "3.99", "--yes")
     assert r.returncode == 2
-    assert "Python 3.99 is not available" in r.stderr
-    assert (
-        "available here: " in r.stderr
-        and f"{sys.version_info[0]}.{sys.version_info[1]}" in r.stderr
-    )
-    assert "--python" in r.stderr
+    err = " ".join(r.stderr.split())
+    assert "Python 3.99 is not on this machine (found: " in err
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}." in err
+    assert "uv cannot install it" in err and "uv python install" not in err
+    assert f"--python {sys.version_info[0]}.{sys.version_info[1]} --as-of now" in err
     assert not (orbit.home / "envs" / "local").exists() or not list(
         (orbit.home / "envs" / "local").iterdir()
     )
@@ -185,3 +184,25 @@ def test_the_kernel_s_programs_are_the_environment_s_in_run_and_in_the_server(
     _, reply = run_code(server, "nb.ipynb", "\n".join(ENV_CELLS))
     assert reply.status == "ok", reply.stderr
     check_env_output(reply.stdout, location)
+
+
+def test_a_python_uv_can_download_is_installed_first(orbit: Orbit, tmp_path: Path):
+    """Not on this machine but offered by uv: the plan installs it first, saying so; where
+    downloads fail (no network), the error says what is here and the ways out."""
+    from jupyter_orbit import pythons
+    from jupyter_orbit.uvcli import python_downloads
+
+    here = pythons.by_minor(pythons.discover())
+    wanted = next((m for m in sorted(python_downloads()) if m not in here), None)
+    if wanted is None:
+        pytest.skip("every Python uv can download is on this machine already")
+    nb = make_notebook(tmp_path / "p" / "nb.ipynb", "1")
+    plan = orbit.run("run", str(nb), "--python", wanted, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert f"python     Python {wanted} is not on this machine: uv installs it" in plan.stdout
+    r = orbit.run("run", str(nb), "--python", wanted, "--yes", timeout=600)
+    if r.returncode == 0:  # this machine can download it
+        return
+    err = " ".join(r.stderr.split())
+    assert f"uv could not download Python {wanted}" in err and "found here: " in err
+    assert "connect and try again" in err

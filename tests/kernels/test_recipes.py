@@ -16,8 +16,7 @@ from jupyter_orbit.kernels.recipes import (
     recipe_for,
 )
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.prepare import Choices
-from jupyter_orbit.pythons import default_python
+from jupyter_orbit.prepare import Choices, prepare
 from jupyter_orbit.resolve import resolve
 from jupyter_orbit.server import catalog
 from tests.conftest import make_notebook
@@ -185,12 +184,8 @@ def test_catalog_states(tmp_path, monkeypatch):
     folder.mkdir()
     python = catalog.recipe_state(paths, get_recipe("python"), folder, Choices(root=folder))
     assert python["state"] == "installable" and python["installs"] == ["ipykernel (PyPI)"]
-    assert (
-        python["env_id"]
-        == resolve(
-            folder, root=folder, kernel="python", default_python=default_python()
-        ).spec.env_id
-    )
+    resolved = prepare(folder, Choices(root=folder, kernel="python"), paths, until="resolve")
+    assert python["env_id"] == resolved.env_id  # what the provisioner builds
     monkeypatch.setattr("shutil.which", lambda n: "/usr/bin/apt-get" if n == "apt-get" else None)
     needs_tool = get_recipe("python")
     needs_tool.system = (

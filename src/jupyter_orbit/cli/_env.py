@@ -28,6 +28,7 @@ def env_command(
     from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
+    from jupyter_orbit.settings import cooldown_days
 
     paths = Paths.from_env()
     choices = Choices(
@@ -37,6 +38,7 @@ def env_command(
         as_of=as_of,
         hardware=Hardware.of_profile(paths.profile(profile)),
         indexes=IndexPolicy.for_profile(paths, profile),
+        cooldown_days=cooldown_days(paths.profile(profile).settings_file),
     )
     plan: Plan | None = None
     problem: OrbitError | None = None
@@ -80,6 +82,7 @@ def to_report(
         "as_of": spec.as_of,
         "as_of_source": res.as_of_source,
         "as_of_detail": res.as_of_detail,
+        "python_detail": res.python_detail,
         "engine": res.engine,
         "built": bool(plan and plan.built),
         "location": plan.location if plan else None,
@@ -149,9 +152,17 @@ def _print(r: dict[str, Any]) -> None:
         out.print(f"  location  {r['location']}")
     spec = r["spec"]
     out.print(f"  kernel    {spec['kernel']}   python {spec['python']}")
+    if r["python_detail"]:
+        out.print(f"  python    {r['python_detail']}")
     out.print(
         f"  as of     {r['as_of'] or 'no date'}  [dim]({r['as_of_source']}: {r['as_of_detail']})[/]"
     )
+    if spec.get("kernel_as_of") and spec["kernel_as_of"] != r["as_of"]:
+        floating = ", ".join(spec.get("floating") or []) or "all"
+        how = "moved forward" if spec["kernel_as_of"] > (r["as_of"] or "") else "a cool-down back"
+        out.print(f"  kernel's  as of {spec['kernel_as_of']}  [dim]({how}: {floating})[/]")
+    if spec.get("wheels_only"):
+        out.print("  builds    wheels only: nothing is compiled from source")
     table = Table(
         "ecosystem",
         "requirement",

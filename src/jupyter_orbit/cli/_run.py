@@ -46,6 +46,7 @@ def _run_command(
     from jupyter_orbit.hardware.fit import Hardware
     from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.prepare import Choices, Consent, prepare
+    from jupyter_orbit.settings import cooldown_days
 
     paths, prof = locations(profile)
     choices = Choices(
@@ -53,6 +54,7 @@ def _run_command(
         engine=engine,
         default_engine=_profile_engine(paths, profile),
         as_of=as_of,
+        cooldown_days=cooldown_days(paths.profile(profile).settings_file),
         locked=locked,
         allow_host_access=allow_host_access,
         consent=Consent(yes=yes, ask=_ask if _interactive() else None),
@@ -124,6 +126,8 @@ def _print_plan(prepared: Prepared) -> None:
     assert plan is not None
     click.echo(f"{res.notebook}: environment {plan.env_id} ({plan.engine})")
     click.echo(f"  {'as of':<10} {asof.describe(res)}")
+    if res.python_detail:
+        click.echo(f"  {'python':<10} {res.python_detail}")
     if plan.built:
         click.echo(f"  {'built':<10} nothing to do; the kernel starts in it")
     if prepared.hardware is not None and (accelerator := prepared.hardware.accelerator):

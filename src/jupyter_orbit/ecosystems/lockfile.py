@@ -21,13 +21,13 @@ from jupyter_orbit.errors import InputError
 from jupyter_orbit.model import EnvSpec
 
 _HEADER = re.compile(
-    r"^# orbit lock (?P<v>\d+); inputs (?P<inputs>sha256:[0-9a-f]+); python (?P<python>\S+)"
+    r"^# orbit lock (?P<v>\d+); inputs (?P<inputs>sha256:[0-9a-f]+); python (?P<python>[^;\s]+)"
 )
 
 
 def inputs_digest(spec: EnvSpec) -> str:
     identity = spec.identity()
-    for key in ("lock", "as_of"):
+    for key in ("lock", "as_of", "kernel_as_of", "floating", "wheels_only"):
         identity.pop(key, None)
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()

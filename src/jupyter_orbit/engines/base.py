@@ -61,6 +61,11 @@ class Engine(ABC):
     # Whether its kernels join the network of the services beside them and reach each by its
     # name (kernels in containers); otherwise they reach the ports published on 127.0.0.1.
     joins_service_network: ClassVar[bool] = False
+    # Fitting to the notebook's time (``jupyter_orbit.era``): the engine builds with this
+    # machine's Pythons, so one can be chosen to fit the notebook (``chooses_python``); it
+    # resolves PyPI packages with uv here, so the kernel's own are dated (``dates_kernel``).
+    chooses_python: ClassVar[bool] = False
+    dates_kernel: ClassVar[bool] = False
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths

@@ -55,6 +55,7 @@ class DockerEngine(Engine):
     name = "docker"
     stores = "image"
     joins_service_network = True
+    dates_kernel = True  # its images' Python is the base's; the kernel's packages are dated
 
     def __init__(self, paths: Paths, client: docker.DockerClient | None = None) -> None:
         super().__init__(paths)

@@ -107,3 +107,19 @@ def line_of(text: str, pattern: str | re.Pattern[str], start: int = 1) -> int | 
         if rx.search(content):
             return number
     return None
+
+
+_LEADING_VERSION = re.compile(r"\d+(\.\d+)*")
+
+
+def binder_python(text: str) -> str | None:
+    """A declared Python as repo2docker takes it: the leading version's major.minor
+    (``3.11.13`` → ``3.11``); a bare major stays a major (``3``: any Python 3), except ``2``,
+    which can only be 2.7. None when the text starts with no version."""
+    m = _LEADING_VERSION.match(text.strip())
+    if m is None:
+        return None
+    parts = m.group().split(".")
+    if len(parts) == 1:
+        return "2.7" if parts[0] == "2" else parts[0]
+    return ".".join(parts[:2])

@@ -39,7 +39,7 @@ from jupyter_orbit.ecosystems.conda_names import (
 from jupyter_orbit.ecosystems.conda_names import pypi_name as conda_pypi_name
 from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
-from jupyter_orbit.manifests._common import add_note, python_request, read_text
+from jupyter_orbit.manifests._common import add_note, binder_python, python_request, read_text
 from jupyter_orbit.manifests.base import Contribution, Manifest
 from jupyter_orbit.manifests.requirements import RequirementLines
 from jupyter_orbit.model import Level, Origin, Requirement
@@ -159,9 +159,11 @@ class EnvironmentYml(Manifest):
         name, terms = parse_match_spec(item, origin)
         if name.lower() == "python":
             if terms:
-                out.python = python_request(
+                version = python_request(
                     python_version(terms), what="python", path=path, line=origin.line
                 )
+                # A plain version is major.minor, as repo2docker takes it; a range stays one.
+                out.python = binder_python(version) if version[:1].isdigit() else version
             return
         if no_pypi(name):
             skipped.append(name)

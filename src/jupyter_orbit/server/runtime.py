@@ -93,6 +93,8 @@ class OrbitRuntime:
     def choices(self, kernel: str | None = None) -> Choices:
         """What this server decides for every launch: its root, its default engine, the host
         access the user allowed when starting it."""
+        from jupyter_orbit.settings import cooldown_days
+
         return Choices(
             kernel=kernel,
             default_engine=self.default_engine,
@@ -100,6 +102,7 @@ class OrbitRuntime:
             allow_host_access=self.allow_host_access,
             hardware=Hardware.of_profile(self.profile),  # its [hardware] settings, this machine
             offline=self.offline,
+            cooldown_days=cooldown_days(self.profile.settings_file),
         )
 
     def serve_bundles(self) -> None:
