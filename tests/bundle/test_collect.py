@@ -117,6 +117,35 @@ def test_target_for_another_python_uses_its_tags():
     assert t.environment["python_version"] == "3.12"
 
 
+def test_a_windows_target_takes_windows_wheels_and_markers():
+    """The Windows installer's target: 64-bit Windows wheels, Windows markers, its label."""
+    t = Target.windows("3.11")
+    assert t.tags[0] == "cp311-cp311-win_amd64" and "py3-none-any" in t.tags
+    assert not any("linux" in tag for tag in t.tags)
+    assert t.environment["sys_platform"] == "win32" and t.environment["os_name"] == "nt"
+    assert t.label == ("win32-AMD64", "python3.11")
+    pages = {
+        "pywinpty": _page(
+            ("pywinpty-2.0.15-cp311-cp311-win_amd64.whl", "a" * 64, 10),
+            ("pywinpty-2.0.15.tar.gz", "b" * 64, 20),
+        ),
+        "uv": _page(
+            ("uv-0.7.0-py3-none-manylinux_2_17_x86_64.whl", "c" * 64, 30),
+            ("uv-0.7.0-py3-none-win_amd64.whl", "d" * 64, 40),
+        ),
+    }
+    pins = collect.parse_pins(
+        "pywinpty==2.0.15 ; os_name == 'nt'\nuv==0.7.0\nuvloop==0.21.0 ; sys_platform != 'win32'\n",
+        environment=t.environment,
+    )
+    assert [p.name for p in pins] == ["pywinpty", "uv"]  # uvloop is not for Windows
+    plan = collect.plan_pypi(pins, pages, t)
+    assert [p.filename for p in plan] == [
+        "pywinpty-2.0.15-cp311-cp311-win_amd64.whl",
+        "uv-0.7.0-py3-none-win_amd64.whl",
+    ]
+
+
 LOCK = {
     "lockfileVersion": 3,
     "packages": {

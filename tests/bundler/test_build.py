@@ -53,6 +53,21 @@ def test_orbit_is_told_apart_from_its_dependencies():
     assert not build._is_orbit("jupyter-server==2.14.0")
 
 
+def test_a_windows_installer_carries_no_targets(tmp_path):
+    """Targets' environments are resolved for this machine: not for a Windows installer."""
+    from jupyter_orbit.prepare import Choices
+
+    nb = _nb(tmp_path / "project" / "nb.ipynb", {"pypi": ["six"]})
+    with pytest.raises(InputError, match="for Windows carries Orbit and the profile only"):
+        build.plan_bundle(
+            [str(nb)],
+            paths=Paths(tmp_path / "home"),
+            profile="default",
+            choices=Choices(),
+            windows=True,
+        )
+
+
 @pytest.mark.integration
 def test_the_same_inputs_give_the_same_bytes(tmp_path):
     nb = _nb(tmp_path / "project" / "nb.ipynb", {"pypi": ["six"]})
