@@ -25,6 +25,7 @@ pytest_plugins = (
     "tests.support.browser",
     "tests.support.indexes",
     "tests.support.devices",
+    "tests.support.verdaccio",
 )
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
@@ -45,6 +46,7 @@ INTEGRATION_FIXTURES = frozenset(
         "no_kernel_containers",
         "board",
         "device_kernel",
+        "verdaccio_tool",
     }
 )
 

@@ -50,14 +50,12 @@ def pypi_bundle(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 @pytest.fixture(scope="session")
-def npm_bundle(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed")
+def npm_bundle(tmp_path_factory: pytest.TempPathFactory, verdaccio_tool: archive.Entry) -> Built:
     dest = tmp_path_factory.mktemp("npm-bundle")
     lock = collect.npm_lock(NPM_SPECS)
     planned = collect.plan_npm(lock, needed_by=("test:npm",))
     entries = collect.collect_npm(planned, dest / "npm")
-    entries.append(collect.collect_verdaccio(dest / "tools"))
+    entries.append(verdaccio_tool)
     out = dest / "npm.orbit-bundle.tar.gz"
     manifest = archive.write_bundle(out, entries, name="npm-test", created=AS_OF)
     return Built(out, manifest, dest / "npm")

@@ -11,7 +11,7 @@ import subprocess
 import httpx
 import pytest
 
-from jupyter_orbit.bundle import archive, collect
+from jupyter_orbit.bundle import archive
 from jupyter_orbit.bundle.registries import NpmRegistry, PyPIIndex
 from jupyter_orbit.bundle.store import BundleStore
 from tests.support.pypi_index import build_wheel
@@ -43,7 +43,7 @@ def test_the_pypi_stand_in_never_redirects_to_pypi_and_takes_no_uploads(tmp_path
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
-def test_the_npm_stand_in_has_no_uplinks_and_refuses_publishing(tmp_path):
+def test_the_npm_stand_in_has_no_uplinks_and_refuses_publishing(tmp_path, verdaccio_tool):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "package.json").write_text(
@@ -58,7 +58,7 @@ def test_the_npm_stand_in_has_no_uplinks_and_refuses_publishing(tmp_path):
     )
     entries = [
         archive.Entry(tmp_path / "orbit-offline-demo-1.0.0.tgz", "npm"),
-        collect.collect_verdaccio(tmp_path / "tools"),
+        verdaccio_tool,
     ]
     bundle = tmp_path / "b.tar.gz"
     archive.write_bundle(bundle, entries)
