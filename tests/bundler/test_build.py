@@ -73,6 +73,15 @@ def test_the_same_inputs_give_the_same_bytes(tmp_path):
     nb = _nb(tmp_path / "project" / "nb.ipynb", {"pypi": ["six"]})
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORBIT_")}
     env["ORBIT_HOME"] = str(tmp_path / "home")
+    (tmp_path / "numbers.csv").write_text("x\n1\n2\n")
+    added = subprocess.run(
+        [ORBIT, "data", "add", str(tmp_path / "numbers.csv"), "--to", str(nb)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr[-2000:]
     outs = []
     for n in (1, 2):
         out = tmp_path / f"b{n}.orbit-bundle.tar.gz"
@@ -90,6 +99,7 @@ def test_the_same_inputs_give_the_same_bytes(tmp_path):
     names = {m.meta.get("name") for m in manifest.members}
     assert {"six", "ipykernel", "pip"} <= names  # the notebook's, the kernel's, uv's seed
     assert not any(n and n.startswith("jupyter") and "orbit" in n for n in names)  # --no-server
+    assert [m.meta["name"] for m in manifest.of_kind("dataset")] == ["numbers.csv"]
     dry = subprocess.run(
         [ORBIT, "bundle", str(nb), "--no-server", "--yes", "--dry-run"],
         env=env,
@@ -98,6 +108,7 @@ def test_the_same_inputs_give_the_same_bytes(tmp_path):
         timeout=900,
     )
     assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "numbers.csv" in dry.stdout
     assert "six 1.17.0" in dry.stdout and dry.stdout.strip().splitlines()[-1].endswith(
         "(before images, data and built wheels)"
     )

@@ -92,8 +92,6 @@ def test_a_bundle_serves_a_machine_with_no_network(tmp_path):
     bundle = tmp_path / "lab.orbit-bundle.tar.gz"
     said = _orbit(["bundle", str(project), "--yes", "-q", "-o", str(bundle)], online, tmp_path)
     assert "wrote" in said and bundle.is_file()
-    listing = _orbit(["bundle", str(project), "--yes", "--dry-run"], online, tmp_path)
-    assert "numpy" in listing and "is-odd" in listing and "numbers.csv" in listing
 
     base = tmp_path / "airgap"
 
