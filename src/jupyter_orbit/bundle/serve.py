@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from jupyter_orbit import atomic
-from jupyter_orbit.bundle.registries import StandIn, stand_ins
+from jupyter_orbit.bundle.registries import StandIn, Unservable, stand_ins
 from jupyter_orbit.bundle.store import BundleStore
 from jupyter_orbit.offline import RECORD, Serving
 from jupyter_orbit.paths import Paths, ProfilePaths
@@ -32,7 +32,9 @@ class StandIns:
 
     def start(self, progress: Progress | None = None) -> Serving | None:
         """Start them (each verified against its bundle's sizes first); None when no bundle is
-        installed. A stand-in that fails stops the others and raises."""
+        installed. A stand-in this machine cannot run (no Node.js for npm packages, which then
+        cannot be installed here anyway) is left out with a warning; one that fails stops the
+        others and raises."""
         progress = progress or NullProgress()
         layers = self.store.layers()
         if not layers.bundles:
@@ -40,7 +42,10 @@ class StandIns:
         layers.check()
         try:
             for s in stand_ins(layers, self.workdir):
-                self.running.append(s.start(progress))
+                try:
+                    self.running.append(s.start(progress))
+                except Unservable as e:
+                    progress.warn(f"the bundles' {s.kind} packages are not served: {e.message}")
         except BaseException:
             self.stop()
             raise
