@@ -26,6 +26,7 @@ pytest_plugins = (
     "tests.support.indexes",
     "tests.support.devices",
     "tests.support.verdaccio",
+    "tests.support.offline_lab",
 )
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
@@ -47,6 +48,7 @@ INTEGRATION_FIXTURES = frozenset(
         "board",
         "device_kernel",
         "verdaccio_tool",
+        "shipped",
     }
 )
 
