@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from jupyter_orbit.bundle.archive import Manifest
 from jupyter_orbit.bundler import build
 from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.paths import Paths
@@ -219,10 +220,8 @@ def write_windows_installer(
 ) -> list[str]:
     """Write the Windows installer zip ``out`` (see the module's doc); ``targets`` are refused
     (their environments are resolved for this machine)."""
-    import zipfile
-
     from jupyter_orbit import __version__
-    from jupyter_orbit.bundle.archive import _atomic_out, human_size
+    from jupyter_orbit.bundle.archive import human_size
 
     progress = progress or NullProgress()
     with tempfile.TemporaryDirectory(prefix="orbit-installer-win-") as tmp:
@@ -231,44 +230,60 @@ def write_windows_installer(
         )
         bundle = Path(tmp) / BUNDLE
         manifest = build.write(plan, bundle, paths=paths, name="orbit-installer", progress=progress)
-        uv_wheel = [m for m in manifest.of_kind("wheel") if m.name.startswith("uv-")]
-        if len(uv_wheel) != 1:
-            raise OrbitError("the bundle carries no single Windows wheel of uv", None)
-        uv_exe = Path(tmp) / "uv.exe"
-        with tarfile.open(bundle, "r:gz") as tar:
-            member = tar.extractfile(uv_wheel[0].path)
-            assert member is not None
-            (Path(tmp) / uv_wheel[0].name).write_bytes(member.read())
-        with zipfile.ZipFile(Path(tmp) / uv_wheel[0].name) as whl:
-            exe = [n for n in whl.namelist() if n.endswith("/scripts/uv.exe")]
-            if not exe:
-                raise OrbitError(f"{uv_wheel[0].name} holds no uv.exe", None)
-            uv_exe.write_bytes(whl.read(exe[0]))
+        uv_exe = windows_uv(bundle, manifest, Path(tmp))
         python = next(p.python for p in plan.parts if p.label.startswith("profile:"))
         script = (
             PS1.replace("@VERSION@", __version__)
             .replace("@BUNDLE@", BUNDLE)
             .replace("@PYTHON@", python)
         )
-        files = {"uv.exe": uv_exe, BUNDLE: bundle}
-        sums = "".join(f"{_sha256(p)}  {name}\n" for name, p in sorted(files.items()))
         progress.step("writing", out.name)
-        with _atomic_out(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, data in [
-                ("SHA256SUMS", sums.encode()),
-                ("install.ps1", script.replace("\n", "\r\n").encode()),
-            ]:
-                z.writestr(_zipinfo(name), data)
-            for name, path in sorted(files.items()):
-                with path.open("rb") as src, z.open(_zipinfo(name), "w") as dst:
-                    while chunk := src.read(2**20):
-                        dst.write(chunk)
+        write_zip(out, script, {"uv.exe": uv_exe, BUNDLE: bundle})
     return [
         f"wrote {out} ({human_size(out.stat().st_size)}): Orbit {__version__} for 64-bit Windows, "
         f"uv, {len(manifest.members)} bundled files",
         "on Windows with Python 3.11+ and no network: unzip it, then "
         "powershell -ExecutionPolicy Bypass -File install.ps1",
     ]
+
+
+def windows_uv(bundle: Path, manifest: Manifest, work: Path) -> Path:
+    """``uv.exe`` out of the Windows wheel of uv that ``bundle`` carries, written into ``work``."""
+    import zipfile
+
+    wheels = [m for m in manifest.of_kind("wheel") if m.name.startswith("uv-")]
+    if len(wheels) != 1:
+        raise OrbitError("the bundle carries no single Windows wheel of uv", None)
+    wheel = work / wheels[0].name
+    with tarfile.open(bundle, "r:gz") as tar:
+        member = tar.extractfile(wheels[0].path)
+        if member is None:
+            raise OrbitError(f"{wheels[0].path} is not a file in the bundle", None)
+        wheel.write_bytes(member.read())
+    with zipfile.ZipFile(wheel) as whl:
+        exe = [n for n in whl.namelist() if n.endswith("/scripts/uv.exe")]
+        if not exe:
+            raise OrbitError(f"{wheel.name} holds no uv.exe", None)
+        out = work / "uv.exe"
+        out.write_bytes(whl.read(exe[0]))
+    return out
+
+
+def write_zip(out: Path, script: str, files: dict[str, Path]) -> None:
+    """The Windows installer: ``install.ps1`` (CRLF), ``SHA256SUMS`` of ``files`` and the files,
+    written atomically and reproducibly (sorted, dated 1980)."""
+    import zipfile
+
+    from jupyter_orbit.bundle.archive import _atomic_out
+
+    sums = "".join(f"{_sha256(p)}  {name}\n" for name, p in sorted(files.items()))
+    with _atomic_out(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(_zipinfo("SHA256SUMS"), sums.encode())
+        z.writestr(_zipinfo("install.ps1"), script.replace("\n", "\r\n").encode())
+        for name, path in sorted(files.items()):
+            with path.open("rb") as src, z.open(_zipinfo(name), "w") as dst:
+                while chunk := src.read(2**20):
+                    dst.write(chunk)
 
 
 def _zipinfo(name: str):
