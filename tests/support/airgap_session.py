@@ -28,7 +28,7 @@ CELLS = {
     "pip_import": "import tomlkit; print('tomlkit', tomlkit.__version__)",
     "npm": (
         "!mkdir -p /tmp/npm-here && cd /tmp/npm-here && npm install --no-audit --no-fund "
-        "is-odd@3.0.1 2>&1 | tail -2 && node -e \"console.log('odd', require('is-odd')(3))\""
+        "is-odd@3.0.1 2>&1 | tail -2 && node -e \"console.log('odd', String(require('is-odd')(3)))\""
     ),
     "pip_missing": "%pip install humanize",
 }
