@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +56,41 @@ INTEGRATION_FIXTURES = frozenset(
 )
 
 
+# The tests run in three processes (pytest-xdist, ``--dist loadgroup``): those that use the one
+# Docker engine run in one of them, in turn, since they count and remove its containers and
+# images and share one base image built once.
+DOCKER_FIXTURES = frozenset({"docker_client", "docker_base", "no_kernel_containers"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if INTEGRATION_FIXTURES & used:
             item.add_marker(pytest.mark.integration)
+        if DOCKER_FIXTURES & used:
+            item.add_marker(pytest.mark.xdist_group("docker"))
+        elif "verdaccio_tool" in used or "npm_bundle" in used:  # verdaccio prepared once
+            item.add_marker(pytest.mark.xdist_group("verdaccio"))
+    _name_groups(config, items)
+
+
+def _name_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test's ``xdist_group`` into its id (``...::test@docker``), by which xdist's
+    ``loadgroup`` sends a group's tests to one process. xdist 3.8 sets it through an attribute
+    pytest 9.2 no longer reads (``_nodeid``), so groups were spread over every process."""
+    if not getattr(config.option, "loadgroup", False):
+        return  # not a worker of a ``--dist loadgroup`` run
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest, where xdist's own suffix works
+        return
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
 @pytest.fixture(autouse=True)
@@ -128,10 +162,19 @@ class Orbit:
         self.started.clear()
 
 
+# uv's answers to the date fit's questions (``era``), shared by every home of one test run: a
+# question about the past has one answer, and keys name the indexes and the interpreter asked.
+ERA_ANSWERS = Path(tempfile.mkdtemp(prefix="orbit-tests-era-"))
+atexit.register(shutil.rmtree, ERA_ANSWERS, True)
+
+
 def _orbit(base: Path) -> Orbit:
     home = base / "orbit-home"
     user_home = base / "home"
     user_home.mkdir(parents=True, exist_ok=True)
+    (home / "cache").mkdir(parents=True, exist_ok=True)
+    if not (home / "cache" / "era").exists():
+        (home / "cache" / "era").symlink_to(ERA_ANSWERS, target_is_directory=True)
     return Orbit(home, user_home)
 
 

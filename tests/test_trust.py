@@ -22,3 +22,19 @@ def test_damaged_trust_record_trusts_nothing(tmp_path):
     f.write_text("{not json")
     assert not TrustStore(f).is_trusted(tmp_path)
     assert f.exists()
+
+
+def test_a_record_made_before_generations_were_kept_still_holds(tmp_path):
+    import json
+
+    from jupyter_orbit.trust import TrustStore
+
+    store = TrustStore(tmp_path / "trust.json")
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    store.trust(proj)
+    data = json.loads(store.path.read_text())
+    [record] = data["trusted"].values()
+    record["identity"] = record["identity"][:2]  # device and inode only, as before
+    store.path.write_text(json.dumps(data))
+    assert store.is_trusted(proj)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,48 @@ MAX_WALK_DEPTH = 6
 _SKIP = {"node_modules", "__pycache__", "site-packages", ".venv", "venv", ".tox", ".git"}
 
 
+# Linux's FS_IOC_GETVERSION: an inode's generation, drawn anew each time its number is reused
+# (ext4 hands a freed inode number straight back to the next folder made).
+_FS_IOC_GETVERSION = 0x80087601
+
+
 def _identity(path: Path) -> list[int] | None:
+    """Which folder (or file) ``path`` is: device and inode, and the inode's generation where
+    the file system keeps one, so a folder deleted and made again is another one."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return [st.st_dev, st.st_ino]
+    ident = [st.st_dev, st.st_ino]
+    if (generation := _generation(path)) is not None:
+        ident.append(generation)
+    return ident
+
+
+def _generation(path: Path) -> int | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        answer = fcntl.ioctl(fd, _FS_IOC_GETVERSION, bytes(8))
+    except OSError:  # a file system without generations (tmpfs, overlay, NFS …)
+        return None
+    finally:
+        os.close(fd)
+    return struct.unpack("I", answer[:4])[0]
+
+
+def _same(path: Path, recorded: list[int]) -> bool:
+    """Whether ``path`` is still what was recorded (records made before generations were
+    kept name device and inode only)."""
+    now = _identity(path)
+    return now is not None and now[: len(recorded)] == recorded
 
 
 def nested_repos(folder: Path) -> dict[str, list[int] | None]:
@@ -98,7 +135,7 @@ class TrustStore:
             record = records.get(str(folder))
             if record is None:
                 continue
-            if (ident := record.get("identity")) and _identity(folder) != ident:
+            if (ident := record.get("identity")) and not _same(folder, ident):
                 return (
                     f"{folder} was trusted, but the folder there now is another one (deleted "
                     "and made again, or cloned anew)"
@@ -110,7 +147,7 @@ class TrustStore:
                 git = folder / rel / ".git"
                 if not os.path.lexists(git):
                     continue
-                if rel not in known or (known[rel] and _identity(git) != known[rel]):
+                if rel not in known or (known[rel] and not _same(git, known[rel])):
                     return (
                         f"{folder / rel} is a repository inside the trusted folder {folder} that "
                         "was not there when you trusted it (cloned since?): it is a project of "
