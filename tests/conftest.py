@@ -28,6 +28,8 @@ pytest_plugins = (
     "tests.support.browser",
     "tests.support.indexes",
     "tests.support.devices",
+    "tests.support.verdaccio",
+    "tests.support.offline_lab",
 )
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
@@ -48,6 +50,8 @@ INTEGRATION_FIXTURES = frozenset(
         "no_kernel_containers",
         "board",
         "device_kernel",
+        "verdaccio_tool",
+        "shipped",
     }
 )
 
@@ -65,6 +69,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         if DOCKER_FIXTURES & used:
             item.add_marker(pytest.mark.xdist_group("docker"))
+        elif "verdaccio_tool" in used or "npm_bundle" in used:  # verdaccio prepared once
+            item.add_marker(pytest.mark.xdist_group("verdaccio"))
     _name_groups(config, items)
 
 

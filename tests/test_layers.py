@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "atomic",
                 "browser",
                 "client",
+                "data",
                 "errors",
                 "execute",
                 "gitdate",
@@ -33,6 +34,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "locking",
                 "model",
                 "notebook_dates",
+                "offline",
                 "paths",
                 "plugins",
                 "progress",
@@ -52,9 +54,9 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines"})),
     ("prepare", frozenset({"beside", "era", "prepare", "resolve"})),
-    ("hub and bazaar", frozenset({"hub", "bazaar"})),
+    ("hub and bazaar", frozenset({"hub", "bazaar", "bundle"})),
     ("server", frozenset({"server"})),
-    ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse"})),
+    ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse", "bundler"})),
     ("cli", frozenset({"cli", "__main__"})),
 )
 FLOOR = {name: n for n, (_, names) in enumerate(LAYERS) for name in names}

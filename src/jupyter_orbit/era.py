@@ -509,11 +509,15 @@ class _Fitter:
 
 
 def _env() -> dict[str, str]:
-    """The indexes uv reads from the environment: part of every answer's key."""
+    """The indexes uv reads from the environment (the bundles' stand-in while they are in
+    force): part of every answer's key."""
     import os
 
+    from jupyter_orbit import offline
+
+    env = offline.uv_environ(dict(os.environ))
     keys = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS")
-    return {k: os.environ[k] for k in keys if os.environ.get(k)}
+    return {k: env[k] for k in keys if env.get(k)}
 
 
 def _name(line: str) -> str | None:

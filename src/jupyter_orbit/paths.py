@@ -179,3 +179,13 @@ class Paths:
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def datasets_dir(self) -> Path:
+        """Data sets, stored by content (``<sha256>``) and shared between projects."""
+        return self.home / "data"
+
+    @property
+    def bundles_dir(self) -> Path:
+        """Installed offline bundles (one read-only folder each) and their layer order."""
+        return self.home / "bundles"

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from jupyter_orbit import asof, era, indexes, usage
+from jupyter_orbit import asof, era, indexes, offline, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
 from jupyter_orbit.hardware.fit import Fit, Hardware, fit
@@ -118,6 +118,9 @@ class Choices:
     hardware: Hardware = field(default_factory=Hardware)  # the profile's [hardware]; the machine
     # Where packages may come from (the profile's allowed indexes); None: the default profile's.
     indexes: IndexPolicy | None = None
+    # The stand-in registries of the installed bundles, when they run: builds install from
+    # them and kernels get them as their installers' index (``offline``).
+    offline: offline.Serving | None = None
     # The clock: what "now" is for undated notebooks and for the kernel's packages' cool-down
     # (``ORBIT_NOW`` fixes it, read here at the edge), and the profile's cool-down in days.
     now: datetime = field(default_factory=asof.clock)
@@ -198,14 +201,15 @@ def prepare(
     # (fitting to the date resolves with uv).
     indexes.check(res, choices.indexes, paths)
     if engine.dates_kernel or engine.chooses_python:
-        res = era.fit(
-            res,
-            paths,
-            choose=engine.chooses_python,
-            now=choices.now,
-            cooldown_days=choices.cooldown_days,
-            progress=progress,
-        )
+        with offline.using(choices.offline):  # installed bundles: their stand-ins answer
+            res = era.fit(
+                res,
+                paths,
+                choose=engine.chooses_python,
+                now=choices.now,
+                cooldown_days=choices.cooldown_days,
+                progress=progress,
+            )
     recipe = get_recipe(res.spec.kernel)
     launch = Launch(res.notebook, choices.root or res.project_root, choices.allow_host_access)
     out = Prepared(res, engine, recipe, launch, warnings=_warnings(res))
@@ -237,21 +241,40 @@ def prepare(
             progress.warn(warning)
         announce_plan(progress, out.plan.steps)  # so watchers can say "step n of m"
         try:
-            out.environment = engine.realize(out.plan, progress)
+            with offline.using(choices.offline):
+                out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:
             raise _explain(err, res, engine, choices, paths) from None
         out.built = True
         remember_now(paths, unfitted, res.spec.as_of, out.environment)
     if last < STAGES.index("launch"):
         return out
-    out.argv = engine.kernel_command(out.environment, recipe, launch)
+    out.launch, data_env = _data(res, launch, choices, paths, progress)
+    out.argv = engine.kernel_command(out.environment, recipe, out.launch)
     out.kernel_env = {**engine.kernel_env(out.environment, recipe), **out.hardware.kernel_env()}
+    out.kernel_env.update(data_env)
+    if choices.offline is not None:  # %pip / !npm install in the kernel reach the bundles
+        out.kernel_env.update(choices.offline.installer_env())
     with contextlib.suppress(OSError):  # only what `orbit envs` shows and `orbit gc` goes by
         usage.record(paths, engine.id, out.environment.env_id, res.notebook)
     from jupyter_orbit.beside import attach
 
     attach(out, choices, paths, progress)  # the services its kernels run beside, if any
     return out
+
+
+def _data(
+    res: Resolution, launch: Launch, choices: Choices, paths: Paths, progress: Progress
+) -> tuple[Launch, dict[str, str]]:
+    """The data sets the notebook declares, for its kernel (``jupyter_orbit.data.kernel``)."""
+    from jupyter_orbit.data.kernel import attach
+    from jupyter_orbit.data.store import DataStore
+
+    def consent(wanted: list[str]) -> None:
+        choices.consent.check(paths, res, wanted=wanted, doing="fetching")
+
+    store = DataStore(paths.datasets_dir)
+    return attach(res.notebook, launch, store, consent=consent, progress=progress)
 
 
 def _explain(

@@ -37,7 +37,9 @@ def uv_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["UV_NO_CONFIG"] = "1"
     env.setdefault("NO_COLOR", "1")
     env.update(extra or {})
-    return env
+    from jupyter_orbit import offline
+
+    return offline.uv_environ(env)  # installed bundles: their stand-in index, nothing else
 
 
 def run_uv(
@@ -57,8 +59,9 @@ def run_uv(
     Every failure raises a ``BuildError`` (a subclass saying what it is) carrying uv's own
     explanation.
     """
-    from jupyter_orbit import uvfailure
+    from jupyter_orbit import offline, uvfailure
 
+    args = offline.uv_args(args)  # a bundle is already dated: see offline's doc
     environ = uv_environ(env)
     refresh: list[str] = []
     tries = 0
@@ -135,6 +138,10 @@ def _diagnose(
     body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith(("Using ", "Resolved"))]
     if disk := _disk_failure(text):
         return disk
+    from jupyter_orbit import offline
+
+    if missing := offline.not_bundled("pypi", text):
+        return missing
     if dated := _as_of_failure(text, body):
         return dated
     if found := uvfailure.diagnose(args, lines, environ, cwd):

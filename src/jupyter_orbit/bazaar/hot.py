@@ -88,7 +88,7 @@ async def hot_update(
     project folder) and whose environment the change altered. One entry per kernel."""
     import asyncio
 
-    from jupyter_orbit import indexes
+    from jupyter_orbit import indexes, offline
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.kernels.recipes import get_recipe
     from jupyter_orbit.prepare import Choices, prepare
@@ -120,9 +120,10 @@ async def hot_update(
                 )
             progress = LogProgress(runtime.log, prefix=f"Orbit [grow {res.spec.env_id[:8]}] ")
             later: list[Any] = []
-            new = await asyncio.to_thread(
-                grow, engine, base, res.spec, progress, candidate=candidate, later=later
-            )
+            with offline.using(getattr(runtime, "offline", None)):  # installed bundles
+                new = await asyncio.to_thread(
+                    grow, engine, base, res.spec, progress, candidate=candidate, later=later
+                )
             ok = await inject(kernel_manager.get_kernel(kid), base, new)
             for job in later:  # bytecode for the new packages, once the kernel has them
                 asyncio.get_running_loop().run_in_executor(None, job)

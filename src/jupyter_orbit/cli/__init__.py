@@ -261,7 +261,9 @@ def trust(path: Path | None, revoke: bool) -> None:
 _bazaar.register(cli)  # search, add, remove, lock, export
 
 # Commands that live in modules of their own (each still imports its work only when it runs).
+from jupyter_orbit.cli._bundle import bundle_group  # noqa: E402
 from jupyter_orbit.cli._config import config_group  # noqa: E402
+from jupyter_orbit.cli._data import data_group  # noqa: E402
 from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
 from jupyter_orbit.cli._disk import envs_command, gc_command  # noqa: E402
 from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
@@ -281,6 +283,8 @@ for _command in (
     hub,
     envs_command,
     gc_command,
+    data_group,
+    bundle_group,
 ):
     cli.add_command(_command)
 

@@ -16,7 +16,17 @@ from jupyter_orbit.paths import Paths
 from jupyter_orbit.prepare import Prepared
 
 
-def run_command(
+def run_command(notebook: Path, **options: Any) -> int:
+    """``_run_command`` installing from the installed bundles' stand-in registries, if any:
+    the running server's, else ones started for this run (the kernel uses them too)."""
+    from jupyter_orbit.bundle.serve import serving
+
+    paths, prof = locations(options["profile"])
+    with serving(paths, prof) as stand_ins:
+        return _run_command(notebook, offline=stand_ins, **options)
+
+
+def _run_command(
     notebook: Path,
     *,
     output: Path | None,
@@ -31,6 +41,7 @@ def run_command(
     engine: str | None = None,
     allow_host_access: bool = False,
     dry_run: bool = False,
+    offline: Any = None,
 ) -> int:
     from jupyter_orbit.hardware.fit import Hardware
     from jupyter_orbit.indexes import IndexPolicy
@@ -50,6 +61,7 @@ def run_command(
         services=_profile_services(paths, profile),
         hardware=Hardware.of_profile(prof),
         indexes=IndexPolicy.for_profile(paths, profile),
+        offline=offline,
     )
     target = Path(notebook)
     if target.is_dir():

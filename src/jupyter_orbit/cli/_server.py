@@ -121,9 +121,17 @@ def ensure_server(
         if engine is not None or allow_host_access:
             _check_same_settings(state, prof.name, engine, allow_host_access)
         return state, None
+    from jupyter_orbit import offline
+    from jupyter_orbit.bundle.serve import serving
     from jupyter_orbit.profiles.server_env import start_server
 
-    with progress(quiet, "starting JupyterLab") as p:
+    # installed bundles: the server environment is built from their stand-ins (the server
+    # then starts its own, for its kernels)
+    with (
+        progress(quiet, "starting JupyterLab") as p,
+        serving(paths, prof, p) as stand_ins,
+        offline.using(stand_ins),
+    ):
         return start_server(
             paths,
             prof,

@@ -98,7 +98,9 @@ class Npm(Ecosystem):
 
     @property
     def registry(self) -> str:
-        url = self.environ.get("ORBIT_NPM_REGISTRY") or REGISTRY
+        from jupyter_orbit import offline
+
+        url = offline.registry("npm") or self.environ.get("ORBIT_NPM_REGISTRY") or REGISTRY
         return url.rstrip("/") + "/"
 
     def _package_url(self, name: str) -> str:
@@ -221,6 +223,10 @@ class Npm(Ecosystem):
             env={**self.environ, "NO_UPDATE_NOTIFIER": "1", "npm_config_update_notifier": "false"},
         )
         if check and r.returncode != 0:
+            from jupyter_orbit import offline
+
+            if missing := offline.not_bundled("npm", r.stderr):
+                raise missing
             tail = " ".join(r.stderr.strip().splitlines()[-3:])[:400]
             raise BuildError(f"npm {args[0]} failed: {tail}", "see npm's message; fix the package")
         return r.stdout

@@ -34,6 +34,9 @@ class Launch:
     networks: tuple[str, ...] = ()
     pass_env: tuple[str, ...] = ()
     hardware: Fit | None = None  # the devices the notebook declares, as found here
+    # Host folders the kernel reads (its data sets: ``jupyter_orbit.data.kernel``), which an
+    # engine that runs kernels elsewhere shows it read-only at the same paths.
+    read_only: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

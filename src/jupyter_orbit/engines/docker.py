@@ -179,7 +179,7 @@ class DockerEngine(Engine):
             argv += ["--pass-env", name]
         if devices := self.devices(launch):
             argv += ["--devices", json.dumps(devices, sort_keys=True, separators=(",", ":"))]
-        for folder in recipe.host_folders():
+        for folder in (*recipe.host_folders(), *launch.read_only):
             argv += ["--read-only", str(folder)]
         return [*argv, "--", *self.kernel_argv(env, recipe)]
 

@@ -40,6 +40,7 @@ ORBIT_KEYS = (
     "container",  # the kernel container's options; read by the docker engine when it launches
     "services",  # services beside the kernel; read when it launches (jupyter_orbit.beside)
     "hardware",  # GPUs and devices it needs: read by resolve (jupyter_orbit.hardware.needs)
+    "data",  # the data sets the notebook needs; read by jupyter_orbit.data
 )
 LOCK_FORMATS = ("uv.lock", "requirements")
 # The reference regular expression from PEP 723.

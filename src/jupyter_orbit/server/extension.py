@@ -148,6 +148,7 @@ class OrbitExtension(ExtensionApp):
             default_engine=self.default_engine,
             allow_host_access=self.allow_host_access,
         )
+        runtime.serve_bundles()  # the installed bundles' stand-in registries, if any
         rt.install(runtime)
         self.settings["orbit_runtime"] = runtime
         # JupyterLab checkpoints every notebook it opens: keep them out of the project.
@@ -167,4 +168,5 @@ class OrbitExtension(ExtensionApp):
         runtime = rt.current()
         if runtime is not None:
             await runtime.pool.shutdown()
+            runtime.stop_bundles()
             rt.install(None)

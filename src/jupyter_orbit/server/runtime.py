@@ -75,6 +75,8 @@ class OrbitRuntime:
         self.builds = Builds(root_dir)
         self._background: set[asyncio.Task] = set()
         self.launcher_visits = 0  # how often the launcher page was served
+        self.offline = None  # the installed bundles' stand-in registries, while they run
+        self._stand_ins = None
 
     @contextlib.contextmanager
     def watch(self, notebook: Path, progress: Progress) -> Iterator[None]:
@@ -99,8 +101,33 @@ class OrbitRuntime:
             root=self.root_dir,
             allow_host_access=self.allow_host_access,
             hardware=Hardware.of_profile(self.profile),  # its [hardware] settings, this machine
+            offline=self.offline,
             cooldown_days=cooldown_days(self.profile.settings_file),
         )
+
+    def serve_bundles(self) -> None:
+        """Start the stand-in registries of the installed bundles (none: nothing), with the
+        server; builds and kernels then install from them (``jupyter_orbit.offline``)."""
+        from jupyter_orbit.bundle import serve
+
+        stand = serve.StandIns(self.paths, self.profile.runtime_dir / "registries")
+        try:
+            self.offline = stand.start(LogProgress(self.log, prefix="Orbit [bundles] "))
+        except Exception as e:  # the server still starts; builds then say what they lack
+            self.log.error("Orbit: the installed bundles cannot be served: %s", e)
+            return
+        if self.offline is not None:
+            self._stand_ins = stand
+            serve.record(self.profile, self.offline)
+            self.log.info("Orbit: installing from the bundles: %s", self.offline.to_json())
+
+    def stop_bundles(self) -> None:
+        from jupyter_orbit.bundle import serve
+
+        if self._stand_ins is not None:
+            self._stand_ins.stop()
+            serve.unrecord(self.profile)
+            self._stand_ins = self.offline = None
 
     async def prepare(self, target: Path, *, kernel: str | None = None) -> Prepared:
         """Resolve ``target``'s environment, build it if needed, and return what its kernel
