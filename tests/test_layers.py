@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines"})),
     ("prepare", frozenset({"prepare", "resolve"})),
-    ("hub and bazaar", frozenset({"hub", "bazaar"})),
+    ("hub, bazaar and publish", frozenset({"hub", "bazaar", "publish"})),
     ("server", frozenset({"server"})),
     ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse"})),
     ("cli", frozenset({"cli", "__main__"})),

@@ -266,6 +266,7 @@ from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
 from jupyter_orbit.cli._profile import profile_group  # noqa: E402
+from jupyter_orbit.cli._publish import publish_command  # noqa: E402
 
 for _command in (
     profile_group,
@@ -275,6 +276,7 @@ for _command in (
     open_command,
     doctor_command,
     hub,
+    publish_command,
     envs_command,
     gc_command,
 ):

@@ -294,6 +294,12 @@ def left_out(tree: Path) -> list[str]:
     return sorted(out)
 
 
+def project_files(tree: Path) -> set[str]:
+    """The files (and folders) of ``tree`` an image built from it holds: what ``left_out``
+    does not name, as paths relative to ``tree``."""
+    return _project_files(tree, _project_ignore(tree))
+
+
 def _project_files(tree: Path, ignore: Iterable[str]) -> set[str]:
     from docker.utils.build import exclude_paths
 
