@@ -22,7 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from jupyter_orbit.engines.dockerfile import LABEL_FORMAT, LABEL_ROLE, BuildContext
+from jupyter_orbit.engines.dockerfile import (
+    LABEL_ENV,
+    LABEL_FORMAT,
+    LABEL_ROLE,
+    LABEL_SPEC,
+    BuildContext,
+)
 from jupyter_orbit.imagelayout import (
     APT_CLEAN,
     BASE_PREFIX,
@@ -80,7 +86,7 @@ class KernelEnv:
     label: str  # what it is for, in words ("hello.ipynb", "3 notebooks")
     apt: tuple[str, ...] = ()  # Debian packages it needs (installed in place, for all)
     as_of: str | None = None
-    lock: str = ""  # the versions its image resolved, one "name==version" a line
+    lock: str = ""  # the versions its image resolved: JSON {file: ["name==version", …]}
     logo: str = ""  # the kernel's SVG logo
 
     @property
@@ -259,6 +265,9 @@ def render_runtime(rt: Runtime, *, launcher: str, envtool: str, version: str = "
     labels = [
         (LABEL_ROLE, "published-runtime"),
         (LABEL_FORMAT, FORMAT),
+        # the server image's labels as an environment image do not describe this one
+        (LABEL_ENV, ""),
+        (LABEL_SPEC, ""),
         (
             LABEL_ENVIRONMENTS,
             json.dumps(

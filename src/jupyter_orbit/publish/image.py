@@ -125,22 +125,23 @@ def kernel_env(env: Environment, *, lock: str = "") -> pdf.KernelEnv:
 
 
 def read_lock(client: Any, image: str) -> str:
-    """The exact versions a kernel image holds ("name==version" lines, PyPI then the others'
-    files as they are), read from the image without running it."""
+    """The exact versions a kernel image holds, as JSON: ``{"pypi": ["name==version", …],
+    "apt": […], "npm": […]}`` (the files its build wrote), read without running it."""
+    import json
+
     import docker.errors
 
     from jupyter_orbit.imagelayout import SPEC_DIR
 
-    out = []
-    for name in ("requirements.lock.txt", "apt.txt", "npm.txt"):
+    out = {}
+    for eco, name in (("pypi", "requirements.lock.txt"), ("apt", "apt.txt"), ("npm", "npm.txt")):
         try:
             text = _read(client, image, f"{SPEC_DIR}/{name}")
         except docker.errors.NotFound:
             continue
         lines = [ln.strip() for ln in text.splitlines()]
-        kept = [ln for ln in lines if ln and not ln.startswith(("#", "-"))]
-        out += [f"# {name}", *kept]
-    return "\n".join(out) + "\n" if out else ""
+        out[eco] = [ln for ln in lines if ln and not ln.startswith(("#", "-"))]
+    return json.dumps(out, sort_keys=True, separators=(",", ":")) if out else ""
 
 
 def _read(client: Any, image: str, path: str) -> str:
