@@ -50,6 +50,7 @@ class Project:
     defaults: dict[str, str]  # kernelspec → the environment a new notebook gets
     as_of: str | None = None  # --as-of, when the command line gave one
     warnings: list[str] = field(default_factory=list)
+    own_packages: set[str] = field(default_factory=set)  # notebooks that declare packages
 
     @property
     def name(self) -> str:
@@ -103,6 +104,7 @@ def collect(
     choices = Choices(engine="docker", root=root, as_of=as_of)
     envs: dict[str, Environment] = {}
     table: dict[str, str] = {}
+    own: set[str] = set()
     for nb in notebooks:
         if progress is not None:
             progress.step("environment", nb)
@@ -110,6 +112,8 @@ def collect(
         env = envs.setdefault(prepared.env_id, Environment(prepared))
         env.notebooks.append(nb)
         table[nb] = prepared.env_id
+        if declares_packages(prepared):
+            own.add(nb)
     folder = prepare(root, choices, paths, until="plan") if only is None else None
     if folder is not None and (not notebooks or folder.env_id in envs):
         envs.setdefault(folder.env_id, Environment(folder))
@@ -120,16 +124,28 @@ def collect(
         defaults.setdefault(env.prepared.recipe.kernelspec_name, env.env_id)
     warnings = list(dict.fromkeys(w for e in envs.values() for w in e.prepared.warnings))
     left_out = dockerapi.left_out(root)
-    return Project(root, files, left_out, table, envs, defaults, as_of, warnings)
+    return Project(root, files, left_out, table, envs, defaults, as_of, warnings, own)
+
+
+def declares_packages(prepared: Prepared) -> bool:
+    """Whether the notebook itself (its metadata or PEP 723 block) declares packages."""
+    from jupyter_orbit.model import Level
+
+    return any(
+        s.level in (Level.NOTEBOOK, Level.PEP723)
+        and any(f.startswith("packages.") for f in s.provides)
+        for s in prepared.resolution.sources
+    )
 
 
 def _relative(root: Path, notebook: str) -> str:
+    """``notebook`` relative to ``root``: as given inside the project, or from here."""
     path = Path(notebook)
-    full = (path if path.is_absolute() else root / path).resolve()
-    try:
-        return full.relative_to(root).as_posix()
-    except ValueError:
-        return notebook  # not inside: reported by the caller
+    for candidate in [path] if path.is_absolute() else [root / path, Path.cwd() / path]:
+        full = candidate.resolve()
+        if full.is_file() and full.is_relative_to(root):
+            return full.relative_to(root).as_posix()
+    return notebook  # not a file inside: reported by the caller
 
 
 def build_environments(
