@@ -20,7 +20,12 @@ from tests.support.server_env import ServerEnvSeed
 
 REPO = Path(__file__).resolve().parents[1]
 # Fixtures shared by several test folders: real Docker, a real browser, local package indexes.
-pytest_plugins = ("tests.support.docker", "tests.support.browser", "tests.support.indexes")
+pytest_plugins = (
+    "tests.support.docker",
+    "tests.support.browser",
+    "tests.support.indexes",
+    "tests.support.registry",
+)
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
 
@@ -38,6 +43,7 @@ INTEGRATION_FIXTURES = frozenset(
         "docker_client",
         "docker_base",
         "no_kernel_containers",
+        "registry",
     }
 )
 

@@ -98,7 +98,9 @@ def publish_command(
     out: dict[str, Any] = {}
     consent = Consent(yes=yes, ask=_ask if _interactive() else None)
     with progress(quiet, "publishing") as p:
-        proj = collect(paths, project, as_of=as_of, only=app[1] if app else None, progress=p)
+        until = "plan" if image is not None else "resolve"  # Binder files need no engine
+        only = app[1] if app else None
+        proj = collect(paths, project, as_of=as_of, only=only, until=until, progress=p)
         if image is not None:
             from jupyter_orbit.publish.image import publish_image
 

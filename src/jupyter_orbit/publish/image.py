@@ -231,6 +231,8 @@ def publish_image(
             )
         voila = next(iter(project.notebooks))
     client = dockerapi.connect()
+    if any(e.prepared.plan is None for e in project.environments.values()):
+        raise ValueError("collect the project up to its plans to build an image")
     for warning in project.warnings:
         progress.warn(warning)
     build_environments(paths, project, consent, progress)

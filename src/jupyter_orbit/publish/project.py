@@ -16,7 +16,7 @@ from jupyter_orbit.errors import InputError
 
 if TYPE_CHECKING:
     from jupyter_orbit.paths import Paths
-    from jupyter_orbit.prepare import Consent, Prepared
+    from jupyter_orbit.prepare import Consent, Prepared, Stage
     from jupyter_orbit.progress import Progress
 
 
@@ -75,9 +75,11 @@ def collect(
     *,
     as_of: str | None = None,
     only: str | None = None,
+    until: Stage = "plan",
     progress: Progress | None = None,
 ) -> Project:
-    """Read ``root``: its files, every notebook's environment (planned, not built).
+    """Read ``root``: its files, every notebook's environment (planned, not built; ``until``
+    "resolve" for what needs no engine, such as Binder files).
 
     ``only``: a notebook (relative to ``root``); the project then publishes that notebook's
     environment alone (a Voilà app of it).
@@ -108,13 +110,13 @@ def collect(
     for nb in notebooks:
         if progress is not None:
             progress.step("environment", nb)
-        prepared = prepare(root / nb, choices, paths, until="plan")
+        prepared = prepare(root / nb, choices, paths, until=until)
         env = envs.setdefault(prepared.env_id, Environment(prepared))
         env.notebooks.append(nb)
         table[nb] = prepared.env_id
         if declares_packages(prepared):
             own.add(nb)
-    folder = prepare(root, choices, paths, until="plan") if only is None else None
+    folder = prepare(root, choices, paths, until=until) if only is None else None
     if folder is not None and (not notebooks or folder.env_id in envs):
         envs.setdefault(folder.env_id, Environment(folder))
     defaults: dict[str, str] = {}
