@@ -2,11 +2,12 @@
 
 Binder builds one environment per repository, from ``binder/``: this writes the project
 folder's own environment there (what a notebook without packages of its own gets) in the files
-repo2docker reads — ``requirements.txt`` (or ``environment.yml`` when conda packages are
-declared), ``runtime.txt``, ``apt.txt`` — by ``orbit export --to binder``'s writers, plus
-``package.json`` for npm packages (which Orbit reads; repo2docker does not). Written into the
-project itself, or, with DIR, into a Binder-ready copy of it (its files as an image holds them:
-secrets, keys and version control left out).
+repo2docker reads, by ``orbit export --to binder``'s writers: ``requirements.txt`` and
+``runtime.txt`` (``environment.yml`` when the project keeps its packages in one, or declares
+conda packages), and ``apt.txt``. Packages a notebook declares itself stay in its metadata,
+which the repository carries. Written into the project itself, or, with DIR, into a
+Binder-ready copy of it (its files as an image holds them: secrets, keys and version control
+left out).
 
 What was written is read back with Orbit's own readers (the pipeline, up to the resolution):
 each notebook must get the same environment id from the written repository as from the project.
@@ -55,21 +56,21 @@ class Written:
 
 
 def binder_files(res: Resolution, *, lock: dict[str, list[str]] | None = None) -> dict[str, str]:
-    """``binder/`` file name → text for the environment ``res`` resolved (pure)."""
-    from jupyter_orbit.bazaar.export import files_for
-    from jupyter_orbit.manifests.package_json import PackageJson
+    """``binder/`` file name → text for the environment ``res`` resolved (pure), written by
+    ``orbit export``'s writers: environment.yml when the project keeps its packages in one or
+    declares conda packages, else requirements.txt and runtime.txt; apt.txt for Debian's."""
+    from jupyter_orbit.bazaar import export
 
-    out = {p.name: text for p, text in files_for(res, "binder", Path()).items()}
+    out = {p.name: text for p, text in export.files_for(res, "binder", Path()).items()}
+    if "environment.yml" not in out and any(s.kind == "environment.yml" for s in res.sources):
+        out.pop("requirements.txt", None)
+        out.pop("runtime.txt", None)
+        out["environment.yml"] = export.environment_yml(res)
     if lock and "requirements.txt" in out:
         pins = "".join(f"{line}\n" for line in lock.get("pypi", []))
         out["requirements.txt"] = (
             f"# exported by orbit from {res.target.name}: the exact versions its image "
             f"resolved{_as_of(res)}\n{pins}"
-        )
-    if npm := res.spec.declared("npm"):
-        manifest = PackageJson()
-        out["package.json"] = manifest.edit(
-            Path("package.json"), manifest.new_text, "npm", add=list(npm)
         )
     return dict(sorted(out.items()))
 
