@@ -163,7 +163,7 @@ def values(project: Project, image: str) -> dict[str, Any]:
     }
     if len(envs) == 1:
         if gpus := env_gpus(project, envs[0]):
-            singleuser["extraResource"] = {"limits": gpus, "guarantees": gpus}
+            singleuser["extraResource"] = {"limits": gpus, "guarantees": dict(gpus)}
     else:
         singleuser["profileList"] = [profile(project, e, n == 0) for n, e in enumerate(envs)]
     return {
@@ -182,7 +182,7 @@ def profile(project: Project, env: Environment, default: bool) -> dict[str, Any]
         override["default_url"] = f"/lab/tree/{env.notebooks[0]}"
     if gpus := env_gpus(project, env):
         override["extra_resource_limits"] = gpus
-        override["extra_resource_guarantees"] = gpus
+        override["extra_resource_guarantees"] = dict(gpus)
     out: dict[str, Any] = {
         "display_name": f"{p.recipe.display_name} · {env.label}",
         "description": f"{declared}{as_of} (environment {env.env_id[:12]})",
@@ -325,7 +325,8 @@ def render(project: Project, image: str) -> dict[str, str]:
     release = "jupyterhub"
     header = (
         f"Zero to JupyterHub values for {project.name}, written by `orbit publish --z2jh`.\n"
-        f"Every user's server runs {image}; the project's files are copied into their home.\n"
+        f"Every user's server runs {image};\n"
+        "the project's files are copied into their home when it starts.\n"
         f"Checked against the values schema of chart {CHART_VERSION}. Install or upgrade:\n"
         f"  kubectl apply -f namespace.yaml\n"
         f"  helm upgrade --install {release} jupyterhub --repo {CHART_REPO} \\\n"
