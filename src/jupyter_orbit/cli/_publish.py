@@ -82,10 +82,6 @@ def publish_command(
     from jupyter_orbit.prepare import Consent
     from jupyter_orbit.publish.project import collect
 
-    if image is None and binder is None and z2jh is None:
-        raise InputError(
-            "nothing to publish", "choose --image NAME[:TAG], --binder [DIR] or --z2jh DIR"
-        )
     if (registry or app) and image is None:
         raise InputError("--push and --app go with --image", "add --image NAME[:TAG]")
     if z2jh is not None and image is None:
@@ -94,6 +90,14 @@ def publish_command(
         )
     if pin and binder is None:
         raise InputError("--pin goes with --binder", "add --binder [DIR]")
+    if image is None and binder is None:
+        raise InputError(
+            "nothing to publish", "choose --image NAME[:TAG], --binder [DIR] or --z2jh DIR"
+        )
+    if image is not None:
+        from jupyter_orbit.publish.image import check_name
+
+        image = check_name(image)  # before anything is read or built
     paths, _ = locations(profile)
     out: dict[str, Any] = {}
     consent = Consent(yes=yes, ask=_ask if _interactive() else None)

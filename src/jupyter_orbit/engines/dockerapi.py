@@ -271,7 +271,10 @@ def _project_ignore(tree: Path) -> list[str]:
                 for ln in own.read_text(errors="replace").splitlines()
                 if ln.strip() and not ln.lstrip().startswith("#")
             ]
-    return [*patterns, *SECRET_EXCLUDES, BUILD_DOCKERFILE, ".dockerignore", IGNORE_FILE]
+    # Each secret pattern also for what is under it: a project's "!.git" takes back the folder
+    # ".git" matches, and what is inside it would otherwise come along.
+    secrets = [*SECRET_EXCLUDES, *(f"{pattern}/**" for pattern in SECRET_EXCLUDES)]
+    return [*patterns, *secrets, BUILD_DOCKERFILE, ".dockerignore", IGNORE_FILE]
 
 
 def left_out(tree: Path) -> list[str]:

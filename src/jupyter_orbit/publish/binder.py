@@ -98,9 +98,14 @@ def write_binder(
     folder = prepare(project.root, choices, paths, until="resolve")
     lock = _lock(paths, project, folder, choices, progress) if pin else None
     planned: dict[Path, bytes | Path] = {}
+    outside = []  # links that lead out of the project: never followed
     if dest != project.root:
         for rel in project.files:
-            planned[dest / rel] = project.root / rel
+            source = (project.root / rel).resolve()
+            if not source.is_relative_to(project.root) or not source.is_file():
+                outside.append(rel)
+                continue
+            planned[dest / rel] = source
     for name, text in binder_files(folder.resolution, lock=lock).items():
         planned[dest / BINDER / name] = text.encode()
     if dest == project.root and (dest / ".binder").is_dir():
@@ -139,6 +144,8 @@ def write_binder(
     progress.step("binder", f"{len(out.written)} file(s) written into {dest}")
     if dest != project.root and project.left_out:
         out.notes.append(f"left out of the copy: {', '.join(project.left_out)}")
+    if outside:
+        out.notes.append(f"links that lead out of the project, not copied: {', '.join(outside)}")
     _read_back(paths, project, dest, folder, pin=pin, out=out)
     return out
 
