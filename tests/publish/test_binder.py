@@ -97,3 +97,26 @@ def test_what_binder_cannot_reproduce_is_said(tmp_path: Path):
     assert "own.ipynb declares packages of its own in the notebook" in notes
     # The copy has no git history: its date is another, and the note says how to carry it.
     assert "plain.ipynb: read back as environment" in notes and "orbit stamp" in notes
+
+
+def test_pin_writes_the_exact_versions_the_image_resolved(
+    tmp_path: Path, docker_client, docker_base: str
+):
+    """--pin: the project's environment is built (its kernel image, as of a fixed date) and
+    Binder gets its exact versions; Orbit says it reads those as another environment."""
+    from jupyter_orbit.prepare import Consent
+
+    root = tmp_path / "pinned"
+    root.mkdir()
+    (root / "requirements.txt").write_text("attrs\n")
+    paths = Paths(tmp_path / "orbit-home")
+    project = collect(paths, root, as_of="2025-06-01", until="resolve")
+    out = write_binder(
+        paths, project, tmp_path / "repo", pin=True, consent=Consent(yes=True),
+        progress=NullProgress(),
+    )  # fmt: skip
+    pins = (tmp_path / "repo" / "binder" / "requirements.txt").read_text().splitlines()
+    assert pins[0].endswith("resolved as of 2025-06-01T00:00:00Z")
+    assert "attrs==25.3.0" in pins  # the newest attrs on 2025-06-01
+    assert all("==" in line for line in pins[1:])
+    assert any("reads the pinned binder/requirements.txt" in n for n in out.notes)
