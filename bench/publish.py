@@ -209,11 +209,9 @@ def main() -> int:
             )
 
         say("the JupyterLab server image itself, cold (shared by every project; built once)")
-        from jupyter_orbit.engines.dockerfile import kernel_stages, render_kernel
-        from jupyter_orbit.publish.image import server_spec
+        from jupyter_orbit.publish.image import server_context, server_spec
 
-        spec = server_spec("jupyterlab", hub=False)  # built as the docker engine renders it
-        context = render_kernel(spec, base, kernel_stages(spec))
+        context = server_context(server_spec("jupyterlab", hub=False), base)
         server_cold, before, _ = timed(
             lambda: dockerapi.build(
                 client, context, f"{PREFIX}:server", Progress(), what="server", nocache=True

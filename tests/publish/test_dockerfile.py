@@ -105,3 +105,22 @@ def test_a_voila_app_serves_one_notebook_with_a_token():
     ctx = pdf.render_app(app)
     golden("app-voila.Dockerfile", ctx.dockerfile)
     assert "--Voila.auto_token=True" in ctx.dockerfile
+
+
+def test_the_server_is_the_engines_render_trimmed_of_what_it_never_reads():
+    from jupyter_orbit import __version__
+    from jupyter_orbit.ecosystems.pypi import pypi_requirement
+    from jupyter_orbit.model import EnvSpec
+    from jupyter_orbit.publish.image import TRIM, server_context, server_spec
+
+    spec = EnvSpec(python="3.11", requirements=(pypi_requirement("jupyterlab==4.4.0"),))
+    ctx = server_context(spec, "orbit-base:0123")
+    golden(
+        "server-lab.Dockerfile",
+        ctx.dockerfile.replace(__import__("jupyter_orbit").__version__, "V"),
+    )
+    stage = ctx.dockerfile.split("\n\n")[0]  # the build stage: installed, then trimmed
+    assert stage.rstrip().endswith(TRIM)
+    hub = server_spec("jupyterlab", hub=True)
+    assert {r.name for r in hub.requirements} == {"jupyterlab", "jupyterhub"}
+    assert [r.name for r in server_spec("voila", hub=False).requirements] == ["voila"]

@@ -39,6 +39,8 @@ def make_project(root: Path) -> Path:
     must never go into an image."""
     make_notebook(root / "a.ipynb", "print('hello from a')", metadata=stamped(["attrs"]))
     make_notebook(root / "sub" / "b.ipynb", "import idna", metadata=stamped(["attrs", "idna"]))
+    bash = {"kernelspec": {"name": "bash", "display_name": "Bash", "language": "bash"}}
+    make_notebook(root / "shell.ipynb", "echo hi", metadata={**bash, "orbit": {"as_of": AS_OF}})
     (root / "data").mkdir()
     (root / "data" / "table.csv").write_text("x,y\n1,2\n")
     (root / ".env").write_text("API_KEY=do-not-ship\n")
@@ -163,9 +165,11 @@ def test_each_notebook_runs_in_its_own_environment(published: dict, run_image: A
     token = secrets.token_hex(16)
     server = Server(run_image(published["image"], token).url, token)
     envs = {nb: env for nb, env in published["notebooks"].items()}
-    assert set(envs) == {"a.ipynb", "sub/b.ipynb"} and envs["a.ipynb"] != envs["sub/b.ipynb"]
+    assert set(envs) == {"a.ipynb", "sub/b.ipynb", "shell.ipynb"}
+    assert len(set(envs.values())) == 3
     specs = server.get("/api/kernelspecs").json()["kernelspecs"]
-    assert "python3" in specs and len(specs) == 3  # the generic one, and one per environment
+    # the generic ones notebooks name, and one per environment to choose by hand
+    assert {"python3", "bash"} <= set(specs) and len(specs) == 5
 
     a = run_cell(server, "a.ipynb", PROBE)
     assert a.status == "ok", a.error
@@ -182,9 +186,26 @@ def test_each_notebook_runs_in_its_own_environment(published: dict, run_image: A
     assert cwd == "/opt/orbit/project/sub" and attrs_file.startswith("/opt/orbit/shared/attrs-")
     assert b.stdout.splitlines()[1] == "idna yes"
 
+    # A Bash notebook: the Bash kernel of its own environment, which comes first on PATH.
+    session = server.new_session("shell.ipynb", kernel="bash")
+
+    async def bash() -> Any:
+        async with KernelWS(server, session["kernel"]["id"]) as k:
+            await k.kernel_info()
+            return await k.execute('echo "$VIRTUAL_ENV $(command -v python)"')
+
+    reply = asyncio.run(bash())
+    prefix = f"/opt/orbit/envs/{envs['shell.ipynb']}"
+    assert reply.stdout.split() == [prefix, f"{prefix}/bin/python"], reply
+
     # A notebook the image does not know gets the project's environment (the first here).
     new = run_cell(server, "new.ipynb", "import sys; print(sys.prefix)")
     assert new.stdout.strip().startswith("/opt/orbit/envs/")
+
+    # JupyterLab's page itself (its settings read Babel's English data, all the image keeps).
+    page = server.get("/lab")
+    assert page.status_code == 200 and "JupyterLab" in page.text
+    assert server.get("/lab/api/translations/").status_code == 200
 
     # No token, no access.
     assert httpx.get(server.url + "/api/kernels", timeout=10).status_code == 403
@@ -215,6 +236,7 @@ def test_the_image_holds_the_project_without_its_secrets_and_says_so(
     finally:
         container.remove(force=True)
     assert {"project/a.ipynb", "project/sub/b.ipynb", "project/data/table.csv"} <= names
+    assert "project/shell.ipynb" in names
     assert not [n for n in names if re.search(r"\.env|id_rsa|\.git|scratch|orbitignore", n)]
 
     image = docker_client.images.get(published["image"])
@@ -223,8 +245,8 @@ def test_the_image_holds_the_project_without_its_secrets_and_says_so(
     assert config["Healthcheck"]["Test"][0] == "CMD"
     assert labels["org.jupyter.orbit.as-of"] == f"{AS_OF}T00:00:00Z"
     assert json.loads(labels["org.jupyter.orbit.notebooks"]) == published["notebooks"]
-    for env_id in published["environments"]:
-        lock = json.loads(labels[f"org.jupyter.orbit.lock.{env_id}"])
+    for nb in ("a.ipynb", "sub/b.ipynb"):
+        lock = json.loads(labels[f"org.jupyter.orbit.lock.{published['notebooks'][nb]}"])
         assert any(line.startswith("attrs==") for line in lock["pypi"])
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_orbit.errors import BuildError, InputError
+from jupyter_orbit.imagelayout import ENV_PREFIX, SITE_PACKAGES, run
 from jupyter_orbit.publish import dockerfile as pdf
 from jupyter_orbit.publish.project import Environment, Project
 
 if TYPE_CHECKING:
+    from jupyter_orbit.engines.dockerfile import BuildContext
     from jupyter_orbit.model import EnvSpec
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Consent
@@ -84,16 +86,37 @@ def server_spec(app: str, *, hub: bool) -> EnvSpec:
     return EnvSpec(kernel="python", python=BASE_PYTHON, requirements=reqs)
 
 
-def ensure_server(paths: Paths, client: Any, base: str, spec: EnvSpec, progress: Progress) -> str:
-    """The server image over ``base`` (built by the docker engine, once per spec and base)."""
-    from jupyter_orbit.engines import dockerapi
-    from jupyter_orbit.engines.docker import DockerEngine
+# JupyterLab reads Babel's locale data only to name the language packs installed, and the image
+# installs none: English and the root locale stay (a third of the server layer goes).
+TRIM = run(
+    f"find {ENV_PREFIX}/{SITE_PACKAGES}/babel/locale-data -name '*.dat' ! -name 'en.dat' "
+    "! -name 'en_*.dat' ! -name 'root.dat' -delete 2>/dev/null || true"
+)
 
-    tag = f"{SERVER_REPO}:{spec.env_id}-{base.rsplit(':', 1)[-1]}"
+
+def server_context(spec: EnvSpec, base: str) -> BuildContext:
+    """The docker engine's render of the server's environment, its last stage (the one that
+    installs the packages) trimmed of what the server never reads."""
+    import dataclasses
+
+    from jupyter_orbit import __version__
+    from jupyter_orbit.engines.dockerfile import kernel_stages, render_kernel
+
+    stages = kernel_stages(spec)
+    stages[-1] = dataclasses.replace(stages[-1], build=(*stages[-1].build, TRIM))
+    return render_kernel(spec, base, stages, version=__version__)
+
+
+def ensure_server(client: Any, base: str, spec: EnvSpec, progress: Progress) -> str:
+    """The server image over ``base``, built once per spec and base."""
+    from jupyter_orbit.engines import dockerapi
+
+    context = server_context(spec, base)
+    tag = f"{SERVER_REPO}:{context.digest()[:16]}"  # named by all that goes into it
     if dockerapi.image(client, tag) is None:
         what = ", ".join(r.text for r in spec.requirements)
         progress.step("server", f"{tag}: {what} over {base} (once)")
-        DockerEngine(paths, client).build_image(spec, base, tag, progress)
+        dockerapi.build(client, context, tag, progress, what="the server")
     return tag
 
 
@@ -238,7 +261,7 @@ def publish_image(
         progress.warn(warning)
     build_environments(paths, project, consent, progress)
     base = common_base(client, project)
-    server = ensure_server(paths, client, base, server_spec(app, hub=hub), progress)
+    server = ensure_server(client, base, server_spec(app, hub=hub), progress)
 
     envs = [kernel_env(e) for e in project.environments.values()]
     rt = pdf.Runtime(server, tuple(envs), tuple(sorted(project.defaults.items())))
