@@ -35,6 +35,7 @@ def orbit(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (("--app", "voila", "a.ipynb"), "--push and --app go with --image"),
         (("--z2jh", "k8s"), "--z2jh needs the image its users run"),
         (("--pin",), "--pin goes with --binder"),
+        (("--image", "x", "--app", "voila", "a.ipynb", "--z2jh", "k8s"), "--z2jh serves"),
     ],
 )
 def test_what_is_missing_is_said_and_nothing_is_written(tmp_path: Path, args, message):

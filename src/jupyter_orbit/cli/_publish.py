@@ -88,6 +88,11 @@ def publish_command(
         raise InputError(
             "--z2jh needs the image its users run", "add --image NAME[:TAG] (and --push REGISTRY)"
         )
+    if z2jh is not None and app is not None:
+        raise InputError(
+            "--z2jh serves JupyterLab to each user; --app voila makes a standalone app",
+            "publish them separately (two image names)",
+        )
     if pin and binder is None:
         raise InputError("--pin goes with --binder", "add --binder [DIR]")
     if image is None and binder is None:
