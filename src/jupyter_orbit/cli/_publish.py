@@ -156,7 +156,10 @@ def _say(out: dict[str, Any]) -> None:
             click.echo(f"  left out: {', '.join(image['left_out'])}")
         ref = out.get("pushed", {}).get("reference", image["image"])
         click.echo(f"run it: docker run --rm -p 127.0.0.1:8888:8888 -e JUPYTER_TOKEN {ref}")
-        click.echo("  (without JUPYTER_TOKEN, a random token is printed in the container's log)")
+        click.echo(
+            "  (-e JUPYTER_TOKEN passes your shell's JUPYTER_TOKEN; without one, the server "
+            "prints a random token in the container's log)"
+        )
     if pushed := out.get("pushed"):
         click.echo(f"pushed {pushed['reference']} ({pushed['digest']})")
     for key in ("binder", "z2jh"):
