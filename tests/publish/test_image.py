@@ -118,7 +118,11 @@ class Running:
                 assert self.container.status == "running", self.logs()
                 return False
 
-        wait_for(up, timeout=180, what="the published server")
+        try:
+            wait_for(up, timeout=180, what="the published server")
+        except BaseException:
+            self.stop()  # never left running when it does not come up
+            raise
 
     def logs(self) -> str:
         return self.container.logs().decode(errors="replace")
