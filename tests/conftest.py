@@ -24,6 +24,7 @@ pytest_plugins = (
     "tests.support.docker",
     "tests.support.browser",
     "tests.support.indexes",
+    "tests.support.devices",
     "tests.support.registry",
 )
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
@@ -43,6 +44,8 @@ INTEGRATION_FIXTURES = frozenset(
         "docker_client",
         "docker_base",
         "no_kernel_containers",
+        "board",
+        "device_kernel",
         "registry",
     }
 )
@@ -61,6 +64,10 @@ class Orbit:
     home: Path
     user_home: Path
     started: set[str] = field(default_factory=set)
+    # The clock (``ORBIT_NOW``): what "now" is for undated notebooks and the kernel packages'
+    # cool-down. None: the real time. A fixed date makes a test independent of releases
+    # published after it (every date Orbit resolves as of is then at or before it).
+    now: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -77,6 +84,8 @@ class Orbit:
             XDG_DATA_HOME=str(self.user_home / ".local" / "share"),
             XDG_CACHE_HOME=str(self.user_home / ".cache"),
         )
+        if self.now:
+            env["ORBIT_NOW"] = self.now
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 

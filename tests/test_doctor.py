@@ -117,3 +117,19 @@ def test_the_display_is_checked(orbit: Orbit):
     assert check_display({"DISPLAY": ":1"}, "linux").status == OK
     assert check_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux").detail.startswith("wayland-0")
     assert check_display({}, "darwin").status == OK
+
+
+def test_every_python_on_the_machine_is_listed(orbit: Orbit):
+    import sys
+
+    from jupyter_orbit import pythons
+
+    _, found = checks(orbit)
+    [c] = found["pythons"]
+    assert c["status"] == "ok"
+    here = [i for i in pythons.discover() if i.usable]
+    assert here and all(i.label() in c["detail"] for i in here)
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}." in c["detail"]
+    if any(i.source == "pyenv" for i in here):  # this machine: 3.6 … 3.13 under pyenv
+        assert "(pyenv)" in c["detail"]
+    assert (orbit.home / "cache" / "pythons.json").is_file()  # asked once, kept

@@ -22,7 +22,7 @@ _path = click.Path(exists=False, path_type=Path)
 @click.command()
 @click.argument("query")
 @click.option(
-    "--in", "where", metavar="ECO[,ECO]", help="Ecosystems to search (pypi,npm,apt,conda)."
+    "--in", "where", metavar="ECO[,ECO]", help="Ecosystems to search (pypi,npm,apt,conda,compose)."
 )
 @click.option("--for", "notebook", type=_path, help="Search what this notebook's kernel can use.")
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
@@ -81,7 +81,9 @@ def _edit_options(f):  # noqa: ANN001
                 default=Path(),
                 help="Notebook or project folder (default: here).",
             ),
-            click.option("--in", "ecosystem", metavar="ECO", help="pypi, npm, apt or conda."),
+            click.option(
+                "--in", "ecosystem", metavar="ECO", help="pypi, npm, apt, conda or compose."
+            ),
             click.option("--file", type=_path, help="Edit this file instead of the chosen one."),
             click.option(
                 "--to-notebook",
@@ -111,8 +113,11 @@ def add(packages: tuple[str, ...], **options: Any) -> None:
 @click.command()
 @click.argument("packages", nargs=-1, required=True)
 @_edit_options
+@click.option(
+    "--volumes", is_flag=True, help="Services (--in compose): delete their data volumes too."
+)
 def remove(packages: tuple[str, ...], **options: Any) -> None:
-    """Remove PACKAGES from a notebook or project's files."""
+    """Remove PACKAGES from a notebook or project's files (services: their containers too)."""
     _edit("remove", packages, **options)
 
 
@@ -128,6 +133,7 @@ def _edit(
     no_server: bool,
     profile: str,
     to_notebook: bool = False,
+    volumes: bool = False,
 ) -> None:
     from jupyter_orbit.paths import Paths
 
@@ -136,13 +142,14 @@ def _edit(
     file = file.expanduser().resolve() if file else None
     report = (
         None
-        if no_server
+        if no_server or volumes  # deleting data volumes is done here, by this command
         else _through_server(
             paths, profile, action, packages, target, ecosystem, file, dry_run, to_notebook
         )
     )
     if report is None:
         from jupyter_orbit.bazaar import edit
+        from jupyter_orbit.indexes import IndexPolicy
 
         change = edit.run(
             paths,
@@ -153,6 +160,8 @@ def _edit(
             file=file,
             dry_run=dry_run,
             to_notebook=to_notebook,
+            volumes=volumes,
+            indexes=IndexPolicy.for_profile(paths, profile),
         )
         report = {**change.to_dict(), "pins": change.pins, "kernels": []}
         if dry_run:
@@ -270,7 +279,7 @@ def lock(notebook: Path, as_json: bool) -> None:
     "--to",
     "fmt",
     required=True,
-    type=click.Choice(["requirements", "pyproject", "environment", "pep723", "binder"]),
+    type=click.Choice(["requirements", "pyproject", "environment", "pep723", "binder", "compose"]),
     help="The format to write.",
 )
 @click.argument("dest", type=_path)

@@ -19,7 +19,7 @@ from jupyter_orbit.cli._common import locations, progress
 from jupyter_orbit.errors import InputError, ServerError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.server import lifecycle
-from jupyter_orbit.state import ServerState, pid_alive, running, successor
+from jupyter_orbit.state import ServerState, running, successor
 
 
 def up_command(
@@ -202,7 +202,7 @@ def wait_foreground(prof: ProfilePaths, state: ServerState, proc: subprocess.Pop
         while (after := successor(prof, state.pid)) is not None:
             state = after
             click.echo(f"  the server was restarted (pid {state.pid}); still here", err=True)
-            while pid_alive(state.pid):
+            while state.alive():
                 if gone(0.5):
                     return _stop_quietly(prof, state)
     except KeyboardInterrupt:
@@ -276,17 +276,22 @@ def down_command(*, profile: str) -> None:
 
 
 def status_command(*, as_json: bool, profile: str) -> None:
-    _, prof = locations(profile)
+    from jupyter_orbit.cli import _services
+
+    paths, prof = locations(profile)
     state = running(prof)
+    services = _services.listing(paths)
     if state is None:
         if as_json:
-            click.echo(json.dumps({"running": False, "profile": profile}))
+            click.echo(json.dumps({"running": False, "profile": profile, "services": services}))
         else:
             click.echo(f"no server is running for profile {profile!r}")
+            _services.show(services)
         return
     info = state.client().get_json("/orbit/api/status")
     if as_json:
-        click.echo(json.dumps({"running": True, **state.public(), **info}, indent=2))
+        out = {"running": True, **state.public(), **info, "services": services}
+        click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"profile {profile}: {state.url}lab  (pid {state.pid}, root {state.root_dir})")
     found = login_link(state, "lab")
@@ -304,3 +309,4 @@ def status_command(*, as_json: bool, profile: str) -> None:
         )
     for p in info.get("pool", []):
         click.echo(f"  warm: env {p['env_id']}  ready {p['ready']}  starting {p['starting']}")
+    _services.show(services)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from jupyter_orbit.errors import InputError
 
 if TYPE_CHECKING:
+    from jupyter_orbit.hardware.fit import Fit
     from jupyter_orbit.kernels.recipes import KernelRecipe
     from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
     from jupyter_orbit.paths import Paths
@@ -28,6 +29,11 @@ class Launch:
     notebook: Path | None = None
     project_root: Path | None = None
     allow_host_access: bool = False  # container options that reach into the host (explicit flag)
+    # Services beside the kernel (``jupyter_orbit.beside``): the networks they are on, and the
+    # variables that reach them (an engine that runs kernels elsewhere passes these names on).
+    networks: tuple[str, ...] = ()
+    pass_env: tuple[str, ...] = ()
+    hardware: Fit | None = None  # the devices the notebook declares, as found here
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,14 @@ class Engine(ABC):
     name: ClassVar[str]
     takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
     stores: ClassVar[str] = "environment"  # what ``orbit envs`` calls what it keeps
+    # Whether its kernels join the network of the services beside them and reach each by its
+    # name (kernels in containers); otherwise they reach the ports published on 127.0.0.1.
+    joins_service_network: ClassVar[bool] = False
+    # Fitting to the notebook's time (``jupyter_orbit.era``): the engine builds with this
+    # machine's Pythons, so one can be chosen to fit the notebook (``chooses_python``); it
+    # resolves PyPI packages with uv here, so the kernel's own are dated (``dates_kernel``).
+    chooses_python: ClassVar[bool] = False
+    dates_kernel: ClassVar[bool] = False
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths

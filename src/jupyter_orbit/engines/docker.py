@@ -54,6 +54,8 @@ def image_tag(env_id: str) -> str:
 class DockerEngine(Engine):
     name = "docker"
     stores = "image"
+    joins_service_network = True
+    dates_kernel = True  # its images' Python is the base's; the kernel's packages are dated
 
     def __init__(self, paths: Paths, client: docker.DockerClient | None = None) -> None:
         super().__init__(paths)
@@ -157,6 +159,7 @@ class DockerEngine(Engine):
         """A host process that runs the kernel in a container and lives as long as it."""
         argv = [
             sys.executable,
+            "-P",  # it starts in the notebook's folder: nothing is imported from there
             "-m",
             "jupyter_orbit.engines.container_kernel",
             "--image",
@@ -170,6 +173,14 @@ class DockerEngine(Engine):
             argv += ["--mount", str(launch.project_root)]
         if options := self.notebook_options(launch):
             argv += ["--options", json.dumps(options, sort_keys=True, separators=(",", ":"))]
+        for network in launch.networks:
+            argv += ["--network", network]
+        for name in launch.pass_env:  # the values travel in the environment, never in argv
+            argv += ["--pass-env", name]
+        if devices := self.devices(launch):
+            argv += ["--devices", json.dumps(devices, sort_keys=True, separators=(",", ":"))]
+        for folder in recipe.host_folders():
+            argv += ["--read-only", str(folder)]
         return [*argv, "--", *self.kernel_argv(env, recipe)]
 
     def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
@@ -181,6 +192,19 @@ class DockerEngine(Engine):
 
     def check_launch(self, launch: Launch) -> None:
         self.notebook_options(launch)
+        self.devices(launch)
+
+    def devices(self, launch: Launch) -> dict[str, Any]:
+        """The devices the notebook declares (``metadata.orbit.hardware``), as the kernel
+        container's host config: GPU device requests (CDI names where this engine resolves
+        them), device mappings and groups; a ``BuildError`` saying why when it cannot have them."""
+        from jupyter_orbit.hardware.needs import engine_cdi_enabled
+
+        fit = launch.hardware
+        if fit is None or fit.needs.empty:
+            return {}
+        cdi = fit.needs.gpu is not None and engine_cdi_enabled(self.client.info())
+        return fit.container_devices(cdi_enabled=cdi).host_config()
 
     def notebook_options(self, launch: Launch) -> dict[str, Any]:
         """The notebook's ``metadata.orbit.container``, checked (host access needs the flag)."""

@@ -15,9 +15,12 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from jupyter_orbit.hardware.needs import hub_config_lines
 from jupyter_orbit.imagelayout import USER_HOME, WORK_DIR
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -44,6 +47,8 @@ class HubSettings:
     hub_image: str
     user_image: str
     engine_socket: str  # the host's container engine socket, for DockerSpawner only
+    # What users' servers get of the machine: GPU device requests (hub/devices.py)
+    devices: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -122,6 +127,10 @@ def render_compose(s: HubSettings, folder: Path) -> str:
 
 def render_config(s: HubSettings) -> str:
     """jupyterhub_config.py: settings that vary come from the environment compose passes."""
+    return _config(s) + hub_config_lines(s.devices)
+
+
+def _config(s: HubSettings) -> str:
     return f'''\
 # JupyterHub configuration of Jupyter Orbit's local hub (profile {s.profile!r}).
 # Written by `orbit hub up`; mounted read-only into the hub container. Secrets come from the

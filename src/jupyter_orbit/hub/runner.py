@@ -108,6 +108,8 @@ class Hub:
     ) -> HubInfo:
         from jupyter_orbit.engines.baseimage import ensure_base
         from jupyter_orbit.engines.docker import DockerEngine, image_tag
+        from jupyter_orbit.hardware.fit import Hardware
+        from jupyter_orbit.hub.devices import hub_devices
         from jupyter_orbit.prepare import Choices, prepare
 
         compose = self.folder / COMPOSE_FILE
@@ -118,6 +120,9 @@ class Hub:
         choices = Choices(engine="docker", root=project, allow_host_access=allow_host_access)
         prepared = prepare(project, choices, self.paths, until="plan")
         res, recipe = prepared.resolution, prepared.recipe
+        # GPUs the project's notebooks declare: refused now if this machine cannot give them.
+        hardware = Hardware.of_profile(self.profile)
+        devices = hub_devices(project, hardware, self.client.info(), progress)
         engine = DockerEngine(self.paths, self.client)
         base = ensure_base(self.client, progress)
         server = self._ensure_image("orbit-server", render_server(base), progress, "the server")
@@ -148,6 +153,7 @@ class Hub:
             hub_image=hub,
             user_image=user_image,
             engine_socket=_engine_socket(),
+            devices=devices,
         )
         self._write(settings, render_hub(base).dockerfile, user.dockerfile, rewrite, progress)
         policy.check(compose, allow_host_access=allow_host_access)

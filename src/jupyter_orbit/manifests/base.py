@@ -11,7 +11,7 @@ Formats are found through the ``jupyter_orbit.manifests`` entry point group (``f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -75,6 +75,12 @@ class Manifest(ABC):
     @abstractmethod
     def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         """Read ``path``; ``root`` bounds any path the file refers to. Raise ``InputError``."""
+
+    def python_ignored(self, present: Collection[str], *, binder: bool) -> str | None:
+        """Why the Python this file declares is not used, beside the other formats
+        ``present`` in its folder (``binder``: the folder is ``binder/`` or ``.binder/``);
+        None when it is used. repo2docker's rules: see docs/binder-rules.md."""
+        return None
 
     def origin(self, path: Path, line: int | None = None, level: Level = Level.PROJECT) -> Origin:
         return Origin(self.name, path, line, level)

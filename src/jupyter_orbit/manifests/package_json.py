@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit import untrusted
 from jupyter_orbit.ecosystems.npm import Npm, split_npm
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import read_text
@@ -28,7 +29,7 @@ SECTIONS = ("dependencies", "devDependencies", "optionalDependencies")
 
 def _load(text: str, path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = untrusted.parse(untrusted.loads_marked, text, path=path, what=path.name)
     except json.JSONDecodeError as e:
         raise InputError(
             f"{path.name} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})",
@@ -36,6 +37,9 @@ def _load(text: str, path: Path) -> dict[str, Any]:
             path=path,
             line=e.lineno,
         ) from None
+    if found := untrusted.unclean(data, path.name):
+        key, problem = found
+        raise InputError(f"{key} {problem}", "keep one value for each key", path=path)
     if not isinstance(data, dict):
         raise InputError(f"{path.name} is not a JSON object", "start it with {", path=path)
     for section in SECTIONS:

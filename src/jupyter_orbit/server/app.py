@@ -33,6 +33,15 @@ def enforced_config(data_dir: str) -> Config:
     c = Config()
     c.ServerApp.ip = "127.0.0.1"
     c.ServerApp.allow_remote_access = False
+    # Requests come from the server's own pages or from scripts: no other origin, with a
+    # token or not (server/auth.py), and only loopback names in Host (DNS rebinding).
+    c.ServerApp.identity_provider_class = "jupyter_orbit.server.auth.OrbitIdentityProvider"
+    c.ServerApp.local_hostnames = ["localhost"]
+    c.ServerApp.allow_origin = ""
+    c.ServerApp.allow_origin_pat = ""
+    c.ServerApp.allow_credentials = False
+    c.ServerApp.disable_check_xsrf = False
+    c.ServerApp.trust_xheaders = False
     c.ServerApp.open_browser = False
     c.ServerApp.port_retries = 0
     c.ServerApp.allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -40,6 +49,8 @@ def enforced_config(data_dir: str) -> Config:
     c.ServerApp.kernel_spec_manager_class = (
         "jupyter_orbit.kernels.kernelspecs.ProfileKernelSpecManager"
     )
+    # Files by their real path, inside the root only; saves that a kill cannot tear.
+    c.ServerApp.contents_manager_class = "jupyter_orbit.server.contents.OrbitContentsManager"
     extensions = {"jupyterlab": True, "jupyter_orbit.server": True, "notebook_shim": False}
     extensions |= {e: True for e in _OPTIONAL_EXTENSIONS if importlib.util.find_spec(e)}
     c.ServerApp.jpserver_extensions = extensions
@@ -86,10 +97,11 @@ class OrbitServerApp(ServerApp):
     name = "jupyter-orbit-server"
     description = "The Jupyter server of one Orbit profile."
 
-    @default("config_file_name")
-    def _config_file_name_default(self) -> str:
-        # Named after the app by default (jupyter_orbit_server_config): read the standard name.
-        return "jupyter_server_config"
+    @default("no_browser_open_file")
+    def _no_browser_open_file_default(self) -> bool:
+        # jpserver-<pid>-open.html would hold the token in a file nobody removes when the
+        # server is killed; Orbit hands pages to browsers its own way (browser.py).
+        return True
 
     @property
     def config_file_paths(self) -> list[str]:

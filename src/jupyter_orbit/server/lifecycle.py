@@ -3,7 +3,14 @@
 The server runs from an environment the caller prepares (the profile's server environment: a pinned
 JupyterLab, Orbit and the profile's extensions) in a session of its own, logging to the profile's
 ``logs/server.log``. Its token is generated here, written to a 0600 file that the server reads
-(``JUPYTER_TOKEN_FILE``), and kept in the 0600 ``server.json``; it never appears in an argv.
+(``JUPYTER_TOKEN_FILE``) and that is removed as soon as the server answers, and kept in the 0600
+``server.json``; it never appears in an argv or an environment.
+
+The server never runs code from the folder it serves: Python starts isolated (``-I``: no
+current folder or script folder on ``sys.path``, no ``PYTHON*`` variables, no user
+site-packages) in the profile's private runtime folder, and the root is given by setting.
+Before its token or a signal is sent, the process is checked to still be the server that was
+started (``ServerState.alive``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from jupyter_orbit.errors import ServerError
 from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
-from jupyter_orbit.state import ServerState, forget_state, pid_alive, write_state
+from jupyter_orbit.state import ServerState, forget_state, process_identity, write_state
 
 # Variables that would point the server at some other Jupyter installation than the profile's.
 _SCRUB = (
@@ -95,6 +102,7 @@ def start(
         args.append(f"--OrbitExtension.default_engine={engine}")
     argv = [
         str(server.python),
+        "-I",
         "-m",
         "jupyter_orbit.server",
         *args,
@@ -111,7 +119,7 @@ def start(
         log_path.chmod(0o600)
         proc = subprocess.Popen(
             argv,
-            cwd=root,
+            cwd=profile.runtime_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -128,6 +136,10 @@ def start(
         proc.wait()
         token_file.unlink(missing_ok=True)
         raise
+    token_file.unlink(missing_ok=True)  # the server has read it
+    identity = process_identity(proc.pid)
+    if identity is None or proc.poll() is not None:
+        raise _start_failure(proc.wait(), port, log_path)
     state = ServerState(
         pid=proc.pid,
         url=info["url"],
@@ -137,10 +149,10 @@ def start(
         profile=profile.name,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         log=str(log_path),
+        process_start=identity[0],
+        cmdline=identity[1],
     )
-    if trial:
-        token_file.unlink(missing_ok=True)  # the server has read it
-    else:
+    if not trial:
         write_state(profile, state)
     return state, proc
 
@@ -193,28 +205,31 @@ def stop(
 ) -> None:
     """Ask the server to shut down (it stops its kernels first); force it if it will not.
 
+    Only the process ``state`` names, checked before the request and before each signal: a
+    process that has taken its pid since is neither sent the token nor signalled.
     ``forget=False`` (a trial server) leaves the profile's state and token files alone.
     """
-    with contextlib.suppress(ServerError):
-        state.client(timeout=5).post_json("/api/shutdown")
-    if not _wait_gone(state.pid, timeout):
+    if state.alive():
+        with contextlib.suppress(ServerError):
+            state.client(timeout=5).post_json("/api/shutdown")
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        if _wait_gone(state, wait):
+            break
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(state.pid, signal.SIGTERM)
-        if not _wait_gone(state.pid, 5):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(state.pid, signal.SIGKILL)
+            if state.alive():
+                os.killpg(state.pid, sig)
     if forget:
-        forget_state(profile)
+        forget_state(profile, state)
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _wait_gone(state: ServerState, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             # Reap it if it is our child (the foreground `orbit up`), else just poll.
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            if os.waitpid(state.pid, os.WNOHANG)[0] == state.pid:
                 return True
-        if not pid_alive(pid):
+        if not state.alive():
             return True
         time.sleep(0.05)
     return False
