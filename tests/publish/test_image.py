@@ -28,6 +28,7 @@ from tests.support.kernelws import KernelWS, Server
 
 AS_OF = "2025-06-01"
 REPO = "orbit-test-publish"
+SHELL = "sub/shell.ipynb"
 
 
 def stamped(packages: list[str]) -> dict:
@@ -35,12 +36,11 @@ def stamped(packages: list[str]) -> dict:
 
 
 def make_project(root: Path) -> Path:
-    """Two notebooks with environments of their own (attrs in both: shared), data, and what
-    must never go into an image."""
+    """Two notebooks with environments of their own, a Python one and a Bash one in a
+    subfolder (attrs in both: shared), data, and what must never go into an image."""
     make_notebook(root / "a.ipynb", "print('hello from a')", metadata=stamped(["attrs"]))
-    make_notebook(root / "sub" / "b.ipynb", "import idna", metadata=stamped(["attrs", "idna"]))
     bash = {"kernelspec": {"name": "bash", "display_name": "Bash", "language": "bash"}}
-    make_notebook(root / "shell.ipynb", "echo hi", metadata={**bash, "orbit": {"as_of": AS_OF}})
+    make_notebook(root / SHELL, "echo hi", metadata={**bash, **stamped(["attrs", "idna"])})
     (root / "data").mkdir()
     (root / "data" / "table.csv").write_text("x,y\n1,2\n")
     (root / ".env").write_text("API_KEY=do-not-ship\n")
@@ -144,8 +144,8 @@ def run_image(docker_client: Any) -> Iterator[Any]:
         r.stop()
 
 
-def run_cell(server: Server, notebook: str, code: str) -> Any:
-    session = server.new_session(notebook)
+def run_cell(server: Server, notebook: str, code: str, kernel: str = "python3") -> Any:
+    session = server.new_session(notebook, kernel=kernel)
 
     async def go() -> Any:
         async with KernelWS(server, session["kernel"]["id"]) as k:
@@ -172,12 +172,11 @@ def test_each_notebook_runs_in_its_own_environment(published: dict, run_image: A
     found = re.search(r"\?token=([0-9a-f]{32,})", running.logs())
     assert found, running.logs()[-2000:]
     server = Server(running.url, found[1])
-    envs = {nb: env for nb, env in published["notebooks"].items()}
-    assert set(envs) == {"a.ipynb", "sub/b.ipynb", "shell.ipynb"}
-    assert len(set(envs.values())) == 3
+    envs = dict(published["notebooks"])
+    assert set(envs) == {"a.ipynb", SHELL} and len(set(envs.values())) == 2
     specs = server.get("/api/kernelspecs").json()["kernelspecs"]
     # the generic ones notebooks name, and one per environment to choose by hand
-    assert {"python3", "bash"} <= set(specs) and len(specs) == 5
+    assert {"python3", "bash"} <= set(specs) and len(specs) == 4
 
     a = run_cell(server, "a.ipynb", PROBE)
     assert a.status == "ok", a.error
@@ -185,26 +184,22 @@ def test_each_notebook_runs_in_its_own_environment(published: dict, run_image: A
     assert prefix == f"/opt/orbit/envs/{envs['a.ipynb']}"
     assert uid == "1000" and cwd == "/opt/orbit/project"
     assert attrs_file.startswith("/opt/orbit/shared/attrs-")  # held alike: one copy for both
-    assert a.stdout.splitlines()[1] == "idna no"  # b's package is not a's
+    assert a.stdout.splitlines()[1] == "idna no"  # the other notebook's package is not a's
 
-    b = run_cell(server, "sub/b.ipynb", PROBE)
-    assert b.status == "ok", b.error
-    prefix, _, cwd, attrs_file = b.stdout.splitlines()[0].split()
-    assert prefix == f"/opt/orbit/envs/{envs['sub/b.ipynb']}"
-    assert cwd == "/opt/orbit/project/sub" and attrs_file.startswith("/opt/orbit/shared/attrs-")
-    assert b.stdout.splitlines()[1] == "idna yes"
-
-    # A Bash notebook: the Bash kernel of its own environment, which comes first on PATH.
-    session = server.new_session("shell.ipynb", kernel="bash")
-
-    async def bash() -> Any:
-        async with KernelWS(server, session["kernel"]["id"]) as k:
-            await k.kernel_info()
-            return await k.execute('echo "$VIRTUAL_ENV $(command -v python)"')
-
-    reply = asyncio.run(bash())
-    prefix = f"/opt/orbit/envs/{envs['shell.ipynb']}"
-    assert reply.stdout.split() == [prefix, f"{prefix}/bin/python"], reply
+    # The Bash notebook: the Bash kernel of its own environment, which comes first on PATH,
+    # in the notebook's folder; its Python reads the shared attrs and its own idna.
+    shell = run_cell(
+        server,
+        SHELL,
+        'echo "$VIRTUAL_ENV $(command -v python) $(id -u) $PWD"\n'
+        'python -c "import attrs, idna; print(attrs.__file__)"',
+        kernel="bash",
+    )
+    assert shell.status == "ok", shell.error
+    prefix = f"/opt/orbit/envs/{envs[SHELL]}"
+    first, attrs_file = shell.stdout.strip().splitlines()
+    assert first.split() == [prefix, f"{prefix}/bin/python", "1000", "/opt/orbit/project/sub"]
+    assert attrs_file.startswith("/opt/orbit/shared/attrs-"), shell.stdout
 
     # A notebook the image does not know gets the project's environment (the first here).
     new = run_cell(server, "new.ipynb", "import sys; print(sys.prefix)")
@@ -239,8 +234,7 @@ def test_the_image_holds_the_project_without_its_secrets_and_says_so(
         names = _tar_names(container, "/opt/orbit/project")
     finally:
         container.remove(force=True)
-    assert {"project/a.ipynb", "project/sub/b.ipynb", "project/data/table.csv"} <= names
-    assert "project/shell.ipynb" in names
+    assert {"project/a.ipynb", f"project/{SHELL}", "project/data/table.csv"} <= names
     assert not [n for n in names if re.search(r"\.env|id_rsa|\.git|scratch|orbitignore", n)]
 
     image = docker_client.images.get(published["image"])
@@ -249,7 +243,7 @@ def test_the_image_holds_the_project_without_its_secrets_and_says_so(
     assert config["Healthcheck"]["Test"][0] == "CMD"
     assert labels["org.jupyter.orbit.as-of"] == f"{AS_OF}T00:00:00Z"
     assert json.loads(labels["org.jupyter.orbit.notebooks"]) == published["notebooks"]
-    for nb in ("a.ipynb", "sub/b.ipynb"):
+    for nb in ("a.ipynb", SHELL):
         lock = json.loads(labels[f"org.jupyter.orbit.lock.{published['notebooks'][nb]}"])
         assert any(line.startswith("attrs==") for line in lock["pypi"])
 
@@ -287,9 +281,9 @@ def test_pushed_removed_pulled_back_and_run(
     assert f"{registry}/{REPO}@{pushed['digest']}" in pulled.attrs["RepoDigests"]
     token = secrets.token_hex(16)
     server = Server(run_image(pushed["reference"], token).url, token)
-    reply = run_cell(server, "sub/b.ipynb", "import idna, sys; print(sys.prefix)")
+    reply = run_cell(server, "a.ipynb", "import attrs, sys; print(sys.prefix)")
     assert reply.status == "ok", reply.error
-    assert reply.stdout.strip().endswith(published["notebooks"]["sub/b.ipynb"])
+    assert reply.stdout.strip().endswith(published["notebooks"]["a.ipynb"])
     docker_client.images.get(pushed["reference"]).tag(*name.split(":"))  # for later tests
 
 
