@@ -11,6 +11,7 @@ import io
 import json
 import re
 import secrets
+import shlex
 import shutil
 import tarfile
 import time
@@ -297,3 +298,34 @@ def test_a_voila_app_shows_one_notebook(
     assert httpx.get(running.url + "/", timeout=30).status_code in (302, 403)  # a token first
     page = httpx.get(running.url + "/?token=v0ila", timeout=300, follow_redirects=True)
     assert page.status_code == 200 and "hello from a" in page.text
+
+
+def test_a_hub_image_has_the_single_user_server_and_copies_the_project_home(
+    home: Orbit, project: Path, docker_client: Any, tmp_path: Path
+):
+    """--z2jh: the image holds JupyterHub's single-user server (the chart starts it), and the
+    postStart hook config.yaml gives copies the project into the user's home without
+    overwriting what the user changed (a server image of its own: about 50 s)."""
+    from ruamel.yaml import YAML
+
+    name = f"{REPO}:hub-{uuid.uuid4().hex[:6]}"
+    out = publish(home, project, "--image", name, "--z2jh", str(tmp_path / "k8s"))
+    config = YAML(typ="safe").load(tmp_path / "k8s" / "config.yaml")
+    repo, tag = name.rsplit(":", 1)
+    assert config["singleuser"]["image"]["name"] == repo
+    assert config["singleuser"]["image"]["tag"] == tag
+    assert out["image"]["server"] != ""
+    hook = config["singleuser"]["lifecycleHooks"]["postStart"]["exec"]["command"]
+    # As the chart does: the user's home exists (a volume) and the user changed a.ipynb.
+    script = (
+        "echo mine > $HOME/a.ipynb && "
+        + shlex.join(hook)
+        + " && cd $HOME && ls -A . sub && cat a.ipynb && jupyterhub-singleuser --version"
+    )
+    output = docker_client.containers.run(
+        name, ["sh", "-c", script], remove=True, labels={"org.jupyter.orbit.test": "publish"}
+    ).decode()
+    listed = output.split()
+    assert {"data", "sub", "shell.ipynb"} <= set(listed) and "mine" in listed
+    assert not [n for n in listed if n in {".env", ".git", "keys", "scratch"}]
+    assert re.search(r"^5\.\d+\.\d+", output.strip().splitlines()[-1], re.M), output
