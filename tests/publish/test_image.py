@@ -304,7 +304,7 @@ def test_a_hub_image_has_the_single_user_server_and_copies_the_project_home(
     home: Orbit, project: Path, docker_client: Any, tmp_path: Path
 ):
     """--z2jh: the image holds JupyterHub's single-user server (the chart starts it), and the
-    postStart hook config.yaml gives copies the project into the user's home without
+    postStart hook its config.yaml gives copies the project into the user's home without
     overwriting what the user changed (a server image of its own: about 50 s)."""
     from ruamel.yaml import YAML
 
@@ -314,7 +314,9 @@ def test_a_hub_image_has_the_single_user_server_and_copies_the_project_home(
     repo, tag = name.rsplit(":", 1)
     assert config["singleuser"]["image"]["name"] == repo
     assert config["singleuser"]["image"]["tag"] == tag
-    assert out["image"]["server"] != ""
+    assert list(out["z2jh"]["written"]) == [
+        str(tmp_path / "k8s" / n) for n in ("config.yaml", "namespace.yaml")
+    ]
     hook = config["singleuser"]["lifecycleHooks"]["postStart"]["exec"]["command"]
     # As the chart does: the user's home exists (a volume) and the user changed a.ipynb.
     script = (
