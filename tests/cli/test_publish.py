@@ -27,6 +27,25 @@ def orbit(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def orbit_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str
+) -> tuple[int, str]:
+    """The same command line (``main``, which turns errors into messages and exit codes), in
+    this process: (exit code, stderr)."""
+    from jupyter_orbit.cli import main
+
+    for key in list(os.environ):
+        if key.startswith(("ORBIT_", "JUPYTER_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ORBIT_HOME", str(tmp_path / "orbit-home"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["orbit", "publish", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code, capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -38,12 +57,14 @@ def orbit(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (("--image", "x", "--app", "voila", "a.ipynb", "--z2jh", "k8s"), "--z2jh serves"),
     ],
 )
-def test_what_is_missing_is_said_and_nothing_is_written(tmp_path: Path, args, message):
+def test_what_is_missing_is_said_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, args, message
+):
     project = tmp_path / "p"
     make_notebook(project / "a.ipynb", "1")
-    r = orbit(tmp_path, str(project), *args)
-    assert r.returncode == 2, r.stderr
-    assert message in r.stderr and "hint:" in r.stderr
+    code, stderr = orbit_here(tmp_path, monkeypatch, capsys, str(project), *args)
+    assert code == 2, stderr
+    assert message in stderr and "hint:" in stderr
     assert sorted(p.name for p in project.iterdir()) == ["a.ipynb"]
     assert not (tmp_path / "k8s").exists()
 
