@@ -30,6 +30,7 @@ pytest_plugins = (
     "tests.support.devices",
     "tests.support.verdaccio",
     "tests.support.offline_lab",
+    "tests.support.registry",
 )
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
@@ -52,6 +53,7 @@ INTEGRATION_FIXTURES = frozenset(
         "device_kernel",
         "verdaccio_tool",
         "shipped",
+        "registry",
     }
 )
 

@@ -54,7 +54,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines"})),
     ("prepare", frozenset({"beside", "era", "prepare", "resolve"})),
-    ("hub and bazaar", frozenset({"hub", "bazaar", "bundle"})),
+    ("hub, bazaar, bundle and publish", frozenset({"hub", "bazaar", "bundle", "publish"})),
     ("server", frozenset({"server"})),
     ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse", "bundler"})),
     ("cli", frozenset({"cli", "__main__"})),

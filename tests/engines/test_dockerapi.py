@@ -38,7 +38,7 @@ def project(tmp_path: Path) -> Path:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(f"{rel}\n")
     # the user leaves out more; a `!` line cannot bring a secret back
-    (root / ".orbitignore").write_text("# mine\nprivate/\n!.env\n")
+    (root / ".orbitignore").write_text("# mine\nprivate/\n!.env\n!.git\n!.ssh/\n")
     (root / ".dockerignore").write_text("!id_rsa\n")
     return root
 

@@ -271,6 +271,7 @@ from jupyter_orbit.cli._ext import ext_group  # noqa: E402
 from jupyter_orbit.cli._hardware import hardware_command  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
 from jupyter_orbit.cli._profile import profile_group  # noqa: E402
+from jupyter_orbit.cli._publish import publish_command  # noqa: E402
 
 for _command in (
     profile_group,
@@ -281,6 +282,7 @@ for _command in (
     doctor_command,
     hardware_command,
     hub,
+    publish_command,
     envs_command,
     gc_command,
     data_group,

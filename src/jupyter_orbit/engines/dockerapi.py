@@ -271,7 +271,10 @@ def _project_ignore(tree: Path) -> list[str]:
                 for ln in own.read_text(errors="replace").splitlines()
                 if ln.strip() and not ln.lstrip().startswith("#")
             ]
-    return [*patterns, *SECRET_EXCLUDES, BUILD_DOCKERFILE, ".dockerignore", IGNORE_FILE]
+    # Each secret pattern also for what is under it: a project's "!.git" takes back the folder
+    # ".git" matches, and what is inside it would otherwise come along.
+    secrets = [*SECRET_EXCLUDES, *(f"{pattern}/**" for pattern in SECRET_EXCLUDES)]
+    return [*patterns, *secrets, BUILD_DOCKERFILE, ".dockerignore", IGNORE_FILE]
 
 
 def left_out(tree: Path) -> list[str]:
@@ -292,6 +295,12 @@ def left_out(tree: Path) -> list[str]:
             if path not in kept and name not in _UNREMARKABLE | {".dockerignore", IGNORE_FILE}:
                 out.append(path)
     return sorted(out)
+
+
+def project_files(tree: Path) -> set[str]:
+    """The files (and folders) of ``tree`` an image built from it holds: what ``left_out``
+    does not name, as paths relative to ``tree``."""
+    return _project_files(tree, _project_ignore(tree))
 
 
 def _project_files(tree: Path, ignore: Iterable[str]) -> set[str]:
