@@ -251,6 +251,7 @@ from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
 from jupyter_orbit.cli._profile import profile_group  # noqa: E402
+from jupyter_orbit.cli._remote import remote_group  # noqa: E402
 
 for _command in (
     profile_group,
@@ -260,6 +261,7 @@ for _command in (
     open_command,
     doctor_command,
     hub,
+    remote_group,
 ):
     cli.add_command(_command)
 

@@ -90,12 +90,36 @@ class Engine(ABC):
     def ensure(self, spec: EnvSpec, progress: Progress) -> Environment:
         return self.lookup(spec) or self.realize(self.plan(spec), progress)
 
+    @classmethod
+    def for_target(cls, paths: Paths, target: str) -> Engine:
+        """The engine for ``NAME:TARGET`` (e.g. ``ssh:lab``); engines without targets refuse."""
+        raise InputError(
+            f"the {cls.name} engine takes no target ({cls.name}:{target})",
+            f"use --engine {cls.name}",
+        )
+
 
 def engine_classes() -> dict[str, type[Engine]]:
+    """Orbit's engines, and those registered under the ``jupyter_orbit.engines`` entry points."""
+    from importlib.metadata import entry_points
+
     from jupyter_orbit.engines.docker import DockerEngine
     from jupyter_orbit.engines.local import LocalEngine
 
-    return {LocalEngine.name: LocalEngine, DockerEngine.name: DockerEngine}
+    classes: dict[str, type[Engine]] = {
+        LocalEngine.name: LocalEngine,
+        DockerEngine.name: DockerEngine,
+    }
+    for ep in entry_points(group="jupyter_orbit.engines"):
+        if ep.name in classes:
+            continue
+        try:
+            cls = ep.load()
+        except Exception:  # a broken plug-in must not break the engines that work
+            continue
+        if isinstance(cls, type) and issubclass(cls, Engine):
+            classes[ep.name] = cls
+    return classes
 
 
 def engine_name(res: Resolution, *, override: str | None = None, default: str = "local") -> str:
@@ -109,7 +133,9 @@ def engine_name(res: Resolution, *, override: str | None = None, default: str = 
 
 
 def get_engine(name: str, paths: Paths) -> Engine:
+    """The engine ``name`` names: ``local``, ``docker``, or ``KIND:TARGET`` (``ssh:lab``)."""
+    kind, sep, target = name.partition(":")
     classes = engine_classes()
-    if name not in classes:
+    if kind not in classes:
         raise InputError(f"unknown engine {name!r}", f"use one of: {', '.join(sorted(classes))}")
-    return classes[name](paths)
+    return classes[kind].for_target(paths, target) if sep else classes[kind](paths)
