@@ -148,8 +148,8 @@ class Proxy:
         remote_file = f"{self.remote_dir}/connection.json"
         local_file = str(self.args.connection_file)
         argv = [remote_file if a == local_file else a for a in self.args.argv]
-        cmd = [self.args.python, launcher, "start", self.remote_dir, "--cwd", cwd]
-        cmd += ["--orphan-timeout", str(self.args.orphan_timeout), "--", *argv]
+        cmd = [self.args.python, launcher, "start", "--cwd", cwd]
+        cmd += ["--orphan-timeout", str(self.args.orphan_timeout), self.remote_dir, "--", *argv]
         r = await session.run(cmd, what="starting the kernel")
         started = json.loads(str(r.stdout).strip().splitlines()[-1])
         self.remote_ports = started["ports"]

@@ -2,7 +2,8 @@
 (``~/.cache/orbit-remote/bin/orbit-kernel-<hash>.py``) and runs it there with the environment's
 Python; it uses the standard library only and imports nothing from Orbit.
 
-    start DIR -- ARGV     pick free loopback ports, write DIR/connection.json, start a detached
+    start [--cwd C] DIR -- ARGV
+                          pick free loopback ports, write DIR/connection.json, start a detached
                           supervisor that runs ARGV; print {"pid", "ports"} as JSON
     supervise DIR -- ARGV run the kernel, record its pid and exit status; stop it when no
                           client has renewed DIR/lease for --orphan-timeout seconds
@@ -64,8 +65,9 @@ def start(args: argparse.Namespace) -> int:
     info = json.loads(conn.read_text())
     info.update(zip(_PORTS, free_ports(len(_PORTS))), ip="127.0.0.1", transport="tcp")  # noqa: B905
     _write(conn, json.dumps(info))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "supervise", str(folder)]
-    cmd += ["--cwd", args.cwd, "--orphan-timeout", str(args.orphan_timeout), "--", *args.argv]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "supervise"]
+    cmd += ["--cwd", args.cwd, "--orphan-timeout", str(args.orphan_timeout)]
+    cmd += [str(folder), "--", *args.argv]
     with (folder / "supervisor.log").open("ab") as log:
         subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True

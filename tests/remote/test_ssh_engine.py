@@ -1,0 +1,247 @@
+"""The ssh engine end to end on a real host: a numpy notebook's environment built on the
+namespace host (resolved here as of 2025-06-01, exactly as the local engine resolves), its kernel
+run there and driven through a standard jupyter_client KernelManager: execute, interrupt, a
+10-second link cut with the kernel's state kept, shutdown."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import UV_CACHE, make_notebook
+from tests.remote.conftest import give_key
+from tests.support.sshhost import SshHost
+
+pytestmark = pytest.mark.integration
+
+CODE = "import socket, numpy; print(socket.gethostname(), numpy.__version__)"
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+
+    def step(self, action: str, detail: str = "") -> None:
+        self.steps.append(action)
+        print(f"[{time.strftime('%X')}] {action} {detail}", file=sys.stderr, flush=True)
+
+    def log(self, line: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Built:
+    host: SshHost
+    base: Path
+    notebook: Path
+    engine: Any
+    plan: Any
+    env: Any
+    steps: list[str]
+    local_pins: list[str]
+
+
+@pytest.fixture(scope="module")
+def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """The notebook's environment, built once on the host for this module's tests."""
+    from jupyter_orbit.engines.local import LocalEngine, default_python
+    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.remote._lib import run_sync
+    from jupyter_orbit.remote.enroll import enroll
+    from jupyter_orbit.remote.hosts import HostStore, RemoteHost
+    from jupyter_orbit.remote.ssh_engine import SshEngine
+    from jupyter_orbit.remote.url import parse_ssh_url
+
+    base = tmp_path_factory.mktemp("ssh-engine")
+    home = base / "home"
+    give_key(home, ssh_host)
+    # The user's SSH config is honoured: quick keepalives, so a cut link is noticed in seconds.
+    (home / ".ssh" / "config").write_text(
+        f"Host {ssh_host.address}\n  ServerAliveInterval 2\n  ServerAliveCountMax 2\n"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("ORBIT_HOME", str(base / "orbit-home"))
+        mp.setenv("UV_CACHE_DIR", UV_CACHE)
+        mp.delenv("SSH_AUTH_SOCK", raising=False)
+        mp.delenv("ORBIT_PROFILE", raising=False)
+        nb = make_notebook(
+            base / "project" / "analysis" / "nb.ipynb",
+            CODE,
+            metadata={"orbit": {"packages": {"pypi": ["numpy"]}}},
+        )
+        (base / "project" / "data.csv").write_text("x\n1\n")
+        (base / "project" / ".env").write_text("TOKEN=do-not-send\n")
+        res = resolve(nb, default_python=default_python(), as_of="2025-06-01")
+        paths = Paths.from_env()
+        profile = paths.profile("default")
+        engine = SshEngine(paths, "lab", profile=profile)
+
+        # The host's "site mirror": the very wheels the lock names, served on its own loopback
+        # (the namespace has no other network).
+        lock, _ = engine.resolve_lock(res.spec)
+        (base / "lock.txt").write_text(lock)
+        wheels = base / "wheels"
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             "--only-binary=:all:", "-d", str(wheels), "-r", str(base / "lock.txt")],
+            check=True,
+        )  # fmt: skip
+        mirror = ssh_host.serve(wheels)
+        host = RemoteHost("lab", parse_ssh_url(ssh_host.url), find_links=(mirror,), no_index=True)
+        run_sync(enroll(HostStore.of(profile), host, lambda key: True))
+
+        plan = engine.plan(res.spec)
+        progress = _Steps()
+        env = engine.realize(plan, progress)
+        local = LocalEngine(paths)
+        local_pins = local.pins(local.plan(res.spec))
+        yield Built(ssh_host, base, nb, engine, plan, env, progress.steps, local_pins)
+
+
+def _kernel(built: Built, log: Path) -> tuple[Any, Any]:
+    """A KernelManager running the engine's kernel command, as Jupyter would."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from jupyter_orbit.engines.base import Launch
+    from jupyter_orbit.kernels.recipes import get_recipe
+
+    recipe = get_recipe("python")
+    argv = built.engine.kernel_command(
+        built.env,
+        recipe,
+        Launch(notebook=built.notebook, project_root=built.notebook.parent.parent),
+    )
+    specs = log.parent / "kernels"
+    (specs / "remote").mkdir(parents=True, exist_ok=True)
+    (specs / "remote" / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "remote", "language": "python"})
+    )
+    km = KernelManager(
+        kernel_name="remote", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)])
+    )
+    out = log.open("ab")
+    km.start_kernel(cwd=str(built.notebook.parent), stdout=out, stderr=out)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+    except Exception:
+        km.shutdown_kernel(now=True)
+        raise AssertionError(log.read_text()) from None
+    return km, kc
+
+
+def run_cell(kc: Any, code: str, timeout: float = 60) -> tuple[str, dict]:
+    outputs: list[str] = []
+    reply = kc.execute_interactive(
+        code,
+        timeout=timeout,
+        output_hook=lambda msg: (
+            outputs.append(msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None
+        ),
+    )
+    return "".join(outputs), reply["content"]
+
+
+def test_the_environment_is_built_remotely_with_the_local_resolution(built: Built):
+    plan, env, host = built.plan, built.env, built.host
+    assert [s.action for s in plan.steps][:6] == [
+        "connect", "uv", "resolve", "venv", "install", "commit"
+    ]  # fmt: skip
+    assert "copy Orbit's uv" in plan.steps[1].detail  # the host has none on its PATH
+    assert {"uv", "resolve", "venv", "install", "commit"} <= set(built.steps)
+    assert env.engine == "ssh:lab" and env.env_id == plan.spec.env_id  # the same id as here
+    prefix = host.home / ".cache" / "orbit-remote" / "envs" / env.env_id
+    assert str(env.location) == str(prefix) and (prefix / "orbit-env.json").is_file()
+    assert (host.home / ".cache" / "orbit-remote" / "bin" / "uv").is_file()
+    remote_pins = [
+        ln for ln in (prefix / "orbit" / "requirements.lock.txt").read_text().splitlines() if ln
+    ]
+    assert remote_pins == built.local_pins  # the local engine's resolution, exactly
+    assert "numpy==2.2.6" in remote_pins  # the newest numpy on 2025-06-01
+    assert not list(prefix.parent.glob(".build-*")) and not list(prefix.parent.glob(".stage-*"))
+    # Looking it up again finds it, and planning again says it is built.
+    assert built.engine.lookup_id(env.env_id) == env
+    assert built.engine.plan(plan.spec).built is True
+
+
+def test_a_kernel_on_the_host_answers_through_a_kernel_manager(built: Built, tmp_path: Path):
+    km, kc = _kernel(built, tmp_path / "proxy.log")
+    try:
+        out, reply = run_cell(kc, CODE)
+        assert reply["status"] == "ok", reply
+        assert out.split() == [built.host.hostname, "2.2.6"]
+        # It runs as the host's user, in Orbit's copy of the project (secrets left behind).
+        out, _ = run_cell(
+            kc,
+            "import os, pathlib; print(os.getuid()); print(os.getcwd());"
+            "print(sorted(p.name for p in pathlib.Path('..').iterdir()))",
+        )
+        uid, cwd, listing = out.splitlines()
+        assert int(uid) == built.host.uid
+        assert cwd.startswith(str(built.host.home / ".cache" / "orbit-remote" / "projects"))
+        assert cwd.endswith("/analysis")
+        assert "data.csv" in listing and ".env" not in listing
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel()
+    assert not km.is_alive()
+    deadline = time.monotonic() + 15
+    while any("ipykernel" in p for p in built.host.user_processes()):
+        assert time.monotonic() < deadline, built.host.user_processes()
+        time.sleep(0.2)
+
+
+def test_an_interrupt_reaches_the_remote_kernel(built: Built, tmp_path: Path):
+    km, kc = _kernel(built, tmp_path / "proxy.log")
+    try:
+        msg_id = kc.execute("import time; time.sleep(120)")
+        time.sleep(2)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        out, _ = run_cell(kc, "print('still here')")
+        assert out.strip() == "still here"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel()
+
+
+def test_the_kernel_survives_a_ten_second_link_cut(built: Built, tmp_path: Path):
+    log = tmp_path / "proxy.log"
+    km, kc = _kernel(built, log)
+    host = built.host
+    try:
+        out, _ = run_cell(kc, "import os; x = 41 + 1; print(os.getpid())")
+        pid = out.strip()
+        host.cut()
+        try:
+            time.sleep(10)
+            assert km.is_alive()  # the local process waits for the link, it does not give up
+        finally:
+            host.restore()
+        out, reply = run_cell(kc, "print(x, os.getpid())", timeout=120)
+        assert reply["status"] == "ok", reply
+        assert out.split() == ["42", pid]  # the same kernel, its variables kept
+        text = log.read_text()
+        assert "was lost" in text and "reconnected" in text, text
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel()
