@@ -7,10 +7,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from jupyter_orbit.remote.hosts import HostStore, RemoteHost
 from tests.conftest import Orbit
 from tests.support.sshhost import SshHost, unavailable
 
@@ -63,3 +66,42 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Orbit:
     monkeypatch.delenv("ORBIT_PROFILE", raising=False)
     os.environ.pop("SSH_AUTH_SOCK", None)
     return o
+
+
+@dataclass
+class Lab:
+    """A host enrolled in the client's default profile as ``lab``."""
+
+    store: HostStore
+    host: RemoteHost
+    machine: SshHost
+
+    def session(self) -> Any:
+        """An async context manager: a connected ``Session``."""
+        from jupyter_orbit.remote.session import connect
+
+        return _Connected(connect(self.host, self.store))
+
+
+class _Connected:
+    def __init__(self, pending: Any) -> None:
+        self.pending = pending
+
+    async def __aenter__(self) -> Any:
+        self.session = await self.pending
+        return self.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+
+
+@pytest.fixture
+def lab(client: Orbit, ssh_host: SshHost) -> Lab:
+    from jupyter_orbit.remote._lib import run_sync
+    from jupyter_orbit.remote.enroll import enroll
+    from jupyter_orbit.remote.url import parse_ssh_url
+
+    give_key(client.user_home, ssh_host)
+    store = HostStore(client.home / "profiles" / "default")
+    run_sync(enroll(store, RemoteHost("lab", parse_ssh_url(ssh_host.url)), lambda key: True))
+    return Lab(store, store.get("lab"), ssh_host)

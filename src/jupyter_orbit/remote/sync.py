@@ -44,6 +44,7 @@ class Entry:
     mtime: int = 0  # whole seconds: what SFTP keeps
     mode: int = 0o644
     target: str = ""  # a link's target (relative, inside the project)
+    mtime_ns: int = 0  # here only: the exact time, which SFTP cannot carry
 
 
 @dataclass
@@ -59,6 +60,15 @@ class Sent:
     size: int
     mtime: int
     sha256: str | None = None
+    mtime_ns: int | None = None  # the local file's exact time when sent or pulled
+
+    def differs_from(self, here: Entry) -> bool:
+        """Whether the local file changed since: a change within the same second counts."""
+        if here.size != self.size:
+            return True
+        if self.mtime_ns and here.mtime_ns:
+            return here.mtime_ns != self.mtime_ns
+        return here.mtime != self.mtime
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class PullPlan:
     conflicts: tuple[tuple[str, str], ...]  # (path, why it is not overwritten)
     unchanged: int
     skipped: tuple[Excluded, ...]
+    check: tuple[str, ...] = ()  # same size and time on both sides, not as sent: hashes decide
 
 
 @dataclass
@@ -130,7 +141,11 @@ def scan_local(root: Path, rules: Rules) -> Tree:
                     tree.entries[rel] = Entry("link", 0, int(st.st_mtime), 0o777, target)
             elif stat.S_ISREG(st.st_mode):
                 tree.entries[rel] = Entry(
-                    "file", st.st_size, int(st.st_mtime), stat.S_IMODE(st.st_mode)
+                    "file",
+                    st.st_size,
+                    int(st.st_mtime),
+                    stat.S_IMODE(st.st_mode),
+                    mtime_ns=st.st_mtime_ns,
                 )
             else:
                 tree.excluded.append(Excluded(rel, "not a regular file"))
@@ -163,10 +178,12 @@ def plan_push(local: Tree, remote: dict[str, Entry], sent: dict[str, Sent]) -> P
             unchanged += 1
         elif r.size != e.size:
             send.append((path, "changed"))
-        elif r.mtime == e.mtime:
-            unchanged += 1
-        else:
+        elif r.mtime != e.mtime:
             check.append(path)
+        elif (s := sent.get(path)) and (s.size, s.mtime) == (r.size, r.mtime) and s.differs_from(e):
+            check.append(path)  # changed here within the second it was sent
+        else:
+            unchanged += 1
     delete: list[str] = []
     kept: list[str] = []
     for path, r in sorted(remote.items()):
@@ -186,6 +203,7 @@ def plan_pull(local: Tree, remote: dict[str, Entry], sent: dict[str, Sent]) -> P
     fetch: list[tuple[str, str]] = []
     conflicts: list[tuple[str, str]] = []
     skipped: list[Excluded] = []
+    check: list[str] = []
     unchanged = 0
     for path, r in sorted(remote.items()):
         if r.kind != "file":
@@ -198,17 +216,17 @@ def plan_pull(local: Tree, remote: dict[str, Entry], sent: dict[str, Sent]) -> P
         here = local.entries.get(path)
         if here is None:
             fetch.append((path, "new" if s is None else "changed"))
-        elif (here.size, here.mtime) == (r.size, r.mtime):
-            unchanged += 1
         elif here.kind != "file":
             conflicts.append((path, "a link here"))
+        elif (here.size, here.mtime) == (r.size, r.mtime):
+            check.append(path)  # looks the same on both sides: the contents decide
         elif s is None:
             conflicts.append((path, "exists here too and differs"))
-        elif (here.size, here.mtime) != (s.size, s.mtime):
+        elif s.differs_from(here):
             conflicts.append((path, "changed here and on the remote"))
         else:
             fetch.append((path, "changed"))
-    return PullPlan(tuple(fetch), tuple(conflicts), unchanged, tuple(skipped))
+    return PullPlan(tuple(fetch), tuple(conflicts), unchanged, tuple(skipped), tuple(check))
 
 
 def project_key(root: Path) -> str:
@@ -267,7 +285,7 @@ class ProjectSync:
             return {}  # damaged: nothing is deleted on its word
         files = data.get("files", {}) if isinstance(data, dict) else {}
         return {
-            p: Sent(int(v["size"]), int(v["mtime"]), v.get("sha256"))
+            p: Sent(int(v["size"]), int(v["mtime"]), v.get("sha256"), v.get("mtime_ns"))
             for p, v in files.items()
             if isinstance(v, dict) and "size" in v and "mtime" in v
         }
@@ -277,7 +295,7 @@ class ProjectSync:
             "version": 1,
             "local": str(self.root),
             "files": {
-                p: {"size": s.size, "mtime": s.mtime, "sha256": s.sha256}
+                p: {"size": s.size, "mtime": s.mtime, "sha256": s.sha256, "mtime_ns": s.mtime_ns}
                 for p, s in sorted(record.items())
             },
         }
@@ -344,8 +362,9 @@ class ProjectSync:
             if mine == theirs:
                 report.unchanged += 1
                 if not dry_run:
-                    await self._touch(f"{root}/{path}", local.entries[path].mtime)
-                    record[path] = Sent(r.size, local.entries[path].mtime, mine)
+                    e = local.entries[path]
+                    await self._touch(f"{root}/{path}", e.mtime)
+                    record[path] = Sent(r.size, e.mtime, mine, e.mtime_ns)
             else:
                 to_send.append((path, "changed"))
         size = sum(local.entries[p].size for p, _ in to_send)
@@ -374,7 +393,7 @@ class ProjectSync:
                     record[path] = Sent(0, e.mtime)
                 else:
                     sha = await self._put_file(self.root / path, f"{root}/{path}", e)
-                    record[path] = Sent(e.size, e.mtime, sha)
+                    record[path] = Sent(e.size, e.mtime, sha, e.mtime_ns)
                     report.bytes += e.size
                 report.sent.append(path)
             for path in plan.delete:
@@ -488,6 +507,13 @@ class ProjectSync:
         root = await self.remote_root()
         report = SyncReport(root, excluded=list(plan.skipped), unchanged=plan.unchanged)
         report.conflicts = list(plan.conflicts)
+        for path in plan.check:
+            if file_sha256(self.root / path) == await self._remote_sha256(f"{root}/{path}"):
+                report.unchanged += 1
+                r = remote[path]
+                record[path] = Sent(r.size, r.mtime, None, local.entries[path].mtime_ns)
+            else:
+                report.conflicts.append((path, "differs here and on the remote"))
         self.progress.step(
             "pull",
             f"{len(plan.fetch)} files to fetch, {len(plan.conflicts)} conflicts, "
@@ -519,11 +545,11 @@ class ProjectSync:
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         tmp.unlink()
-                record[path] = Sent(r.size, r.mtime)
+                record[path] = Sent(r.size, r.mtime, None, r.mtime * 10**9)
                 report.fetched.append(path)
                 report.bytes += r.size
         finally:
-            if report.fetched:
+            if report.fetched or plan.check:
                 await self._write_record(record)
         return report
 
