@@ -175,7 +175,13 @@ def _remote_files(root: str) -> set[str]:
 def test_sync_sends_only_what_changed_and_lists_what_it_left_out(lab, tmp_path: Path):
     p = _project(tmp_path)
     first = _push(lab, p)
-    assert sorted(first.sent) == [".orbitignore", "data/a.csv", "data/b.csv", "data/latest", "nb.ipynb"]
+    assert sorted(first.sent) == [
+        ".orbitignore",
+        "data/a.csv",
+        "data/b.csv",
+        "data/latest",
+        "nb.ipynb",
+    ]
     assert {(e.path, e.reason) for e in first.excluded} == {
         (".env", "secret"),
         (".git/", "version control"),
@@ -185,7 +191,7 @@ def test_sync_sends_only_what_changed_and_lists_what_it_left_out(lab, tmp_path: 
     there = Path(first.remote_root)
     assert _remote_files(first.remote_root) == set(first.sent)
     assert (there / "data" / "b.csv").read_text() == "b\n2\n"
-    assert os.readlink(there / "data" / "latest") == "a.csv"
+    assert (there / "data" / "latest").readlink() == Path("a.csv")
     assert int((there / "nb.ipynb").stat().st_mtime) == int((p / "nb.ipynb").stat().st_mtime)
 
     again = _push(lab, p)

@@ -126,7 +126,6 @@ class SshHost:
         self.config = base / "sshd" / "sshd_config"
         self.log = base / "sshd" / "sshd.log"
         self.sshd: subprocess.Popen | None = None
-        self.mounts: list[Path] = []
         self.uid = -1
 
     # -- addresses --
@@ -145,7 +144,8 @@ class SshHost:
 
     def host_key_line(self) -> str:
         """This host's key as a known_hosts line."""
-        return f"{self.address} {Path(str(self.host_key) + '.pub').read_text().strip()}\n"
+        kind, key = Path(str(self.host_key) + ".pub").read_text().split()[:2]
+        return f"{self.address} {kind} {key}\n"
 
     def host_key_fingerprint(self) -> str:
         out = _run(["ssh-keygen", "-lf", str(self.host_key) + ".pub"]).stdout
@@ -268,9 +268,6 @@ class SshHost:
         _kill_namespace(self.netns)  # every process in it (sessions, detached kernels)
         if self.uid >= 0:
             _kill_user_processes(self.uid)
-        for mount in reversed(self.mounts):
-            _run(["umount", "-l", str(mount)], check=False)
-        self.mounts.clear()
         _run(["ip", "link", "del", self.veth_here], check=False)  # gone with the namespace
         _run(["userdel", self.user], check=False)
 
@@ -296,11 +293,23 @@ class SshHost:
         self.wait_reachable(15)
 
     def limit_disk(self, folder: Path, size: str) -> None:
-        """Mount a small tmpfs of the user's at ``folder`` (under its home): a disk that fills."""
-        folder.mkdir(parents=True, exist_ok=True)
-        _run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700,uid={self.uid}",
-              "orbit-test", str(folder)])  # fmt: skip
-        self.mounts.append(folder)
+        """Mount a small tmpfs of the user's at ``folder`` (under its home): a disk that fills.
+
+        The mount is made in sshd's own mount namespace (``ip netns exec`` gave it one), so it
+        is seen by the host's sessions only and goes away with sshd.
+        """
+        self.as_user(f"mkdir -p '{folder}'")
+        _run([*self._in_sshd(), "mount", "-t", "tmpfs", "-o",
+              f"size={size},mode=0700,uid={self.uid}", "orbit-test", str(folder)])  # fmt: skip
+
+    def _in_sshd(self) -> list[str]:
+        pid = (self.base / "sshd" / "sshd.pid").read_text().strip()
+        return ["nsenter", "-t", pid, "-m"]
+
+    def sees(self, command: str) -> subprocess.CompletedProcess:
+        """Run a shell command as the test user, seeing the files as the host's sessions do."""
+        return _run([*self._in_sshd(), "runuser", "-u", self.user, "--", "sh", "-c", command],
+                    check=False)  # fmt: skip
 
     def as_user(self, command: str) -> subprocess.CompletedProcess:
         """Run a shell command as the test user inside the namespace."""

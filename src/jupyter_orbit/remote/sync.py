@@ -385,26 +385,40 @@ class ProjectSync:
         async with self.session.guard("creating the remote copy"):
             await sftp.makedirs(root, exist_ok=True)
         try:
-            for path, _ in sorted(to_send):
-                e = local.entries[path]
-                self.progress.log(f"send {path}")
-                if e.kind == "link":
-                    await self._put_link(f"{root}/{path}", e.target)
-                    record[path] = Sent(0, e.mtime)
-                else:
-                    sha = await self._put_file(self.root / path, f"{root}/{path}", e)
-                    record[path] = Sent(e.size, e.mtime, sha, e.mtime_ns)
-                    report.bytes += e.size
-                report.sent.append(path)
-            for path in plan.delete:
-                self.progress.log(f"delete {path}")
-                await self._remove(f"{root}/{path}")
-                record.pop(path, None)
-                report.deleted.append(path)
-            await self._prune_dirs(root, plan.delete, local)
-        finally:
-            await self._write_record(record)
+            await self._send(to_send, plan.delete, local, record, report, root)
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep what did arrive; the failure is told
+                await self._write_record(record)
+            raise
+        await self._write_record(record)
         return report
+
+    async def _send(
+        self,
+        to_send: list[tuple[str, str]],
+        delete: tuple[str, ...],
+        local: Tree,
+        record: dict[str, Sent],
+        report: SyncReport,
+        root: str,
+    ) -> None:
+        for path, _ in sorted(to_send):
+            e = local.entries[path]
+            self.progress.log(f"send {path}")
+            if e.kind == "link":
+                await self._put_link(f"{root}/{path}", e.target)
+                record[path] = Sent(0, e.mtime)
+            else:
+                sha = await self._put_file(self.root / path, f"{root}/{path}", e)
+                record[path] = Sent(e.size, e.mtime, sha, e.mtime_ns)
+                report.bytes += e.size
+            report.sent.append(path)
+        for path in delete:
+            self.progress.log(f"delete {path}")
+            await self._remove(f"{root}/{path}")
+            record.pop(path, None)
+            report.deleted.append(path)
+        await self._prune_dirs(root, delete, local)
 
     async def _put_file(self, local: Path, remote: str, e: Entry) -> str:
         lib = _lib()
@@ -424,11 +438,13 @@ class ProjectSync:
                         await sftp.remove(remote)
                 await sftp.posix_rename(tmp, remote)
         except lib.SFTPError as err:
+            # Judged before the partial file goes: a full disk shows while it is there.
+            failure = await self.session.sftp_error(
+                f"sending {local.relative_to(self.root)}", err, tmp
+            )
             with contextlib.suppress(Exception):
                 await sftp.remove(tmp)
-            raise await self.session.sftp_error(
-                f"sending {local.relative_to(self.root)}", err, tmp
-            ) from None
+            raise failure from None
         return sha
 
     async def _put_link(self, remote: str, target: str) -> None:
@@ -456,9 +472,10 @@ class ProjectSync:
                     await f.write(data)
                 await sftp.posix_rename(tmp, remote)
         except lib.SFTPError as err:
+            failure = await self.session.sftp_error("writing the sync record", err, tmp)
             with contextlib.suppress(Exception):
                 await sftp.remove(tmp)
-            raise await self.session.sftp_error("writing the sync record", err, tmp) from None
+            raise failure from None
 
     async def _touch(self, remote: str, mtime: int) -> None:
         sftp = await self.session.sftp()
