@@ -126,6 +126,7 @@ class SshHost:
         self.config = base / "sshd" / "sshd_config"
         self.log = base / "sshd" / "sshd.log"
         self.sshd: subprocess.Popen | None = None
+        self.served = 0
         self.uid = -1
 
     # -- addresses --
@@ -333,9 +334,12 @@ class SshHost:
                 continue
         return out
 
-    def serve(self, folder: Path, port: int = 8731) -> str:
+    def serve(self, folder: Path) -> str:
         """Serve ``folder`` over HTTP on the host's own loopback (a site's package mirror)."""
         import sys
+
+        self.served += 1
+        port = 8730 + self.served  # each mirror a port of its own in the host's namespace
 
         proc = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, sys.executable, "-m", "http.server", str(port),
