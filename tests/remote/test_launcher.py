@@ -73,6 +73,7 @@ def test_a_kernel_nobody_watches_stops_when_its_lease_runs_out(tmp_path: Path):
     folder, started = _start(tmp_path, "--orphan-timeout", "1")
     assert _wait(folder / "status", timeout=30) == str(128 + 15)
     assert "no client for" in (folder / "kernel.log").read_text()
-    assert not Path(f"/proc/{started['pid']}/status").exists() or "zombie" in Path(
-        f"/proc/{started['pid']}/status"
-    ).read_text()
+    assert (
+        not Path(f"/proc/{started['pid']}/status").exists()
+        or "zombie" in Path(f"/proc/{started['pid']}/status").read_text()
+    )

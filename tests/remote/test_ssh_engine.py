@@ -196,6 +196,7 @@ def test_a_kernel_on_the_host_answers_through_a_kernel_manager(built: Built, tmp
         assert cwd.startswith(str(built.host.home / ".cache" / "orbit-remote" / "projects"))
         assert cwd.endswith("/analysis")
         assert "data.csv" in listing and ".env" not in listing
+        _check_loopback_and_private(built, km)
     finally:
         kc.stop_channels()
         km.shutdown_kernel()
@@ -204,6 +205,36 @@ def test_a_kernel_on_the_host_answers_through_a_kernel_manager(built: Built, tmp
     while any("ipykernel" in p for p in built.host.user_processes()):
         assert time.monotonic() < deadline, built.host.user_processes()
         time.sleep(0.2)
+
+
+def _check_loopback_and_private(built: Built, km: Any) -> None:
+    """Security baseline: ports on loopback at both ends, the kernel's files private to its
+    user, its key in no command line."""
+    host = built.host
+    local = json.loads(Path(km.connection_file).read_text())
+    ports = {
+        local[p] for p in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+    }
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout.split("\n")
+    here = {ln.split()[3] for ln in listening if ln.strip()}
+    assert {f"127.0.0.1:{p}" for p in ports} <= here  # the tunnels' local ends
+    assert not any(a.rsplit(":", 1)[1] in map(str, ports) for a in here if not a.startswith("127."))
+    kernels = host.home / ".cache" / "orbit-remote" / "kernels"
+    [folder] = [d for d in kernels.iterdir() if (d / "connection.json").exists()]
+    remote = json.loads((folder / "connection.json").read_text())
+    assert remote["ip"] == "127.0.0.1" and remote["key"] == local["key"]
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "connection.json").stat().st_mode & 0o777 == 0o600
+    inside = subprocess.run(
+        ["ip", "netns", "exec", host.netns, "ss", "-ltnH"], capture_output=True, text=True
+    ).stdout.split("\n")
+    addresses = {ln.split()[3] for ln in inside if ln.strip()}
+    kernel_ports = {f"127.0.0.1:{remote[p]}" for p in ("shell_port", "iopub_port", "hb_port")}
+    assert kernel_ports <= addresses
+    assert all(a.startswith("127.0.0.1:") or a == f"{host.address}:22" for a in addresses)
+    assert not any(local["key"] in cmd for cmd in host.user_processes())
+    proxy = Path(f"/proc/{km.provisioner.process.pid}/cmdline").read_bytes()
+    assert local["key"].encode() not in proxy
 
 
 def test_an_interrupt_reaches_the_remote_kernel(built: Built, tmp_path: Path):

@@ -109,6 +109,7 @@ def test_scan_lists_exclusions_and_refuses_links_that_leave(tmp_path: Path):
     (p / "subdir-link").symlink_to("sub")
     (p / "outside").symlink_to("/etc/hostname")
     (p / "up").symlink_to("..")
+    (p / "deploy.txt").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n")
     os.mkfifo(p / "fifo")
     t = scan_local(p, Rules())
     assert t.entries["nb.ipynb"].kind == "file" and t.entries["nb.ipynb"].size == 2
@@ -119,6 +120,7 @@ def test_scan_lists_exclusions_and_refuses_links_that_leave(tmp_path: Path):
     assert excluded == {
         ".env": ("secret", False),
         ".git/": ("version control", False),
+        "deploy.txt": ("secret (a private key)", False),
         "fifo": ("not a regular file", False),
         "outside": ("link leading outside the project", True),
         "up": ("link leading outside the project", True),

@@ -10,9 +10,10 @@ where only the time differs, by content hash. The remote copy lives in
 - ``pull`` brings back what changed on the remote since it was sent (or is new there), and never
   overwrites a local file that changed here since then: that is reported as a conflict.
 
-What ``exclude.Rules`` leaves out is listed; symbolic links that lead out of the project are
-refused (and listed), links inside it are recreated as links. Files are written to a temporary
-name and renamed into place on both sides, so an interrupted transfer leaves no half file.
+What ``exclude.Rules`` leaves out is listed, and so are private keys whatever their names;
+symbolic links that lead out of the project are refused (and listed), links inside it are
+recreated as links. Files are written to a temporary name and renamed into place on both sides,
+so an interrupted transfer leaves no half file.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def scan_local(root: Path, rules: Rules) -> Tree:
                     )
                 else:
                     tree.entries[rel] = Entry("link", 0, int(st.st_mtime), 0o777, target)
+            elif stat.S_ISREG(st.st_mode) and _private_key(path, st.st_size):
+                tree.excluded.append(Excluded(rel, "secret (a private key)"))
             elif stat.S_ISREG(st.st_mode):
                 tree.entries[rel] = Entry(
                     "file",
@@ -151,6 +154,18 @@ def scan_local(root: Path, rules: Rules) -> Tree:
                 tree.excluded.append(Excluded(rel, "not a regular file"))
     tree.excluded.sort(key=lambda e: e.path)
     return tree
+
+
+def _private_key(path: Path, size: int) -> bool:
+    """Whether a small file is a private key, whatever its name (PEM or OpenSSH format)."""
+    if size > 64 * 1024:
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(256)
+    except OSError:
+        return False
+    return b"-----BEGIN" in head and b"PRIVATE KEY-----" in head
 
 
 def _link_inside(link: Path, real_root: Path) -> str | None:
