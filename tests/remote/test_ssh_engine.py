@@ -100,6 +100,8 @@ def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             check=True,
         )  # fmt: skip
         mirror = ssh_host.serve(wheels)
+        # As a host that never saw Orbit: no uv (other tests may have copied one there).
+        (ssh_host.home / ".cache" / "orbit-remote" / "bin" / "uv").unlink(missing_ok=True)
         host = RemoteHost("lab", parse_ssh_url(ssh_host.url), find_links=(mirror,), no_index=True)
         run_sync(enroll(HostStore.of(profile), host, lambda key: True))
 
@@ -268,6 +270,9 @@ def test_the_kernel_survives_a_ten_second_link_cut(built: Built, tmp_path: Path)
             assert km.is_alive()  # the local process waits for the link, it does not give up
         finally:
             host.restore()
+        # As a frontend does after a reconnect: kernel_info until IOPub answers too (messages
+        # published before the subscription is back are dropped, as PUB/SUB does).
+        kc.wait_for_ready(timeout=120)
         out, reply = run_cell(kc, "print(x, os.getpid())", timeout=120)
         assert reply["status"] == "ok", reply
         assert out.split() == ["42", pid]  # the same kernel, its variables kept
@@ -276,3 +281,17 @@ def test_the_kernel_survives_a_ten_second_link_cut(built: Built, tmp_path: Path)
     finally:
         kc.stop_channels()
         km.shutdown_kernel()
+
+
+def test_orbit_env_shows_the_remote_plan(lab, client, tmp_path: Path):
+    nb = make_notebook(
+        tmp_path / "p" / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": ["six"]}}}
+    )
+    r = client.run("env", str(nb), "--engine", "ssh:lab", "--as-of", "2025-06-01", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["location"].startswith("lab:") and report["location"].endswith(report["env_id"])
+    steps = [s["action"] for s in report["plan"]["steps"]]
+    assert steps == ["connect", "uv", "resolve", "venv", "install", "commit", "sync"]
+    r = client.run("env", str(nb), "--engine", "ssh:nowhere", "--json")
+    assert "no remote host named 'nowhere'" in r.stdout + r.stderr

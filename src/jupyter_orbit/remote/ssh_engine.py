@@ -105,8 +105,10 @@ class SshEngine(Engine):
         if found is not None:
             return Plan(self.engine_id, spec.env_id, spec, where, True, (), found.python)
         steps = [Step("connect", f"{host.target} as {ep.label}, host key checked")]
-        if probe.on_path or probe.orbit_copy:
-            steps.append(Step("uv", f"the remote's own: {probe.on_path or probe.orbit_copy}"))
+        if probe.on_path:
+            steps.append(Step("uv", f"the host's own: {probe.on_path}"))
+        elif probe.orbit_copy:
+            steps.append(Step("uv", f"Orbit's copy, sent earlier: {probe.orbit_copy}"))
         elif bootstrap.can_copy(bootstrap.local_platform(), probe.uname):
             steps.append(Step("uv", f"copy Orbit's uv to ~/{ORBIT_DIR}/bin/uv ({probe.uname})"))
         else:
