@@ -20,8 +20,6 @@ from tests.conftest import UV_CACHE, make_notebook
 from tests.remote.conftest import give_key
 from tests.support.sshhost import SshHost
 
-pytestmark = pytest.mark.integration
-
 CODE = "import socket, numpy; print(socket.gethostname(), numpy.__version__)"
 
 
@@ -159,6 +157,7 @@ def run_cell(kc: Any, code: str, timeout: float = 60) -> tuple[str, dict]:
     return "".join(outputs), reply["content"]
 
 
+@pytest.mark.integration
 def test_the_environment_is_built_remotely_with_the_local_resolution(built: Built):
     plan, env, host = built.plan, built.env, built.host
     assert [s.action for s in plan.steps][:6] == [
@@ -181,6 +180,7 @@ def test_the_environment_is_built_remotely_with_the_local_resolution(built: Buil
     assert built.engine.plan(plan.spec).built is True
 
 
+@pytest.mark.integration
 def test_a_kernel_on_the_host_answers_through_a_kernel_manager(built: Built, tmp_path: Path):
     km, kc = _kernel(built, tmp_path / "proxy.log")
     try:
@@ -239,6 +239,7 @@ def _check_loopback_and_private(built: Built, km: Any) -> None:
     assert local["key"].encode() not in proxy
 
 
+@pytest.mark.integration
 def test_an_interrupt_reaches_the_remote_kernel(built: Built, tmp_path: Path):
     km, kc = _kernel(built, tmp_path / "proxy.log")
     try:
@@ -257,6 +258,7 @@ def test_an_interrupt_reaches_the_remote_kernel(built: Built, tmp_path: Path):
         km.shutdown_kernel()
 
 
+@pytest.mark.integration
 def test_the_kernel_survives_a_ten_second_link_cut(built: Built, tmp_path: Path):
     log = tmp_path / "proxy.log"
     km, kc = _kernel(built, log)
@@ -283,6 +285,7 @@ def test_the_kernel_survives_a_ten_second_link_cut(built: Built, tmp_path: Path)
         km.shutdown_kernel()
 
 
+@pytest.mark.integration
 def test_orbit_env_shows_the_remote_plan(lab, client, tmp_path: Path):
     nb = make_notebook(
         tmp_path / "p" / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": ["six"]}}}
@@ -295,3 +298,47 @@ def test_orbit_env_shows_the_remote_plan(lab, client, tmp_path: Path):
     assert steps == ["connect", "uv", "resolve", "venv", "install", "commit", "sync"]
     r = client.run("env", str(nb), "--engine", "ssh:nowhere", "--json")
     assert "no remote host named 'nowhere'" in r.stdout + r.stderr
+
+
+def test_ssh_names_a_host_and_the_kernel_command_is_the_local_proxy(tmp_path: Path, monkeypatch):
+    from jupyter_orbit.engines.base import Launch, get_engine
+    from jupyter_orbit.errors import InputError
+    from jupyter_orbit.kernels.recipes import get_recipe
+    from jupyter_orbit.model import Environment
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.remote.hosts import HostStore, RemoteHost
+    from jupyter_orbit.remote.ssh_engine import SshEngine
+    from jupyter_orbit.remote.url import parse_ssh_url
+
+    monkeypatch.delenv("ORBIT_PROFILE", raising=False)
+    paths = Paths(tmp_path / "orbit-home")
+    profile = paths.profile("default")
+    HostStore.of(profile).add(RemoteHost("lab", parse_ssh_url("ssh://me@lab")))
+    engine = get_engine("ssh:lab", paths)
+    assert isinstance(engine, SshEngine) and engine.engine_id == "ssh:lab"
+    with pytest.raises(InputError, match="takes no target"):
+        get_engine("local:lab", paths)
+    with pytest.raises(InputError, match="needs a host: ssh:NAME"):
+        get_engine("ssh", paths).host  # noqa: B018
+    with pytest.raises(InputError, match="no remote host named 'gpu'"):
+        get_engine("ssh:gpu", paths).host  # noqa: B018
+    assert get_engine("ssh", paths).cleanup() == 0  # a server's start-up sweep asks every engine
+
+    prefix = "/home/me/.cache/orbit-remote/envs/abc"
+    env = Environment("ssh:lab", "abc", Path(prefix), Path(f"{prefix}/bin/python"))
+    recipe = get_recipe("python")
+    argv = engine.kernel_command(env, recipe, Launch(project_root=tmp_path / "proj"))
+    assert argv[1:3] == ["-m", "jupyter_orbit.remote.kernel_proxy"]
+    opts = dict(zip(argv[3:-6:2], argv[4:-6:2], strict=True))
+    assert opts == {
+        "--profile-root": str(profile.root),
+        "--host": "lab",
+        "--python": f"{prefix}/bin/python",
+        "--env-prefix": prefix,
+        "--connection-file": "{connection_file}",
+        "--project": str(tmp_path / "proj"),
+    }
+    assert argv[-6:] == [
+        "--", f"{prefix}/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"
+    ]  # fmt: skip
+    assert engine.kernel_env(env, recipe) == {}  # the kernel's variables go to the remote
