@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_orbit.errors import InputError
 from jupyter_orbit.remote.exclude import Rules
-from jupyter_orbit.remote.sync import Entry, Sent, Tree, plan_pull, plan_push, scan_local
+from jupyter_orbit.remote.sync import (
+    Entry,
+    Limits,
+    Sent,
+    Tree,
+    plan_pull,
+    plan_push,
+    scan_local,
+)
 
 # -- planning (pure) ------------------------------------------------------------------------
 
@@ -125,6 +134,19 @@ def test_scan_lists_exclusions_and_refuses_links_that_leave(tmp_path: Path):
         "outside": ("link leading outside the project", True),
         "up": ("link leading outside the project", True),
     }
+
+
+def test_a_folder_too_big_to_sync_is_refused_with_the_fix(tmp_path: Path):
+    for i in range(12):
+        (tmp_path / f"f{i}.txt").write_text("x" * 100)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "g.txt").write_text("y")
+    assert len(scan_local(tmp_path, Rules(), Limits(files=100)).entries) == 13
+    with pytest.raises(InputError) as e:
+        scan_local(tmp_path, Rules(), Limits(files=5))
+    assert "more than 5 files" in e.value.message and ".orbitignore" in e.value.hint
+    with pytest.raises(InputError, match="more than 1000 B"):
+        scan_local(tmp_path, Rules(), Limits(bytes=1000))
 
 
 # -- over SFTP, with a real host -------------------------------------------------------------

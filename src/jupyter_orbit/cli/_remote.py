@@ -131,18 +131,26 @@ def remove_command(name: str, profile: str) -> None:
     )
 
 
-def _project_sync(name: str, project: Path, profile: str, quiet: bool, pull: bool, dry: bool):
+def _project_sync(
+    name: str,
+    project: Path,
+    profile: str,
+    quiet: bool,
+    pull: bool,
+    dry: bool,
+    no_limit: bool = False,
+):
     from jupyter_orbit.cli._common import progress
     from jupyter_orbit.remote._lib import run_sync
     from jupyter_orbit.remote.session import connect
-    from jupyter_orbit.remote.sync import ProjectSync
+    from jupyter_orbit.remote.sync import NO_LIMITS, ProjectSync
 
     store = _store(profile)
     host = store.get(name)
 
     async def work(p) -> object:  # noqa: ANN001
         async with await connect(host, store) as s:
-            sync = ProjectSync(s, project, p)
+            sync = ProjectSync(s, project, p, NO_LIMITS if no_limit else None)
             return await (sync.pull(dry_run=dry) if pull else sync.push(dry_run=dry))
 
     with progress(quiet) as p:
@@ -153,11 +161,16 @@ def _project_sync(name: str, project: Path, profile: str, quiet: bool, pull: boo
 @click.argument("name")
 @click.argument("project", required=False, type=click.Path(path_type=Path), default=Path())
 @click.option("--dry-run", is_flag=True, help="Say what would be sent; send nothing.")
+@click.option(
+    "--no-limit", is_flag=True, help="Send more than 20,000 files or 2 GiB if the project has it."
+)
 @_profile_option
 @_quiet_option
-def sync_command(name: str, project: Path, dry_run: bool, profile: str, quiet: bool) -> None:
+def sync_command(
+    name: str, project: Path, dry_run: bool, no_limit: bool, profile: str, quiet: bool
+) -> None:
     """Send PROJECT's changed files to Orbit's copy on host NAME (kernels do this at start)."""
-    r = _project_sync(name, project, profile, quiet, pull=False, dry=dry_run)
+    r = _project_sync(name, project, profile, quiet, pull=False, dry=dry_run, no_limit=no_limit)
     verb = "would send" if dry_run else "sent"
     for path in r.sent:
         click.echo(f"{verb}: {path}")

@@ -37,6 +37,18 @@ _CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How much a sync may send before it stops and asks for an .orbitignore (a server rooted
+    at a home folder must not copy the whole home to a host)."""
+
+    files: int = 20_000
+    bytes: int = 2 * 1024**3
+
+
+NO_LIMITS = Limits(10**12, 10**18)
+
+
+@dataclass(frozen=True)
 class Entry:
     """A file or link in a tree, as far as comparing needs."""
 
@@ -109,11 +121,16 @@ class SyncReport:
 # -- pure ---------------------------------------------------------------------------------
 
 
-def scan_local(root: Path, rules: Rules) -> Tree:
+def scan_local(root: Path, rules: Rules, limits: Limits = NO_LIMITS) -> Tree:
     """Every file and link under ``root`` that may be synced, and what is left out."""
     tree = Tree()
     real_root = root.resolve()
+    size = 0
     for folder, dirs, files in os.walk(root, followlinks=False):
+        if len(tree.entries) > limits.files:
+            raise _too_big(root, f"more than {limits.files} files")
+        if size > limits.bytes:
+            raise _too_big(root, f"more than {_human(limits.bytes)}")
         here = Path(folder)
         rel_dir = here.relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
@@ -143,6 +160,7 @@ def scan_local(root: Path, rules: Rules) -> Tree:
             elif stat.S_ISREG(st.st_mode) and _private_key(path, st.st_size):
                 tree.excluded.append(Excluded(rel, "secret (a private key)"))
             elif stat.S_ISREG(st.st_mode):
+                size += st.st_size
                 tree.entries[rel] = Entry(
                     "file",
                     st.st_size,
@@ -154,6 +172,15 @@ def scan_local(root: Path, rules: Rules) -> Tree:
                 tree.excluded.append(Excluded(rel, "not a regular file"))
     tree.excluded.sort(key=lambda e: e.path)
     return tree
+
+
+def _too_big(root: Path, what: str) -> InputError:
+    return InputError(
+        f"{root} holds {what} to sync to the remote host",
+        "open a smaller project folder, or leave data out with a .orbitignore at its root "
+        "(`orbit remote sync --no-limit` sends it all anyway)",
+        path=root,
+    )
 
 
 def _private_key(path: Path, size: int) -> bool:
@@ -270,12 +297,19 @@ def file_sha256(path: Path) -> str:
 class ProjectSync:
     """Sync one local project folder with its copy on one remote host."""
 
-    def __init__(self, session: Session, root: Path, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        root: Path,
+        progress: Progress | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         if not root.is_dir():
             raise InputError(f"{root}: not a folder", "give the project folder", path=root)
         self.session = session
         self.root = root.resolve()
         self.progress = progress or NullProgress()
+        self.limits = limits or Limits()
         self.rules = Rules.for_project(self.root)
         self.key = project_key(self.root)
 
@@ -355,7 +389,7 @@ class ProjectSync:
     # -- push --
 
     async def plan(self) -> tuple[PushPlan, Tree, dict[str, Entry], dict[str, Sent]]:
-        local = scan_local(self.root, self.rules)
+        local = scan_local(self.root, self.rules, self.limits)
         remote = await self.scan_remote()
         record = await self._read_record()
         return plan_push(local, remote, record), local, remote, record
