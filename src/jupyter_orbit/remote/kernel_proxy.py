@@ -98,7 +98,13 @@ class Proxy:
                 say(f"hint: {e.hint}")
             return 1
         while True:
-            await self._forward()
+            try:
+                await self._forward()
+            except OSError as e:  # a local port taken meanwhile: no way to reach the kernel
+                say(f"error: cannot listen on 127.0.0.1 for the kernel's ports: {e}")
+                await self._signal("STOP")
+                await self._close()
+                return 1
             lost = await self._watch()
             if self.exit_code is not None:
                 await self._close()
