@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from tests.conftest import make_notebook  # noqa: E402
 from tests.support.gitrepo import commit_all, init  # noqa: E402
 
-from jupyter_orbit.manifests import resolve  # noqa: E402
+from jupyter_orbit.resolve import resolve  # noqa: E402
 from jupyter_orbit.uvcli import uv_bin  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "7"))

@@ -39,18 +39,12 @@ from jupyter_orbit.engines import dockerapi
 from jupyter_orbit.engines.base import Launch
 from jupyter_orbit.engines.baseimage import ensure_base
 from jupyter_orbit.engines.docker import DockerEngine
-from jupyter_orbit.engines.dockerfile import (
-    LOCAL_ROOTFS,
-    REGISTRY_ROOTFS,
-    BuildContext,
-    render_kernel,
-    render_server,
-    render_user,
-)
+from jupyter_orbit.engines.dockerfile import BuildContext, render_kernel, render_server, render_user
 from jupyter_orbit.engines.local import LocalEngine
+from jupyter_orbit.imagelayout import LOCAL_ROOTFS, REGISTRY_ROOTFS
 from jupyter_orbit.kernels.recipes import get_recipe
-from jupyter_orbit.manifests import resolve
 from jupyter_orbit.paths import Paths
+from jupyter_orbit.resolve import resolve
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -19,8 +19,41 @@ from tests.support.kernelws import Server
 from tests.support.server_env import ServerEnvSeed
 
 REPO = Path(__file__).resolve().parents[1]
+# Fixtures shared by several test folders: real Docker, a real browser, local package indexes.
+pytest_plugins = (
+    "tests.support.docker",
+    "tests.support.browser",
+    "tests.support.indexes",
+    "tests.support.sshhost",
+)
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
+
+
+# Fixtures that start real things (a server, uv builds, Docker, a browser, sshd): a test that
+# uses any of them is an integration test, whether or not it says so itself.
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "server_env_seed",
+        "orbit",
+        "bare_orbit",
+        "shared_orbit",
+        "orbit_idx",
+        "chromium",
+        "docker_client",
+        "docker_base",
+        "no_kernel_containers",
+        "ssh_host",
+        "fresh_ssh_host",
+        "lab",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass

@@ -10,8 +10,9 @@ import pytest
 
 from jupyter_orbit import asof
 from jupyter_orbit.errors import AsOfError, BuildError, InputError
-from jupyter_orbit.manifests import resolve
 from jupyter_orbit.paths import Paths
+from jupyter_orbit.prepare import recall_now, remember_now
+from jupyter_orbit.resolve import resolve
 from jupyter_orbit.uvcli import uv_failure
 from tests.conftest import make_notebook
 from tests.support.gitrepo import commit_all, git, init
@@ -227,13 +228,13 @@ def test_now_reuses_the_environment_built_for_the_same_requirements(tmp_path: Pa
     nb = make_notebook(
         tmp_path / "p" / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": ["six"]}}}
     )
-    recall = asof.recall_now(paths)
+    recall = recall_now(paths)
     first = res_of(nb, recall=recall)
     assert first.spec.as_of == TODAY
     built = paths.envs_dir("local") / first.spec.env_id
     built.mkdir(parents=True)
     (built / "orbit-env.json").write_text("{}")  # what the local engine writes last
-    asof.remember_now(paths, first)
+    remember_now(paths, first)
 
     later = NOW + timedelta(days=40)
     again = res_of(nb, recall=recall, now=later)

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.integration
 
 def checks(orbit: Orbit, *args: str) -> tuple[int, dict[str, list[dict]]]:
     r = orbit.run("doctor", "--json", *args)
+    assert r.stdout.strip(), r.stderr
     data = json.loads(r.stdout)
     by_name: dict[str, list[dict]] = {}
     for c in data["checks"]:

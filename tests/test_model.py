@@ -1,8 +1,8 @@
 from dataclasses import replace
 from pathlib import Path
 
-from jupyter_orbit.manifests.base import pypi_requirement
-from jupyter_orbit.model import EnvSpec, Lock, Origin, Requirement, dedupe
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
+from jupyter_orbit.model import EnvSpec, Level, Lock, Origin, Requirement, dedupe
 
 
 def spec(*reqs: str, **kw) -> EnvSpec:
@@ -13,8 +13,12 @@ def test_hash_ignores_spelling_order_and_origin():
     a = spec("NumPy>=1.26", "pandas[Excel]")
     b = EnvSpec(
         requirements=(
-            pypi_requirement("pandas[excel]", Origin("requirements.txt", Path("r.txt"), 3)),
-            pypi_requirement("numpy >= 1.26", Origin("pyproject.toml", Path("p.toml"), 9)),
+            pypi_requirement(
+                "pandas[excel]", Origin("requirements.txt", Path("r.txt"), 3, Level.PROJECT)
+            ),
+            pypi_requirement(
+                "numpy >= 1.26", Origin("pyproject.toml", Path("p.toml"), 9, Level.PROJECT)
+            ),
         )
     )
     assert a.env_id == b.env_id

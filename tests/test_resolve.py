@@ -5,14 +5,15 @@ from pathlib import Path
 import pytest
 
 from jupyter_orbit.errors import InputError
-from jupyter_orbit.manifests import resolve
+from jupyter_orbit.model import Level
+from jupyter_orbit.resolve import resolve
 from tests.conftest import make_notebook
 
 PEP723 = '# /// script\n# requires-python = ">=3.10"\n# dependencies = ["rich"]\n# ///\n'
 
 
 def pypi(res) -> list[str]:
-    return [r.text for r in res.spec.packages("pypi") if r.origin.rank < 5]
+    return [r.text for r in res.spec.declared("pypi")]
 
 
 def ignored(res) -> dict[str, str]:
@@ -36,7 +37,9 @@ def test_project_files_and_default(project: Path):
     assert [r.text for r in res.spec.packages("apt")] == ["graphviz"]
     assert res.project_root == project and res.project_dir == project
     req = next(r for r in res.spec.requirements if r.name == "numpy")
-    assert str(req.origin) == f"{project / 'requirements.txt'}:2" and req.origin.rank == 3
+    assert (
+        str(req.origin) == f"{project / 'requirements.txt'}:2" and req.origin.level is Level.PROJECT
+    )
     assert "ipykernel" in [r.name for r in res.spec.packages("pypi")]  # the recipe's own
 
 
@@ -48,8 +51,8 @@ def test_pep723_beats_project_and_reports_what_it_overrides(project: Path):
     assert "packages.pypi" in ignored(res)["requirements.txt"]
     assert "python" in ignored(res)["runtime.txt"]
     assert [r.text for r in res.spec.packages("apt")] == ["graphviz"]  # not overridden
-    kinds = {s.kind: s.rank for s in res.sources}
-    assert kinds["pep723"] == 2 and kinds["apt.txt"] == 3
+    kinds = {s.kind: s.level for s in res.sources}
+    assert kinds["pep723"] is Level.PEP723 and kinds["apt.txt"] is Level.PROJECT
 
 
 def test_metadata_beats_pep723(project: Path):

@@ -20,7 +20,6 @@ there; a git date is the start of the commit's day.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
@@ -34,7 +33,6 @@ from jupyter_orbit.errors import AsOfError, BuildError, InputError, OrbitError
 
 if TYPE_CHECKING:
     from jupyter_orbit.model import EnvSpec, Resolution
-    from jupyter_orbit.paths import Paths
 
 CLI, LOCK, METADATA, PEP723, GIT, NOW = (
     "command line",
@@ -258,41 +256,9 @@ def environment_files(res: Resolution) -> list[Path]:
 
 
 def dateless_id(spec: EnvSpec) -> str:
+    """The environment id ``spec`` would have without its date."""
     blob = json.dumps(dict(spec.identity(), as_of=None), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def _now_file(paths: Paths, engine: str, spec: EnvSpec) -> Path:
-    return paths.envs_dir(engine) / ".as-of-now" / dateless_id(spec)
-
-
-def recall_now(paths: Paths) -> Recall:
-    """The "now" date of the environment last built for the same requirements, if it exists."""
-
-    def recall(res: Resolution) -> str | None:
-        from jupyter_orbit.engines import get_engine
-
-        try:
-            text = _now_file(paths, res.engine, res.spec).read_text().strip()
-            engine = get_engine(res.engine, paths)
-        except (OSError, OrbitError):
-            return None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
-            return None
-        return text if engine.lookup(replace(res.spec, as_of=text)) else None
-
-    return recall
-
-
-def remember_now(paths: Paths, res: Resolution) -> None:
-    """After a build with a "now" date: later detections of "now" reuse this environment."""
-    from jupyter_orbit import atomic
-
-    if res.spec.as_of is None:
-        return
-    if res.as_of_source == NOW or (res.as_of_source == CLI and "now" in res.as_of_detail.lower()):
-        with contextlib.suppress(OSError):  # only an optimisation: the next "now" is today
-            atomic.write_text(_now_file(paths, res.engine, res.spec), res.spec.as_of + "\n")
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -316,7 +282,7 @@ def explain(err: OrbitError, res: Resolution) -> OrbitError:
     """A build failure with a dated spec, told with the date, where it came from, and the fix."""
     from packaging.version import Version
 
-    from jupyter_orbit.engines.local import default_python
+    from jupyter_orbit.pythons import default_python
 
     if not isinstance(err, BuildError) or res.spec.as_of is None:
         return err

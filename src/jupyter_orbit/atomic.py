@@ -1,11 +1,14 @@
-"""Write files so that a reader sees either the old content or the complete new one."""
+"""Write files and folders so that a reader sees either the old content or the complete new one."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import secrets
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +51,37 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path, *, prefix: str = ".build-") -> Iterator[Path]:
+    """A new folder to fill, moved to ``final`` when the block completes (unless the block
+    committed it itself with ``commit_dir``).
+
+    The folder is a hidden sibling of ``final`` (``<prefix><name>-<random>``, on the same file
+    system, so the rename is atomic); it is removed when the block raises, so ``final`` is
+    either absent or complete. ``final`` must not exist yet; callers that may race hold a lock.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    build = final.parent / f"{prefix}{final.name}-{secrets.token_hex(4)}"
+    try:
+        yield build
+        if build.exists():
+            commit_dir(build, final)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+
+
+def commit_dir(build: Path, final: Path, *, marker: str | None = None, record: Any = None) -> None:
+    """Move the complete folder ``build`` to ``final`` in one rename, then write its completion
+    ``marker`` (JSON ``record``): readers that trust only folders with a marker never see a
+    partial one, whenever the process is killed."""
+    build.rename(final)
+    if marker is not None:
+        write_json(final / marker, record)
+
+
+def leftovers(parent: Path, name: str, *, prefix: str = ".build-") -> list[Path]:
+    """Folders ``staged_dir`` left behind for ``name`` when its process was killed."""
+    return sorted(parent.glob(f"{prefix}{name}-*"))

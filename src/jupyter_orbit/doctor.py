@@ -21,8 +21,8 @@ from jupyter_orbit.paths import Paths, ProfilePaths
 
 if TYPE_CHECKING:
     from jupyter_orbit.model import Environment
-    from jupyter_orbit.profiles.settings import Settings
     from jupyter_orbit.profiles.store import ProfileStore
+    from jupyter_orbit.settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 GIB = 2**30
@@ -327,7 +327,7 @@ def _check_env(
 def _check_server_state(prof: ProfilePaths) -> list[Check]:
     import json
 
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import pid_alive
 
     out = []
     state_file = prof.server_state
@@ -337,7 +337,7 @@ def _check_server_state(prof: ProfilePaths) -> list[Check]:
             pid = int(data["pid"])
         except (ValueError, KeyError, TypeError):
             pid = None
-        if pid is None or not lifecycle.pid_alive(pid):
+        if pid is None or not pid_alive(pid):
 
             def forget() -> str:
                 for p in (prof.server_state, prof.token_file):
@@ -379,10 +379,11 @@ def _check_server_state(prof: ProfilePaths) -> list[Check]:
 
 
 def _check_kernelspecs(store: ProfileStore, prof: ProfilePaths, settings: Settings) -> list[Check]:
-    from jupyter_orbit.kernels.recipes import RECIPES
+    from jupyter_orbit.kernels.recipes import recipe_classes
 
+    classes = recipe_classes()
     wanted = settings.defaults.kernels
-    names = [RECIPES[k].kernelspec_name for k in (wanted or RECIPES) if k in RECIPES]
+    names = [classes[k].kernelspec_name for k in (wanted or classes) if k in classes]
     missing = [n for n in names if not (prof.kernels_dir / n / "kernel.json").exists()]
     if not missing:
         return [Check("kernelspecs", OK, ", ".join(names) or "none (defaults.kernels is empty)")]

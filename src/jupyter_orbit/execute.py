@@ -19,13 +19,15 @@ from jupyter_client.manager import AsyncKernelManager
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def new_kernel_manager(argv: list[str], language: str) -> AsyncKernelManager:
-    from jupyter_client.kernelspec import KernelSpec
+def new_kernel_manager(argv: list[str], language: str, name: str = "orbit") -> AsyncKernelManager:
+    """A kernel manager that starts ``argv`` (no kernelspec on disk involved)."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
-    from jupyter_orbit.kernels.pool import _OneSpec
+    class OneSpec(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            return KernelSpec(argv=argv, display_name=name, language=language)
 
-    spec = KernelSpec(argv=argv, display_name="orbit", language=language)
-    return AsyncKernelManager(kernel_name="orbit", kernel_spec_manager=_OneSpec(spec))
+    return AsyncKernelManager(kernel_name=name, kernel_spec_manager=OneSpec())
 
 
 async def start_kernel(

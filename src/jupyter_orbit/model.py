@@ -11,32 +11,54 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-ECOSYSTEMS = ("pypi", "conda", "npm", "apt")
 SPEC_VERSION = 1  # bump when the meaning of a field changes, so old ids are not reused
+
+
+class Level(Enum):
+    """The kinds of source a spec is read from, in the precedence DESIGN.md states: a part of
+    the spec comes from the first level that sets it. Compare levels by name, never by number;
+    ``precedence`` is only for sorting sources."""
+
+    COMMAND_LINE = "command line"
+    NOTEBOOK = "notebook metadata"
+    PEP723 = "PEP 723 block"
+    PROJECT = "project files"
+    PROFILE = "profile default"
+    RECIPE = "kernel recipe"
+
+    @property
+    def precedence(self) -> int:
+        return _PRECEDENCE[self]
+
+
+_PRECEDENCE = {level: i for i, level in enumerate(Level)}
+# What a notebook or its project (or the user, on the command line) asks for, as opposed to
+# what Orbit adds on its own (the profile's defaults, the kernel recipe's packages).
+DECLARED = frozenset({Level.COMMAND_LINE, Level.NOTEBOOK, Level.PEP723, Level.PROJECT})
 
 
 @dataclass(frozen=True)
 class Origin:
-    """Where one part of a spec came from, and how strongly it binds.
-
-    ``rank`` is the precedence DESIGN.md states: 0 the command line, 1 the notebook's
-    ``metadata.orbit``, 2 its PEP 723 block, 3 the project's files, 4 the profile's default;
-    kernel recipes add their own packages at rank 5.
-    """
+    """Where one part of a spec came from (``kind``: the file format or the source's name) and
+    at which level it binds."""
 
     kind: str
     path: Path | None = None
     line: int | None = None
-    rank: int = 3
+    level: Level = Level.PROJECT
 
     def __str__(self) -> str:
         if self.path is None:
             return self.kind
         return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+
+COMMAND_LINE = Origin("command line", level=Level.COMMAND_LINE)
 
 
 @dataclass(frozen=True, order=True)
@@ -50,6 +72,11 @@ class Requirement:
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def declared(self) -> bool:
+        """Asked for by the notebook, its project or the user (not the kernel's own)."""
+        return self.origin is None or self.origin.level in DECLARED
 
 
 @dataclass(frozen=True)
@@ -78,9 +105,26 @@ class EnvSpec:
     def packages(self, ecosystem: str) -> tuple[Requirement, ...]:
         return tuple(r for r in self.requirements if r.ecosystem == ecosystem)
 
+    def declared(self, ecosystem: str | None = None) -> tuple[Requirement, ...]:
+        """What the notebook or project asks for (of one ecosystem), not the kernel's own."""
+        return tuple(
+            r
+            for r in self.requirements
+            if r.declared and (ecosystem is None or r.ecosystem == ecosystem)
+        )
+
+    def own(self, ecosystem: str | None = None) -> tuple[Requirement, ...]:
+        """The kernel recipe's (and profile's) own packages (of one ecosystem)."""
+        return tuple(
+            r
+            for r in self.requirements
+            if not r.declared and (ecosystem is None or r.ecosystem == ecosystem)
+        )
+
     @property
     def ecosystems(self) -> tuple[str, ...]:
-        return tuple(e for e in ECOSYSTEMS if self.packages(e))
+        """The ecosystems the spec has packages of, by name."""
+        return tuple(sorted({r.ecosystem for r in self.requirements}))
 
     def identity(self) -> dict[str, Any]:
         """Everything that can change what is installed, in a canonical form."""
@@ -104,11 +148,7 @@ class EnvSpec:
         return {
             "kernel": self.kernel,
             "python": self.python,
-            "packages": {
-                eco: [r.text for r in self.packages(eco)]
-                for eco in ECOSYSTEMS
-                if self.packages(eco)
-            },
+            "packages": {eco: [r.text for r in self.packages(eco)] for eco in self.ecosystems},
             "constraints": [r.text for r in self.constraints],
             "index_options": list(self.index_options),
             "as_of": self.as_of,
@@ -130,7 +170,7 @@ class Source:
 
     kind: str
     path: Path | None
-    rank: int
+    level: Level
     provides: tuple[str, ...]
 
 
@@ -157,30 +197,36 @@ class Resolution:
     engine: str = "local"
     as_of_source: str | None = None  # where spec.as_of came from (jupyter_orbit.asof.SOURCES)
     as_of_detail: str = ""  # that source in words: which commit, which stamp, which flag
-
-    @property
-    def source_changing(self) -> tuple[str, ...]:
-        """Options and requirements that change where packages come from."""
-        direct = tuple(
-            f"{r.text}  ({r.origin})" for r in self.spec.requirements if _is_direct_reference(r)
-        )
-        options = tuple(o for o in self.spec.index_options if not o.startswith("--prerelease"))
-        return options + direct
-
-
-def _is_direct_reference(r: Requirement) -> bool:
-    return r.ecosystem == "pypi" and (" @ " in r.text or "://" in r.text)
+    # Options and requirements that change where packages come from (always reported).
+    source_changing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Step:
-    action: str
+    """One typed step of a plan. A plan is what runs: the engine carries out its steps in order,
+    each with ``run``, and ``--dry-run`` prints the same list (``action`` and ``detail``).
+
+    Subclasses (the engines' and the ecosystems' own) name their action (``ACTION``), hold what
+    their step needs as fields and implement ``run`` against the build the engine passes in.
+    """
+
+    ACTION: ClassVar[str] = "step"
     detail: str
+
+    @property
+    def action(self) -> str:
+        return self.ACTION
+
+    def run(self, build: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot run on its own")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"action": self.action, "detail": self.detail}
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What an engine would do to realise a spec; printing it is ``--dry-run``."""
+    """What an engine will do to realise a spec; printing it is ``--dry-run``."""
 
     engine: str
     env_id: str
@@ -198,7 +244,7 @@ class Plan:
             "location": self.location,
             "built": self.built,
             "interpreter": self.interpreter,
-            "steps": [{"action": s.action, "detail": s.detail} for s in self.steps],
+            "steps": [s.to_dict() for s in self.steps],
             "warnings": list(self.warnings),
         }
 

@@ -72,9 +72,9 @@ def test_a_locked_notebook_exports_its_lock(orbit, tmp_path: Path):
         "orbit": {"packages": {"pypi": ["six"]}, "lock": {"format": "requirements", "text": lock}}
     }
     nb = make_notebook(tmp_path / "nb.ipynb", "1", metadata=meta)
-    from jupyter_orbit.bazaar import lockfile
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.ecosystems import lockfile
+    from jupyter_orbit.pythons import default_python
+    from jupyter_orbit.resolve import resolve
 
     spec = resolve(nb, default_python=default_python()).spec
     good = lock.replace("sha256:00", lockfile.inputs_digest(spec))

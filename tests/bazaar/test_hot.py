@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.bazaar.conftest import IndexedOrbit
 from tests.conftest import make_notebook
+from tests.support.indexes import IndexedOrbit
 from tests.support.kernelws import KernelWS, Server
 
 pytestmark = pytest.mark.integration

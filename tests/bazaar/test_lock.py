@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bazaar.conftest import IndexedOrbit, indexed
 from tests.conftest import make_notebook
+from tests.support.indexes import IndexedOrbit, indexed
 from tests.support.pypi_index import LocalIndex
 
 pytestmark = pytest.mark.integration

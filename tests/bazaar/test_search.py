@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bazaar.conftest import fill, indexed
 from tests.conftest import make_notebook
+from tests.support.indexes import fill, indexed
 from tests.support.pypi_index import LocalIndex
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_orbit.manifests.base import Manifest
-from jupyter_orbit.manifests.formats import KNOWN_UNREAD, PROJECT_MANIFESTS, manifest_for
+from jupyter_orbit.manifests.formats import KNOWN_UNREAD, manifest_for, project_manifests
 
 
 @pytest.mark.parametrize(
@@ -33,9 +33,9 @@ def test_no_manifest(filename):
 
 
 def test_registry_is_consistent():
-    names = [m.name for m in PROJECT_MANIFESTS]
+    names = [m.name for m in project_manifests()]
     assert len(set(names)) == len(names)
-    filenames = [f for m in PROJECT_MANIFESTS for f in m.filenames]
+    filenames = [f for m in project_manifests() for f in m.filenames]
     assert len(set(filenames)) == len(filenames)
     assert not set(filenames) & set(KNOWN_UNREAD)
 

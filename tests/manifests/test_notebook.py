@@ -13,7 +13,7 @@ from jupyter_orbit.manifests.notebook import (
     read_metadata,
     read_pep723,
 )
-from jupyter_orbit.model import Lock
+from jupyter_orbit.model import Level, Lock
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -143,7 +143,7 @@ def test_full_metadata(tmp_path):
     }
     c = read_metadata(notebook(orbit=orbit), path)
     assert c.kind == "metadata.orbit"
-    assert c.rank == 1
+    assert c.level is Level.NOTEBOOK
     assert (c.kernel, c.python, c.as_of, c.engine) == ("python", "3.12", "2024-06-01", "docker")
     assert [(r.ecosystem, r.name, r.text) for r in c.requirements] == [
         ("pypi", "numpy", "numpy>=1.26"),
@@ -155,8 +155,8 @@ def test_full_metadata(tmp_path):
         ("conda", "gdal", "conda-forge::gdal=3.8"),
         ("conda", "r-base", "r-base=4.1|4.2"),
     ]
-    assert {(r.origin.kind, r.origin.path, r.origin.rank) for r in c.requirements} == {
-        ("metadata.orbit", path, 1)
+    assert {(r.origin.kind, r.origin.path, r.origin.level) for r in c.requirements} == {
+        ("metadata.orbit", path, Level.NOTEBOOK)
     }
     assert c.index_options == [
         "--index-url https://mirror.example/simple",
@@ -166,10 +166,10 @@ def test_full_metadata(tmp_path):
     assert c.provides() == (
         "kernel",
         "python",
-        "packages.pypi",
+        "packages.apt",
         "packages.conda",
         "packages.npm",
-        "packages.apt",
+        "packages.pypi",
         "lock",
         "as_of",
         "engine",
@@ -231,7 +231,7 @@ def test_unknown_ecosystem_lists_the_valid_ones(tmp_path):
     with pytest.raises(InputError) as e:
         read_metadata(notebook(orbit={"packages": {"cran": ["dplyr"]}}), tmp_path / "a.ipynb")
     assert "'cran'" in e.value.message
-    assert e.value.hint == "use one of: pypi, conda, npm, apt"
+    assert e.value.hint == "use one of: apt, conda, npm, pypi"
 
 
 @pytest.mark.parametrize(
@@ -268,9 +268,9 @@ def test_pep723_block(tmp_path, as_list):
     path = tmp_path / "juv.ipynb"
     c = read_pep723(nb, path)
     assert c.kind == "pep723"
-    assert c.rank == 2
+    assert c.level is Level.PEP723
     assert [r.text for r in c.requirements] == ["numpy>=1.26", "polars"]
-    assert {(r.origin.path, r.origin.rank) for r in c.requirements} == {(path, 2)}
+    assert {(r.origin.path, r.origin.level) for r in c.requirements} == {(path, Level.PEP723)}
     assert c.python == ">=3.12"
     assert c.as_of == "2024-06-01T00:00:00Z"
     assert c.lock == Lock("uv.lock", UV_LOCK)
@@ -371,9 +371,10 @@ def test_manifest_wrappers_read_from_a_path(save, tmp_path, unchanged):
     with unchanged(tmp_path):
         meta = NotebookMetadata().read(path, root=tmp_path)
         block = Pep723Block().read(path, root=tmp_path)
-    assert (meta.rank, meta.kernel, meta.python) == (1, "python", "3.11")
-    assert (block.rank, block.python) == (2, ">=3.12")
-    assert NotebookMetadata().read(path, root=tmp_path, rank=0).rank == 0
+    assert (meta.level, meta.kernel, meta.python) == (Level.NOTEBOOK, "python", "3.11")
+    assert (block.level, block.python) == (Level.PEP723, ">=3.12")
+    again = NotebookMetadata().read(path, root=tmp_path, level=Level.COMMAND_LINE)
+    assert again.level is Level.COMMAND_LINE
 
 
 def test_wrappers_report_bad_files(tmp_path):

@@ -9,6 +9,7 @@ from jupyter_orbit.manifests.requirements import (
     logical_lines,
     normalize_index_option,
 )
+from jupyter_orbit.model import Level
 
 READER = RequirementsTxt()
 
@@ -52,17 +53,17 @@ def test_realistic_file(write, tmp_path, crlf, bom):
     assert lines(c) == [3, 4, 5, 6, 7, 9]
     assert {r.origin.kind for r in c.requirements} == {"requirements.txt"}
     assert {r.origin.path for r in c.requirements} == {path}
-    assert {r.origin.rank for r in c.requirements} == {3}
+    assert {r.origin.level for r in c.requirements} == {Level.PROJECT}
     assert c.declares == {"pypi"}
     assert c.notes == []
     assert c.provides() == ("packages.pypi",)
 
 
-def test_rank_is_passed_through(write, tmp_path):
+def test_level_is_passed_through(write, tmp_path):
     path = write("requirements.txt", "attrs\n")
-    c = READER.read(path, root=tmp_path, rank=2)
-    assert c.rank == 2
-    assert c.requirements[0].origin.rank == 2
+    c = READER.read(path, root=tmp_path, level=Level.PEP723)
+    assert c.level is Level.PEP723
+    assert c.requirements[0].origin.level is Level.PEP723
 
 
 def test_empty_file_declares_pypi(write, tmp_path):

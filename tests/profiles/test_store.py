@@ -4,12 +4,14 @@ import json
 
 import pytest
 
+from jupyter_orbit import settings as st
 from jupyter_orbit.errors import InputError, OrbitError
-from jupyter_orbit.kernels.recipes import RECIPES
+from jupyter_orbit.kernels.recipes import recipe_classes
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.profiles import settings as st
 from jupyter_orbit.profiles.store import ProfileStore, default_profile_name
 from tests.conftest import snapshot
+
+RECIPES = recipe_classes()
 
 
 @pytest.fixture

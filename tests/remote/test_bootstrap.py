@@ -64,7 +64,7 @@ def fresh_lab(client, fresh_ssh_host):
     from jupyter_orbit.remote.enroll import enroll
     from jupyter_orbit.remote.hosts import HostStore, RemoteHost
     from jupyter_orbit.remote.url import parse_ssh_url
-    from tests.remote.conftest import Lab, give_key
+    from tests.support.sshhost import Lab, give_key
 
     give_key(client.user_home, fresh_ssh_host)
     store = HostStore(client.home / "profiles" / "default")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Orbit
-from tests.remote.conftest import give_key
+from tests.support.sshhost import give_key
 from tests.support.sshhost import SshHost
 
 pytestmark = pytest.mark.integration

@@ -57,7 +57,7 @@ def test_a_disk_that_fills_during_a_command_says_so(fresh_ssh_host, client):
     from jupyter_orbit.remote.enroll import enroll
     from jupyter_orbit.remote.hosts import HostStore
     from jupyter_orbit.remote.url import parse_ssh_url
-    from tests.remote.conftest import Lab, give_key
+    from tests.support.sshhost import Lab, give_key
 
     host = fresh_ssh_host
     give_key(client.user_home, host)

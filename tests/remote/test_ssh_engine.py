@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import UV_CACHE, make_notebook
-from tests.remote.conftest import give_key
+from tests.support.sshhost import give_key
 from tests.support.sshhost import SshHost
 
 CODE = "import socket, numpy; print(socket.gethostname(), numpy.__version__)"
@@ -53,8 +53,9 @@ class Built:
 @pytest.fixture(scope="module")
 def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """The notebook's environment, built once on the host for this module's tests."""
-    from jupyter_orbit.engines.local import LocalEngine, default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.engines.local import LocalEngine
+    from jupyter_orbit.pythons import default_python
+    from jupyter_orbit.resolve import resolve
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.remote._lib import run_sync
     from jupyter_orbit.remote.enroll import enroll
@@ -85,7 +86,7 @@ def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         res = resolve(nb, default_python=default_python(), as_of="2025-06-01")
         paths = Paths.from_env()
         profile = paths.profile("default")
-        engine = SshEngine(paths, "lab", profile=profile)
+        engine = SshEngine(paths, "lab")
 
         # The host's "site mirror": the very wheels the lock names, served on its own loopback
         # (the namespace has no other network).
@@ -315,7 +316,7 @@ def test_ssh_names_a_host_and_the_kernel_command_is_the_local_proxy(tmp_path: Pa
     profile = paths.profile("default")
     HostStore.of(profile).add(RemoteHost("lab", parse_ssh_url("ssh://me@lab")))
     engine = get_engine("ssh:lab", paths)
-    assert isinstance(engine, SshEngine) and engine.engine_id == "ssh:lab"
+    assert isinstance(engine, SshEngine) and engine.id == "ssh:lab"
     with pytest.raises(InputError, match="takes no target"):
         get_engine("local:lab", paths)
     with pytest.raises(InputError, match="needs a host: ssh:NAME"):

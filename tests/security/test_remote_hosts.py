@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.remote.conftest import give_key
+from tests.support.sshhost import give_key
 
 pytestmark = pytest.mark.integration
 

@@ -17,28 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_orbit import atomic
-from jupyter_orbit.bazaar import get_ecosystem, kernel_ecosystems
-from jupyter_orbit.bazaar.base import Ecosystem
-from jupyter_orbit.errors import BuildError, InputError
-from jupyter_orbit.model import ECOSYSTEMS, EnvSpec, Requirement, Resolution, dedupe
+from jupyter_orbit.ecosystems import ecosystem_class, ecosystem_names, get_ecosystem
+from jupyter_orbit.ecosystems.base import Ecosystem
+from jupyter_orbit.errors import InputError
+from jupyter_orbit.kernels.recipes import get_recipe
+from jupyter_orbit.manifests.base import Manifest
+from jupyter_orbit.model import EnvSpec, Level, Requirement, Resolution, dedupe
 from jupyter_orbit.paths import Paths
-
-# Where a bare `orbit add NAME` goes for each kernel; kernels missing here (R: conda or apt?)
-# need --in, as do files that hold two ecosystems (environment.yml: conda or pip?).
-DEFAULT_ECOSYSTEM = {
-    "python": "pypi",
-    "typescript": "npm",
-    "javascript": "npm",
-    "bash": "apt",
-    "octave": "apt",
-}
-NEW_FILES = {
-    "pypi": "requirements.txt",
-    "npm": "package.json",
-    "apt": "apt.txt",
-    "conda": "environment.yml",
-}
-EMPTY = {"package.json": '{\n  "private": true\n}\n', "environment.yml": "dependencies:\n"}
 
 
 @dataclass(frozen=True)
@@ -86,9 +71,24 @@ class Change:
 def _split_prefix(text: str) -> tuple[str | None, str]:
     """``npm:lodash`` → ("npm", "lodash"); ``lodash`` → (None, "lodash")."""
     head, sep, rest = text.partition(":")
-    if sep and head in ECOSYSTEMS and rest:
+    if sep and rest and head in ecosystem_names():
         return head, rest
     return None, text
+
+
+def _format_of(path: Path) -> Manifest:
+    """The format of a file ``orbit add --file`` names; refused when Orbit knows none."""
+    from jupyter_orbit.manifests.formats import manifest_for
+
+    found = manifest_for(path)
+    if found is None or not found.ecosystems:
+        raise InputError(
+            f"Orbit does not know which packages {path.name} holds",
+            "name a requirements.txt, pyproject.toml, environment.yml, package.json or "
+            "apt.txt, or say --in ECOSYSTEM",
+            path=path,
+        )
+    return found
 
 
 def _choose_ecosystem(
@@ -103,29 +103,21 @@ def _choose_ecosystem(
     if prefixed:
         return prefixed.pop()
     if ecosystem:
-        get_ecosystem(ecosystem, paths)  # an unknown name lists the valid ones
+        ecosystem_class(ecosystem)  # an unknown name lists the valid ones
         return ecosystem
     if file is not None:
-        owners = [n for n in ECOSYSTEMS if get_ecosystem(n, paths).owns(file)]
+        owners = _format_of(file).ecosystems
         if len(owners) == 1:
             return owners[0]
-        if not owners:
-            raise InputError(
-                f"Orbit does not know which packages {file.name} holds",
-                "name a requirements.txt, pyproject.toml, environment.yml, package.json or "
-                "apt.txt, or say --in ECOSYSTEM",
-                path=file,
-            )
         raise InputError(
             f"{file.name} holds packages of several ecosystems ({', '.join(owners)})",
             f"say which with --in ({' or '.join(f'--in {o}' for o in owners)})",
             path=file,
         )
-    from jupyter_orbit.bazaar import kernel_family
-
-    default = DEFAULT_ECOSYSTEM.get(kernel_family(kernel))
+    recipe = get_recipe(kernel)
+    default = recipe.default_ecosystem()
     if default is None:
-        usable = ", ".join(kernel_ecosystems(kernel))
+        usable = ", ".join(recipe.package_ecosystems())
         raise InputError(
             f"the {kernel} kernel can use packages from several ecosystems ({usable})",
             "say which with --in ECOSYSTEM, or write it as ECOSYSTEM:NAME",
@@ -134,29 +126,32 @@ def _choose_ecosystem(
 
 
 def _project_file(res: Resolution, eco: str, folder: Path) -> Path:
-    """The file a project keeps its ``eco`` packages in (new if it has none)."""
-    used = {s.path.name: s.path for s in res.sources if s.path and f"packages.{eco}" in s.provides}
-    here = res.project_dir or folder
-    if eco == "pypi":
-        for name in ("pyproject.toml", "requirements.txt", "environment.yml", "environment.yaml"):
-            if name in used:
-                return used[name]
-        if "Pipfile" in used:
-            raise InputError(
-                "this project's PyPI packages come from its Pipfile, which Orbit does not write",
-                "use `pipenv install NAME`, or name another file with --file",
-                path=used["Pipfile"],
-            )
-        for name in ("environment.yml", "environment.yaml"):
-            if (here / name).is_file():
-                return here / name
-    if eco != "pypi":
-        from jupyter_orbit.bazaar import ecosystem_class
+    """The file a project keeps its ``eco`` packages in (new if it has none): a file that
+    gives the project its ``eco`` packages; else one of its files that can hold them
+    (environment.yml's pip list); else a file of the ecosystem's that Orbit writes but does not
+    read (package.json); else the ecosystem's new file."""
+    from jupyter_orbit.manifests.formats import manifest_for
 
-        for name in ecosystem_class(eco).files:
-            if (here / name).is_file():
-                return here / name
-    return here / NEW_FILES[eco]
+    cls = ecosystem_class(eco)
+    project = [s for s in res.sources if s.path and s.level is Level.PROJECT]
+    giving = [s.path for s in project if f"packages.{eco}" in s.provides and s.path]
+    giving.sort(key=lambda p: cls.files.index(p.name) if p.name in cls.files else len(cls.files))
+    if giving:
+        return giving[0]  # its format refuses when it cannot be written (a Pipfile)
+    for s in project:
+        if s.path and (m := manifest_for(s.path)) and m.holds(eco):
+            return s.path
+    here = res.project_dir or folder
+    for name in cls.files:
+        m = manifest_for(name)
+        if (here / name).is_file() and m is not None and not m.project_source:
+            return here / name
+    if cls.new_file is None:
+        raise InputError(
+            f"{cls.display_name or eco} packages have no file of their own",
+            "name one with --file, or add them to the notebook with --to NOTEBOOK",
+        )
+    return here / cls.new_file
 
 
 def plan(
@@ -170,9 +165,7 @@ def plan(
     environ: Mapping[str, str] | None = None,
 ) -> Change:
     """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing."""
-    from jupyter_orbit import asof
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.prepare import Choices, prepare
 
     if not specs:
         raise InputError("no packages given", f"e.g. `orbit {action} numpy`")
@@ -182,7 +175,7 @@ def plan(
     is_notebook = target.is_file() and target.suffix == ".ipynb"
     if target.is_file() and not is_notebook and file is None:
         file, target = target, target.parent
-    res = resolve(target, default_python=default_python(), recall=asof.recall_now(paths))
+    res = prepare(target, Choices(), paths, until="resolve").resolution
     eco_name = _choose_ecosystem(specs, ecosystem, file, res.spec.kernel, paths)
     eco = get_ecosystem(eco_name, paths, environ)
     texts = [_split_prefix(s)[1] for s in specs]
@@ -201,8 +194,8 @@ def plan(
         locked = bool(_orbit_meta(target).get("lock"))
     else:
         path = (file if file is not None else _project_file(res, eco_name, target)).resolve()
-        if file is not None and not eco.owns(path):
-            eco.edit(path, "", add=add, remove=gone)  # raises: names the files it can write
+        if file is not None and not _format_of(path).holds(eco_name):
+            raise _format_of(path).refuse(path, eco_name)
         changes, locked = [_file_change(eco, path, add, gone, action)], False
     new_spec = _spec_after(res.spec, eco_name, add, gone)
     return Change(
@@ -231,14 +224,15 @@ def _orbit_meta(notebook: Path) -> dict[str, Any]:
 def _file_change(
     eco: Ecosystem, path: Path, add: list[Requirement], gone: list[str], action: str
 ) -> FileChange:
+    manifest = _format_of(path)
     if path.exists():
         before = path.read_bytes()
         text = before.decode("utf-8")
     elif action == "add":
-        before, text = None, EMPTY.get(path.name, "")
+        before, text = None, manifest.new_text
     else:
         raise InputError(f"{path.name} does not exist", "check the path", path=path)
-    after = eco.edit(path, text, add=add, remove=gone)
+    after = manifest.edit(path, text, eco.name, add=add, remove=gone)
     return FileChange(path, before, after.encode("utf-8"))
 
 
@@ -257,7 +251,7 @@ def _notebook_change(
     nb = load_notebook(notebook)
     seed = []
     for r in res.spec.packages(eco):
-        if r.origin is None or r.origin.rank >= 5:
+        if r.origin is None or not r.declared:
             continue  # the kernel's own packages (ipykernel) stay the recipe's
         if r.text.startswith(("-e ", "/")):
             notes.append(f"{r.text} (a local path in {r.origin}) is not copied into the notebook")
@@ -270,7 +264,7 @@ def _notebook_change(
             {
                 str(r.origin.path.name)
                 for r in res.spec.packages(eco)
-                if r.origin and r.origin.path and r.origin.rank >= 2 and r.origin.rank < 5
+                if r.origin and r.origin.path and r.origin.level in (Level.PEP723, Level.PROJECT)
             }
         )
         notes.append(
@@ -293,85 +287,11 @@ def _spec_after(spec: EnvSpec, eco: str, add: list[Requirement], gone: list[str]
 
 
 def check(change: Change, paths: Paths, environ: Mapping[str, str] | None = None) -> None:
-    """Ask the registry about new names, then resolve the new spec; refuse what cannot work."""
+    """Ask the ecosystem whether the new spec can be installed; refuse what cannot work."""
     eco = get_ecosystem(change.ecosystem, paths, environ)
-    if change.ecosystem == "conda" and change.action == "add":
-        from jupyter_orbit.bazaar.conda import Conda
-
-        assert isinstance(eco, Conda)
-        if not eco.reachable():
-            _check_as_pypi(change, paths, environ)
-            return
-    if change.ecosystem != "pypi":
-        if change.action == "add":
-            eco.check(change.requirements)
-        return
-    try:
-        change.pins = resolve_pins(change.spec, paths, environ)
-    except InputError:
-        if change.action == "add":
-            eco.check(change.requirements)  # a missing name: say so, with "did you mean"
-        raise
-
-
-def _check_as_pypi(change: Change, paths: Paths, environ: Mapping[str, str] | None) -> None:
-    """No conda channel answers: check the PyPI packages environment.yml will be read as."""
-    from jupyter_orbit.bazaar.pypi import CLI, PyPI
-    from jupyter_orbit.manifests.base import pypi_requirement
-    from jupyter_orbit.manifests.conda_env import RENAMES, _skipped, parse_match_spec
-
-    mapped = []
-    for r in change.requirements:
-        name, terms = parse_match_spec(r.text, CLI)
-        if _skipped(name):
-            change.notes.append(f"{name} has no PyPI equivalent; it is not checked")
-            continue
-        mapped.append(pypi_requirement(RENAMES.get(name.lower(), name) + ",".join(terms), CLI))
-    change.notes.append(
-        "no conda channel answered; conda packages are checked (and installed) as their PyPI "
-        "equivalents: " + (", ".join(m.text for m in mapped) or "none")
-    )
-    if mapped:
-        spec = dataclasses.replace(
-            change.spec, requirements=dedupe([*change.spec.requirements, *mapped])
-        )
-        try:
-            change.pins = resolve_pins(spec, paths, environ)
-        except InputError:
-            PyPI(paths, environ).check(mapped)
-            raise
-
-
-def resolve_pins(
-    spec: EnvSpec,
-    paths: Paths,
-    environ: Mapping[str, str] | None = None,
-    *,
-    constraints: Sequence[str] = (),
-) -> list[str]:
-    """The versions uv would install for ``spec`` (as ``name==version`` lines)."""
-    from jupyter_orbit.bazaar.pypi import PyPI
-    from jupyter_orbit.engines.local import _split_options, default_python
-    from jupyter_orbit.uvcli import find_python
-
-    eco = PyPI(paths, environ)
-    work = paths.cache_dir / "bazaar" / "resolve"
-    work.mkdir(parents=True, exist_ok=True)
-    python = find_python(spec.python or default_python(), cwd=work)
-    flags, lines = _split_options(spec.index_options)
-    try:
-        out = eco.compile(
-            lines + [r.text for r in spec.packages("pypi")],
-            python=str(python),
-            cwd=work,
-            constraints=[*[c.text for c in spec.constraints], *constraints],
-            flags=flags,
-            extra=eco.date_args(spec, str(python), flags, lines),
-            prefer_cache=True,
-        )
-    except BuildError as e:
-        raise InputError(f"cannot install: {e.message}", e.hint) from None
-    return [ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith(("#", " "))]
+    pins, notes = eco.check_spec(change.spec, change.requirements if change.action == "add" else [])
+    change.pins = pins
+    change.notes += notes
 
 
 def apply(change: Change) -> list[Path]:
@@ -408,8 +328,8 @@ def run(
     dry_run: bool = False,
 ) -> Change:
     """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed."""
-    from jupyter_orbit.bazaar import lockfile
     from jupyter_orbit.bazaar.lock import lock_notebook
+    from jupyter_orbit.ecosystems import lockfile
     from jupyter_orbit.errors import OrbitError
 
     change = plan(

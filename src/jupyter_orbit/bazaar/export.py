@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from jupyter_orbit import atomic
-from jupyter_orbit.bazaar import lockfile
+from jupyter_orbit.ecosystems import lockfile
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.model import EnvSpec, Resolution
 from jupyter_orbit.paths import Paths
@@ -29,7 +29,7 @@ FORMATS = ("requirements", "pyproject", "environment", "pep723", "binder")
 
 
 def _declared(spec: EnvSpec, eco: str) -> list[str]:
-    return [r.text for r in spec.packages(eco) if r.origin is None or r.origin.rank < 5]
+    return [r.text for r in spec.declared(eco)]
 
 
 def _python(spec: EnvSpec) -> str | None:
@@ -132,11 +132,9 @@ def files_for(res: Resolution, fmt: str, dest: Path) -> dict[Path, str]:
 
 
 def export(paths: Paths, target: Path, fmt: str, dest: Path, *, force: bool = False) -> list[Path]:
-    from jupyter_orbit import asof
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.prepare import Choices, prepare
 
-    res = resolve(target, default_python=default_python(), recall=asof.recall_now(paths))
+    res = prepare(target, Choices(), paths, until="resolve").resolution
     dest = dest.expanduser().resolve()
     if dest.exists() and not dest.is_dir():
         raise InputError(f"{dest} is a file", "give a folder to write into", path=dest)

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit.bazaar import get_ecosystem, lockfile
+from jupyter_orbit.ecosystems import ecosystem_class, get_ecosystem, in_order, lockfile
 from jupyter_orbit.errors import BuildError, InputError
-from jupyter_orbit.model import ECOSYSTEMS, EnvSpec, Resolution
+from jupyter_orbit.model import Resolution
 from jupyter_orbit.paths import Paths
 
 
 def declared(res: Resolution, eco: str) -> list[str]:
-    return [r.text for r in res.spec.packages(eco) if r.origin is None or r.origin.rank < 5]
+    return [r.text for r in res.spec.declared(eco)]
 
 
 def lock_notebook(
@@ -33,23 +33,22 @@ def lock_notebook(
 ) -> dict[str, Any]:
     """Lock ``notebook``; ``keep`` are versions to stay on where the spec allows (the old
     lock's, when renewing one after an add)."""
-    from jupyter_orbit import asof
-    from jupyter_orbit.bazaar.pypi import PyPI
-    from jupyter_orbit.engines.local import _split_options, default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.ecosystems.pypi import PyPI, split_options
     from jupyter_orbit.manifests.notebook_edit import orbit_metadata, update_notebook
+    from jupyter_orbit.prepare import Choices, prepare
+    from jupyter_orbit.pythons import default_python
     from jupyter_orbit.uvcli import find_python
 
     notebook = notebook.expanduser().resolve()
     if notebook.suffix != ".ipynb" or not notebook.is_file():
         raise InputError(f"{notebook} is not a notebook", "give the path of a .ipynb file")
-    res = resolve(notebook, default_python=default_python(), recall=asof.recall_now(paths))
+    res = prepare(notebook, Choices(), paths, until="resolve").resolution
     work = paths.cache_dir / "bazaar" / "lock"
     work.mkdir(parents=True, exist_ok=True)
     interpreter = find_python(res.spec.python or default_python(), cwd=work)
     python = res.spec.python or _minor(interpreter)
     spec = dataclasses.replace(res.spec, python=python, lock=None)
-    flags, lines = _split_options(spec.index_options)
+    flags, lines = split_options(spec.index_options)
     pypi = PyPI(paths, environ)
 
     def compile_(prefer: Sequence[str]) -> str:
@@ -79,8 +78,10 @@ def lock_notebook(
         "text": lockfile.header(spec, python, created) + text,
     }
     others = {}
-    for eco in ("npm", "conda", "apt"):
-        if reqs := [r for r in spec.packages(eco) if r.origin is None or r.origin.rank < 5]:
+    for eco in in_order(spec.ecosystems):
+        if ecosystem_class(eco).spec_options:
+            continue  # the lock above (its format is the spec's own lock)
+        if reqs := spec.declared(eco):
             others[eco] = get_ecosystem(eco, paths, environ).lock(reqs, cwd=work)
     if others:
         lock["ecosystems"] = others
@@ -88,14 +89,14 @@ def lock_notebook(
     def change(nb: dict[str, Any]) -> None:
         orbit = orbit_metadata(nb)
         packages = orbit.setdefault("packages", {})
-        for eco in ECOSYSTEMS:
+        for eco in res.spec.ecosystems:
             if eco not in packages and (items := declared(res, eco)):
                 packages[eco] = items
         orbit.setdefault("python", python)
         orbit["lock"] = lock
 
     update_notebook(notebook, change)
-    after = resolve(notebook, default_python=default_python(), recall=asof.recall_now(paths))
+    after = prepare(notebook, Choices(), paths, until="resolve").resolution
     if not lockfile.is_current(after.spec):  # the lock must describe what the notebook now says
         raise BuildError(
             f"the lock written to {notebook.name} does not match its spec",
@@ -120,17 +121,3 @@ def _minor(interpreter: Path) -> str:
         check=True,
     )
     return out.stdout.strip()
-
-
-def check_locked(spec: EnvSpec, where: Path) -> None:
-    """``--locked``: refuse to run without a lock that fits the spec."""
-    if spec.lock is None:
-        raise InputError(
-            f"{where.name} has no lock", f"lock it with `orbit lock {where}`", path=where
-        )
-    if spec.lock.format == "requirements" and not lockfile.is_current(spec):
-        raise InputError(
-            f"the lock in {where.name} is stale: the packages changed since it was written",
-            f"renew it with `orbit lock {where}`, or run without --locked to re-resolve",
-            path=where,
-        )

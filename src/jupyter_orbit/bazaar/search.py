@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit.bazaar import get_ecosystem, kernel_ecosystems
-from jupyter_orbit.bazaar.base import Found
+from jupyter_orbit.bazaar import kernel_ecosystems
+from jupyter_orbit.ecosystems import get_ecosystem
+from jupyter_orbit.ecosystems.base import Found
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.paths import Paths
 

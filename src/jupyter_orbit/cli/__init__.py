@@ -119,14 +119,15 @@ def launcher(path: Path | None, no_browser: bool, browser: str | None, profile: 
 @cli.command()
 @click.argument("folder", required=False, type=_existing, default=Path())
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def kernels(folder: Path, as_json: bool) -> None:
+@_profile_option
+def kernels(folder: Path, as_json: bool, profile: str) -> None:
     """The kernels Orbit offers and whether each is ready, installable, or needs system packages.
 
     FOLDER (default: here) is where a new notebook would go: its project files count.
     """
     from jupyter_orbit.cli._kernels import kernels_command
 
-    kernels_command(folder, as_json=as_json)
+    kernels_command(folder, as_json=as_json, profile=profile)
 
 
 @cli.command()
@@ -159,6 +160,9 @@ def status(as_json: bool, profile: str) -> None:
 @click.option("--no-server", is_flag=True, help="Run here even if the profile's server is up.")
 @_as_of_option
 @click.option("--locked", is_flag=True, help="Fail unless the notebook's lock is up to date.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the steps a run would take; build and run nothing."
+)
 @_engine_options
 @_profile_option
 @_quiet_option
@@ -171,6 +175,7 @@ def run(
     no_server: bool,
     as_of: str | None,
     locked: bool,
+    dry_run: bool,
     engine: str | None,
     allow_host_access: bool,
     profile: str,
@@ -192,6 +197,7 @@ def run(
         locked=locked,
         engine=engine,
         allow_host_access=allow_host_access,
+        dry_run=dry_run,
     )
     sys.exit(code)
 
@@ -216,7 +222,15 @@ def env(
     """Show the environment of a notebook or folder: spec, sources, id, date and plan."""
     from jupyter_orbit.cli._env import env_command
 
-    env_command(target, as_json=as_json, dry_run=dry_run, python=python, as_of=as_of, engine=engine)
+    env_command(
+        target,
+        as_json=as_json,
+        dry_run=dry_run,
+        python=python,
+        as_of=as_of,
+        engine=engine,
+        profile=profile,
+    )
 
 
 @cli.command()

@@ -165,9 +165,9 @@ def _through_server(
 ) -> dict[str, Any] | None:
     """Send the edit to the profile's running server, when the target is inside its folder."""
     from jupyter_orbit.errors import InputError, OrbitError
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import running
 
-    state = lifecycle.running(paths.profile(profile), check_http=False)
+    state = running(paths.profile(profile), check_http=False)
     if state is None or not target.is_relative_to(Path(state.root_dir)):
         return None
     client = state.client(timeout=900)

@@ -11,7 +11,7 @@ from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
-    from jupyter_orbit.model import Resolution
+    pass
 
 
 def locations(profile: str) -> tuple[Paths, ProfilePaths]:
@@ -21,14 +21,40 @@ def locations(profile: str) -> tuple[Paths, ProfilePaths]:
 
 @contextlib.contextmanager
 def progress(quiet: bool, title: str = "") -> Iterator[Progress]:
+    """Progress on stderr: a live display at a terminal, plain lines otherwise (none when
+    quiet, warnings always). The display starts with the first step, so a command that has
+    nothing to build shows nothing and imports nothing for it."""
     if quiet or not sys.stderr.isatty():
-        plain = _PlainProgress(quiet)
-        yield plain
+        yield _PlainProgress(quiet)
         return
-    from jupyter_orbit.progress import RichProgress
+    with contextlib.ExitStack() as stack:
+        yield _LazyRich(stack, title)
 
-    with RichProgress(title=title) as p:
-        yield p
+
+class _LazyRich:
+    """A rich display opened on the first call."""
+
+    def __init__(self, stack: contextlib.ExitStack, title: str) -> None:
+        self._stack = stack
+        self._title = title
+        self._live: Progress | None = None
+
+    def _open(self) -> Progress:
+        if self._live is None:
+            from jupyter_orbit.progress import RichProgress
+
+            self._live = self._stack.enter_context(RichProgress(title=self._title))
+        return self._live
+
+    def step(self, action: str, detail: str = "") -> None:
+        self._open().step(action, detail)
+
+    def log(self, line: str) -> None:
+        if self._live is not None:
+            self._live.log(line)
+
+    def warn(self, message: str) -> None:
+        self._open().warn(message)
 
 
 class _PlainProgress(NullProgress):
@@ -45,15 +71,6 @@ class _PlainProgress(NullProgress):
     def warn(self, message: str) -> None:
         super().warn(message)
         print(f"orbit: warning: {message}", file=sys.stderr, flush=True)
-
-
-def declared(res: Resolution) -> list[str]:
-    """What the notebook or project itself asks to install (not the kernel's own packages)."""
-    return [
-        f"{r.ecosystem}:{r.text}"
-        for r in res.spec.requirements
-        if r.origin is None or r.origin.rank < 5
-    ]
 
 
 def confirm(question: str) -> bool:

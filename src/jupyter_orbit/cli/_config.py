@@ -63,10 +63,10 @@ def _note_running(paths: Paths, profile: str, restart: bool, undo: Callable[[], 
     from jupyter_orbit.profiles import server_env
     from jupyter_orbit.profiles.restart import restart as restart_server
     from jupyter_orbit.profiles.store import ProfileStore
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import running
 
     prof = paths.profile(profile)
-    state = lifecycle.running(prof)
+    state = running(prof)
     if state is None:
         return
     if not restart:

@@ -95,7 +95,8 @@ def _open(path: Path | None, name: str) -> tuple[str, Path]:
     from filelock import FileLock
 
     from jupyter_orbit.errors import InputError, ServerError
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.profiles.server_env import start_server
+    from jupyter_orbit.state import running
 
     paths, prof = locations(name)
     target = path.expanduser().resolve() if path else None
@@ -104,10 +105,10 @@ def _open(path: Path | None, name: str) -> tuple[str, Path]:
     prof.root.mkdir(parents=True, exist_ok=True)
     # Two notebooks double-clicked at once must not start two servers.
     with FileLock(prof.root / ".open.lock"):
-        state = lifecycle.running(prof)
+        state = running(prof)
         if state is None:
             root = _root_for(target)
-            state, _ = lifecycle.start(paths, prof, root)
+            state, _ = start_server(paths, prof, root)
     root = Path(state.root_dir)
     if target is not None and not target.is_relative_to(root):
         raise ServerError(
@@ -124,7 +125,7 @@ def _root_for(target: Path | None) -> Path:
     in it (so later notebooks open in the same server), else the notebook's project.
 
     Nothing is trusted by opening: a notebook that declares packages asks first."""
-    from jupyter_orbit.manifests import find_project_root
+    from jupyter_orbit.resolve import find_project_root
 
     home = Path.home().resolve()
     if target is None or target.is_relative_to(home):

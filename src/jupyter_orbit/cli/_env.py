@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -21,35 +20,35 @@ def env_command(
     python: str | None,
     as_of: str | None = None,
     engine: str | None = None,
+    profile: str = "default",
 ) -> None:
     from jupyter_orbit import asof
-    from jupyter_orbit.engines import get_engine
-    from jupyter_orbit.engines.base import engine_name
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.cli._run import _profile_engine
     from jupyter_orbit.paths import Paths
+    from jupyter_orbit.prepare import Choices, prepare
 
     paths = Paths.from_env()
-    res = resolve(
-        target,
+    choices = Choices(
         python=python,
-        default_python=default_python(),
+        engine=engine,
+        default_engine=_profile_engine(paths, profile),
         as_of=as_of,
-        recall=asof.recall_now(paths),
     )
-    chosen = get_engine(engine_name(res, override=engine), paths)
-    res = chosen.adapt(res)
-    if engine:
-        res = dataclasses.replace(res, engine=chosen.name)
     plan: Plan | None = None
     problem: OrbitError | None = None
     pins: list[str] | None = None
     try:
-        plan = chosen.plan(res.spec)
-        if dry_run:
-            pins = chosen.pins(plan)
+        prepared = prepare(target, choices, paths, until="plan")
+        plan = prepared.plan
+        if dry_run and plan is not None:
+            try:
+                pins = prepared.engine.pins(plan)
+            except OrbitError as err:
+                raise asof.explain(err, prepared.resolution) from None
     except OrbitError as err:  # still show what was resolved, and what stands in the way
-        problem = asof.explain(err, res)
+        problem = err
+        prepared = prepare(target, choices, paths, until="resolve")
+    res = prepared.resolution
     report = to_report(res, plan, pins, problem)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -79,7 +78,7 @@ def to_report(
                 "ecosystem": r.ecosystem,
                 "requirement": r.text,
                 "source": str(r.origin) if r.origin else None,
-                "rank": r.origin.rank if r.origin else None,
+                "level": r.origin.level.value if r.origin else None,
             }
             for r in spec.requirements
         ],
@@ -87,7 +86,7 @@ def to_report(
             {
                 "kind": s.kind,
                 "path": str(s.path) if s.path else None,
-                "rank": s.rank,
+                "level": s.level.value,
                 "provides": list(s.provides),
             }
             for s in res.sources
@@ -140,7 +139,7 @@ def _print(r: dict[str, Any]) -> None:
         table.add_row(req["ecosystem"], req["requirement"], short(req["source"]))
     out.print(table)
     sources = Table(
-        "rank",
+        "level",
         "source",
         "provides",
         box=None,
@@ -149,7 +148,7 @@ def _print(r: dict[str, Any]) -> None:
         title_justify="left",
     )
     for s in r["sources"]:
-        sources.add_row(str(s["rank"]), short(s["path"]) or s["kind"], ", ".join(s["provides"]))
+        sources.add_row(s["level"], short(s["path"]) or s["kind"], ", ".join(s["provides"]))
     out.print(sources)
     if r["ignored"]:
         out.print("[bold]ignored[/]")

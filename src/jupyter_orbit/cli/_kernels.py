@@ -10,14 +10,18 @@ import click
 from jupyter_orbit.errors import InputError
 
 
-def kernels_command(folder: Path, *, as_json: bool) -> None:
-    from jupyter_orbit.kernels.catalog import recipe_states
+def kernels_command(folder: Path, *, as_json: bool, profile: str = "default") -> None:
+    from jupyter_orbit.cli._run import _profile_engine
     from jupyter_orbit.paths import Paths
+    from jupyter_orbit.prepare import Choices
+    from jupyter_orbit.server.catalog import recipe_states
 
     folder = folder.expanduser().resolve()
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder", "give the folder new notebooks would go in")
-    states = recipe_states(Paths.from_env(), folder)
+    paths = Paths.from_env()
+    choices = Choices(default_engine=_profile_engine(paths, profile))
+    states = recipe_states(paths, folder, choices)
     if as_json:
         for s in states:
             s.pop("logo", None)

@@ -36,14 +36,14 @@ def profile_group() -> None:
 def list_command(as_json: bool) -> None:
     """The profiles, which is the default, and which have a server running."""
     from jupyter_orbit.errors import OrbitError
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import running
 
     store = _store()
     default = _current(None)
     rows = []
     for name in sorted(set(store.names()) | {default}):
         exists = store.exists(name)
-        running = lifecycle.running(store.paths.profile(name), check_http=False) if exists else None
+        running = running(store.paths.profile(name), check_http=False) if exists else None
         try:
             settings = store.settings(name) if exists else None
             n_ext = len(settings.server.extensions) if settings else 0
@@ -81,14 +81,14 @@ def show_command(name: str | None, as_json: bool) -> None:
     """Everything about one profile (default: the current one)."""
     from jupyter_orbit.profiles import config, server_env
     from jupyter_orbit.profiles.store import exported_files
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import running
 
     store = _store()
     name = _current(name)
     prof = store.profile(name)
     settings = store.settings(name)
     env = server_env.lookup(store.paths, settings)
-    state = lifecycle.running(prof)
+    state = running(prof)
     files = exported_files(prof)
     info = {
         "name": name,
@@ -172,9 +172,9 @@ def create_command(
     """Create profile NAME and build its server environment."""
     from dataclasses import replace
 
+    from jupyter_orbit import settings as st
     from jupyter_orbit.paths import check_profile_name
     from jupyter_orbit.profiles import server_env
-    from jupyter_orbit.profiles import settings as st
 
     check_profile_name(name)
     store = _store()

@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from jupyter_orbit.cli._common import confirm, declared, locations, progress
-from jupyter_orbit.errors import InputError, ServerError, TrustError
+from jupyter_orbit.cli._common import confirm, locations, progress
+from jupyter_orbit.errors import InputError, ServerError
 from jupyter_orbit.model import Resolution
 from jupyter_orbit.paths import Paths
+from jupyter_orbit.prepare import Prepared
 
 
 def run_command(
@@ -29,51 +30,30 @@ def run_command(
     locked: bool = False,
     engine: str | None = None,
     allow_host_access: bool = False,
+    dry_run: bool = False,
 ) -> int:
-    from jupyter_orbit import asof
-    from jupyter_orbit.engines import get_engine
-    from jupyter_orbit.engines.base import Launch, engine_name
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.errors import OrbitError
-    from jupyter_orbit.kernels.recipes import get_recipe
-    from jupyter_orbit.manifests import resolve
+    from jupyter_orbit.prepare import Choices, Consent, prepare
 
     paths, prof = locations(profile)
-    res = resolve(
-        notebook,
+    choices = Choices(
         python=python,
-        default_python=default_python(),
+        engine=engine,
+        default_engine=_profile_engine(paths, profile),
         as_of=as_of,
-        recall=asof.recall_now(paths),
+        locked=locked,
+        allow_host_access=allow_host_access,
+        consent=Consent(yes=yes, ask=_ask if _interactive() else None),
     )
-    if res.notebook is None:
+    target = Path(notebook)
+    if target.is_dir():
         raise InputError(f"{notebook} is a folder", "give the path of a .ipynb file")
-    if locked:
-        from jupyter_orbit.bazaar.lock import check_locked
-
-        check_locked(res.spec, res.notebook)
-    chosen = get_engine(engine_name(res, override=engine), paths)
-    res = chosen.adapt(res)
-    launch = Launch(res.notebook, res.project_root, allow_host_access)
-    chosen.check_launch(launch)  # refuse what the notebook may not ask for, before building
-    env = chosen.lookup(res.spec)
-    if env is None:
-        _ensure_consent(paths, res, yes)
-        with progress(quiet, "building the environment") as p:
-            p.step("as-of", asof.describe(res))
-            try:
-                plan = chosen.plan(res.spec)
-                for warning in plan.warnings:
-                    p.warn(warning)
-                for item in res.source_changing:
-                    p.warn(f"packages may come from somewhere other than PyPI: {item}")
-                env = chosen.realize(plan, p)
-            except OrbitError as err:
-                raise asof.explain(err, res) from None
-        asof.remember_now(paths, res)
-
-    recipe = get_recipe(res.spec.kernel)
-    recipe.check_system()
+    if dry_run:
+        _print_plan(prepare(target, choices, paths, until="plan"))
+        return 0
+    with progress(quiet, "building the environment") as p:
+        prepared = prepare(target, choices, paths, progress=p)
+    res, env, recipe = prepared.resolution, prepared.environment, prepared.recipe
+    assert res.notebook is not None and env is not None
     nb_json = json.loads(res.notebook.read_text(encoding="utf-8"))
     cwd = res.notebook.parent
     payload = {
@@ -84,15 +64,15 @@ def run_command(
         "cwd": str(cwd),
         "session": str(res.notebook),
         "timeout": timeout,
-        "imports": [r.name for r in res.spec.packages("pypi") if r.origin and r.origin.rank < 5],
-        "project_root": str(res.project_root),
+        "imports": [r.name for r in res.spec.declared("pypi")],
+        "project_root": str(prepared.launch.project_root),
         "allow_host_access": allow_host_access,
     }
     final = None
     if use_server:
-        from jupyter_orbit.server import lifecycle
+        from jupyter_orbit.state import running
 
-        state = lifecycle.running(prof, check_http=False)
+        state = running(prof, check_http=False)
         if state is not None:
             try:
                 events = state.client(timeout=timeout * 2 if timeout else None).stream(
@@ -102,13 +82,12 @@ def run_command(
             except ServerError:
                 final = None  # no answer before any cell ran: run here instead
     if final is None:
-        argv = chosen.kernel_command(env, recipe, launch)
-        kernel_env = chosen.kernel_env(env, recipe)
         prof.logs_dir.mkdir(parents=True, exist_ok=True)
         import asyncio
 
+        log = prof.logs_dir / "run.log"
         final = asyncio.run(
-            _run_here(payload, argv, recipe.language, cwd, prof.logs_dir / "run.log", kernel_env)
+            _run_here(payload, prepared.argv, recipe.language, cwd, log, prepared.kernel_env)
         )
     if output is not None:
         _write_notebook(output, final["notebook"])
@@ -118,23 +97,46 @@ def run_command(
     return 0
 
 
-def _ensure_consent(paths: Paths, res: Resolution, yes: bool) -> None:
-    """Installing what a notebook declares needs the user's say-so (DESIGN.md's baseline)."""
-    from jupyter_orbit.trust import TrustStore
+def _print_plan(prepared: Prepared) -> None:
+    """What ``--dry-run`` prints: the steps the run would take, exactly as the engine runs them."""
+    from jupyter_orbit import asof
+    from jupyter_orbit.prepare import declared
 
-    wanted = declared(res) + [f"source option: {s}" for s in res.source_changing]
-    if not wanted or yes or TrustStore(paths.trust_file).is_trusted(res.project_root):
-        return
-    if sys.stdin.isatty() and sys.stderr.isatty():
-        click.echo(f"{res.notebook} declares:", err=True)
+    res, plan = prepared.resolution, prepared.plan
+    assert plan is not None
+    click.echo(f"{res.notebook}: environment {plan.env_id} ({plan.engine})")
+    click.echo(f"  {'as of':<10} {asof.describe(res)}")
+    if plan.built:
+        click.echo(f"  {'built':<10} nothing to do; the kernel starts in it")
+    for step in plan.steps:
+        click.echo(f"  {step.action:<10} {step.detail}")
+    for warning in prepared.warnings:
+        click.echo(f"  warning: {warning}")
+    if not plan.built and (wanted := declared(res)):
+        click.echo(f"  needs your consent (--yes, or `orbit trust {res.project_root}`) for:")
         for item in wanted:
-            click.echo(f"  {item}", err=True)
-        if confirm("Install these into a new environment?"):
-            return
-    raise TrustError(
-        f"{res.notebook} is outside a trusted project; not installing what it declares",
-        f"re-run with --yes, or trust the project with `orbit trust {res.project_root}`",
-    )
+            click.echo(f"    {item}")
+    click.echo(f"  {'run':<10} every cell with the {prepared.recipe.display_name} kernel")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _ask(res: Resolution, wanted: list[str]) -> bool:
+    """At a terminal: show what the notebook declares and ask before installing it."""
+    click.echo(f"{res.notebook} declares:", err=True)
+    for item in wanted:
+        click.echo(f"  {item}", err=True)
+    return confirm("Install these into a new environment?")
+
+
+def _profile_engine(paths: Paths, profile: str) -> str:
+    """The profile's default engine (``defaults.engine`` in its settings)."""
+    from jupyter_orbit import settings
+
+    path = paths.profile(profile).settings_file
+    return settings.read(path).defaults.engine if path.exists() else "local"
 
 
 async def _run_here(

@@ -15,6 +15,7 @@ from jupyter_orbit.cli._common import locations, progress
 from jupyter_orbit.errors import InputError, ServerError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.server import lifecycle
+from jupyter_orbit.state import ServerState, pid_alive, running, successor
 
 
 def up_command(
@@ -76,14 +77,14 @@ def ensure_server(
     quiet: bool = False,
     engine: str | None = None,
     allow_host_access: bool = False,
-) -> tuple[lifecycle.ServerState, subprocess.Popen | None]:
+) -> tuple[ServerState, subprocess.Popen | None]:
     """The profile's running server, or a new one rooted at ``target`` (None: reuse any, or
     start one here). Handing a folder to Orbit trusts it. ``proc`` is None when reused; a
     reused server must already have the ``engine`` and host access asked for."""
-    from jupyter_orbit.manifests import find_project_root
+    from jupyter_orbit.resolve import find_project_root
     from jupyter_orbit.trust import TrustStore
 
-    state = lifecycle.running(prof)
+    state = running(prof)
     if target is None:
         if state is not None:
             return state, None
@@ -107,8 +108,10 @@ def ensure_server(
         if engine is not None or allow_host_access:
             _check_same_settings(state, prof.name, engine, allow_host_access)
         return state, None
+    from jupyter_orbit.profiles.server_env import start_server
+
     with progress(quiet, "starting JupyterLab") as p:
-        return lifecycle.start(
+        return start_server(
             paths,
             prof,
             root,
@@ -119,9 +122,7 @@ def ensure_server(
         )
 
 
-def open_page(
-    prof: ProfilePaths, state: lifecycle.ServerState, page: str, *, browser: str | None
-) -> None:
+def open_page(prof: ProfilePaths, state: ServerState, page: str, *, browser: str | None) -> None:
     """Open one of the server's pages in a browser window; say where it is if none opens."""
     from jupyter_orbit.browser import open_url, redirect_page
 
@@ -130,9 +131,7 @@ def open_page(
         click.echo(f"  open {local.as_uri()} in a browser", err=True)
 
 
-def wait_foreground(
-    prof: ProfilePaths, state: lifecycle.ServerState, proc: subprocess.Popen | None
-) -> None:
+def wait_foreground(prof: ProfilePaths, state: ServerState, proc: subprocess.Popen | None) -> None:
     """Keep a server this command started until Ctrl-C (a reused one keeps running)."""
     if proc is None:
         return
@@ -144,10 +143,10 @@ def wait_foreground(
         while proc.poll() is None:
             time.sleep(0.5)
         # `orbit ext` / `orbit config --restart` may have restarted it onto a new setup
-        while (after := lifecycle.successor(prof, state.pid)) is not None:
+        while (after := successor(prof, state.pid)) is not None:
             state = after
             click.echo(f"  the server was restarted (pid {state.pid}); still here", err=True)
-            while lifecycle.pid_alive(state.pid):
+            while pid_alive(state.pid):
                 time.sleep(0.5)
     except KeyboardInterrupt:
         click.echo("stopping the server and its kernels…", err=True)
@@ -157,7 +156,7 @@ def wait_foreground(
 
 
 def _check_same_settings(
-    state: lifecycle.ServerState, profile: str, engine: str | None, allow_host_access: bool
+    state: ServerState, profile: str, engine: str | None, allow_host_access: bool
 ) -> None:
     """A running server keeps the engine and permissions it was started with."""
     info = state.client().get_json("/orbit/api/status")
@@ -180,7 +179,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def down_command(*, profile: str) -> None:
     _, prof = locations(profile)
-    state = lifecycle.running(prof, check_http=False)
+    state = running(prof, check_http=False)
     if state is None:
         click.echo(f"no server is running for profile {profile!r}")
         return
@@ -190,7 +189,7 @@ def down_command(*, profile: str) -> None:
 
 def status_command(*, as_json: bool, profile: str) -> None:
     _, prof = locations(profile)
-    state = lifecycle.running(prof)
+    state = running(prof)
     if state is None:
         if as_json:
             click.echo(json.dumps({"running": False, "profile": profile}))

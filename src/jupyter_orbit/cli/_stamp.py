@@ -89,13 +89,10 @@ def _plan(nb: Path, fixed: str | None, *, clear: bool, now: datetime) -> _Change
     if fixed is not None:
         text = write(fixed)
         return _Change(nb, text, f"stamped {fixed}" if text is not None else f"already {fixed}")
-    from jupyter_orbit.engines.local import default_python
-    from jupyter_orbit.manifests import resolve
     from jupyter_orbit.paths import Paths
+    from jupyter_orbit.prepare import Choices, prepare
 
-    res = resolve(
-        nb, default_python=default_python(), now=now, recall=asof.recall_now(Paths.from_env())
-    )
+    res = prepare(nb, Choices(), Paths.from_env(), until="resolve").resolution
     if res.spec.as_of is None:
         return _Change(nb, None, f"not stamped: {asof.describe(res)}")
     text = write(res.spec.as_of)

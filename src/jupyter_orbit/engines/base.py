@@ -1,4 +1,9 @@
-"""The engine plug point: plan (pure) then realise (with progress)."""
+"""The engine plug point: plan (pure: typed steps) then realise (the same steps, run in order).
+
+Engines are found through the ``jupyter_orbit.engines`` entry point group, Orbit's own (local,
+docker) included. An engine name may carry a target after a colon (``ssh:lab``): the engine
+class is looked up by the part before it and gets the rest as ``target``.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,21 @@ class Engine(ABC):
     """Realises specs as environments, content-addressed by the spec's hash."""
 
     name: ClassVar[str]
+    takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
 
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths
+        if target and not self.takes_target:
+            raise InputError(
+                f"the {self.name} engine takes no target ({self.name}:{target})",
+                f"write just {self.name!r}",
+            )
+        self.target = target
+
+    @property
+    def id(self) -> str:
+        """The engine as notebooks and environments name it: ``local``, ``ssh:lab``."""
+        return f"{self.name}:{self.target}" if self.target else self.name
 
     @abstractmethod
     def lookup_id(self, env_id: str) -> Environment | None:
@@ -90,36 +107,11 @@ class Engine(ABC):
     def ensure(self, spec: EnvSpec, progress: Progress) -> Environment:
         return self.lookup(spec) or self.realize(self.plan(spec), progress)
 
-    @classmethod
-    def for_target(cls, paths: Paths, target: str) -> Engine:
-        """The engine for ``NAME:TARGET`` (e.g. ``ssh:lab``); engines without targets refuse."""
-        raise InputError(
-            f"the {cls.name} engine takes no target ({cls.name}:{target})",
-            f"use --engine {cls.name}",
-        )
-
 
 def engine_classes() -> dict[str, type[Engine]]:
-    """Orbit's engines, and those registered under the ``jupyter_orbit.engines`` entry points."""
-    from importlib.metadata import entry_points
+    from jupyter_orbit.plugins import ENGINES
 
-    from jupyter_orbit.engines.docker import DockerEngine
-    from jupyter_orbit.engines.local import LocalEngine
-
-    classes: dict[str, type[Engine]] = {
-        LocalEngine.name: LocalEngine,
-        DockerEngine.name: DockerEngine,
-    }
-    for ep in entry_points(group="jupyter_orbit.engines"):
-        if ep.name in classes:
-            continue
-        try:
-            cls = ep.load()
-        except Exception:  # a broken plug-in must not break the engines that work
-            continue
-        if isinstance(cls, type) and issubclass(cls, Engine):
-            classes[ep.name] = cls
-    return classes
+    return ENGINES.classes()
 
 
 def engine_name(res: Resolution, *, override: str | None = None, default: str = "local") -> str:
@@ -133,9 +125,8 @@ def engine_name(res: Resolution, *, override: str | None = None, default: str = 
 
 
 def get_engine(name: str, paths: Paths) -> Engine:
-    """The engine ``name`` names: ``local``, ``docker``, or ``KIND:TARGET`` (``ssh:lab``)."""
-    kind, sep, target = name.partition(":")
-    classes = engine_classes()
-    if kind not in classes:
-        raise InputError(f"unknown engine {name!r}", f"use one of: {', '.join(sorted(classes))}")
-    return classes[kind].for_target(paths, target) if sep else classes[kind](paths)
+    """The engine ``name`` (``kind`` or ``kind:target``); an unknown kind lists the valid ones."""
+    from jupyter_orbit.plugins import ENGINES
+
+    kind, _, target = name.partition(":")
+    return ENGINES.load(kind)(paths, target or None)

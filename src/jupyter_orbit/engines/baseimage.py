@@ -23,17 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jupyter_orbit.engines import dockerapi
-from jupyter_orbit.engines.dockerfile import (
-    BASE_PYTHON,
-    LOCAL_ROOTFS,
-    REGISTRY_ROOTFS,
-    SUITE,
-    UV_IMAGE,
-    BuildContext,
-    render_base,
-    render_uv,
-)
+from jupyter_orbit.engines.dockerfile import BuildContext, render_base, render_uv
 from jupyter_orbit.errors import BuildError
+from jupyter_orbit.imagelayout import BASE_PYTHON, LOCAL_ROOTFS, REGISTRY_ROOTFS, SUITE, UV_IMAGE
 
 if TYPE_CHECKING:
     import docker

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit.engines.dockerfile import CONNECTION_DIR, GUARD
+from jupyter_orbit.imagelayout import CONNECTION_DIR, GUARD
 
 LABEL_KERNEL = "org.jupyter.orbit.kernel"
 LABEL_OWNER = "org.jupyter.orbit.owner"

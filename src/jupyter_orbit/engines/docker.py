@@ -15,26 +15,26 @@ import json
 import os
 import sys
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyter_orbit import __version__, atomic
+from jupyter_orbit.ecosystems import ecosystem_class, in_order
+from jupyter_orbit.ecosystems.base import ImageStage, names_of
 from jupyter_orbit.engines import dockerapi
 from jupyter_orbit.engines.base import Engine, Launch
 from jupyter_orbit.engines.dockerfile import (
-    BASE_PYTHON,
-    ENV_PREFIX,
-    ENV_PYTHON,
     FORMAT,
     LABEL_ENV,
     LABEL_FORMAT,
     LABEL_SPEC,
-    SPEC_DIR,
     BuildContext,
     render_kernel,
 )
 from jupyter_orbit.errors import InputError
-from jupyter_orbit.model import Environment, EnvSpec, Plan, Requirement, Resolution, Step
+from jupyter_orbit.imagelayout import BASE_PYTHON, ENV_PREFIX, ENV_PYTHON, SPEC_DIR
+from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution, Step
 
 if TYPE_CHECKING:
     import docker
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from jupyter_orbit.progress import Progress
 
 BASE_PYTHON_FULL = "3.11.2"  # Debian bookworm's python3
-_ECOSYSTEM_FILES = {"apt.txt": "apt", "requirements.in": "pypi", "npm.txt": "npm"}
 
 
 def image_tag(env_id: str) -> str:
@@ -107,24 +106,20 @@ class DockerEngine(Engine):
             return Plan(self.name, spec.env_id, spec, tag, True, (), interpreter)
         from jupyter_orbit.engines.baseimage import planned_base
 
-        steps = [Step("base", planned_base(self.client))]
+        steps: list[Step] = [BaseStep(planned_base(self.client))]
         warnings = []
-        if apt := spec.packages("apt"):
-            steps.append(Step("apt", f"Debian packages: {_names(apt)}"))
-        if pypi := spec.packages("pypi"):
-            as_of = f" as of {spec.as_of}" if spec.as_of else ""
-            steps.append(
-                Step(
-                    "pypi", f"{len(pypi)} PyPI requirements{as_of}, resolved by uv: {_names(pypi)}"
+        for name in in_order(spec.ecosystems):
+            eco = ecosystem_class(name)
+            reqs = spec.packages(name)
+            if eco.image_stage(spec) is None:
+                warnings.append(
+                    f"{eco.display_name or name} packages are not installed by the docker "
+                    f"engine: {names_of(reqs)}"
                 )
-            )
-        if npm := spec.packages("npm"):
-            steps.append(Step("npm", f"npm packages into {ENV_PREFIX}: {_names(npm)}"))
-        if conda := spec.packages("conda"):
-            warnings.append(
-                f"conda packages are not installed by the docker engine: {_names(conda)}"
-            )
-        steps.append(Step("tag", f"{tag} (layers shared with images that start alike)"))
+                continue
+            as_of = f" as of {spec.as_of}" if spec.as_of else ""
+            steps.append(LayerStep(f"{eco.display_name or name}{as_of}: {names_of(reqs)}", name))
+        steps.append(TagStep(f"{tag} (layers shared with images that start alike)"))
         return Plan(
             self.name, spec.env_id, spec, tag, False, tuple(steps), interpreter, tuple(warnings)
         )
@@ -132,35 +127,25 @@ class DockerEngine(Engine):
     def realize(self, plan: Plan, progress: Progress) -> Environment:
         from filelock import FileLock
 
-        from jupyter_orbit.engines.baseimage import ensure_base
-
         spec = plan.spec
         self.root.mkdir(parents=True, exist_ok=True)
         with FileLock(self.root / f".{spec.env_id}.lock"):
             if env := self.lookup(spec):
                 return env
-            with FileLock(self.root / ".base.lock"):
-                base = ensure_base(self.client, progress)
-            self.build_image(spec, base, image_tag(spec.env_id), progress)
+            build = ImageBuild(self, spec, image_tag(spec.env_id), progress)
+            for step in plan.steps:
+                progress.step(step.action, step.detail)
+                step.run(build)
         env = self.lookup(spec)
         assert env is not None
         return env
 
     def build_image(self, spec: EnvSpec, base: str, tag: str, progress: Progress) -> str:
         """Build ``spec``'s layers over ``base`` as ``tag`` (also used for hub user images)."""
-        context = render_kernel(
-            spec, base, constraints=self._lock_constraints(spec, progress), version=__version__
-        )
-        self._keep_context(tag.split(":")[-1], context)
-        progress.step("image", f"{tag} over {base}")
-        return dockerapi.build(
-            self.client,
-            context,
-            tag,
-            progress,
-            what=f"the image {tag}",
-            blame=lambda step: _blame(step, spec),
-        )
+        build = ImageBuild(self, spec, tag, progress, base=base)
+        for name in in_order(spec.ecosystems):
+            LayerStep("", name).run(build)
+        return build.finish()
 
     def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:
         """The kernel's command inside the image."""
@@ -291,16 +276,16 @@ class DockerEngine(Engine):
             return [ln for ln in spec.lock.text.splitlines() if ln and not ln.startswith("#")]
         import tempfile
 
-        from jupyter_orbit.engines.local import LocalEngine
+        from jupyter_orbit.ecosystems.pypi import PyPI
 
         with tempfile.TemporaryDirectory() as tmp:
-            return LocalEngine(self.paths)._export_lock(spec, Path(tmp), progress.log)
+            return PyPI(self.paths).lock_constraints(spec, Path(tmp), progress.log)
 
     def _compile_on_host(self, spec: EnvSpec) -> str:
-        from jupyter_orbit.engines.dockerfile import pypi_files
+        from jupyter_orbit.ecosystems.pypi import PyPI
         from jupyter_orbit.uvcli import run_uv
 
-        reqs, _, flags = pypi_files(spec, [])
+        reqs, _, flags = PyPI.image_files(spec, [])
         arch = self.client.info().get("Architecture", "x86_64")
         arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
         args = [
@@ -330,25 +315,100 @@ class DockerEngine(Engine):
                 atomic.write_bytes(folder / name, content)
 
 
-def _names(reqs: tuple[Requirement, ...]) -> str:
-    shown = [r.name for r in reqs][:8]
-    more = len(reqs) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+class ImageBuild:
+    """A kernel image being built: the steps of a docker plan run against it. The layer steps
+    add their ecosystem's stage; the tag step builds the whole Dockerfile in one go (so layers
+    are shared with images that start alike) and tags it."""
 
+    def __init__(
+        self, engine: DockerEngine, spec: EnvSpec, tag: str, progress: Progress, base: str = ""
+    ) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.tag = tag
+        self.progress = progress
+        self.base = base
+        self.stages: list[tuple[str, ImageStage]] = []
+        self._constraints: list[str] | None = None
 
-def _blame(step: dockerapi.StepFailure, spec: EnvSpec) -> tuple[str, str] | None:
-    """Which declared packages a failing layer installs, and where they were declared."""
-    eco = next((e for f, e in _ECOSYSTEM_FILES.items() if f in step.instruction), None)
-    if eco is None:
+    @property
+    def constraints(self) -> list[str]:
+        """Pins from the notebook's lock that the PyPI stage must respect (computed once)."""
+        if self._constraints is None:
+            self._constraints = self.engine._lock_constraints(self.spec, self.progress)
+        return self._constraints
+
+    def finish(self) -> str:
+        spec, engine = self.spec, self.engine
+        context = render_kernel(
+            spec, self.base, [stage for _, stage in self.stages], version=__version__
+        )
+        engine._keep_context(self.tag.split(":")[-1], context)
+        self.progress.step("image", f"{self.tag} over {self.base}")
+        return dockerapi.build(
+            engine.client,
+            context,
+            self.tag,
+            self.progress,
+            what=f"the image {self.tag}",
+            blame=self._blame,
+        )
+
+    def _blame(self, step: dockerapi.StepFailure) -> tuple[str, str] | None:
+        """Which declared packages a failing layer installs, and where they were declared."""
+        for name, stage in self.stages:
+            if not any(f in step.instruction for f, _ in stage.files):
+                continue
+            eco = ecosystem_class(name)
+            declared = self.spec.declared(name)
+            where = sorted({f"{r.origin}" for r in declared if r.origin and r.origin.path})
+            names = ", ".join(r.text for r in declared) or "none declared"
+            extra = f"{name} packages: {names}" + (
+                f", declared in {', '.join(where)}" if where else ""
+            )
+            return extra, f"{eco.check_hint}; no image was tagged, earlier images are unchanged"
         return None
-    declared = [r for r in spec.packages(eco) if r.origin is None or r.origin.rank < 5]
-    where = sorted({f"{r.origin}" for r in declared if r.origin and r.origin.path})
-    names = ", ".join(r.text for r in declared) or "none declared"
-    hints = {
-        "apt": "check the Debian package names (packages.debian.org, bookworm) where they are "
-        "declared",
-        "pypi": "check the PyPI requirements (names, versions) where they are declared",
-        "npm": "check the npm package names and versions where they are declared",
-    }
-    extra = f"{eco} packages: {names}" + (f", declared in {', '.join(where)}" if where else "")
-    return extra, f"{hints[eco]}; no image was tagged, earlier images are unchanged"
+
+
+@dataclass(frozen=True)
+class BaseStep(Step):
+    """Orbit's base image: found, pulled, or built from Debian packages."""
+
+    ACTION: ClassVar[str] = "base"
+
+    def run(self, build: ImageBuild) -> None:
+        from filelock import FileLock
+
+        from jupyter_orbit.engines.baseimage import ensure_base
+
+        with FileLock(build.engine.root / ".base.lock"):
+            build.base = ensure_base(build.engine.client, build.progress)
+
+
+@dataclass(frozen=True)
+class LayerStep(Step):
+    """One ecosystem's stage of the image (rendered by the ecosystem)."""
+
+    ACTION: ClassVar[str] = "layer"
+    ecosystem: str = ""
+
+    @property
+    def action(self) -> str:
+        return self.ecosystem
+
+    def run(self, build: ImageBuild) -> None:
+        eco = ecosystem_class(self.ecosystem)
+        constraints = build.constraints if eco.spec_options else []
+        stage = eco.image_stage(build.spec, constraints)
+        if stage is not None:
+            build.stages.append((self.ecosystem, stage))
+
+
+@dataclass(frozen=True)
+class TagStep(Step):
+    """Build the image from its stages and tag it: the environment is complete once tagged."""
+
+    ACTION: ClassVar[str] = "tag"
+
+    def run(self, build: ImageBuild) -> None:
+        build.finish()

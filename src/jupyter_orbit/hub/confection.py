@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from jupyter_orbit.engines.dockerfile import USER_HOME, WORK_DIR
+from jupyter_orbit.imagelayout import USER_HOME, WORK_DIR
 
 COMPOSE_FILE = "docker-compose.yml"
 CONFIG_FILE = "jupyterhub_config.py"

@@ -23,13 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_orbit import atomic
 from jupyter_orbit.engines import dockerapi
-from jupyter_orbit.engines.dockerfile import (
-    ENV_PREFIX,
-    ENV_PYTHON,
-    render_hub,
-    render_server,
-    render_user,
-)
+from jupyter_orbit.engines.dockerfile import render_hub, render_server, render_user
 from jupyter_orbit.errors import BuildError, OrbitError, ServerError
 from jupyter_orbit.hub import confection, policy
 from jupyter_orbit.hub.confection import (
@@ -42,6 +36,7 @@ from jupyter_orbit.hub.confection import (
     HubSettings,
     slug,
 )
+from jupyter_orbit.imagelayout import ENV_PREFIX, ENV_PYTHON
 
 if TYPE_CHECKING:
     from jupyter_orbit.paths import Paths, ProfilePaths
@@ -113,17 +108,17 @@ class Hub:
     ) -> HubInfo:
         from jupyter_orbit.engines.baseimage import ensure_base
         from jupyter_orbit.engines.docker import DockerEngine, image_tag
-        from jupyter_orbit.engines.local import default_python
-        from jupyter_orbit.kernels.recipes import get_recipe
-        from jupyter_orbit.manifests import resolve
+        from jupyter_orbit.prepare import Choices, prepare
 
         compose = self.folder / COMPOSE_FILE
         if compose.exists() and not rewrite and not self._ours(compose):
             # The user's own version runs as it is: refuse it now, before building anything.
             policy.check(compose, allow_host_access=allow_host_access)
+        # The plan refuses what the engine cannot build, before anything is built.
+        choices = Choices(engine="docker", root=project, allow_host_access=allow_host_access)
+        prepared = prepare(project, choices, self.paths, until="plan")
+        res, recipe = prepared.resolution, prepared.recipe
         engine = DockerEngine(self.paths, self.client)
-        res = engine.adapt(resolve(project, root=project, default_python=default_python()))
-        engine.plan(res.spec)  # refuses what the engine cannot build, before building anything
         base = ensure_base(self.client, progress)
         server = self._ensure_image("orbit-server", render_server(base), progress, "the server")
         hub = self._ensure_image("orbit-hub", render_hub(base), progress, "the hub image")
@@ -133,7 +128,6 @@ class Hub:
         found = dockerapi.image(self.client, kernel)
         if found is None or (found.labels or {}).get("org.jupyter.orbit.base") != server:
             engine.build_image(res.spec, server, kernel, progress)
-        recipe = get_recipe(res.spec.kernel)
         kernelspec = {
             "argv": recipe.argv(Path(str(ENV_PREFIX)), Path(str(ENV_PYTHON))),
             "display_name": recipe.display_name,

@@ -7,8 +7,11 @@ output so tests can prove the kernel works. Nothing here knows which engine buil
 environment: the local engine installs the PyPI packages and checks the system ones, a container
 engine installs both, and each passes its own ``which`` to find system tools.
 
-Built-in recipes are registered in code; others come from the ``jupyter_orbit.kernel_recipes``
-entry point group.
+Each recipe also says which ecosystems its language takes packages from (``ecosystems``), so the
+bazaar searches and adds the right kinds of packages for any recipe, a third party's included.
+
+Recipes, Orbit's own included, are found through the ``jupyter_orbit.kernel_recipes`` entry point
+group; each says its place on the kernel menu (``order``).
 """
 
 from __future__ import annotations
@@ -20,16 +23,15 @@ import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
 from jupyter_orbit.errors import BuildError, InputError
-from jupyter_orbit.model import Origin, Requirement
+from jupyter_orbit.model import Level, Origin, Requirement
+from jupyter_orbit.plugins import RECIPES
 
 Which = Callable[[str], str | None]
-ENTRY_POINT_GROUP = "jupyter_orbit.kernel_recipes"
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,16 @@ class KernelRecipe(ABC):
     language: ClassVar[str]  # the kernelspec's language
     kernelspec_name: ClassVar[str]  # the generic name kept in notebooks (portable to plain Jupyter)
     aliases: ClassVar[tuple[str, ...]] = ()  # other kernelspec names and languages it serves
+    order: ClassVar[int] = 100  # its place on the kernel menu (Orbit's own: 10, 20, …)
     description: ClassVar[str] = ""
     logo: ClassVar[str] = ""  # an SVG file in jupyter_orbit/kernels/logos/
     packages: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # The ecosystems the language takes packages from, each with the name prefix of the
+    # language's packages there (R's Debian packages are r-cran-*); by default the ecosystems
+    # of the recipe's own packages. ``add_to``: where a bare `orbit add NAME` goes (None: the
+    # user must say, when several are as likely).
+    ecosystems: ClassVar[dict[str, str] | None] = None
+    add_to: ClassVar[str | None] = None
     system: ClassVar[tuple[SystemRequirement, ...]] = ()
     # What a new notebook's metadata.language_info says before the kernel has run.
     language_info: ClassVar[dict[str, str]] = {}
@@ -106,16 +115,27 @@ class KernelRecipe(ABC):
     smoke_output: ClassVar[str] = ""
 
     def requirements(self) -> tuple[Requirement, ...]:
-        from jupyter_orbit.manifests.base import pypi_requirement
+        from jupyter_orbit.ecosystems import ecosystem_class
 
-        origin = Origin(f"kernel recipe {self.name}", None, None, 5)
-        out: list[Requirement] = []
-        for eco, names in self.packages.items():
-            for n in names:
-                out.append(
-                    pypi_requirement(n, origin) if eco == "pypi" else Requirement(eco, n, n, origin)
-                )
-        return tuple(out)
+        origin = Origin(f"kernel recipe {self.name}", level=Level.RECIPE)
+        return tuple(
+            ecosystem_class(eco).parse(n, origin)
+            for eco, names in self.packages.items()
+            for n in names
+        )
+
+    def package_ecosystems(self) -> dict[str, str]:
+        """The ecosystems the language takes packages from, with their name prefixes."""
+        if self.ecosystems is not None:
+            return dict(self.ecosystems)
+        return {eco: "" for eco in self.packages}
+
+    def default_ecosystem(self) -> str | None:
+        """Where a bare `orbit add NAME` goes for this kernel."""
+        usable = self.package_ecosystems()
+        if self.add_to is not None:
+            return self.add_to
+        return next(iter(usable)) if len(usable) == 1 else None
 
     @abstractmethod
     def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
@@ -197,6 +217,7 @@ class _PythonAdopt:
 
 class IPythonRecipe(_PythonAdopt, KernelRecipe):
     name = "python"
+    order = 10
     display_name = "Python 3 (ipykernel)"
     language = "python"
     kernelspec_name = "python3"
@@ -204,6 +225,8 @@ class IPythonRecipe(_PythonAdopt, KernelRecipe):
     description = "IPython, the reference Python kernel"
     logo = "python.svg"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("ipykernel",)}
+    ecosystems: ClassVar[dict[str, str] | None] = {"pypi": "", "conda": "", "apt": ""}
+    add_to: ClassVar[str | None] = "pypi"
     language_info: ClassVar[dict[str, str]] = {"name": "python", "file_extension": ".py"}
     smoke_code = "print(6 * 7)"
     smoke_output = "42"
@@ -214,6 +237,7 @@ class IPythonRecipe(_PythonAdopt, KernelRecipe):
 
 class XeusPythonRecipe(_PythonAdopt, KernelRecipe):
     name = "xpython"
+    order = 20
     display_name = "Python 3 (xeus-python)"
     language = "python"
     kernelspec_name = "xpython"
@@ -221,6 +245,8 @@ class XeusPythonRecipe(_PythonAdopt, KernelRecipe):
     description = "xeus-python, a C++ Python kernel with a built-in debugger"
     logo = "xpython.svg"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("xeus-python",)}
+    ecosystems: ClassVar[dict[str, str] | None] = {"pypi": "", "conda": "", "apt": ""}
+    add_to: ClassVar[str | None] = "pypi"
     language_info: ClassVar[dict[str, str]] = {"name": "python", "file_extension": ".py"}
     smoke_code = "import sys\nprint(6 * 7, file=sys.stdout)"
     smoke_output = "42"
@@ -231,6 +257,7 @@ class XeusPythonRecipe(_PythonAdopt, KernelRecipe):
 
 class BashRecipe(KernelRecipe):
     name = "bash"
+    order = 30
     display_name = "Bash"
     language = "bash"
     kernelspec_name = "bash"
@@ -238,6 +265,7 @@ class BashRecipe(KernelRecipe):
     description = "the Bash shell, one session per notebook"
     logo = "bash.svg"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("bash_kernel",)}
+    ecosystems: ClassVar[dict[str, str] | None] = {"apt": ""}
     system = (
         SystemRequirement("bash", "bash", ("bash",), "install bash with your package manager"),
     )
@@ -262,13 +290,15 @@ class DenoRecipe(KernelRecipe):
     """
 
     name = "deno"
+    order = 40
     display_name = "TypeScript (Deno)"
     language = "typescript"
     kernelspec_name = "deno"
-    aliases = ("deno", "typescript", "javascript", "ts", "js")
+    aliases = ("deno", "typescript", "javascript", "ts", "js", "tslab", "nodejs", "ijavascript")
     description = "TypeScript and JavaScript with Deno"
     logo = "deno.svg"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"pypi": ("deno",)}
+    ecosystems: ClassVar[dict[str, str] | None] = {"npm": ""}
     language_info: ClassVar[dict[str, str]] = {"name": "typescript", "file_extension": ".ts"}
     # An expression: its result is part of the reply (console.log output is forwarded by Deno
     # asynchronously and may come after the kernel reports idle).
@@ -290,6 +320,7 @@ class IRRecipe(KernelRecipe):
     """R through IRkernel, both from the system (Debian's r-base-core and r-cran-irkernel)."""
 
     name = "r"
+    order = 50
     display_name = "R (IRkernel)"
     language = "R"
     kernelspec_name = "ir"
@@ -297,6 +328,7 @@ class IRRecipe(KernelRecipe):
     description = "R with IRkernel"
     logo = "r.svg"
     packages: ClassVar[dict[str, tuple[str, ...]]] = {"apt": ("r-base-core", "r-cran-irkernel")}
+    ecosystems: ClassVar[dict[str, str] | None] = {"conda": "r-", "apt": "r-cran-"}
     system = (
         SystemRequirement("R", "R", ("r-base-core",), "install R from https://cran.r-project.org"),
         SystemRequirement(
@@ -341,6 +373,7 @@ class IRRecipe(KernelRecipe):
 
 class OctaveRecipe(KernelRecipe):
     name = "octave"
+    order = 60
     display_name = "Octave"
     language = "octave"
     kernelspec_name = "octave"
@@ -351,6 +384,7 @@ class OctaveRecipe(KernelRecipe):
         "pypi": ("octave_kernel",),
         "apt": ("octave",),
     }
+    ecosystems: ClassVar[dict[str, str] | None] = {"apt": "octave-"}
     system = (
         SystemRequirement(
             "GNU Octave", "octave-cli", ("octave",), "install GNU Octave from https://octave.org"
@@ -371,45 +405,34 @@ class OctaveRecipe(KernelRecipe):
         return f"cd('{cwd_s}'); setenv('JPY_SESSION_NAME', '{session_s}');"
 
 
-BUILTIN: tuple[type[KernelRecipe], ...] = (
-    IPythonRecipe,
-    XeusPythonRecipe,
-    BashRecipe,
-    DenoRecipe,
-    IRRecipe,
-    OctaveRecipe,
-)
-RECIPES: dict[str, type[KernelRecipe]] = {r.name: r for r in BUILTIN}
 DEFAULT = "python"
 
 
-@cache
 def recipe_classes() -> dict[str, type[KernelRecipe]]:
-    """Built-in recipes, then those other packages register by entry point (in menu order)."""
-    from importlib.metadata import entry_points
-
-    found = dict(RECIPES)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = ep.load()
-        except Exception:  # a broken plug-in must not take the built-ins down
-            continue
-        if isinstance(cls, type) and issubclass(cls, KernelRecipe):
-            found.setdefault(cls.name, cls)
-    return found
+    """Every recipe that loads, in menu order."""
+    found = RECIPES.classes()
+    return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 
 
-def _aliases() -> dict[str, str]:
+def _aliases(classes: dict[str, type[KernelRecipe]]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, cls in recipe_classes().items():
+    for name, cls in classes.items():
         for key in (name, cls.kernelspec_name, *cls.aliases):
             out.setdefault(key.lower(), name)
     return out
 
 
 def find_recipe(name: str) -> KernelRecipe | None:
-    key = _aliases().get(name.strip().lower())
-    return recipe_classes()[key]() if key else None
+    """The recipe answering to ``name`` (its name, kernelspec name or an alias, any case):
+    Orbit's own are looked at first, other packages' only when none of those answers."""
+    key = name.strip().lower()
+    own = {n: RECIPES.load(n) for n in RECIPES.own()}
+    found = _aliases(own).get(key)
+    if found is None:
+        classes = recipe_classes()
+        found = _aliases(classes).get(key)
+        return classes[found]() if found else None
+    return own[found]()
 
 
 def get_recipe(name: str) -> KernelRecipe:
@@ -417,7 +440,7 @@ def get_recipe(name: str) -> KernelRecipe:
     recipe = find_recipe(name)
     if recipe is None:
         raise InputError(
-            f"unknown kernel {name!r}", f"use one of: {', '.join(sorted(recipe_classes()))}"
+            f"unknown kernel {name!r}", f"use one of: {', '.join(sorted(RECIPES.names()))}"
         )
     return recipe
 

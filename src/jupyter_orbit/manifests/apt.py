@@ -8,36 +8,16 @@ name is checked against Debian's rules for package names, with an optional ``:ar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from jupyter_orbit.errors import InputError
+from jupyter_orbit.ecosystems.apt import Apt
 from jupyter_orbit.manifests._common import read_text
 from jupyter_orbit.manifests.base import Contribution, Manifest
-from jupyter_orbit.model import Origin, Requirement
+from jupyter_orbit.model import Level, Requirement
 
-# Debian policy 5.6.1 (names), dpkg's architecture names, and 5.6.12 (versions).
-APT_NAME = re.compile(
-    r"^(?P<name>[a-z0-9][a-z0-9+.-]+)(?::(?P<arch>[a-z0-9-]+))?(?:=(?P<version>[A-Za-z0-9.+~:_-]+))?$"
-)
 _COMMENT = re.compile(r"(^|\s)#.*$")
-
-
-def apt_requirement(text: str, origin: Origin) -> Requirement:
-    """Check one apt package spec; the name and arch are lowercased, a version kept as written."""
-    head, eq, version = text.strip().partition("=")
-    spec = head.lower() + eq + version
-    m = APT_NAME.match(spec)
-    if not m:
-        raise InputError(
-            f"not a Debian package name: {text.strip()!r}",
-            "use lowercase letters, digits and + - . (at least two characters), "
-            "optionally followed by :arch or =version",
-            path=origin.path,
-            line=origin.line,
-        )
-    return Requirement("apt", m.group("name"), spec, origin)
 
 
 class AptTxt(Manifest):
@@ -45,13 +25,28 @@ class AptTxt(Manifest):
 
     name: ClassVar[str] = "apt.txt"
     filenames: ClassVar[tuple[str, ...]] = ("apt.txt",)
+    precedence: ClassVar[int] = 60
+    ecosystems: ClassVar[tuple[str, ...]] = ("apt",)
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
-        out = Contribution(self.name, path, rank, declares={"apt"})
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
+        out = Contribution(self.name, path, level, declares={"apt"})
         for number, line in enumerate(read_text(path).splitlines(), 1):
             for word in _COMMENT.sub("", line).split():
-                out.requirements.append(apt_requirement(word, self.origin(path, number, rank)))
+                out.requirements.append(Apt.parse(word, self.origin(path, number, level)))
         return out
+
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        ecosystem: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        if not self.holds(ecosystem):
+            raise self.refuse(path, ecosystem)
+        return edit_text(text, path=path, add=add, remove=remove)
 
 
 # -- writing (round trip) -------------------------------------------------------------------

@@ -1,23 +1,23 @@
 """The plug point for file formats: one ``Manifest`` subclass per format.
 
 A manifest reads one file into a ``Contribution``: the parts of an ``EnvSpec`` that the file
-declares, each tagged with its origin. Combining contributions by precedence is ``resolve``'s job;
-writing them back (round-trip) comes with the bazaar.
+declares, each tagged with its origin (combining contributions by precedence is ``resolve``'s
+job). A format that holds packages can also edit them round-trip (``edit``): ``orbit add`` writes
+a package into the file a project already keeps, changing nothing else in it.
+
+Formats are found through the ``jupyter_orbit.manifests`` entry point group (``formats``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PEP508
-from packaging.utils import canonicalize_name
-
 from jupyter_orbit.errors import InputError
-from jupyter_orbit.model import ECOSYSTEMS, Lock, Origin, Requirement
+from jupyter_orbit.model import Level, Lock, Origin, Requirement
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Contribution:
 
     kind: str
     path: Path | None
-    rank: int = 3
+    level: Level = Level.PROJECT
     python: str | None = None
     requirements: list[Requirement] = field(default_factory=list)
     constraints: list[Requirement] = field(default_factory=list)
@@ -37,7 +37,7 @@ class Contribution:
     engine: str | None = None
     notes: list[str] = field(default_factory=list)
     # Ecosystems the file declares even when their list is empty (an empty dependencies = []
-    # still says "no packages", and wins over lower-ranked files).
+    # still says "no packages", and wins over files of lower precedence).
     declares: set[str] = field(default_factory=set)
 
     def provides(self) -> tuple[str, ...]:
@@ -48,7 +48,7 @@ class Contribution:
         if self.python:
             fields.append("python")
         ecosystems = self.declares | {r.ecosystem for r in self.requirements}
-        fields += [f"packages.{eco}" for eco in ECOSYSTEMS if eco in ecosystems]
+        fields += [f"packages.{eco}" for eco in sorted(ecosystems)]
         for name in ("lock", "as_of", "engine"):
             if getattr(self, name):
                 fields.append(name)
@@ -56,44 +56,59 @@ class Contribution:
 
 
 class Manifest(ABC):
-    """Reads one file format. Subclasses set ``name`` and ``filenames`` and implement ``read``."""
+    """One file format. Subclasses set ``name`` (the entry point name) and ``filenames``, and
+    implement ``read``; those that hold packages name their ``ecosystems`` and implement
+    ``edit``."""
 
     name: ClassVar[str]
     filenames: ClassVar[tuple[str, ...]]
+    # Its place among a project's files (repo2docker's rule: environment.yml beats Pipfile,
+    # which beats requirements.txt and pyproject.toml, which are read together).
+    precedence: ClassVar[int] = 100
+    read_together: ClassVar[bool] = False  # read beside others of its kind (requirements.txt
+    # and pyproject.toml both give PyPI packages, as repo2docker installs both)
+    project_source: ClassVar[bool] = True  # read as one of a project's files
+    # The ecosystems whose packages the file holds, the first being what a bare add writes.
+    ecosystems: ClassVar[tuple[str, ...]] = ()
+    new_text: ClassVar[str] = ""  # what a new file of this format starts as
 
     @abstractmethod
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         """Read ``path``; ``root`` bounds any path the file refers to. Raise ``InputError``."""
 
-    def origin(self, path: Path, line: int | None = None, rank: int = 3) -> Origin:
-        return Origin(self.name, path, line, rank)
+    def origin(self, path: Path, line: int | None = None, level: Level = Level.PROJECT) -> Origin:
+        return Origin(self.name, path, line, level)
 
+    @classmethod
+    def matches(cls, path: Path) -> bool:
+        """Whether ``path`` is a file of this format (by its name)."""
+        return path.name in cls.filenames
 
-def pypi_requirement(text: str, origin: Origin | None = None) -> Requirement:
-    """Parse a PEP 508 line into a normalised ``Requirement`` or raise ``InputError``.
-
-    Normalisation keeps the meaning and drops spelling: canonical name, sorted extras, the
-    specifier set as packaging prints it, and the marker.
-    """
-    try:
-        req = PEP508(text.strip())
-    except InvalidRequirement as e:
-        where = origin.path if origin else None
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        ecosystem: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        """The new text of ``path`` (content ``text``) with ``ecosystem``'s packages changed;
+        pure: nothing is written. Formats that cannot be written refuse."""
         raise InputError(
-            f"not a valid requirement: {text.strip()!r} ({str(e).splitlines()[0]})",
-            "write it as PEP 508, for example 'numpy>=1.26' or 'pandas[excel]==2.2.*'",
-            path=where,
-            line=origin.line if origin else None,
-        ) from None
-    name = canonicalize_name(req.name)
-    out = name
-    if req.extras:
-        out += "[" + ",".join(sorted(canonicalize_name(e) for e in req.extras)) + "]"
-    if req.url:
-        out += f" @ {req.url}"
-    elif req.specifier:
-        out += str(req.specifier)
-    if req.marker:
-        # PEP 508 needs whitespace between a URL and the ";" that starts its marker.
-        out += f" ; {req.marker}" if req.url else f"; {req.marker}"
-    return Requirement("pypi", name, out, origin)
+            f"Orbit does not write {path.name} files",
+            "name a requirements.txt, pyproject.toml, environment.yml, package.json or apt.txt "
+            "with --file",
+            path=path,
+        )
+
+    def holds(self, ecosystem: str) -> bool:
+        return ecosystem in self.ecosystems
+
+    def refuse(self, path: Path, ecosystem: str) -> InputError:
+        holds = ", ".join(self.ecosystems) or "no packages"
+        return InputError(
+            f"{ecosystem} packages cannot be written to {path.name} (it holds {holds})",
+            "name another file with --file, or leave --file out",
+            path=path,
+        )

@@ -25,171 +25,25 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit.ecosystems.conda import package_name
+from jupyter_orbit.ecosystems.conda_names import (
+    no_pypi,
+    parse_match_spec,
+    python_version,
+)
+from jupyter_orbit.ecosystems.conda_names import pypi_name as conda_pypi_name
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import add_note, python_request, read_text
-from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
+from jupyter_orbit.manifests.base import Contribution, Manifest
 from jupyter_orbit.manifests.requirements import RequirementLines
-from jupyter_orbit.model import Origin, Requirement
+from jupyter_orbit.model import Level, Origin, Requirement
 
 CONDA_NOTE = "conda packages mapped to PyPI names (no conda channel in use)"
-
-# Conda packages with no PyPI counterpart: interpreters, toolchains, system libraries, and the
-# packages ``conda env export`` lists for every environment.
-NO_PYPI = frozenset(
-    {
-        "pip",
-        "python",
-        "nodejs",
-        "r-base",
-        "gcc",
-        "gxx",
-        "gfortran",
-        "c-compiler",
-        "cxx-compiler",
-        "fortran-compiler",
-        "compilers",
-        "cudatoolkit",
-        "mkl",
-        "ca-certificates",
-        "openssl",
-        "bzip2",
-        "ncurses",
-        "readline",
-        "sqlite",
-        "tk",
-        "tzdata",
-        "xz",
-        "zlib",
-    }
-)
-# Name prefixes of conda-only packages: C/C++ libraries (lib*), R packages (r-*), conda's
-# metapackages (_libgcc_mutex, _openmp_mutex) and the linker (ld_impl_linux-64).
-NO_PYPI_PREFIXES = ("lib", "r-", "_", "ld_impl_")
-# Python packages whose names happen to start with one of those prefixes.
-PYPI_DESPITE_PREFIX = frozenset({"libcst", "librosa", "libsass"})
-
-# Conda names that differ from the PyPI name of the same software. Underscore/dash spelling
-# differences need no entry: PyPI names are canonicalised anyway.
-RENAMES = {
-    "pytorch": "torch",
-    "py-opencv": "opencv-python",
-    "opencv": "opencv-python",
-    "matplotlib-base": "matplotlib",
-    "python-graphviz": "graphviz",
-    "pytables": "tables",
-    "msgpack-python": "msgpack",
-    "pyqt": "PyQt5",
-    "tensorflow-base": "tensorflow",
-}
-
-_NAME = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?P<rest>.*)$")
-_BRACKET = re.compile(r"^(?P<head>[^\[]*)\[(?P<body>[^\]]*)\]$")
-_BRACKET_ITEM = re.compile(
-    r"""\s*(?P<key>[a-z_]+)\s*=\s*(?:'(?P<sq>[^']*)'|"(?P<dq>[^"]*)"|(?P<bare>[^,'"\s]+))\s*(?:,|$)"""
-)
-_BUILD = re.compile(r"^(?P<version>.*?[^=<>!~])=(?P<build>[^=<>!~].*)$")
-_TERM = re.compile(r"^(?P<op>==|!=|>=|<=|~=|>|<|=)?\s*(?P<version>[A-Za-z0-9*][A-Za-z0-9_.+!*-]*)$")
-_OPERATORS = ("==", "!=", ">=", "<=", "~=", ">", "<", "=")
-
-
-def _bracket_version(body: str, text: str, origin: Origin) -> str | None:
-    """The ``version`` key of a ``name[key=value, …]`` spec; other keys are build details."""
-    version, pos = None, 0
-    while pos < len(body):
-        m = _BRACKET_ITEM.match(body, pos)
-        if not m:
-            raise _bad_spec(text, origin, "the [key=value] part is not understood")
-        if m.group("key") == "version":
-            version = next(v for v in (m.group("sq"), m.group("dq"), m.group("bare")) if v)
-        pos = m.end()
-    return version
-
-
-def _bad_spec(text: str, origin: Origin, why: str) -> InputError:
-    return InputError(
-        f"cannot read the conda spec {text!r}: {why}",
-        "write it as 'name', 'name=1.2', 'name>=1.2,<2' or 'name 1.2.*'",
-        path=origin.path,
-        line=origin.line,
-    )
-
-
-def _term(term: str, text: str, origin: Origin) -> str:
-    """One conda version constraint as a PEP 440 one ("" means any version)."""
-    m = _TERM.match(term.strip())
-    if not m:
-        raise _bad_spec(text, origin, f"{term!r} is not a version constraint")
-    op, version = m.group("op"), m.group("version")
-    if version == "*":
-        return ""
-    star = version.endswith("*")
-    version = version.rstrip("*").rstrip(".")
-    if op in (None, "=", "==") and (star or op == "="):
-        return f"=={version}.*"  # conda's "=1.2" and "1.2*" both mean "1.2 or any 1.2.x"
-    if op == "!=" and star:
-        return f"!={version}.*"
-    if op is None:
-        return f"=={version}"
-    return f"{op}{version}"
-
-
-def conda_package_name(text: str) -> str | None:
-    """The package name of a conda match spec (channel and version dropped), if it has one."""
-    m = _NAME.match(text.strip().split("::")[-1].strip())
-    return m.group("name").lower() if m else None
-
-
-def parse_match_spec(text: str, origin: Origin) -> tuple[str, list[str]]:
-    """Split a conda match spec into its package name and PEP 440 constraints."""
-    spec = text.strip().split("::")[-1].strip()
-    bracket = None
-    if m := _BRACKET.match(spec):
-        spec = m.group("head").strip()
-        bracket = _bracket_version(m.group("body"), text, origin)
-    m = _NAME.match(spec)
-    if not m:
-        raise _bad_spec(text, origin, "it does not start with a package name")
-    name, rest = m.group("name"), m.group("rest")
-    if rest[:1].isspace():
-        tokens = rest.split()
-        if len(tokens) > 1 and tokens[0] in _OPERATORS:
-            tokens = [tokens[0] + tokens[1], *tokens[2:]]
-        if len(tokens) > 2:
-            raise _bad_spec(text, origin, "expected at most a version and a build string")
-        version = tokens[0]
-    elif b := _BUILD.match(rest):
-        version = b.group("version")  # the build string after it is dropped
-    else:
-        version = rest
-    if bracket is not None:
-        version = bracket
-    if "|" in version:
-        raise InputError(
-            f"the conda spec {text!r} allows several versions (an OR with '|')",
-            "pin a single range instead, for example 'name>=1.1,<1.3'",
-            path=origin.path,
-            line=origin.line,
-        )
-    terms = [_term(t, text, origin) for t in version.split(",")] if version.strip() else []
-    return name, [t for t in terms if t]
-
-
-def _python_version(terms: list[str]) -> str | None:
-    """``python=3.10`` → "3.10", ``python==3.10.4`` → "3.10.4", else the specifier."""
-    if len(terms) == 1 and terms[0].startswith("==") and "," not in terms[0]:
-        return terms[0][2:].removesuffix(".*")
-    return ",".join(terms) or None
-
-
-def _skipped(name: str) -> bool:
-    key = name.lower()
-    if key in PYPI_DESPITE_PREFIX:
-        return False
-    return key in NO_PYPI or key.startswith(NO_PYPI_PREFIXES)
 
 
 def _line(seq: Any, index: int) -> int | None:
@@ -235,10 +89,13 @@ class EnvironmentYml(Manifest):
 
     name: ClassVar[str] = "environment.yml"
     filenames: ClassVar[tuple[str, ...]] = ("environment.yml", "environment.yaml")
+    precedence: ClassVar[int] = 10
+    new_text: ClassVar[str] = "dependencies:\n"
+    ecosystems: ClassVar[tuple[str, ...]] = ("conda", "pypi")
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         data = load_yaml(read_text(path), path)
-        out = Contribution(self.name, path, rank)
+        out = Contribution(self.name, path, level)
         if data is None:
             return out
         if not isinstance(data, dict):
@@ -264,7 +121,7 @@ class EnvironmentYml(Manifest):
         out.declares.add("pypi")
         skipped: list[str] = []
         for i, item in enumerate(deps):
-            origin = self.origin(path, _line(deps, i), rank)
+            origin = self.origin(path, _line(deps, i), level)
             if isinstance(item, str):
                 self._conda(item, origin, out, skipped, path)
             elif isinstance(item, dict) and list(item) == ["pip"]:
@@ -300,13 +157,13 @@ class EnvironmentYml(Manifest):
         if name.lower() == "python":
             if terms:
                 out.python = python_request(
-                    _python_version(terms), what="python", path=path, line=origin.line
+                    python_version(terms), what="python", path=path, line=origin.line
                 )
             return
-        if _skipped(name):
+        if no_pypi(name):
             skipped.append(name)
             return
-        pypi_name = RENAMES.get(name.lower(), name)
+        pypi_name = conda_pypi_name(name)
         text = pypi_name + ",".join(terms)
         try:
             out.requirements.append(pypi_requirement(text, origin))
@@ -330,9 +187,28 @@ class EnvironmentYml(Manifest):
                 path=path,
                 line=origin.line,
             )
-        reader = RequirementLines(out, root=root, kind=self.name, rank=origin.rank)
+        reader = RequirementLines(out, root=root, kind=self.name, level=origin.level)
         numbered = [(_line(lines, j) or origin.line, text) for j, text in enumerate(lines)]
         reader.read_lines(numbered, path=path)
+
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        ecosystem: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        if not self.holds(ecosystem):
+            raise self.refuse(path, ecosystem)
+        return edit_text(
+            text,
+            path=path,
+            add=add,
+            remove=remove,
+            section="pip" if ecosystem == "pypi" else "conda",
+        )
 
 
 # -- writing (round trip) -------------------------------------------------------------------
@@ -402,7 +278,7 @@ def edit_text(
         names = {i: _pip_name(s) for i, s in enumerate(seq or []) if isinstance(s, str)}
     else:
         seq = deps
-        names = {i: (conda_package_name(s) or "") for i, s in enumerate(deps) if isinstance(s, str)}
+        names = {i: (package_name(s) or "") for i, s in enumerate(deps) if isinstance(s, str)}
     gone = set(remove)
     missing = sorted(gone - set(names.values()))
     if missing:
@@ -485,7 +361,7 @@ def _append(
         prefix = " " * (len(prefix) + 2) + "- "
     elif section == "pip":
         at = (deps.lc.item(strings[-1])[0] + 1) if strings else deps.lc.item(0)[0]
-        if not any(isinstance(d, str) and conda_package_name(d) == "pip" for d in deps):
+        if not any(isinstance(d, str) and package_name(d) == "pip" for d in deps):
             doc.insert(at, prefix + "pip")
             at += 1
         doc.insert(at, prefix + "pip:")
@@ -507,7 +383,7 @@ def _check_edit(
         pip = next((d["pip"] for d in deps if isinstance(d, dict) and "pip" in d), None) or []
         got = {_pip_name(s): s for s in pip}
     else:
-        got = {conda_package_name(s): s for s in deps if isinstance(s, str)}
+        got = {package_name(s): s for s in deps if isinstance(s, str)}
     for r in add:
         if got.get(r.name) != r.text:
             raise InputError(

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jupyter_orbit.manifests.apt import AptTxt
 from jupyter_orbit.manifests.base import Manifest
-from jupyter_orbit.manifests.conda_env import EnvironmentYml
-from jupyter_orbit.manifests.pipfile import Pipfile
-from jupyter_orbit.manifests.pyproject import PyprojectToml
-from jupyter_orbit.manifests.requirements import RequirementsTxt
-from jupyter_orbit.manifests.runtime import RuntimeTxt
+from jupyter_orbit.plugins import MANIFESTS
 
-PROJECT_MANIFESTS: tuple[Manifest, ...] = (
-    RequirementsTxt(),
-    PyprojectToml(),
-    EnvironmentYml(),
-    Pipfile(),
-    RuntimeTxt(),
-    AptTxt(),
-)
+
+def formats() -> list[Manifest]:
+    """Every file format Orbit knows, in precedence order (see ``Manifest.precedence``)."""
+    found = MANIFESTS.classes().values()
+    return [cls() for cls in sorted(found, key=lambda c: (c.precedence, c.name))]
+
+
+def project_manifests() -> list[Manifest]:
+    """The formats read as a project's files, in precedence order."""
+    return [m for m in formats() if m.project_source]
+
 
 # Files repo2docker acts on that Orbit does not read yet, so ``orbit env`` can list them as
 # ignored rather than pass over them in silence.
@@ -41,6 +39,9 @@ KNOWN_UNREAD: dict[str, str] = {
 
 
 def manifest_for(filename: str | Path) -> Manifest | None:
-    """The project manifest that reads files with this name, or ``None``."""
-    name = Path(filename).name
-    return next((m for m in PROJECT_MANIFESTS if name in m.filenames), None)
+    """The format of files with this name (exact names first), or ``None``."""
+    path = Path(filename)
+    known = formats()
+    return next((m for m in known if path.name in m.filenames), None) or next(
+        (m for m in known if m.matches(path)), None
+    )

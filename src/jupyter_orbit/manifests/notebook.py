@@ -1,8 +1,9 @@
 """What a notebook says about its own environment: ``metadata.orbit`` and a PEP 723 block.
 
 The notebook JSON is parsed once (``load_notebook``) and handed to both readers
-(``read_metadata`` at rank 1, ``read_pep723`` at rank 2); the ``Manifest`` classes wrap them for
-callers that start from a path. The format of both is documented in docs/notebook-metadata.md.
+(``read_metadata`` at the notebook's level, ``read_pep723`` at the PEP 723 level); the
+``Manifest`` classes wrap them for callers that start from a path. The format of both is
+documented in docs/notebook-metadata.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import (
     add_note,
@@ -20,11 +22,9 @@ from jupyter_orbit.manifests._common import (
     python_request,
     read_text,
 )
-from jupyter_orbit.manifests.apt import apt_requirement
-from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
-from jupyter_orbit.manifests.conda_env import conda_package_name
+from jupyter_orbit.manifests.base import Contribution, Manifest
 from jupyter_orbit.manifests.requirements import normalize_index_option
-from jupyter_orbit.model import ECOSYSTEMS, Lock, Origin, Requirement
+from jupyter_orbit.model import Level, Lock, Origin
 
 SCHEMA_VERSION = 1
 ORBIT_KEYS = (
@@ -44,7 +44,6 @@ PEP723_BLOCK = re.compile(
     r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
 )
 _TOML_POS = re.compile(r"at line (\d+)")
-_NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
 
 # [tool.uv] settings of a PEP 723 block that are read; others are reported as ignored.
 _UV_KNOWN = frozenset(
@@ -138,25 +137,9 @@ class _Check:
         return [self.string(v, f"{key}[{i}]") for i, v in enumerate(value)]
 
 
-def _requirement(eco: str, text: str, origin: Origin, key: str, check: _Check) -> Requirement:
-    if eco == "pypi":
-        return pypi_requirement(text, origin)
-    if eco == "apt":
-        return apt_requirement(text, origin)
-    if eco == "conda":
-        # Kept as written: the conda ecosystem reads its own match specs (ORs included).
-        if not (name := conda_package_name(text)):
-            raise check.fail(key, "a conda match spec such as 'numpy=1.26'", text)
-        return Requirement("conda", name, text, origin)
-    name = text[0] + text[1:].split("@", 1)[0]  # npm: name@range, the name may be @scope/name
-    if not _NPM_NAME.match(name):
-        raise check.fail(key, "an npm package such as 'lodash@^4' or '@scope/name'", text)
-    return Requirement("npm", name, text, origin)
-
-
-def read_metadata(nb: dict[str, Any], path: Path, *, rank: int = 1) -> Contribution:
+def read_metadata(nb: dict[str, Any], path: Path, *, level: Level = Level.NOTEBOOK) -> Contribution:
     """Read ``metadata.orbit`` (schema 1) from a loaded notebook."""
-    out = Contribution(METADATA_KIND, path, rank)
+    out = Contribution(METADATA_KIND, path, level)
     meta = _metadata(nb)
     if "orbit" not in meta:
         return out
@@ -176,7 +159,7 @@ def read_metadata(nb: dict[str, Any], path: Path, *, rank: int = 1) -> Contribut
     unknown = [k for k in orbit if k not in ORBIT_KEYS]
     if unknown:
         add_note(out, f"{path.name}: ignored unknown metadata.orbit keys: {', '.join(unknown)}")
-    origin = Origin(METADATA_KIND, path, None, rank)
+    origin = Origin(METADATA_KIND, path, None, level)
     if "kernel" in orbit:
         out.kernel = check.string(orbit["kernel"], "metadata.orbit.kernel")
     if "engine" in orbit:
@@ -198,16 +181,23 @@ def read_metadata(nb: dict[str, Any], path: Path, *, rank: int = 1) -> Contribut
 def _packages(value: Any, out: Contribution, origin: Origin, check: _Check) -> None:
     if not isinstance(value, dict):
         raise check.fail("metadata.orbit.packages", "an object of ecosystem: [requirements]", value)
+    from jupyter_orbit.ecosystems import ecosystem_class, ecosystem_names
+
     for eco, items in value.items():
         key = f"metadata.orbit.packages.{eco}"
-        if eco not in ECOSYSTEMS:
+        try:
+            cls = ecosystem_class(eco)
+        except InputError:
             raise InputError(
                 f"unknown ecosystem {eco!r} in metadata.orbit.packages",
-                f"use one of: {', '.join(ECOSYSTEMS)}",
+                f"use one of: {', '.join(sorted(ecosystem_names()))}",
                 path=origin.path,
-            )
+            ) from None
         for i, text in enumerate(check.strings(items, key)):
-            out.requirements.append(_requirement(eco, text, origin, f"{key}[{i}]", check))
+            try:
+                out.requirements.append(cls.parse_declared(text, origin))
+            except InputError as err:
+                raise InputError(f"{key}[{i}]: {err.message}", err.hint, path=origin.path) from None
         out.declares.add(eco)
 
 
@@ -245,14 +235,14 @@ def _first_code_cell(nb: dict[str, Any], path: Path) -> tuple[int, str] | None:
     return None
 
 
-def read_pep723(nb: dict[str, Any], path: Path, *, rank: int = 2) -> Contribution:
+def read_pep723(nb: dict[str, Any], path: Path, *, level: Level = Level.PEP723) -> Contribution:
     """Read a juv/uv-compatible PEP 723 ``script`` block from the notebook's first code cell.
 
     ``dependencies`` become pypi requirements, ``requires-python`` the Python request,
     ``[tool.uv] exclude-newer`` the date packages are resolved as of, and the script lock juv
     keeps in ``metadata["uv.lock"]`` the contribution's lock.
     """
-    out = Contribution(PEP723_KIND, path, rank)
+    out = Contribution(PEP723_KIND, path, level)
     first = _first_code_cell(nb, path)
     index, source = first if first is not None else (-1, "")
     scripts = [m for m in PEP723_BLOCK.finditer(source) if m.group("type") == "script"]
@@ -270,7 +260,7 @@ def read_pep723(nb: dict[str, Any], path: Path, *, rank: int = 2) -> Contributio
         )
     block = scripts[0]
     data = _block_toml(block, source, cell, path)
-    origin = Origin(PEP723_KIND, path, None, rank)
+    origin = Origin(PEP723_KIND, path, None, level)
     if "dependencies" in data:
         deps = data["dependencies"]
         if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
@@ -376,20 +366,20 @@ def _uv_strings(uv: dict[str, Any], key: str, cell: str, path: Path) -> list[str
 
 
 class NotebookMetadata(Manifest):
-    """A notebook's ``metadata.orbit`` (rank 1 by default)."""
+    """A notebook's ``metadata.orbit`` (the notebook level by default)."""
 
     name: ClassVar[str] = METADATA_KIND
     filenames: ClassVar[tuple[str, ...]] = ()
 
-    def read(self, path: Path, *, root: Path, rank: int = 1) -> Contribution:
-        return read_metadata(load_notebook(path), path, rank=rank)
+    def read(self, path: Path, *, root: Path, level: Level = Level.NOTEBOOK) -> Contribution:
+        return read_metadata(load_notebook(path), path, level=level)
 
 
 class Pep723Block(Manifest):
-    """A notebook's PEP 723 ``script`` block in its first code cell (rank 2 by default)."""
+    """A notebook's PEP 723 ``script`` block in its first code cell."""
 
     name: ClassVar[str] = PEP723_KIND
     filenames: ClassVar[tuple[str, ...]] = ()
 
-    def read(self, path: Path, *, root: Path, rank: int = 2) -> Contribution:
-        return read_pep723(load_notebook(path), path, rank=rank)
+    def read(self, path: Path, *, root: Path, level: Level = Level.PEP723) -> Contribution:
+        return read_pep723(load_notebook(path), path, level=level)

@@ -145,24 +145,10 @@ def edited_text(path: Path, change: Callable[[dict[str, Any]], None]) -> str | N
 
 
 def _name(ecosystem: str, text: str) -> str:
-    """The name a requirement is matched by (how each ecosystem compares names)."""
-    if ecosystem == "pypi":
-        from packaging.requirements import Requirement as PEP508
-        from packaging.utils import canonicalize_name
+    """The name a requirement is matched by (as its ecosystem compares names)."""
+    from jupyter_orbit.ecosystems import ecosystem_class
 
-        try:
-            return canonicalize_name(PEP508(text).name)
-        except Exception:
-            return text.strip().lower()
-    if ecosystem == "npm":
-        from jupyter_orbit.manifests.package_json import split_npm
-
-        return split_npm(text)[0]
-    if ecosystem == "conda":
-        from jupyter_orbit.manifests.conda_env import conda_package_name
-
-        return conda_package_name(text) or text
-    return text.strip().split("=")[0].split(":")[0].lower()
+    return ecosystem_class(ecosystem).key(text)
 
 
 def _edit_list(

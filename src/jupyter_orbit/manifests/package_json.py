@@ -13,37 +13,17 @@ declared in the notebook's ``metadata.orbit`` (``orbit add`` writes them there o
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit.ecosystems.npm import Npm, split_npm
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import read_text
 from jupyter_orbit.manifests.base import Contribution, Manifest
-from jupyter_orbit.model import Origin, Requirement
+from jupyter_orbit.model import Level, Requirement
 
 SECTIONS = ("dependencies", "devDependencies", "optionalDependencies")
-NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
-
-
-def split_npm(text: str) -> tuple[str, str]:
-    """``name@range`` → (name, range); the range is "" when none is given."""
-    text = text.strip()
-    at = text.find("@", 1)  # a leading "@" starts a scope, not a range
-    return (text, "") if at < 0 else (text[:at], text[at + 1 :])
-
-
-def npm_requirement(text: str, origin: Origin | None = None) -> Requirement:
-    name, spec = split_npm(text)
-    if not NPM_NAME.match(name) or len(name) > 214:
-        raise InputError(
-            f"not an npm package name: {name!r}",
-            "npm names are lowercase (letters, digits, - . _ ~), optionally @scope/name",
-            path=origin.path if origin else None,
-            line=origin.line if origin else None,
-        )
-    return Requirement("npm", name, f"{name}@{spec}" if spec else name, origin)
 
 
 def _load(text: str, path: Path) -> dict[str, Any]:
@@ -72,15 +52,33 @@ def _load(text: str, path: Path) -> dict[str, Any]:
 class PackageJson(Manifest):
     name: ClassVar[str] = "package.json"
     filenames: ClassVar[tuple[str, ...]] = ("package.json",)
+    # A project's package.json is usually a JupyterLab extension's: written by `orbit add
+    # --in npm`, never read as a source of a kernel's packages.
+    project_source: ClassVar[bool] = False
+    new_text: ClassVar[str] = '{\n  "private": true\n}\n'
+    ecosystems: ClassVar[tuple[str, ...]] = ("npm",)
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         data = _load(read_text(path), path)
-        out = Contribution(self.name, path, rank, declares={"npm"})
+        out = Contribution(self.name, path, level, declares={"npm"})
         for section in ("dependencies", "optionalDependencies"):
             for name, spec in data.get(section, {}).items():
                 text = f"{name}@{spec}" if spec and spec != "*" else name
-                out.requirements.append(npm_requirement(text, self.origin(path, None, rank)))
+                out.requirements.append(Npm.parse(text, self.origin(path, None, level)))
         return out
+
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        ecosystem: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        if not self.holds(ecosystem):
+            raise self.refuse(path, ecosystem)
+        return edit_text(text, path=path, add=add, remove=remove)
 
 
 def edit_text(

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import (
     add_note,
@@ -26,9 +28,9 @@ from jupyter_orbit.manifests._common import (
     python_request,
     read_text,
 )
-from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
+from jupyter_orbit.manifests.base import Contribution, Manifest
 from jupyter_orbit.manifests.requirements import local_path_requirement
-from jupyter_orbit.model import Origin, Requirement
+from jupyter_orbit.model import Level, Origin, Requirement
 
 PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org", "upload.pypi.org"})
 LOCK_NOTE = "Pipfile.lock used: pinned versions (its hashes are not checked yet)"
@@ -161,12 +163,29 @@ class Pipfile(Manifest):
 
     name: ClassVar[str] = "Pipfile"
     filenames: ClassVar[tuple[str, ...]] = ("Pipfile",)
+    precedence: ClassVar[int] = 20
+    ecosystems: ClassVar[tuple[str, ...]] = ("pypi",)
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        ecosystem: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        raise InputError(
+            "this project's PyPI packages come from its Pipfile, which Orbit does not write",
+            "use `pipenv install NAME`, or name another file with --file",
+            path=path,
+        )
+
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         text = read_text(path)
         data = load_toml(text, path)
         lines = _toml_key_lines(text)
-        out = Contribution(self.name, path, rank, declares={"pypi"})
+        out = Contribution(self.name, path, level, declares={"pypi"})
         requires = data.get("requires", {})
         if not isinstance(requires, dict):
             raise InputError("[requires] must be a table", "write [requires]", path=path)
@@ -181,11 +200,11 @@ class Pipfile(Manifest):
                 break
         if "source" in data:
             source_line = line_of(text, r"^\s*\[\[\s*source\s*\]\]")
-            options = _index_options(data["source"], self.origin(path, source_line, rank))
+            options = _index_options(data["source"], self.origin(path, source_line, level))
             out.index_options += [o for o in options if o not in out.index_options]
         lock = path.with_name("Pipfile.lock")
         if lock.is_file():
-            self._read_lock(lock, out, root=root, rank=rank)
+            self._read_lock(lock, out, root=root, level=level)
             return out
         for section in ("packages", "dev-packages"):
             packages = data.get(section, {})
@@ -196,13 +215,13 @@ class Pipfile(Manifest):
                     path=path,
                 )
             for name, value in packages.items():
-                origin = self.origin(path, lines.get((section, name)), rank)
+                origin = self.origin(path, lines.get((section, name)), level)
                 out.requirements.append(package_requirement(name, value, origin=origin, root=root))
             if section == "dev-packages" and packages:
                 add_note(out, "Pipfile [dev-packages] are installed too (as repo2docker does)")
         return out
 
-    def _read_lock(self, lock: Path, out: Contribution, *, root: Path, rank: int) -> None:
+    def _read_lock(self, lock: Path, out: Contribution, *, root: Path, level: Level) -> None:
         text = read_text(lock)
         try:
             data = json.loads(text)
@@ -227,7 +246,7 @@ class Pipfile(Manifest):
                     )
                     break
         if not out.index_options and "sources" in meta:
-            out.index_options += _index_options(meta["sources"], self.origin(lock, None, rank))
+            out.index_options += _index_options(meta["sources"], self.origin(lock, None, level))
         for section in ("default", "develop"):
             packages = data.get(section, {})
             if not isinstance(packages, dict):
@@ -240,6 +259,6 @@ class Pipfile(Manifest):
             start = line_of(text, rf'^\s*"{section}"\s*:') or 1
             for name, value in packages.items():
                 line = line_of(text, rf'^\s*"{re.escape(name)}"\s*:', start)
-                origin = self.origin(lock, line, rank)
+                origin = self.origin(lock, line, level)
                 out.requirements.append(package_requirement(name, value, origin=origin, root=root))
         add_note(out, LOCK_NOTE)

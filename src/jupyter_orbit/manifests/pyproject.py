@@ -7,14 +7,15 @@ Python range. The project itself is not installed, and extras are not either (a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import add_note, line_of, load_toml, python_request, read_text
-from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
-from jupyter_orbit.model import Requirement
+from jupyter_orbit.manifests.base import Contribution, Manifest
+from jupyter_orbit.model import Level, Requirement
 
 _HEADER = re.compile(r"^\s*\[")
 _PROJECT_HEADER = re.compile(r"^\s*\[\s*project\s*\]")
@@ -66,11 +67,14 @@ class PyprojectToml(Manifest):
 
     name: ClassVar[str] = "pyproject.toml"
     filenames: ClassVar[tuple[str, ...]] = ("pyproject.toml",)
+    precedence: ClassVar[int] = 40
+    read_together: ClassVar[bool] = True
+    ecosystems: ClassVar[tuple[str, ...]] = ("pypi",)
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         text = read_text(path)
         data = load_toml(text, path)
-        out = Contribution(self.name, path, rank)
+        out = Contribution(self.name, path, level)
         project = data.get("project")
         if project is None:
             return out
@@ -99,7 +103,7 @@ class PyprojectToml(Manifest):
             )
         out.declares.add("pypi")
         for dep, line in zip(deps, _entry_lines(text, key_line, deps), strict=True):
-            out.requirements.append(pypi_requirement(dep, self.origin(path, line, rank)))
+            out.requirements.append(pypi_requirement(dep, self.origin(path, line, level)))
         if "requires-python" in project:
             out.python = python_request(
                 project["requires-python"],
@@ -115,6 +119,19 @@ class PyprojectToml(Manifest):
         if isinstance(extras, dict) and extras:
             names = ", ".join(sorted(extras))
             add_note(out, f"{path.name}: optional dependencies ({names}) are not installed")
+
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        ecosystem: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        if not self.holds(ecosystem):
+            raise self.refuse(path, ecosystem)
+        return edit_text(text, path=path, add=add, remove=remove)
 
 
 # -- writing (round trip) -------------------------------------------------------------------

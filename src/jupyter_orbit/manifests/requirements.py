@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar, NoReturn
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -43,10 +43,11 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import add_note, inside_root, read_text
-from jupyter_orbit.manifests.base import Contribution, Manifest, pypi_requirement
-from jupyter_orbit.model import Origin, Requirement
+from jupyter_orbit.manifests.base import Contribution, Manifest
+from jupyter_orbit.model import Level, Origin, Requirement
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -303,11 +304,11 @@ class RequirementLines:
     both follow the same rules.
     """
 
-    def __init__(self, out: Contribution, *, root: Path, kind: str, rank: int) -> None:
+    def __init__(self, out: Contribution, *, root: Path, kind: str, level: Level) -> None:
         self.out = out
         self.root = root
         self.kind = kind
-        self.rank = rank
+        self.level = level
         self._stack: list[Path] = []  # files being read, to detect include cycles
 
     def read_file(self, path: Path, *, constraint: bool = False) -> None:
@@ -334,7 +335,7 @@ class RequirementLines:
         self, text: str, *, path: Path, line: int | None, constraint: bool = False
     ) -> None:
         """Apply one logical line (comments and continuations already handled)."""
-        origin = Origin(self.kind, path, line, self.rank)
+        origin = Origin(self.kind, path, line, self.level)
         if "${" in text:
             add_note(
                 self.out, "environment variables (${VAR}) in requirement lines are not expanded"
@@ -431,11 +432,32 @@ class RequirementsTxt(Manifest):
 
     name: ClassVar[str] = "requirements.txt"
     filenames: ClassVar[tuple[str, ...]] = ("requirements.txt",)
+    precedence: ClassVar[int] = 30
+    read_together: ClassVar[bool] = True
+    ecosystems: ClassVar[tuple[str, ...]] = ("pypi",)
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
-        out = Contribution(self.name, path, rank, declares={"pypi"})
-        RequirementLines(out, root=root, kind=self.name, rank=rank).read_file(path)
+    @classmethod
+    def matches(cls, path: Path) -> bool:
+        """requirements.txt, and any other .txt of requirements (dev-requirements.txt …)."""
+        return path.suffix == ".txt" and path.name not in ("apt.txt", "runtime.txt")
+
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
+        out = Contribution(self.name, path, level, declares={"pypi"})
+        RequirementLines(out, root=root, kind=self.name, level=level).read_file(path)
         return out
+
+    def edit(
+        self,
+        path: Path,
+        text: str,
+        ecosystem: str,
+        *,
+        add: Sequence[Requirement] = (),
+        remove: Sequence[str] = (),
+    ) -> str:
+        if not self.holds(ecosystem):
+            raise self.refuse(path, ecosystem)
+        return edit_text(text, path=path, add=add, remove=remove)
 
 
 # -- writing (round trip) -------------------------------------------------------------------

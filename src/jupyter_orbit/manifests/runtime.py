@@ -13,6 +13,7 @@ from typing import ClassVar
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import add_note, read_text
 from jupyter_orbit.manifests.base import Contribution, Manifest
+from jupyter_orbit.model import Level
 
 _PYTHON = re.compile(r"^python-(?P<version>\d+\.\d+(?:\.\d+)?)$")
 
@@ -22,9 +23,10 @@ class RuntimeTxt(Manifest):
 
     name: ClassVar[str] = "runtime.txt"
     filenames: ClassVar[tuple[str, ...]] = ("runtime.txt",)
+    precedence: ClassVar[int] = 50
 
-    def read(self, path: Path, *, root: Path, rank: int = 3) -> Contribution:
-        out = Contribution(self.name, path, rank)
+    def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
+        out = Contribution(self.name, path, level)
         content = [
             (number, line.strip())
             for number, line in enumerate(read_text(path).splitlines(), 1)

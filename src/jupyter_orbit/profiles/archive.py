@@ -26,9 +26,9 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from jupyter_orbit import __version__, atomic
+from jupyter_orbit import settings as st
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.paths import Paths, ProfilePaths, check_profile_name
-from jupyter_orbit.profiles import settings as st
 from jupyter_orbit.profiles.store import ProfileStore, exported_files
 from jupyter_orbit.progress import NullProgress, Progress
 

@@ -19,9 +19,9 @@ from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError, OrbitError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.profiles import server_env, traits
-from jupyter_orbit.profiles.settings import MAX_POOL, Settings
 from jupyter_orbit.profiles.store import ProfileStore
 from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.settings import MAX_POOL, Settings
 
 # Server settings Orbit keeps in profile.toml ([defaults]) and passes on the command line.
 ORBIT_KEYS = {
@@ -175,7 +175,7 @@ def unset(paths: Paths, profile: str, key: str) -> Any:
         raise InputError(p.message, p.hint) from None
     if key in ORBIT_KEYS:
         field = ORBIT_KEYS[key]
-        from jupyter_orbit.profiles.settings import Defaults
+        from jupyter_orbit.settings import Defaults
 
         previous = getattr(settings.defaults, field)
         default = getattr(Defaults(), field)

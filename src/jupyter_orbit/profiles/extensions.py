@@ -20,17 +20,18 @@ from typing import TYPE_CHECKING
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from jupyter_orbit import settings as st
 from jupyter_orbit.errors import BuildError, InputError, ServerError
 from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths, ProfilePaths
-from jupyter_orbit.profiles import discover, server_env
-from jupyter_orbit.profiles import settings as st
+from jupyter_orbit.profiles import server_env
 from jupyter_orbit.profiles.restart import restart as restart_server
 from jupyter_orbit.profiles.store import ProfileStore
 from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.server import discover
 
 if TYPE_CHECKING:
-    from jupyter_orbit.server.lifecycle import ServerState
+    from jupyter_orbit.state import ServerState
 
 
 @dataclass
@@ -259,9 +260,9 @@ def _broken(expected: list[str], why: str, log: Path) -> ServerError:
 
 
 def lifecycle_running(prof: ProfilePaths) -> ServerState | None:
-    from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import running
 
-    return lifecycle.running(prof)
+    return running(prof)
 
 
 # -- listing ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from jupyter_orbit.errors import OrbitError, ServerError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.profiles.server_env import ServerLaunch
 from jupyter_orbit.progress import Progress
-from jupyter_orbit.server.lifecycle import ServerState
+from jupyter_orbit.state import ServerState
 
 
 def restart(
@@ -27,10 +27,11 @@ def restart(
     ``undo`` puts the previous setup back and returns how to launch it, and the server is
     started from that again."""
     from jupyter_orbit.server import lifecycle
+    from jupyter_orbit.state import restarting_marker
 
     root = Path(state.root_dir)
     progress.step("restart", f"the server of profile {prof.name} (its kernels stop)")
-    marker = lifecycle.restarting_marker(prof)
+    marker = restarting_marker(prof)
     marker.touch()  # a foreground `orbit up` follows the server across the restart
     try:
         lifecycle.stop(prof, state)

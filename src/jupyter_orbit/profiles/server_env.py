@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import Requirement as PkgRequirement
 from packaging.utils import canonicalize_name
@@ -31,8 +32,11 @@ from jupyter_orbit import __version__
 from jupyter_orbit.engines.local import LocalEngine
 from jupyter_orbit.model import Environment, EnvSpec, Origin, Requirement
 from jupyter_orbit.paths import Paths, ProfilePaths
-from jupyter_orbit.profiles.settings import Settings
 from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.server import lifecycle
+from jupyter_orbit.server.lifecycle import ServerLaunch
+from jupyter_orbit.settings import Settings
+from jupyter_orbit.state import ServerState
 
 KIND = "jupyter-server"  # the spec's "kernel" field: keeps server ids apart from kernel ids
 _ORIGIN = Origin("profile server environment", None, None, 4)
@@ -44,18 +48,6 @@ class ServerEngine(LocalEngine):
     @property
     def root(self) -> Path:
         return self.paths.envs_dir("server")
-
-
-@dataclass(frozen=True)
-class ServerLaunch:
-    """What runs a profile's server: an environment and the arguments Orbit adds."""
-
-    env: Environment
-    args: tuple[str, ...] = ()
-
-    @property
-    def python(self) -> Path:
-        return self.env.python
 
 
 def own_version(name: str) -> str | None:
@@ -180,6 +172,23 @@ def prepare(paths: Paths, profile: ProfilePaths, progress: Progress | None = Non
 
 
 def site_packages(env: Environment) -> list[Path]:
-    from jupyter_orbit.engines.local import _site_packages
+    from jupyter_orbit.pythons import site_packages as venv_site_packages
 
-    return _site_packages(env.location)
+    return venv_site_packages(env.location)
+
+
+def start_server(
+    paths: Paths,
+    profile: ProfilePaths,
+    root: Path,
+    *,
+    progress: Progress | None = None,
+    **options: Any,
+) -> tuple[ServerState, subprocess.Popen]:
+    """Build the profile's server environment if needed, then start its server in ``root``
+    (``options`` as ``lifecycle.start`` takes them)."""
+    progress = progress or NullProgress()
+    profile.ensure()
+    progress.step("profile", f"{profile.name} ({profile.root})")
+    server = prepare(paths, profile, progress)
+    return lifecycle.start(paths, profile, root, server=server, progress=progress, **options)

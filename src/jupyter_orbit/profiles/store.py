@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from jupyter_orbit import atomic
+from jupyter_orbit import settings as st
 from jupyter_orbit.errors import InputError, OrbitError
 from jupyter_orbit.paths import DEFAULT_PROFILE, Paths, ProfilePaths, check_profile_name
-from jupyter_orbit.profiles import settings as st
 
 _STAGING = ".staging-"
 _TRASH = ".removed-"
@@ -135,14 +135,9 @@ class ProfileStore:
         final = self.paths.profile(name)
         with self._lock():
             self.refuse_existing(name)
-            stage = ProfilePaths(name, self.root / f"{_STAGING}{name}-{secrets.token_hex(4)}")
-            try:
-                stage.ensure()
+            with atomic.staged_dir(final.root, prefix=_STAGING) as folder:
+                stage = ProfilePaths(name, folder).ensure()
                 fill(stage)
-                stage.root.rename(final.root)
-            except BaseException:
-                shutil.rmtree(stage.root, ignore_errors=True)
-                raise
         return final
 
     def refuse_existing(self, name: str) -> None:
@@ -180,9 +175,9 @@ class ProfileStore:
 
     def remove(self, name: str) -> None:
         prof = self.profile(name)
-        from jupyter_orbit.server import lifecycle
+        from jupyter_orbit.state import running
 
-        if state := lifecycle.running(prof, check_http=False):
+        if state := running(prof, check_http=False):
             raise OrbitError(
                 f"profile {name!r} has a server running (pid {state.pid})",
                 f"stop it first with `orbit down --profile {name}`",
@@ -205,14 +200,15 @@ class ProfileStore:
     def install_kernelspecs(self, profile: ProfilePaths, settings: st.Settings) -> list[str]:
         """Write Orbit's kernelspecs and drop those of kernels the profile does not offer."""
         from jupyter_orbit.kernels.kernelspecs import install_kernelspecs
-        from jupyter_orbit.kernels.recipes import RECIPES
+        from jupyter_orbit.kernels.recipes import recipe_classes
 
         installed = install_kernelspecs(profile)
         wanted = settings.defaults.kernels
         if wanted is None:
             return installed
-        keep = {RECIPES[k].kernelspec_name for k in wanted if k in RECIPES}
-        for cls in RECIPES.values():
+        classes = recipe_classes()
+        keep = {classes[k].kernelspec_name for k in wanted if k in classes}
+        for cls in classes.values():
             if cls.kernelspec_name not in keep:
                 shutil.rmtree(profile.kernels_dir / cls.kernelspec_name, ignore_errors=True)
         return [k for k in installed if k in keep]

@@ -25,7 +25,7 @@ from jupyter_orbit.remote.url import check_host_name
 
 if TYPE_CHECKING:
     from jupyter_orbit.kernels.recipes import KernelRecipe
-    from jupyter_orbit.paths import Paths, ProfilePaths
+    from jupyter_orbit.paths import Paths
     from jupyter_orbit.progress import Progress
     from jupyter_orbit.remote.session import Session
 
@@ -37,32 +37,25 @@ _UNSUPPORTED = {
 
 
 class SshEngine(Engine):
+    """``ssh:NAME``: NAME is one of the profile's remote hosts (``orbit remote add``)."""
+
     name = "ssh"
+    takes_target = True
 
-    def __init__(
-        self, paths: Paths, host: str | None = None, *, profile: ProfilePaths | None = None
-    ) -> None:
-        super().__init__(paths)
-        self.profile = profile or paths.profile(paths.default_profile())
+    def __init__(self, paths: Paths, target: str | None = None) -> None:
+        super().__init__(paths, check_host_name(target) if target else None)
+        # The profile the process runs for: the server's (ORBIT_PROFILE), the CLI's --profile.
+        self.profile = paths.profile(paths.default_profile())
         self.store = HostStore.of(self.profile)
-        self.host_name = check_host_name(host) if host is not None else None
-
-    @classmethod
-    def for_target(cls, paths: Paths, target: str) -> SshEngine:
-        return cls(paths, target)
-
-    @property
-    def engine_id(self) -> str:
-        return f"ssh:{self.host_name}"
 
     @property
     def host(self) -> RemoteHost:
-        if self.host_name is None:
+        if self.target is None:
             raise InputError(
                 "the ssh engine needs a host: ssh:NAME",
                 "name one of the profile's remotes (`orbit remote list`), e.g. --engine ssh:lab",
             )
-        return self.store.get(self.host_name)
+        return self.store.get(self.target)
 
     async def _session(self) -> Session:
         from jupyter_orbit.remote.session import connect
@@ -103,7 +96,7 @@ class SshEngine(Engine):
         where = f"{host.name}:{location}"
         request = self.python_request(spec)
         if found is not None:
-            return Plan(self.engine_id, spec.env_id, spec, where, True, (), found.python)
+            return Plan(self.id, spec.env_id, spec, where, True, (), found.python)
         steps = [Step("connect", f"{host.target} as {ep.label}, host key checked")]
         if probe.on_path:
             steps.append(Step("uv", f"the host's own: {probe.on_path}"))
@@ -134,7 +127,7 @@ class SshEngine(Engine):
             if (reqs := spec.packages(eco))
         )
         return Plan(
-            self.engine_id,
+            self.id,
             spec.env_id,
             spec,
             where,
@@ -174,7 +167,7 @@ class SshEngine(Engine):
                 require_hashes=hashes,
                 index_args=tuple(host.index_args()),
                 record={
-                    "engine": self.engine_id,
+                    "engine": self.id,
                     "host": str(host.target),
                     "created": datetime.now(UTC).isoformat(timespec="seconds"),
                     "orbit": __version__,
@@ -249,7 +242,7 @@ class SshEngine(Engine):
     # -- helpers -------------------------------------------------------------------------
 
     def python_request(self, spec: EnvSpec) -> str:
-        from jupyter_orbit.engines.local import default_python
+        from jupyter_orbit.pythons import default_python
 
         return spec.python or default_python()
 
@@ -260,7 +253,7 @@ class SshEngine(Engine):
         current (hash-checked), else the local engine's resolution (its lock file when it has
         built this environment, else ``uv pip compile`` run the way it runs it).
         """
-        from jupyter_orbit.bazaar import lockfile
+        from jupyter_orbit.ecosystems import lockfile
         from jupyter_orbit.engines.local import LocalEngine
 
         # Options a requirements file can carry (where packages come from); prerelease flags
@@ -276,7 +269,7 @@ class SshEngine(Engine):
 
     def _environment(self, found: Any) -> Environment:
         return Environment(
-            self.engine_id, found.env_id, Path(found.prefix), Path(found.python), found.record
+            self.id, found.env_id, Path(found.prefix), Path(found.python), found.record
         )
 
 

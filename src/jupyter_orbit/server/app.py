@@ -38,7 +38,7 @@ def enforced_config(data_dir: str) -> Config:
     c.ServerApp.kernel_spec_manager_class = (
         "jupyter_orbit.kernels.kernelspecs.ProfileKernelSpecManager"
     )
-    extensions = {"jupyterlab": True, "jupyter_orbit": True, "notebook_shim": False}
+    extensions = {"jupyterlab": True, "jupyter_orbit.server": True, "notebook_shim": False}
     extensions |= {e: True for e in _OPTIONAL_EXTENSIONS if importlib.util.find_spec(e)}
     c.ServerApp.jpserver_extensions = extensions
     # Extensions are chosen with `orbit ext` (a new environment, rolled back if it breaks);

@@ -11,9 +11,9 @@ from jupyter_orbit.engines import get_engine
 from jupyter_orbit.engines.base import Launch
 from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.execute import Emit, execute, start_kernel
-from jupyter_orbit.kernels.pool import WarmTarget
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment
+from jupyter_orbit.server.pool import WarmTarget
 from jupyter_orbit.server.runtime import OrbitRuntime
 
 

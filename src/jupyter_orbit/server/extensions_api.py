@@ -26,8 +26,8 @@ class ExtensionsHandler(APIHandler):
 
     def _report(self) -> dict:
         from jupyter_orbit.errors import OrbitError
-        from jupyter_orbit.profiles import discover
-        from jupyter_orbit.profiles.settings import read
+        from jupyter_orbit.server import discover
+        from jupyter_orbit.settings import read
 
         runtime = self.settings["orbit_runtime"]
         manager = self.serverapp.extension_manager

@@ -115,11 +115,11 @@ class _Base(APIHandler):
     def offered(self) -> set[str] | None:
         """The kernels the profile offers (its ``defaults.kernels``; None: every recipe), read
         on each request so that `orbit config` applies at once."""
-        from jupyter_orbit.profiles.store import ProfileStore
+        from jupyter_orbit import settings
 
-        runtime = self.runtime
+        path = self.runtime.profile.settings_file
         try:
-            kernels = ProfileStore(runtime.paths).settings(runtime.profile.name).defaults.kernels
+            kernels = settings.read(path).defaults.kernels if path.exists() else None
         except OrbitError:  # a broken profile.toml is reported by `orbit config`, not here
             return None
         return None if kernels is None else set(kernels)
@@ -175,13 +175,11 @@ class StateHandler(_Base):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from jupyter_orbit.kernels.catalog import recipe_states
+        from jupyter_orbit.server.catalog import recipe_states
 
         rel, folder = self.folder(self.get_argument("folder", ""))
         runtime = self.runtime
-        kernels = await asyncio.to_thread(
-            recipe_states, runtime.paths, folder, root=runtime.root_dir
-        )
+        kernels = await asyncio.to_thread(recipe_states, runtime.paths, folder, runtime.choices())
         if (offered := self.offered()) is not None:
             kernels = [k for k in kernels if k["name"] in offered]
         warm = {p["env_id"] for p in runtime.pool.status() if p["ready"]}

@@ -1,6 +1,6 @@
 """Start, find and stop a profile's server (the command-line side).
 
-The server runs from the profile's server environment (``profiles.server_env``: a pinned
+The server runs from an environment the caller prepares (the profile's server environment: a pinned
 JupyterLab, Orbit and the profile's extensions) in a session of its own, logging to the profile's
 ``logs/server.log``. Its token is generated here, written to a 0600 file that the server reads
 (``JUPYTER_TOKEN_FILE``), and kept in the 0600 ``server.json``; it never appears in an argv.
@@ -15,19 +15,17 @@ import secrets
 import signal
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from jupyter_orbit import __version__, atomic
+from jupyter_orbit import atomic
+from jupyter_orbit.client import ServerClient
 from jupyter_orbit.errors import ServerError
+from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
-from jupyter_orbit.server.client import ServerClient
-
-if TYPE_CHECKING:
-    from jupyter_orbit.profiles.server_env import ServerLaunch
+from jupyter_orbit.state import ServerState, forget_state, pid_alive, write_state
 
 # Variables that would point the server at some other Jupyter installation than the profile's.
 _SCRUB = (
@@ -46,60 +44,15 @@ _SCRUB = (
 
 
 @dataclass(frozen=True)
-class ServerState:
-    pid: int
-    url: str
-    port: int
-    root_dir: str
-    token: str
-    profile: str
-    started: str
-    log: str
-    version: str = __version__
+class ServerLaunch:
+    """What runs a server: an environment and the arguments the profile adds."""
 
-    def client(self, timeout: float = 10) -> ServerClient:
-        return ServerClient(self.url, self.token, timeout=timeout)
+    env: Environment
+    args: tuple[str, ...] = ()
 
-    def public(self) -> dict:
-        """Everything but the token."""
-        data = asdict(self)
-        data.pop("token")
-        return data
-
-
-def read_state(profile: ProfilePaths) -> ServerState | None:
-    try:
-        data = json.loads(profile.server_state.read_text())
-        return ServerState(**data)
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def running(profile: ProfilePaths, *, check_http: bool = True) -> ServerState | None:
-    """The profile's server if it is up; a stale state file is removed."""
-    state = read_state(profile)
-    if state is None:
-        return None
-    ok = pid_alive(state.pid)
-    if ok and check_http:
-        try:
-            state.client(timeout=3).get_json("/api/status")
-        except ServerError:
-            ok = False
-    if not ok:
-        with contextlib.suppress(FileNotFoundError):
-            profile.server_state.unlink()
-    return state if ok else None
+    @property
+    def python(self) -> Path:
+        return self.env.python
 
 
 def start(
@@ -110,24 +63,20 @@ def start(
     port: int | None = None,
     progress: Progress | None = None,
     timeout: float = 120,
-    server: ServerLaunch | None = None,
+    server: ServerLaunch,
     token: str | None = None,
     trial: bool = False,
     engine: str | None = None,
     allow_host_access: bool = False,
 ) -> tuple[ServerState, subprocess.Popen]:
-    """Start the profile's server rooted at ``root`` and wait until it answers.
+    """Start the profile's server rooted at ``root`` from ``server`` (the environment the
+    profile prepared) and wait until it answers.
 
-    ``server`` is the environment to run it from (default: the profile's, built if needed);
     ``token`` keeps a restarted server's token so open pages reconnect. A ``trial`` start checks
     that a server environment works without touching the running server's state or log.
     """
-    from jupyter_orbit.profiles import server_env
-
     progress = progress or NullProgress()
     profile.ensure()
-    progress.step("profile", f"{profile.name} ({profile.root})")
-    server = server or server_env.prepare(paths, profile, progress)
     token = token or secrets.token_urlsafe(32)
     suffix = f"-trial-{secrets.token_hex(4)}" if trial else ""
     token_file = profile.token_file.with_name(profile.token_file.name + suffix)
@@ -205,7 +154,7 @@ def start(
     if trial:
         token_file.unlink(missing_ok=True)  # the server has read it
     else:
-        atomic.write_json(profile.server_state, asdict(state), mode=0o600)
+        write_state(profile, state)
     return state, proc
 
 
@@ -239,11 +188,8 @@ def stop(
         if not _wait_gone(state.pid, 5):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(state.pid, signal.SIGKILL)
-    if not forget:
-        return
-    for path in (profile.server_state, profile.token_file):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    if forget:
+        forget_state(profile)
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
@@ -257,21 +203,3 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def restarting_marker(profile: ProfilePaths) -> Path:
-    """Present while Orbit restarts the profile's server onto a changed setup."""
-    return profile.runtime_dir / "orbit-restarting"
-
-
-def successor(profile: ProfilePaths, pid: int, *, timeout: float = 600) -> ServerState | None:
-    """The server that replaced ``pid`` when Orbit restarted it, else None (it just stopped)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = read_state(profile)
-        if state is not None and state.pid != pid and pid_alive(state.pid):
-            return state
-        if not restarting_marker(profile).exists():
-            return None
-        time.sleep(0.2)
-    return None

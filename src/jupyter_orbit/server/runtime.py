@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jupyter_orbit import asof, atomic
-from jupyter_orbit.engines import get_engine
-from jupyter_orbit.engines.base import Launch, engine_classes, engine_name
-from jupyter_orbit.engines.local import default_python
-from jupyter_orbit.errors import OrbitError, TrustError
-from jupyter_orbit.kernels.pool import KernelPool, WarmTarget
+from jupyter_orbit import atomic
+from jupyter_orbit.engines.base import engine_classes
 from jupyter_orbit.kernels.recipes import get_recipe
-from jupyter_orbit.manifests import resolve
-from jupyter_orbit.model import Environment, Resolution
+from jupyter_orbit.model import Resolution
 from jupyter_orbit.paths import Paths, ProfilePaths
+from jupyter_orbit.prepare import NO_CONSENT, Choices, Prepared, prepare
 from jupyter_orbit.progress import FanOutProgress, LogProgress, Progress
+from jupyter_orbit.server.pool import KernelPool, WarmTarget
 from jupyter_orbit.server.stamping import Stamper
 from jupyter_orbit.trust import TrustStore
 
@@ -85,49 +83,39 @@ class OrbitRuntime:
             if not self._watchers[key]:
                 del self._watchers[key]
 
-    async def prepare(
-        self, target: Path, *, kernel: str | None = None
-    ) -> tuple[Resolution, Environment, list[str]]:
-        """Resolve ``target``'s environment, build it if needed, and return its kernel argv."""
+    def choices(self, kernel: str | None = None) -> Choices:
+        """What this server decides for every launch: its root, its default engine, the host
+        access the user allowed when starting it."""
+        return Choices(
+            kernel=kernel,
+            default_engine=self.default_engine,
+            root=self.root_dir,
+            allow_host_access=self.allow_host_access,
+        )
+
+    async def prepare(self, target: Path, *, kernel: str | None = None) -> Prepared:
+        """Resolve ``target``'s environment, build it if needed, and return what its kernel
+        needs (the one pipeline, as ``orbit run`` runs it); steps go to the server's log and
+        to whoever watches ``target`` (the launcher page)."""
         watchers = FanOutProgress(*self._watchers.get(target.resolve(), ()))
         watchers.step("resolve", f"reading what {target.name} and its project declare")
-        res = await asyncio.to_thread(
-            resolve,
+        log = LogProgress(self.log, prefix=f"Orbit [{target.name}] ")
+        prepared = await asyncio.to_thread(
+            prepare,
             target,
-            root=self.root_dir,
-            kernel=kernel,
-            default_python=default_python(),
-            recall=asof.recall_now(self.paths),
+            self.choices(kernel),
+            self.paths,
+            progress=FanOutProgress(log, watchers),
         )
+        res = prepared.resolution
+        if not prepared.built:
+            watchers.step("reuse", f"environment {prepared.env_id} is built")
+            for warning in prepared.warnings:
+                log.warn(warning)
         if res.notebook is not None:
             await asyncio.to_thread(self._note_project, res)
-        engine = get_engine(engine_name(res, default=self.default_engine), self.paths)
-        res = engine.adapt(res)
-        launch = Launch(res.notebook, self.root_dir, self.allow_host_access)
-        env = await asyncio.to_thread(engine.lookup, res.spec)
-        recipe = get_recipe(res.spec.kernel)
-        await asyncio.to_thread(recipe.check_system)
-        if env is None:
-            if not self.trust.is_trusted(res.project_root):
-                raise TrustError(
-                    f"{res.project_root} is not trusted: Orbit will not install what it declares",
-                    f"trust it with `orbit trust {res.project_root}`, then restart the kernel",
-                )
-            engine.check_launch(launch)
-            progress = FanOutProgress(
-                LogProgress(self.log, prefix=f"Orbit [{res.spec.env_id[:8]}] "), watchers
-            )
-            progress.step("as-of", asof.describe(res))
-            try:
-                env = await asyncio.to_thread(engine.ensure, res.spec, progress)
-            except OrbitError as err:
-                raise asof.explain(err, res) from None
-            asof.remember_now(self.paths, res)
-        else:
-            watchers.step("reuse", f"environment {env.env_id} is built")
         await asyncio.to_thread(self.stamper.stamp, res)
-        argv = await asyncio.to_thread(engine.kernel_command, env, recipe, launch)
-        return res, env, argv
+        return prepared
 
     async def reap_orphans(self) -> None:
         """Remove what kernels of gone processes left behind (containers), engine by engine."""
@@ -140,21 +128,18 @@ class OrbitRuntime:
             if removed:
                 self.log.info("Orbit: removed %d orphaned %s kernel(s)", removed, cls.name)
 
-    def launch_env(self, res: Resolution, env: Environment) -> dict[str, str]:
-        """Variables the kernel's recipe needs in ``env`` (see ``KernelRecipe.kernel_env``)."""
-        return get_engine(env.engine, self.paths).kernel_env(env, get_recipe(res.spec.kernel))
-
-    def warm_target(
-        self, res: Resolution, argv: list[str], env: dict[str, str] | None = None
-    ) -> WarmTarget:
-        recipe = get_recipe(res.spec.kernel)
-        declared = tuple(
-            r.name
-            for r in res.spec.packages("pypi")
-            if r.origin is None or r.origin.rank < 5  # not the recipe's own (ipykernel…)
-        )
+    def warm_target(self, prepared: Prepared, argv: list[str] | None = None) -> WarmTarget:
+        """What keeps kernels of ``prepared``'s environment warm (``argv``: another command
+        than the prepared one, e.g. a grown environment's)."""
+        recipe = prepared.recipe
+        declared = tuple(r.name for r in prepared.spec.declared("pypi"))
         return WarmTarget(
-            res.spec.env_id, argv, recipe.language, declared, recipe.name, dict(env or {})
+            prepared.env_id,
+            argv or prepared.argv,
+            recipe.language,
+            declared,
+            recipe.name,
+            dict(prepared.kernel_env),
         )
 
     def remember(self, target: WarmTarget) -> None:
@@ -203,36 +188,32 @@ class OrbitRuntime:
         task.add_done_callback(self._background.discard)
 
     async def _prewarm_defaults(self, recipes: list[str], folder: Path) -> None:
-        from jupyter_orbit.kernels.catalog import (
-            default_resolution,
-            only_recipe_packages,
-            recipe_states,
-        )
+        from jupyter_orbit.server.catalog import recipe_states
 
         # First the menu itself: its first answer then needs no imports or system probes.
         try:
-            await asyncio.to_thread(recipe_states, self.paths, folder, root=self.root_dir)
+            await asyncio.to_thread(recipe_states, self.paths, folder, self.choices())
         except Exception as e:
             self.log.info("Orbit: could not prepare the kernel menu: %s", e)
         if not self.pool.enabled:
             return
         for name in reversed(recipes[: self.pool.max_envs]):
             try:
-                res = await asyncio.to_thread(default_resolution, folder, name, root=self.root_dir)
-                recipe = get_recipe(res.spec.kernel)
+                recipe = get_recipe(name)
                 if recipe.adopt_code(folder, "") is None or recipe.missing():
                     continue
-                if engine_name(res, default=self.default_engine) != "local":
+                choices = dataclasses.replace(self.choices(name), consent=NO_CONSENT)
+                found = await asyncio.to_thread(
+                    prepare, folder, choices, self.paths, until="resolve"
+                )
+                if found.engine.name != "local":
                     continue  # container images are built on first use, not at server start
-                engine = get_engine(res.engine, self.paths)
-                env = engine.lookup(res.spec)
-                if env is None:
-                    if not only_recipe_packages(res):
-                        continue
-                    progress = LogProgress(self.log, prefix=f"Orbit [{res.spec.env_id[:8]}] ")
-                    env = await asyncio.to_thread(engine.ensure, res.spec, progress)
-                argv = engine.kernel_argv(env, recipe)
-                self.pool.want(self.warm_target(res, argv, engine.kernel_env(env, recipe)))
+                # Builds only what needs no consent: the kernel's own packages.
+                progress = LogProgress(self.log, prefix=f"Orbit [{found.env_id[:8]}] ")
+                prepared = await asyncio.to_thread(
+                    prepare, folder, choices, self.paths, progress=progress
+                )
+                self.pool.want(self.warm_target(prepared))
             except Exception as e:  # a default that cannot be warmed is not an error
                 self.log.info("Orbit: not prewarming %s in %s: %s", name, folder, e)
 

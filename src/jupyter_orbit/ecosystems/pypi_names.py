@@ -1,0 +1,143 @@
+"""A local index of every project name on a PyPI-style index, for searching: PyPI has no
+search API.
+
+The names come from the index's project list (``/simple/``): PEP 691 JSON when the index serves
+it, else the PEP 503 HTML page. They are stored canonicalised, one per line, in a plain text
+file under ORBIT_HOME's cache; a search scans that text with ``str.find`` (tens of
+milliseconds for PyPI's ~700,000 names). An index older than a day is refreshed by a
+background process while the search uses the copy it has; with no network the copy is used and
+reported as stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from jupyter_orbit import atomic
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+REFRESH_AFTER = 24 * 3600
+_ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.I)
+
+
+class NameIndex:
+    def __init__(self, cache: Path, index_url: str) -> None:
+        self.url = index_url.rstrip("/") + "/"
+        self.dir = cache / "names" / hashlib.sha256(self.url.encode()).hexdigest()[:12]
+        self.names_file = self.dir / "names.txt"
+        self.meta_file = self.dir / "meta.json"
+        self._blob: str | None = None
+
+    def age(self) -> float | None:
+        try:
+            meta = json.loads(self.meta_file.read_text())
+            return time.time() - float(meta["fetched"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def load(self) -> str | None:
+        """All names as one string, each line framed by newlines ("\\nname\\n…")."""
+        if self._blob is None:
+            try:
+                self._blob = "\n" + self.names_file.read_text()
+            except OSError:
+                return None
+        return self._blob
+
+    def names(self) -> list[str]:
+        blob = self.load()
+        return blob.split() if blob else []
+
+    def refresh(self, timeout: float = 120) -> int:
+        """Download the project list and store it; returns how many names it holds."""
+        from jupyter_orbit.ecosystems._http import fetch
+
+        status, body, ctype = fetch(
+            self.url, accept=f"{SIMPLE_JSON}, text/html;q=0.1", timeout=timeout
+        )
+        if status >= 400:
+            from jupyter_orbit.ecosystems._http import Unreachable
+
+            raise Unreachable(f"{self.url}: HTTP {status}")
+        if "json" in ctype:
+            raw = [p["name"] for p in json.loads(body)["projects"]]
+        else:  # PEP 503: one anchor per project
+            raw = [html.unescape(m) for m in _ANCHOR.findall(body.decode("utf-8", "replace"))]
+        names = sorted({canonicalize_name(n.strip()) for n in raw if n.strip()})
+        atomic.write_text(self.names_file, "\n".join(names) + "\n")
+        atomic.write_json(
+            self.meta_file, {"url": self.url, "fetched": time.time(), "count": len(names)}
+        )
+        self._blob = None
+        return len(names)
+
+    def refresh_in_background(self) -> bool:
+        """Start a detached refresher unless one is running; True if one was started."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        marker = self.dir / "refreshing"
+        with contextlib.suppress(OSError):
+            if time.time() - marker.stat().st_mtime < 600:
+                return False
+        marker.touch()
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_orbit.ecosystems.pypi_names",
+                str(self.dir.parent.parent),
+                self.url,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        )
+        return True
+
+    def search(self, query: str, limit: int = 200) -> list[str]:
+        """Names containing ``query`` (canonicalised), at most ``limit`` of the best."""
+        from jupyter_orbit.ecosystems.base import tier
+
+        blob = self.load()
+        if not blob or not query:
+            return []
+        found: dict[str, int] = {}
+        pos = blob.find(query)
+        while pos >= 0:
+            start = blob.rfind("\n", 0, pos) + 1
+            end = blob.find("\n", pos)
+            name = blob[start:end]
+            found.setdefault(name, tier(name, query))
+            pos = blob.find(query, end)
+        ranked = sorted(found, key=lambda n: (found[n], len(n), n))
+        return ranked[:limit]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m jupyter_orbit.ecosystems.pypi_names CACHE URL``: refresh one index, quietly."""
+    cache, url = Path(argv[0]), argv[1]
+    index = NameIndex(cache, url)
+    try:
+        index.refresh()
+    except Exception:
+        return 1
+    finally:
+        with contextlib.suppress(OSError):
+            (index.dir / "refreshing").unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
