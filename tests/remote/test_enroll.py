@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Orbit
-from tests.support.sshhost import give_key
-from tests.support.sshhost import SshHost
+from tests.support.sshhost import SshHost, give_key
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import UV_CACHE, make_notebook
-from tests.support.sshhost import give_key
-from tests.support.sshhost import SshHost
+from tests.support.sshhost import SshHost, give_key
 
 CODE = "import socket, numpy; print(socket.gethostname(), numpy.__version__)"
 
@@ -54,14 +53,14 @@ class Built:
 def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """The notebook's environment, built once on the host for this module's tests."""
     from jupyter_orbit.engines.local import LocalEngine
-    from jupyter_orbit.pythons import default_python
-    from jupyter_orbit.resolve import resolve
     from jupyter_orbit.paths import Paths
+    from jupyter_orbit.pythons import default_python
     from jupyter_orbit.remote._lib import run_sync
     from jupyter_orbit.remote.enroll import enroll
     from jupyter_orbit.remote.hosts import HostStore, RemoteHost
     from jupyter_orbit.remote.ssh_engine import SshEngine
     from jupyter_orbit.remote.url import parse_ssh_url
+    from jupyter_orbit.resolve import resolve
 
     base = tmp_path_factory.mktemp("ssh-engine")
     home = base / "home"
@@ -161,11 +160,10 @@ def run_cell(kc: Any, code: str, timeout: float = 60) -> tuple[str, dict]:
 @pytest.mark.integration
 def test_the_environment_is_built_remotely_with_the_local_resolution(built: Built):
     plan, env, host = built.plan, built.env, built.host
-    assert [s.action for s in plan.steps][:6] == [
-        "connect", "uv", "resolve", "venv", "install", "commit"
-    ]  # fmt: skip
+    assert [s.action for s in plan.steps] == ["connect", "uv", "resolve", "install"]
     assert "copy Orbit's uv" in plan.steps[1].detail  # the host has none on its PATH
-    assert {"uv", "resolve", "venv", "install", "commit"} <= set(built.steps)
+    # realize runs the plan's steps; the remote build reports its own parts as it goes
+    assert {"connect", "uv", "resolve", "venv", "install", "commit"} <= set(built.steps)
     assert env.engine == "ssh:lab" and env.env_id == plan.spec.env_id  # the same id as here
     prefix = host.home / ".cache" / "orbit-remote" / "envs" / env.env_id
     assert str(env.location) == str(prefix) and (prefix / "orbit-env.json").is_file()
@@ -176,9 +174,17 @@ def test_the_environment_is_built_remotely_with_the_local_resolution(built: Buil
     assert remote_pins == built.local_pins  # the local engine's resolution, exactly
     assert "numpy==2.2.6" in remote_pins  # the newest numpy on 2025-06-01
     assert not list(prefix.parent.glob(".build-*")) and not list(prefix.parent.glob(".stage-*"))
-    # Looking it up again finds it, and planning again says it is built.
-    assert built.engine.lookup_id(env.env_id) == env
-    assert built.engine.plan(plan.spec).built is True
+    # Looking it up again finds it, and planning again says it is built: from the note this
+    # machine keeps, without asking the host (a fresh engine, the host's link down).
+    from jupyter_orbit.remote.ssh_engine import SshEngine
+
+    host.cut()
+    try:
+        again = SshEngine(built.engine.paths, "lab")
+        assert again.lookup_id(env.env_id) == env
+        assert again.plan(plan.spec).built is True
+    finally:
+        host.restore()
 
 
 @pytest.mark.integration
@@ -296,49 +302,62 @@ def test_orbit_env_shows_the_remote_plan(lab, client, tmp_path: Path):
     report = json.loads(r.stdout)
     assert report["location"].startswith("lab:") and report["location"].endswith(report["env_id"])
     steps = [s["action"] for s in report["plan"]["steps"]]
-    assert steps == ["connect", "uv", "resolve", "venv", "install", "commit", "sync"]
+    assert steps == ["connect", "uv", "resolve", "install"]
     r = client.run("env", str(nb), "--engine", "ssh:nowhere", "--json")
     assert "no remote host named 'nowhere'" in r.stdout + r.stderr
 
 
-def test_ssh_names_a_host_and_the_kernel_command_is_the_local_proxy(tmp_path: Path, monkeypatch):
-    from jupyter_orbit.engines.base import Launch, get_engine
+def test_ssh_names_a_host(tmp_path: Path, monkeypatch):
+    from jupyter_orbit.engines.base import get_engine
     from jupyter_orbit.errors import InputError
-    from jupyter_orbit.kernels.recipes import get_recipe
-    from jupyter_orbit.model import Environment
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.remote.hosts import HostStore, RemoteHost
     from jupyter_orbit.remote.ssh_engine import SshEngine
     from jupyter_orbit.remote.url import parse_ssh_url
 
-    monkeypatch.delenv("ORBIT_PROFILE", raising=False)
+    monkeypatch.setenv("ORBIT_PROFILE", "work")  # the profile a server or --profile chose
     paths = Paths(tmp_path / "orbit-home")
-    profile = paths.profile("default")
-    HostStore.of(profile).add(RemoteHost("lab", parse_ssh_url("ssh://me@lab")))
+    HostStore.of(paths.profile("work")).add(RemoteHost("lab", parse_ssh_url("ssh://me@lab")))
     engine = get_engine("ssh:lab", paths)
     assert isinstance(engine, SshEngine) and engine.id == "ssh:lab"
+    assert engine.host.target.host == "lab" and engine.warm_kernels is False
     with pytest.raises(InputError, match="takes no target"):
         get_engine("local:lab", paths)
     with pytest.raises(InputError, match="needs a host: ssh:NAME"):
         get_engine("ssh", paths).host  # noqa: B018
     with pytest.raises(InputError, match="no remote host named 'gpu'"):
         get_engine("ssh:gpu", paths).host  # noqa: B018
+    with pytest.raises(InputError, match="invalid remote name"):
+        get_engine("ssh:../x", paths)
     assert get_engine("ssh", paths).cleanup() == 0  # a server's start-up sweep asks every engine
+    monkeypatch.setenv("ORBIT_PROFILE", "default")
+    with pytest.raises(InputError, match="no remote host named 'lab'"):
+        get_engine("ssh:lab", paths).host  # noqa: B018
 
-    prefix = "/home/me/.cache/orbit-remote/envs/abc"
-    env = Environment("ssh:lab", "abc", Path(prefix), Path(f"{prefix}/bin/python"))
+
+@pytest.mark.integration
+def test_the_kernel_command_is_the_local_proxy(built: Built):
+    from jupyter_orbit.engines.base import Launch
+    from jupyter_orbit.kernels.recipes import get_recipe
+
+    env, engine = built.env, built.engine
     recipe = get_recipe("python")
-    argv = engine.kernel_command(env, recipe, Launch(project_root=tmp_path / "proj"))
+    project = built.notebook.parent.parent
+    argv = engine.kernel_command(env, recipe, Launch(built.notebook, project_root=project))
     assert argv[1:3] == ["-m", "jupyter_orbit.remote.kernel_proxy"]
     opts = dict(zip(argv[3:-6:2], argv[4:-6:2], strict=True))
+    prefix = str(env.location)
+    copy = opts.pop("--cwd")
     assert opts == {
-        "--profile-root": str(profile.root),
+        "--profile-root": str(engine.profile.root),
         "--host": "lab",
         "--python": f"{prefix}/bin/python",
         "--env-prefix": prefix,
         "--connection-file": "{connection_file}",
-        "--project": str(tmp_path / "proj"),
     }
+    # The project was sent before: the kernel's folder is the notebook's, in Orbit's copy.
+    assert copy.startswith(str(built.host.home / ".cache" / "orbit-remote" / "projects"))
+    assert copy.endswith("/analysis") and Path(copy, "nb.ipynb").is_file()
     assert argv[-6:] == [
         "--", f"{prefix}/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"
     ]  # fmt: skip

@@ -23,11 +23,13 @@ def env_command(
     profile: str = "default",
 ) -> None:
     from jupyter_orbit import asof
+    from jupyter_orbit.cli._common import use_profile
     from jupyter_orbit.cli._run import _profile_engine
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
 
     paths = Paths.from_env()
+    use_profile(profile)
     choices = Choices(
         python=python,
         engine=engine,

@@ -118,10 +118,13 @@ def list_command(as_json: bool, profile: str) -> None:
 @_profile_option
 def remove_command(name: str, profile: str) -> None:
     """Forget host NAME (and the host key Orbit recorded for it). Files there are kept."""
+    from jupyter_orbit.cli._common import locations
     from jupyter_orbit.remote.enroll import forget
+    from jupyter_orbit.remote.ssh_engine import forget_notes
 
     store = _store(profile)
     host, keys = forget(store, name)
+    forget_notes(locations(profile)[0], host)
     click.echo(f"removed {name} ({host.target}) from {store.path}")
     if keys:
         click.echo(f"removed its host key from {store.known_hosts}")

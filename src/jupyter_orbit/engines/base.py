@@ -35,6 +35,9 @@ class Engine(ABC):
 
     name: ClassVar[str]
     takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
+    # Whether a server may start kernels of this engine ahead of need (the warm pool); not
+    # for kernels that hold resources elsewhere (a remote host, a gateway).
+    warm_kernels: ClassVar[bool] = True
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths

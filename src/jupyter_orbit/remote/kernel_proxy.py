@@ -3,9 +3,9 @@
 Jupyter runs this command as if it were the kernel (``SshEngine.kernel_command`` returns it), so
 a standard ``KernelManager`` starts, talks to, interrupts and shuts down the remote kernel:
 
-- it connects to the host (the user's SSH config, agent and keys; host keys checked), syncs the
-  project to Orbit's copy there, and starts the kernel detached on the remote, bound to the
-  remote's loopback (``launcher.py``);
+- it connects to the host (the user's SSH config, agent and keys; host keys checked) and starts
+  the kernel detached on the remote, bound to the remote's loopback (``launcher.py``), in the
+  folder it is given (the engine sent the project's changes there before);
 - it forwards the five ports of the local connection file, on 127.0.0.1, over the SSH connection
   to the kernel's ports on the remote's 127.0.0.1;
 - SIGINT becomes an interrupt of the remote kernel; SIGTERM stops it;
@@ -57,7 +57,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--python", required=True, help="the environment's Python on the remote")
     p.add_argument("--env-prefix", required=True, help="the environment's folder on the remote")
     p.add_argument("--connection-file", required=True, type=Path)
-    p.add_argument("--project", type=Path, help="folder synced to the remote before starting")
+    p.add_argument("--cwd", help="the kernel's folder on the remote (default: the home)")
     p.add_argument("--kernel-env", default="{}", help="variables for the kernel (JSON)")
     p.add_argument("--orphan-timeout", type=float, default=3600.0)
     p.add_argument("argv", nargs=argparse.REMAINDER, help="-- the kernel command on the remote")
@@ -142,7 +142,7 @@ class Proxy:
                 await sftp.put(str(LAUNCHER), tmp)
                 await sftp.posix_rename(tmp, launcher)
         self.launcher = launcher
-        cwd = await self._sync()
+        cwd = self.args.cwd or await session.home()
         kernel_id = secrets.token_hex(8)
         self.remote_dir = await session.orbit_dir("kernels", kernel_id)
         async with session.guard("preparing the kernel"):
@@ -160,27 +160,6 @@ class Proxy:
         started = json.loads(str(r.stdout).strip().splitlines()[-1])
         self.remote_ports = started["ports"]
         say(f"kernel started on {self.host.name} (pid {started['pid']}, in {cwd})")
-
-    async def _sync(self) -> str:
-        """Sync the project; the kernel's folder on the remote (the local one's counterpart)."""
-        session = self.session
-        assert session is not None
-        if self.args.project is None:
-            return await session.home()
-        from jupyter_orbit.remote.sync import ProjectSync
-
-        sync = ProjectSync(session, self.args.project, _SayProgress())
-        report = await sync.push()
-        say(
-            f"synced {self.args.project} to {self.host.name}: {len(report.sent)} sent, "
-            f"{len(report.deleted)} deleted, {report.unchanged} unchanged, "
-            f"{len(report.excluded)} excluded"
-            + (f" ({', '.join(e.path for e in report.excluded[:8])})" if report.excluded else "")
-        )
-        here = Path.cwd().resolve()
-        root = self.args.project.resolve()
-        rel = here.relative_to(root).as_posix() if here.is_relative_to(root) else "."
-        return report.remote_root if rel == "." else f"{report.remote_root}/{rel}"
 
     def _kernel_env(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
@@ -301,17 +280,6 @@ class Proxy:
             say(f"could not pass {name} on to the kernel: {e}")
             return False
         return True
-
-
-class _SayProgress:
-    def step(self, action: str, detail: str = "") -> None:
-        say(f"{action}: {detail}")
-
-    def log(self, line: str) -> None:
-        pass
-
-    def warn(self, message: str) -> None:
-        say(f"warning: {message}")
 
 
 def _lib() -> Any:

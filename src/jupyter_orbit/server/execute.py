@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_orbit.engines import get_engine
-from jupyter_orbit.engines.base import Launch
+from jupyter_orbit.engines.base import Engine, Launch
 from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.execute import Emit, execute, start_kernel
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
@@ -19,17 +19,19 @@ from jupyter_orbit.server.runtime import OrbitRuntime
 
 async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit) -> None:
     try:
-        env, recipe, argv, kernel_env = await _kernel_for(runtime, body)
+        engine, env, recipe, argv, kernel_env = await _kernel_for(runtime, body)
     except OrbitError as err:
         await emit({"done": True, "ok": False, "ename": "OrbitError", "evalue": str(err)})
         return
     cwd = Path(str(body["cwd"]))
     session = str(body.get("session", ""))
-    warm = await runtime.pool.take(env.env_id, cwd=cwd, session=session, argv=argv)
-    imports = tuple(body.get("imports", ()))
-    runtime.remember(
-        WarmTarget(env.env_id, argv, recipe.language, imports, recipe.name, kernel_env)
-    )
+    warm = None
+    if engine.warm_kernels:
+        warm = await runtime.pool.take(env.env_id, cwd=cwd, session=session, argv=argv)
+        imports = tuple(body.get("imports", ()))
+        runtime.remember(
+            WarmTarget(env.env_id, argv, recipe.language, imports, recipe.name, kernel_env)
+        )
     how = "prewarmed" if warm is not None else "new"
     runtime.log.info("Orbit: running %s in environment %s (%s kernel)", session, env.env_id, how)
     await emit({"kernel": how})
@@ -56,9 +58,9 @@ async def run_streaming(runtime: OrbitRuntime, body: dict[str, Any], emit: Emit)
 
 async def _kernel_for(
     runtime: OrbitRuntime, body: dict[str, Any]
-) -> tuple[Environment, KernelRecipe, list[str], dict[str, str]]:
-    """The built environment ``body`` names, the command that starts its kernel, and the
-    variables that kernel needs."""
+) -> tuple[Engine, Environment, KernelRecipe, list[str], dict[str, str]]:
+    """The engine and built environment ``body`` names, the command that starts its kernel,
+    and the variables that kernel needs."""
     engine = get_engine(body.get("engine", "local"), runtime.paths)
     env = await asyncio.to_thread(engine.lookup_id, str(body["env_id"]))
     if env is None:
@@ -74,4 +76,4 @@ async def _kernel_for(
         bool(body.get("allow_host_access", runtime.allow_host_access)),
     )
     argv = await asyncio.to_thread(engine.kernel_command, env, recipe, launch)
-    return env, recipe, argv, engine.kernel_env(env, recipe)
+    return engine, env, recipe, argv, engine.kernel_env(env, recipe)

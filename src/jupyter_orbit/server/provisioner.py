@@ -57,10 +57,11 @@ class OrbitProvisioner(LocalProvisioner):
                 engine=environment.engine,
                 warnings=list(prepared.warnings),
             )
-            self._pooled = await runtime.pool.take(
-                environment.env_id, cwd=cwd, session=session, argv=prepared.argv
-            )
-            runtime.remember(runtime.warm_target(prepared))
+            if prepared.engine.warm_kernels:
+                self._pooled = await runtime.pool.take(
+                    environment.env_id, cwd=cwd, session=session, argv=prepared.argv
+                )
+                runtime.remember(runtime.warm_target(prepared))
             info["prewarmed"] = self._pooled is not None
         runtime.kernels[self.kernel_id] = info
         return kwargs
