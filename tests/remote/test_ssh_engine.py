@@ -362,3 +362,26 @@ def test_the_kernel_command_is_the_local_proxy(built: Built):
         "--", f"{prefix}/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"
     ]  # fmt: skip
     assert engine.kernel_env(env, recipe) == {}  # the kernel's variables go to the remote
+
+
+def test_the_cli_says_when_a_notebooks_host_cannot_be_reached(client, tmp_path: Path):
+    """``orbit run`` and ``orbit env`` on a notebook whose host refuses: the host, the reason
+    and what to try, as an error (exit status 1), with nothing built or written."""
+    from jupyter_orbit.remote.hosts import HostStore, RemoteHost
+    from jupyter_orbit.remote.url import parse_ssh_url
+
+    store = HostStore(client.home / "profiles" / "work")
+    store.add(RemoteHost("gone", parse_ssh_url("ssh://nobody@127.0.0.1:1")))
+    nb = make_notebook(tmp_path / "p" / "nb.ipynb", "1", metadata={"orbit": {"engine": "ssh:gone"}})
+    before = nb.read_bytes()
+    r = client.run("run", str(nb), "--yes", "--profile", "work", "--as-of", "2025-06-01")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "error: cannot reach the remote host gone at nobody@[127.0.0.1]:1" in r.stderr
+    assert "`ssh -p 1 nobody@127.0.0.1 true` should work" in r.stderr  # the hint
+    # orbit env shows what was resolved and what stands in the way
+    r = client.run("env", str(nb), "--dry-run", "--profile", "work", "--as-of", "2025-06-01")
+    assert r.returncode == 0 and "ssh:gone, not built" in r.stdout
+    assert "problem: cannot reach the remote host gone" in r.stdout
+    r = client.run("run", str(nb), "--yes", "--as-of", "2025-06-01")  # another profile
+    assert r.returncode != 0 and "no remote host named 'gone'" in r.stderr
+    assert nb.read_bytes() == before and not (client.home / "envs" / "local").exists()

@@ -52,6 +52,7 @@ def image_tag(env_id: str) -> str:
 
 class DockerEngine(Engine):
     name = "docker"
+    label = "a container on this machine"
 
     def __init__(self, paths: Paths, client: docker.DockerClient | None = None) -> None:
         super().__init__(paths)

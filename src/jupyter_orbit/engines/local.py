@@ -36,6 +36,7 @@ MARKER = "orbit-env.json"
 
 class LocalEngine(Engine):
     name = "local"
+    label = "this machine"
 
     @property
     def root(self) -> Path:

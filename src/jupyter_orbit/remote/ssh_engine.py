@@ -67,6 +67,12 @@ class SshEngine(Engine):
         self.profile = paths.profile(paths.default_profile())
         self.store = HostStore.of(self.profile)
 
+    @classmethod
+    def offers(cls, paths: Paths) -> list[tuple[str, str]]:
+        """The profile's hosts."""
+        store = HostStore.of(paths.profile(paths.default_profile()))
+        return [(h.engine, f"{h.name} ({h.target}, over SSH)") for h in store.hosts()]
+
     @property
     def host(self) -> RemoteHost:
         if self.target is None:
