@@ -25,6 +25,7 @@ pytest_plugins = (
     "tests.support.browser",
     "tests.support.indexes",
     "tests.support.sshhost",
+    "tests.support.gateway",
 )
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
@@ -46,6 +47,7 @@ INTEGRATION_FIXTURES = frozenset(
         "ssh_host",
         "fresh_ssh_host",
         "lab",
+        "enterprise_gateway",
     }
 )
 

@@ -77,3 +77,26 @@ def test_a_damaged_file_is_a_clear_error(tmp_path: Path, text: str, says: str):
     with pytest.raises(InputError) as e:
         store.hosts()
     assert says in e.value.message
+
+
+def test_gateways_live_beside_hosts_and_their_tokens_apart(tmp_path: Path):
+    from jupyter_orbit.remote.hosts import Gateway
+
+    store = HostStore(tmp_path / "profile")
+    store.add(RemoteHost("lab", parse_ssh_url("ssh://me@lab")))
+    store.add_gateway(Gateway("site", "https://gw.example.org"), "s3cret")
+    [gw] = store.gateways()
+    assert gw.engine == "gateway:site" and gw.added
+    assert store.gateway("https://gw.example.org") == gw == store.gateway("site")
+    assert store.token("site") == "s3cret"
+    assert store.token_file("site").stat().st_mode & 0o777 == 0o600
+    assert "s3cret" not in store.path.read_text()
+    with pytest.raises(InputError, match="exists already"):
+        store.add_gateway(Gateway("lab", "https://other.example.org"))
+    with pytest.raises(InputError, match="exists already"):
+        store.add(RemoteHost("site", parse_ssh_url("ssh://me@site")))
+    with pytest.raises(InputError, match="no gateway 'https://elsewhere"):
+        store.gateway("https://elsewhere.example.org")
+    store.remove_gateway("site")
+    assert store.gateways() == [] and store.token("site") is None
+    assert [h.name for h in store.hosts()] == ["lab"]

@@ -29,6 +29,11 @@ def _store(profile: str):
 @click.argument("name")
 @click.argument("url")
 @click.option(
+    "--token-stdin",
+    is_flag=True,
+    help="A gateway's token, read from standard input (kept in a file of the profile's, 0600).",
+)
+@click.option(
     "--accept-new-host-key",
     is_flag=True,
     help="Accept the host's key if no known_hosts file knows it (check its fingerprint first).",
@@ -53,8 +58,13 @@ def add_command(
     no_index: bool,
     replace: bool,
     profile: str,
+    token_stdin: bool = False,
 ) -> None:
-    """Add host NAME at URL (ssh://user@host[:port]): its key checked, a login tried."""
+    """Add host NAME at URL (ssh://user@host[:port]): its key checked, a login tried; or an
+    Enterprise Gateway at URL (https://…): its kernels listed."""
+    if not url.startswith("ssh://"):
+        _add_gateway(name, url, token_stdin, replace, profile)
+        return
     from jupyter_orbit.remote._lib import run_sync
     from jupyter_orbit.remote.enroll import NewKey, enroll
     from jupyter_orbit.remote.hosts import RemoteHost
@@ -96,33 +106,75 @@ def add_command(
     click.echo(f'use it with --engine ssh:{name} or metadata.orbit.engine = "ssh:{name}"')
 
 
+def _add_gateway(name: str, url: str, token_stdin: bool, replace: bool, profile: str) -> None:
+    from jupyter_orbit.engines.base import get_engine
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.remote.hosts import Gateway
+    from jupyter_orbit.remote.url import check_host_name, parse_gateway_url
+
+    gateway = Gateway(check_host_name(name), parse_gateway_url(url))
+    token = sys.stdin.readline().strip() if token_stdin else None
+    store = _store(profile)
+    previous = store.gateways()
+    store.add_gateway(gateway, token, replace=replace)
+    try:  # the gateway answers, with this token, and says which kernels it has
+        from jupyter_orbit.cli._common import use_profile
+
+        use_profile(profile)
+        specs = get_engine(gateway.engine, Paths.from_env()).kernelspecs()
+    except Exception:
+        _restore(store, previous, name)
+        raise
+    click.echo(f"added {name}: {gateway.url} (kernels: {', '.join(sorted(specs)) or 'none'})")
+    click.echo(f"wrote {store.path}" + (f" and {store.token_file(name)}" if token else ""))
+    click.echo(f'use it with --engine gateway:{name} or metadata.orbit.engine = "gateway:{name}"')
+
+
+def _restore(store, previous, name: str) -> None:  # noqa: ANN001
+    """Undo adding gateway ``name`` after it did not answer."""
+    before = next((g for g in previous if g.name == name), None)
+    if before is None:
+        store.remove_gateway(name)
+    else:
+        store.add_gateway(before, replace=True)
+
+
 @remote_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_profile_option
 def list_command(as_json: bool, profile: str) -> None:
     """The profile's remote hosts."""
-    hosts = _store(profile).hosts()
+    store = _store(profile)
+    hosts, gateways = store.hosts(), store.gateways()
     if as_json:
         rows = [{"name": h.name, "engine": h.engine, **h.to_table()} for h in hosts]
+        rows += [{"name": g.name, "engine": g.engine, **g.to_table()} for g in gateways]
         click.echo(json.dumps(rows, indent=2))
         return
-    if not hosts:
+    if not hosts and not gateways:
         click.echo("no remote hosts (add one with `orbit remote add NAME ssh://user@host`)")
     for h in hosts:
         extra = " ".join(h.index_args())
         click.echo(f"{h.name}\t{h.target}" + (f"\t{extra}" if extra else ""))
+    for g in gateways:
+        click.echo(f"{g.name}\t{g.url}\tgateway")
 
 
 @remote_group.command("remove")
 @click.argument("name")
 @_profile_option
 def remove_command(name: str, profile: str) -> None:
-    """Forget host NAME (and the host key Orbit recorded for it). Files there are kept."""
+    """Forget host NAME (and the host key Orbit recorded for it; files there are kept), or the
+    gateway NAME and its token."""
     from jupyter_orbit.cli._common import locations
     from jupyter_orbit.remote.enroll import forget
     from jupyter_orbit.remote.ssh_engine import forget_notes
 
     store = _store(profile)
+    if any(g.name == name for g in store.gateways()):
+        gateway = store.remove_gateway(name)
+        click.echo(f"removed the gateway {name} ({gateway.url}) and its token from {store.path}")
+        return
     host, keys = forget(store, name)
     forget_notes(locations(profile)[0], host)
     click.echo(f"removed {name} ({host.target}) from {store.path}")

@@ -1,4 +1,4 @@
-"""The remote hosts of a profile, kept in ``<profile>/remotes.toml``.
+"""The remote hosts and gateways of a profile, kept in ``<profile>/remotes.toml``.
 
     [hosts.lab]
     url = "ssh://me@lab.example.org"
@@ -8,8 +8,12 @@
     find-links = ["https://mirror.example.org/wheels/"]
     no-index = false
 
+    [gateways.site]
+    url = "https://gateway.example.org"
+
 The file is read-modified-written under a lock and replaced atomically (tomlkit keeps the user's
-comments). Host keys Orbit was told to accept live beside it in ``<profile>/known_hosts``.
+comments). Host keys Orbit was told to accept live beside it in ``<profile>/known_hosts``; a
+gateway's token in ``<profile>/gateway-tokens/<name>`` (mode 0600, never in the TOML file).
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from typing import Any
 from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.paths import ProfilePaths
-from jupyter_orbit.remote.url import SshTarget, check_host_name, parse_ssh_url
+from jupyter_orbit.remote.url import SshTarget, check_host_name, parse_gateway_url, parse_ssh_url
 
 FILE = "remotes.toml"
 KNOWN_HOSTS = "known_hosts"
+TOKENS = "gateway-tokens"
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,22 @@ class RemoteHost:
         if self.no_index:
             out["no-index"] = True
         return out
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A Jupyter (Enterprise) Gateway a profile can start kernels through."""
+
+    name: str
+    url: str
+    added: str = field(default="", compare=False)
+
+    @property
+    def engine(self) -> str:
+        return f"gateway:{self.name}"
+
+    def to_table(self) -> dict[str, Any]:
+        return {"url": self.url, **({"added": self.added} if self.added else {})}
 
 
 def host_from_table(name: str, table: Any, path: Path) -> RemoteHost:
@@ -137,6 +158,40 @@ class HostStore:
         table = self._document().get("hosts", {})
         return [host_from_table(n, t, self.path) for n, t in table.items()]
 
+    def gateways(self) -> list[Gateway]:
+        out = []
+        for name, table in self._document().get("gateways", {}).items():
+            if not isinstance(table, dict) or not isinstance(table.get("url"), str):
+                raise InputError(
+                    f"gateway {name!r} has no url", "fix or remove that table", path=self.path
+                )
+            url = parse_gateway_url(table["url"])
+            out.append(Gateway(check_host_name(name), url, str(table.get("added", ""))))
+        return out
+
+    def gateway(self, target: str) -> Gateway:
+        """The gateway called ``target``, or whose URL ``target`` is (a notebook may carry the
+        URL; only a gateway the user added is ever contacted)."""
+        gateways = self.gateways()
+        for gw in gateways:
+            if target in (gw.name, gw.url):
+                return gw
+        names = ", ".join(g.name for g in gateways) or "none yet"
+        raise InputError(
+            f"no gateway {target!r} in this profile",
+            f"known gateways: {names}; add one with `orbit remote add NAME https://gateway`",
+            path=self.path,
+        )
+
+    def token_file(self, name: str) -> Path:
+        return self.root / TOKENS / check_host_name(name)
+
+    def token(self, name: str) -> str | None:
+        try:
+            return self.token_file(name).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
     def get(self, name: str) -> RemoteHost:
         for host in self.hosts():
             if host.name == name:
@@ -157,9 +212,9 @@ class HostStore:
         with FileLock(self.lock):
             doc = self._document()
             hosts = doc.setdefault("hosts", tomlkit.table(is_super_table=True))
-            if host.name in hosts and not replace:
+            if host.name in doc.get("gateways", {}) or (host.name in hosts and not replace):
                 raise InputError(
-                    f"a remote named {host.name!r} exists already ({hosts[host.name].get('url')})",
+                    f"a remote named {host.name!r} exists already",
                     f"remove it first (`orbit remote remove {host.name}`) or pick another name",
                     path=self.path,
                 )
@@ -182,3 +237,46 @@ class HostStore:
             del doc["hosts"][name]
             atomic.write_text(self.path, doc.as_string(), mode=0o600)
         return host
+
+    def add_gateway(
+        self, gateway: Gateway, token: str | None = None, *, replace: bool = False
+    ) -> Gateway:
+        """Record ``gateway`` (and its token, in a file of its own); a name in use is refused
+        unless ``replace``."""
+        import tomlkit
+        from filelock import FileLock
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.lock):
+            doc = self._document()
+            taken = {*doc.get("hosts", {}), *doc.get("gateways", {})}
+            if gateway.name in taken and not (replace and gateway.name in doc.get("gateways", {})):
+                raise InputError(
+                    f"a remote named {gateway.name!r} exists already",
+                    f"remove it first (`orbit remote remove {gateway.name}`) or pick another name",
+                    path=self.path,
+                )
+            if not gateway.added:
+                now = datetime.now(UTC).isoformat(timespec="seconds")
+                gateway = Gateway(gateway.name, gateway.url, now)
+            gateways = doc.setdefault("gateways", tomlkit.table(is_super_table=True))
+            table = tomlkit.table()
+            for key, value in gateway.to_table().items():
+                table[key] = value
+            gateways[gateway.name] = table
+            if token is not None:
+                self.token_file(gateway.name).parent.mkdir(mode=0o700, exist_ok=True)
+                atomic.write_text(self.token_file(gateway.name), token.strip() + "\n", mode=0o600)
+            atomic.write_text(self.path, tomlkit.dumps(doc), mode=0o600)
+        return gateway
+
+    def remove_gateway(self, name: str) -> Gateway:
+        from filelock import FileLock
+
+        with FileLock(self.lock):
+            gateway = self.gateway(name)
+            doc = self._document()
+            del doc["gateways"][gateway.name]
+            atomic.write_text(self.path, doc.as_string(), mode=0o600)
+            self.token_file(gateway.name).unlink(missing_ok=True)
+        return gateway

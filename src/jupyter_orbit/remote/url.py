@@ -76,3 +76,50 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_GATEWAY_HINT = "write it as https://host[:port][/base/path] (http:// only on this machine)"
+
+
+def parse_gateway_url(text: str) -> str:
+    """A Jupyter (Enterprise) Gateway's base URL, normalised (no trailing slash).
+
+    Plain ``http://`` is accepted for this machine's loopback only: elsewhere the token and every
+    cell's code would cross the network in clear. Credentials, queries and fragments are refused
+    (the token is kept apart from the URL, which notebooks may carry).
+    """
+    text = text.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as e:
+        raise InputError(f"invalid gateway address {text!r}: {e}", _GATEWAY_HINT) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"not a gateway address: {text!r}", _GATEWAY_HINT)
+    if parts.username or parts.password:
+        raise InputError(
+            f"{text!r} contains credentials",
+            "give the gateway's token with `orbit remote add NAME URL --token-stdin` instead",
+        )
+    if parts.query or parts.fragment:
+        raise InputError(f"{text!r} has a query or fragment", _GATEWAY_HINT)
+    host = parts.hostname
+    if parts.scheme == "http" and not _loopback(host):
+        raise InputError(
+            f"{text!r} is plain http to another machine: the gateway's token and your code "
+            "would travel unencrypted",
+            "use the gateway's https:// address, or reach it through an SSH tunnel to "
+            "http://127.0.0.1:PORT",
+        )
+    if port == 0:
+        raise InputError(f"invalid port 0 in {text!r}", _GATEWAY_HINT)
+    return text.rstrip("/")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
