@@ -127,3 +127,126 @@ def logs(follow: bool, tail: int, user: str | None, profile: str) -> None:
             sys.stdout.flush()
     except KeyboardInterrupt:
         pass
+
+
+@hub.group("config")
+def hub_config() -> None:
+    """How the hub works: JupyterHub's own settings (Class.setting), checked, then applied with
+    a restart that keeps users' servers running."""
+
+
+@hub_config.command("get")
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_profile_option
+def config_get(key: str | None, as_json: bool, profile: str) -> None:
+    """KEY's value (or default); a class name lists its settings; nothing lists what is set."""
+    from jupyter_orbit.cli._common import locations
+    from jupyter_orbit.hub import hubconfig
+    from jupyter_orbit.hub.runner import Hub
+
+    paths, prof = locations(profile)
+    hub_ = Hub(paths, prof)
+    if key is None:
+        values = {k: v["value"] for k, v in hubconfig.stored(hub_.folder).items()}
+        if as_json:
+            click.echo(json.dumps(values, indent=2))
+        for k, v in values.items() if not as_json else ():
+            click.echo(f"{k} = {json.dumps(v)}")
+        return
+    answer = hubconfig.get(hub_.client, hub_.hub_image(), hub_.folder, key)
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+    elif "settings" in answer:
+        for row in answer["settings"]:
+            mark = "*" if row["set"] else " "
+            refused = "  [Orbit sets this]" if row["refused"] else ""
+            click.echo(
+                f"{mark} {row['key']} = {json.dumps(row['value'])}  ({row['kind']}){refused}"
+            )
+            if row["help"]:
+                click.echo(f"      {row['help']}")
+        click.echo("(* set for this hub)", err=True)
+    else:
+        click.echo(json.dumps(answer["value"]) + ("" if answer["set"] else "  (default)"))
+
+
+def _apply(hub_, profile: str, restart: bool, undo) -> None:  # noqa: ANN001
+    """Write the hub's config again and restart it; a hub that will not start with the new
+    setting gets the previous one back."""
+    from jupyter_orbit.cli._common import progress
+    from jupyter_orbit.errors import OrbitError
+
+    if not restart:
+        click.echo("not applied yet: the hub reads it when it restarts (`orbit hub up`)", err=True)
+        return
+    try:
+        with progress(False, "restarting the hub") as p:
+            done = hub_.apply_settings(p)
+    except OrbitError:
+        undo()
+        with progress(True) as p:
+            hub_.apply_settings(p)
+        raise
+    if not done["restarted"]:
+        click.echo(f"the hub of profile {profile!r} is not running: it starts with it", err=True)
+        return
+    click.echo(
+        f"restarted the hub of profile {profile!r}; users' servers kept running: "
+        f"{', '.join(done['kept']) or 'none were running'}",
+        err=True,
+    )
+    if done["lost"]:
+        click.echo(f"  stopped meanwhile: {', '.join(done['lost'])}", err=True)
+
+
+def _undo_file(path: Path):
+    from jupyter_orbit import atomic
+
+    before = path.read_bytes() if path.exists() else None
+
+    def undo() -> None:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic.write_bytes(path, before, mode=0o600)
+
+    return undo
+
+
+@hub_config.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.option("--no-restart", is_flag=True, help="Store it; a running hub reads it when restarted.")
+@_profile_option
+def config_set(key: str, value: str, no_restart: bool, profile: str) -> None:
+    """Set KEY (Class.setting) to VALUE, checked against the hub's own classes."""
+    from jupyter_orbit.cli._common import locations
+    from jupyter_orbit.hub import hubconfig
+    from jupyter_orbit.hub.runner import Hub
+
+    paths, prof = locations(profile)
+    hub_ = Hub(paths, prof)
+    undo = _undo_file(hubconfig.settings_path(hub_.folder))
+    new, previous = hubconfig.set_value(hub_.client, hub_.hub_image(), hub_.folder, key, value)
+    was = f" (was {json.dumps(previous)})" if previous is not None else ""
+    click.echo(f"{key} = {json.dumps(new)}{was}")
+    _apply(hub_, profile, not no_restart, undo)
+
+
+@hub_config.command("unset")
+@click.argument("key")
+@click.option("--no-restart", is_flag=True, help="Store it; a running hub reads it when restarted.")
+@_profile_option
+def config_unset(key: str, no_restart: bool, profile: str) -> None:
+    """Remove KEY from the hub's settings (back to Orbit's value or the default)."""
+    from jupyter_orbit.cli._common import locations
+    from jupyter_orbit.hub import hubconfig
+    from jupyter_orbit.hub.runner import Hub
+
+    paths, prof = locations(profile)
+    hub_ = Hub(paths, prof)
+    undo = _undo_file(hubconfig.settings_path(hub_.folder))
+    previous = hubconfig.unset(hub_.folder, key)
+    click.echo(f"unset {key} (was {json.dumps(previous)})")
+    _apply(hub_, profile, not no_restart, undo)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import io
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jupyter_orbit.imagelayout import USER_HOME, WORK_DIR
 
@@ -120,8 +122,13 @@ def render_compose(s: HubSettings, folder: Path) -> str:
     return out.getvalue()
 
 
-def render_config(s: HubSettings) -> str:
-    """jupyterhub_config.py: settings that vary come from the environment compose passes."""
+def render_config(s: HubSettings, settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """jupyterhub_config.py: settings that vary come from the environment compose passes;
+    ``settings`` (``orbit hub config set``) come last, so they win."""
+    return _base_config(s) + render_settings(settings or {})
+
+
+def _base_config(s: HubSettings) -> str:
     return f'''\
 # JupyterHub configuration of Jupyter Orbit's local hub (profile {s.profile!r}).
 # Written by `orbit hub up`; mounted read-only into the hub container. Secrets come from the
@@ -152,12 +159,15 @@ c.DockerSpawner.prefix = name
 c.DockerSpawner.notebook_dir = "{WORK_DIR}"
 c.DockerSpawner.volumes = {{name + "-user-{{username}}": "{WORK_DIR}"}}
 c.DockerSpawner.extra_create_kwargs = {{"labels": {{"{LABEL_HUB}": profile}}}}
-c.DockerSpawner.extra_host_config = {{
+orbit_host_config = {{
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges"],
     "privileged": False,
 }}
+c.DockerSpawner.extra_host_config = dict(orbit_host_config)
 c.DockerSpawner.environment = {{"HOME": "{USER_HOME}"}}
+# Restarting the hub (to apply `orbit hub config set`) leaves users' servers running.
+c.JupyterHub.cleanup_servers = False
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 300
@@ -176,6 +186,62 @@ c.JupyterHub.load_roles = [
     }}
 ]
 '''
+
+
+# Dictionaries Orbit fills itself: a setting adds to them, and Orbit's own entries are put back.
+_MERGED = {"DockerSpawner.extra_host_config": "orbit_host_config"}
+# jupyterhub-idle-culler's options, by IdleCuller setting (true/false flags as the culler spells)
+_CULLER = {
+    "timeout": "--timeout",
+    "cull_every": "--cull-every",
+    "max_age": "--max-age",
+    "cull_users": "--cull-users",
+    "remove_named_servers": "--remove-named-servers",
+    "cull_admin_users": "--cull-admin-users",
+}
+
+
+def render_settings(settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """The settings made with ``orbit hub config set``, as lines of jupyterhub_config.py.
+
+    Values are JSON data, written as Python literals (``repr`` of str, int, float, bool, None,
+    lists and dicts of them), so no setting can add code. ``IdleCuller.*`` becomes the
+    jupyterhub-idle-culler service and its role.
+    """
+    if not settings:
+        return ""
+    lines = ["", "# Set with `orbit hub config set` (checked against the hub's own classes)."]
+    culler: dict[str, Any] = {}
+    restore = []
+    for key, item in sorted(settings.items()):
+        value, canonical = item["value"], item.get("canonical", key)
+        if canonical.startswith("IdleCuller."):
+            culler[canonical.split(".", 1)[1]] = value
+        elif canonical in _MERGED:
+            lines.append(f"c.{key}.update({value!r})")
+            restore.append(f"c.{key}.update({_MERGED[canonical]})  # Orbit's own, kept")
+        else:
+            lines.append(f"c.{key} = {value!r}")
+    lines += restore
+    if culler.get("timeout"):
+        args = [
+            f"{_CULLER[k]}={str(v).lower() if isinstance(v, bool) else v}"
+            for k, v in sorted(culler.items())
+            if k in _CULLER and v is not None and (isinstance(v, bool) or v != 0)
+        ]
+        scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+        if culler.get("cull_users"):
+            scopes.append("admin:users")
+        command = ["python3", "-m", "jupyterhub_idle_culler", *args]
+        lines += [
+            "c.JupyterHub.services.append(",
+            f"    {{'name': 'idle-culler', 'command': {command!r}}}",
+            ")",
+            "c.JupyterHub.load_roles.append(",
+            f"    {{'name': 'idle-culler', 'services': ['idle-culler'], 'scopes': {scopes!r}}}",
+            ")",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def new_secrets() -> dict[str, str]:

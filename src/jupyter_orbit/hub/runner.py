@@ -25,7 +25,7 @@ from jupyter_orbit import atomic
 from jupyter_orbit.engines import dockerapi
 from jupyter_orbit.engines.dockerfile import render_hub, render_server, render_user
 from jupyter_orbit.errors import BuildError, OrbitError, ServerError
-from jupyter_orbit.hub import confection, policy
+from jupyter_orbit.hub import confection, hubconfig, policy
 from jupyter_orbit.hub.confection import (
     COMPOSE_FILE,
     CONFIG_FILE,
@@ -193,7 +193,8 @@ class Hub:
         env_file.chmod(0o600)
         atomic.write_text(self.folder / HUB_CONTEXT / "Dockerfile", hub_dockerfile)
         atomic.write_text(self.folder / USER_DOCKERFILE, user_dockerfile)
-        atomic.write_text(self.folder / CONFIG_FILE, confection.render_config(s))
+        settings = hubconfig.stored(self.folder)
+        atomic.write_text(self.folder / CONFIG_FILE, confection.render_config(s, settings))
         compose = self.folder / COMPOSE_FILE
         text = confection.render_compose(s, self.folder)
         state = self._state()
@@ -206,7 +207,13 @@ class Hub:
                 f"{compose} was edited, so it runs as you left it; `orbit hub up --rewrite` "
                 "writes Orbit's version again"
             )
-        state.update(port=s.port, project=str(s.project), profile=s.profile)
+        state.update(
+            port=s.port,
+            project=str(s.project),
+            profile=s.profile,
+            hub_image=s.hub_image,
+            user_image=s.user_image,
+        )
         atomic.write_json(self.folder / STATE_FILE, state)
 
     def _ours(self, compose: Path) -> bool:
@@ -247,6 +254,46 @@ class Hub:
             f"JupyterHub did not answer at {info.url} ({last})",
             "see `orbit hub logs`" + (": " + " | ".join(tail) if tail else ""),
         )
+
+    # -- settings (orbit hub config) -----------------------------------------------------------
+
+    def hub_image(self) -> str:
+        """The hub's image: where its settings are checked."""
+        image = self._state().get("hub_image")
+        if not image:
+            raise OrbitError(
+                f"no hub has been set up for profile {self.profile.name!r}",
+                "run `orbit hub up` first: the hub's settings are checked against its own image",
+            )
+        return str(image)
+
+    def apply_settings(self, progress: Progress) -> dict[str, Any]:
+        """Write the hub's config with the stored settings and restart a running hub; users'
+        servers keep running. Returns what happened to them."""
+        state = self._state()
+        settings = HubSettings(
+            profile=self.profile.name,
+            project=Path(state["project"]),
+            port=int(state["port"]),
+            hub_image=self.hub_image(),
+            user_image=str(state["user_image"]),
+            engine_socket=_engine_socket(),
+        )
+        text = confection.render_config(settings, hubconfig.stored(self.folder))
+        atomic.write_text(self.folder / CONFIG_FILE, text)
+        hub = self._hub_container()
+        if hub is None or hub.status != "running":
+            return {"restarted": False, "kept": [], "lost": []}
+        before = {c.name for c in self._user_containers() if c.status == "running"}
+        progress.step("restart", f"the hub ({hub.name}); users' servers keep running")
+        hub.restart(timeout=30)
+        port = self._published_port() or settings.port
+        info = HubInfo(
+            self.profile.name, f"http://127.0.0.1:{port}/", port, self.folder, settings.project.name
+        )
+        self._wait_for_api(info)
+        after = {c.name for c in self._user_containers() if c.status == "running"}
+        return {"restarted": True, "kept": sorted(before & after), "lost": sorted(before - after)}
 
     # -- down, status, logs ------------------------------------------------------------------
 
