@@ -78,7 +78,7 @@ from jupyter_orbit.hub.confection import render_settings
             "SwarmSpawner.extra_endpoint_spec",
             "SwarmSpawner.extra_endpoint_spec",
             {"ports": {8888: 8888}},
-            "every swarm node",
+            "wires",
         ),
     ],
 )

@@ -31,6 +31,24 @@ def hub() -> None:
     help="Run a compose file that gives containers host access (privileged, the engine's "
     "socket, /, host namespaces, ports on every interface).",
 )
+@click.option(
+    "--swarm",
+    is_flag=True,
+    help="Users' servers as Docker Swarm services (this engine becomes a manager if it is in "
+    "no swarm; other machines join with the command printed).",
+)
+@click.option(
+    "--advertise-addr",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="ADDR",
+    help="With --swarm: the address other nodes reach this manager at.",
+)
+@click.option(
+    "--registry",
+    metavar="HOST:PORT",
+    help="With --swarm: the registry the users' image is pushed to and every node pulls from.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line (no secrets).")
 @quiet_option
 @_profile_option
@@ -42,13 +60,18 @@ def up(
     as_json: bool,
     quiet: bool,
     profile: str,
+    swarm: bool = False,
+    advertise_addr: str = "127.0.0.1",
+    registry: str | None = None,
 ) -> None:
     """Build the project's images, write the compose confection for PATH, and run it."""
     from jupyter_orbit.cli._common import locations, progress
     from jupyter_orbit.errors import InputError
-    from jupyter_orbit.hub.runner import Hub
+    from jupyter_orbit.hub.runner import Hub, SwarmChoice
     from jupyter_orbit.trust import TrustStore
 
+    if (registry or advertise_addr != "127.0.0.1") and not swarm:
+        raise InputError("--registry and --advertise-addr go with --swarm", "add --swarm")
     paths, prof = locations(profile)
     project = path.expanduser().resolve()
     if not project.is_dir():
@@ -57,7 +80,12 @@ def up(
     prof.ensure()
     with progress(quiet, "starting the local hub") as p:
         info = Hub(paths, prof).up(
-            project, port=port, rewrite=rewrite, allow_host_access=allow_host_access, progress=p
+            project,
+            port=port,
+            rewrite=rewrite,
+            allow_host_access=allow_host_access,
+            progress=p,
+            swarm_choice=SwarmChoice(advertise_addr, registry) if swarm else None,
         )
     if as_json:
         click.echo(json.dumps(info.public()))
@@ -67,19 +95,26 @@ def up(
         f"  log in with any user name and the password ORBIT_HUB_PASSWORD in {info.folder}/hub.env"
     )
     click.echo(f"  compose file: {info.folder}/docker-compose.yml")
+    if info.join:
+        click.echo(
+            f"  users' servers run as swarm services; other machines join with:\n    {info.join}"
+        )
     click.echo("  stop it with `orbit hub down`")
 
 
 @hub.command()
 @click.option("--volumes", is_flag=True, help="Also delete the users' notebooks and hub data.")
+@click.option(
+    "--leave-swarm", is_flag=True, help="This engine leaves the swarm (docker swarm leave --force)."
+)
 @_profile_option
-def down(volumes: bool, profile: str) -> None:
+def down(volumes: bool, profile: str, leave_swarm: bool = False) -> None:
     """Stop the hub and every user's server (their notebooks are kept unless --volumes)."""
     from jupyter_orbit.cli._common import locations
     from jupyter_orbit.hub.runner import Hub
 
     paths, prof = locations(profile)
-    removed = Hub(paths, prof).down(volumes=volumes)
+    removed = Hub(paths, prof).down(volumes=volumes, leave_swarm=leave_swarm)
     click.echo(f"stopped the hub of profile {profile!r}")
     for name in removed:
         click.echo(f"  removed {name}")
@@ -108,6 +143,8 @@ def status(as_json: bool, profile: str) -> None:
         click.echo(f"  user {user['name']:<16} server {'running' if user['server'] else 'stopped'}")
     for server in info["servers"]:
         click.echo(f"  container {server['name']:<28} {server['status']}")
+    for service in info.get("services", []):
+        click.echo(f"  service   {service['name']:<28} {service['image']}")
 
 
 @hub.command()

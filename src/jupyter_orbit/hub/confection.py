@@ -46,6 +46,7 @@ class HubSettings:
     hub_image: str
     user_image: str
     engine_socket: str  # the host's container engine socket, for DockerSpawner only
+    swarm: bool = False  # users' servers as Docker Swarm services (SwarmSpawner)
 
     @property
     def name(self) -> str:
@@ -101,9 +102,12 @@ def render_compose(s: HubSettings, folder: Path) -> str:
         "project's\nenvironment, JupyterLab and the project's files.",
         indent=2,
     )
+    # In a swarm the network is an attachable overlay Orbit makes (users' servers may run on
+    # other nodes); Compose only attaches the hub to it.
+    network = CommentedMap(name=s.name, external=True) if s.swarm else CommentedMap(name=s.name)
     doc = CommentedMap(
         services=services,
-        networks=CommentedMap(hub=CommentedMap(name=s.name)),
+        networks=CommentedMap(hub=network),
         volumes=CommentedMap({"hub-data": CommentedMap(name=f"{s.name}-data")}),
     )
     doc.yaml_set_start_comment(
@@ -125,7 +129,7 @@ def render_compose(s: HubSettings, folder: Path) -> str:
 def render_config(s: HubSettings, settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """jupyterhub_config.py: settings that vary come from the environment compose passes;
     ``settings`` (``orbit hub config set``) come last, so they win."""
-    return _base_config(s) + render_settings(settings or {})
+    return _base_config(s) + (_swarm_config() if s.swarm else "") + render_settings(settings or {})
 
 
 def _base_config(s: HubSettings) -> str:
@@ -165,6 +169,7 @@ orbit_host_config = {{
     "privileged": False,
 }}
 c.DockerSpawner.extra_host_config = dict(orbit_host_config)
+orbit_container_spec = {{"cap_drop": ["ALL"], "labels": {{"{LABEL_HUB}": profile}}}}
 c.DockerSpawner.environment = {{"HOME": "{USER_HOME}"}}
 # Restarting the hub (to apply `orbit hub config set`) leaves users' servers running.
 c.JupyterHub.cleanup_servers = False
@@ -188,8 +193,35 @@ c.JupyterHub.load_roles = [
 '''
 
 
+def _swarm_config() -> str:
+    return f'''
+# A swarm: each user's server is a service, possibly on another node, on the hub's overlay
+# network; its image comes from the registry every node pulls from (ORBIT_USER_IMAGE); a named
+# volume of its own on the node it runs on; no capabilities, no published port.
+c.JupyterHub.spawner_class = "dockerspawner.SwarmSpawner"
+c.SwarmSpawner.pull_policy = "ifnotpresent"  # the hub inspects the image on this manager
+c.SwarmSpawner.volumes = {{}}
+c.SwarmSpawner.extra_create_kwargs = {{"labels": {{"{LABEL_HUB}": profile}}}}
+c.SwarmSpawner.extra_container_spec = dict(orbit_container_spec)
+# The hub reaches each server by its service name: straight to the task (DNS round robin), as a
+# container attached to an overlay network cannot count on the service's virtual IP.
+c.SwarmSpawner.extra_endpoint_spec = {{"mode": "dnsrr"}}
+
+
+def orbit_user_volume(spawner):
+    mount = name + "-user-" + spawner.escaped_name + ":{WORK_DIR}"
+    spawner.extra_container_spec = {{**spawner.extra_container_spec, "mounts": [mount]}}
+
+
+c.Spawner.pre_spawn_hook = orbit_user_volume
+'''
+
+
 # Dictionaries Orbit fills itself: a setting adds to them, and Orbit's own entries are put back.
-_MERGED = {"DockerSpawner.extra_host_config": "orbit_host_config"}
+_MERGED = {
+    "DockerSpawner.extra_host_config": "orbit_host_config",
+    "SwarmSpawner.extra_container_spec": "orbit_container_spec",
+}
 # jupyterhub-idle-culler's options, by IdleCuller setting (true/false flags as the culler spells)
 _CULLER = {
     "timeout": "--timeout",

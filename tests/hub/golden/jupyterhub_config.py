@@ -33,6 +33,7 @@ orbit_host_config = {
     "privileged": False,
 }
 c.DockerSpawner.extra_host_config = dict(orbit_host_config)
+orbit_container_spec = {"cap_drop": ["ALL"], "labels": {"org.jupyter.orbit.hub": profile}}
 c.DockerSpawner.environment = {"HOME": "/home/jovyan"}
 # Restarting the hub (to apply `orbit hub config set`) leaves users' servers running.
 c.JupyterHub.cleanup_servers = False
