@@ -73,8 +73,8 @@ def test_one_server_runs_a_local_and_a_remote_notebook(
         f"Host {ssh_host.address}\n  ServerAliveInterval 2\n  ServerAliveCountMax 2\n"
     )
     mirror = _mirror(orbit, ssh_host, here, tmp_path)
-    # As a host that never saw Orbit: no uv there (other tests may have copied one).
-    (ssh_host.home / ".cache" / "orbit-remote" / "bin" / "uv").unlink(missing_ok=True)
+    # As a host that never saw Orbit (other tests share it): no uv, no environments.
+    ssh_host.forget_orbit()
     r = orbit.run(
         "remote", "add", "lab", ssh_host.url, "--accept-new-host-key",
         "--no-index", "--find-links", mirror,
@@ -113,6 +113,11 @@ def test_one_server_runs_a_local_and_a_remote_notebook(
                 # This machine's notebook does not wait for the other one's link.
                 during = await lk.execute("print('here, during the cut')", timeout=30)
                 assert during.stdout.strip() == "here, during the cut"
+                # The remote one says why a cell does not run now (and does not run it).
+                told = await rk.execute("x = 'overwritten'", timeout=30)
+                assert told.status == "error" and told.error["ename"] == "ConnectionLost"
+                assert "connection to lab was lost" in told.stderr
+                assert "keeps running there, with its variables" in told.stderr
             finally:
                 ssh_host.restore()
             await _settle(rk)

@@ -98,8 +98,8 @@ def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             check=True,
         )  # fmt: skip
         mirror = ssh_host.serve(wheels)
-        # As a host that never saw Orbit: no uv (other tests may have copied one there).
-        (ssh_host.home / ".cache" / "orbit-remote" / "bin" / "uv").unlink(missing_ok=True)
+        # As a host that never saw Orbit (other tests share it): no uv, no environments.
+        ssh_host.forget_orbit()
         host = RemoteHost("lab", parse_ssh_url(ssh_host.url), find_links=(mirror,), no_index=True)
         run_sync(enroll(HostStore.of(profile), host, lambda key: True))
 

@@ -27,10 +27,21 @@ def test_a_config_that_turns_host_key_checking_off_changes_nothing(client, ssh_h
 
 
 def test_a_kernel_is_not_started_on_a_host_whose_key_changed(client, fresh_ssh_host, tmp_path):
+    from tests.conftest import make_notebook
+
     host = fresh_ssh_host
     give_key(client.user_home, host)
     assert client.run("remote", "add", "lab", host.url, "--accept-new-host-key").returncode == 0
     host.new_host_key()  # as an impostor at the same address would present
+    # Through the pipeline: `orbit run` of a notebook that runs on lab.
+    nb = make_notebook(
+        tmp_path / "proj" / "nb.ipynb", "1", metadata={"orbit": {"engine": "ssh:lab"}}
+    )
+    (tmp_path / "proj" / "data.csv").write_text("secret,data\n")
+    r = client.run("run", str(nb), "--yes", "--as-of", "2025-06-01")
+    assert r.returncode == 1
+    assert "has CHANGED" in r.stderr and "Orbit refuses to connect" in r.stderr
+    # And the kernel's own process, were it started with an environment noted earlier.
     conn = tmp_path / "kernel.json"
     conn.write_text(json.dumps({"ip": "127.0.0.1", "transport": "tcp", "key": "s3cret",
                                 "shell_port": 1, "iopub_port": 2, "stdin_port": 3,
@@ -39,15 +50,15 @@ def test_a_kernel_is_not_started_on_a_host_whose_key_changed(client, fresh_ssh_h
         [sys.executable, "-m", "jupyter_orbit.remote.kernel_proxy",
          "--profile-root", str(client.home / "profiles" / "default"), "--host", "lab",
          "--python", "/usr/bin/python3", "--env-prefix", "/nowhere",
-         "--connection-file", str(conn), "--project", str(tmp_path), "--",
+         "--connection-file", str(conn), "--cwd", "/tmp", "--",
          "/usr/bin/python3", "-m", "ipykernel_launcher", "-f", str(conn)],
         env=client.env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert r.returncode == 1
     assert "has CHANGED" in r.stderr and "Orbit refuses to connect" in r.stderr
-    # Nothing reached the impostor: no project copy, no kernel folder, no key.
+    # Nothing reached the impostor: no project copy, no environment, no kernel folder, no key.
     cache = host.home / ".cache" / "orbit-remote"
-    assert not (cache / "projects").exists() and not (cache / "kernels").exists()
+    assert not any((cache / d).exists() for d in ("projects", "envs", "kernels"))
 
 
 def test_secrets_and_links_out_of_the_project_never_reach_the_host(lab, client, tmp_path: Path):

@@ -288,6 +288,11 @@ class SshHost:
         _run(["ip", "link", "set", self.veth_here, "up"])
         self.wait_reachable(30)
 
+    def forget_orbit(self) -> None:
+        """As a host that never saw Orbit: nothing under ~/.cache/orbit-remote (no uv, no
+        environments, no project copies)."""
+        shutil.rmtree(self.home / ".cache" / "orbit-remote", ignore_errors=True)
+
     def new_host_key(self) -> None:
         """Give the host another key (as a reinstall would) and make sshd use it."""
         for f in (self.host_key, Path(str(self.host_key) + ".pub")):

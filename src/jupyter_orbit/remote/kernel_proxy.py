@@ -11,7 +11,8 @@ a standard ``KernelManager`` starts, talks to, interrupts and shuts down the rem
 - SIGINT becomes an interrupt of the remote kernel; SIGTERM stops it;
 - it lives exactly as long as the remote kernel and exits with its status;
 - when the link drops, the remote kernel keeps running (and its state); this process reconnects
-  with backoff and re-opens the forwards on the same local ports to the same remote ports.
+  with backoff and re-opens the forwards on the same local ports to the same remote ports;
+  meanwhile a cell run in the notebook is told so (``outage``).
   A kernel no client has watched for ``--orphan-timeout`` seconds stops by itself.
 """
 
@@ -32,6 +33,7 @@ from typing import Any
 
 from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.remote.hosts import HostStore
+from jupyter_orbit.remote.outage import Outage
 from jupyter_orbit.remote.session import Session, connect
 
 _PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
@@ -114,8 +116,14 @@ class Proxy:
                 return 0
             say(f"the connection to {self.host.name} was lost ({lost}); the kernel keeps running")
             await self._close()
-            if not await self._reconnect():
-                return 0
+            outage = Outage(self.connection, self.host.name)  # cells run meanwhile hear why
+            if not await outage.start():
+                say("cannot answer on the kernel's ports while reconnecting (they are taken)")
+            try:
+                if not await self._reconnect():
+                    return 0
+            finally:
+                await outage.stop()
 
     def _check_connection(self) -> None:
         c = self.connection
@@ -184,9 +192,19 @@ class Proxy:
         session = self.session
         assert session is not None
         for name in _PORTS:
-            listener = await session.conn.forward_local_port(
-                "127.0.0.1", int(self.connection[name]), "127.0.0.1", int(self.remote_ports[name])
-            )
+            for attempt in range(20):  # a port the outage answers on is let go in a moment
+                try:
+                    listener = await session.conn.forward_local_port(
+                        "127.0.0.1",
+                        int(self.connection[name]),
+                        "127.0.0.1",
+                        int(self.remote_ports[name]),
+                    )
+                    break
+                except OSError:
+                    if attempt == 19:
+                        raise
+                    await asyncio.sleep(0.1)
             self.listeners.append(listener)
 
     async def _watch(self) -> str:
