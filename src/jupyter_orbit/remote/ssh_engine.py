@@ -20,10 +20,10 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from jupyter_orbit import __version__, atomic
 from jupyter_orbit.engines.base import Engine, Launch
@@ -353,7 +353,6 @@ class RemoteBuild:
     lock: str = ""
     hashes: bool = False
     found: RemoteEnv | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
