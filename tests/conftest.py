@@ -26,6 +26,7 @@ pytest_plugins = (
     "tests.support.indexes",
     "tests.support.sshhost",
     "tests.support.gateway",
+    "tests.support.devices",
 )
 # One uv cache for every test (and the user's own uv): packages are downloaded once.
 UV_CACHE = os.environ.get("UV_CACHE_DIR") or platformdirs.user_cache_dir("uv")
@@ -48,6 +49,8 @@ INTEGRATION_FIXTURES = frozenset(
         "fresh_ssh_host",
         "lab",
         "enterprise_gateway",
+        "board",
+        "device_kernel",
     }
 )
 
@@ -65,6 +68,10 @@ class Orbit:
     home: Path
     user_home: Path
     started: set[str] = field(default_factory=set)
+    # The clock (``ORBIT_NOW``): what "now" is for undated notebooks and the kernel packages'
+    # cool-down. None: the real time. A fixed date makes a test independent of releases
+    # published after it (every date Orbit resolves as of is then at or before it).
+    now: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -81,6 +88,8 @@ class Orbit:
             XDG_DATA_HOME=str(self.user_home / ".local" / "share"),
             XDG_CACHE_HOME=str(self.user_home / ".cache"),
         )
+        if self.now:
+            env["ORBIT_NOW"] = self.now
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 

@@ -10,6 +10,7 @@ import pytest
 
 from jupyter_orbit import asof
 from jupyter_orbit.errors import AsOfError, BuildError, InputError
+from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.prepare import recall_now, remember_now
 from jupyter_orbit.resolve import resolve
@@ -65,7 +66,10 @@ def test_future_date_is_refused(text):
 def test_python_of_a_date_and_debian_snapshot():
     assert asof.python_of("2017-05-01T00:00:00Z") == "3.6"
     assert asof.python_of("2021-06-01T00:00:00Z") == "3.9"
-    assert asof.python_of("2015-01-01T00:00:00Z") is None
+    assert asof.python_of("2015-01-01T00:00:00Z") == "3.4"
+    assert asof.python_of("2009-01-01T00:00:00Z") is None
+    assert asof.python_released("3.10") == "2021-10-04T00:00:00Z"
+    assert asof.pythons_released("2017-05-01T00:00:00Z")[-2:] == ["3.5", "3.6"]
     assert asof.debian_snapshot("2017-05-01T00:00:00Z", "stretch") == (
         "deb [check-valid-until=no] https://snapshot.debian.org/archive/debian/20170501T000000Z/ "
         "stretch main"
@@ -234,7 +238,8 @@ def test_now_reuses_the_environment_built_for_the_same_requirements(tmp_path: Pa
     built = paths.envs_dir("local") / first.spec.env_id
     built.mkdir(parents=True)
     (built / "orbit-env.json").write_text("{}")  # what the local engine writes last
-    remember_now(paths, first)
+    env = Environment("local", first.spec.env_id, built, built / "bin" / "python")
+    remember_now(paths, first, first.spec.as_of, env)
 
     later = NOW + timedelta(days=40)
     again = res_of(nb, recall=recall, now=later)
@@ -420,3 +425,63 @@ def test_a_project_file_stating_a_date_is_its_source(tmp_path: Path):
     settled = asof.settle(res, now=NOW)
     assert (settled.spec.as_of, settled.as_of_source) == ("2020-02-02T00:00:00Z", "pyproject.toml")
     assert settled.as_of_detail == f"the date in {pyproject}"
+
+
+# -- the date remembered for a notebook (Orbit's state, not the notebook) -----------------------
+
+
+def test_a_remembered_date_holds_over_edits_until_git_has_a_later_one(repo: Path, tmp_path: Path):
+    from jupyter_orbit.notebook_dates import NotebookDates
+
+    dates = NotebookDates(tmp_path / "dates")
+    nb = repo / "nb.ipynb"
+    first = res_of(nb, remembered=dates.recall)
+    assert (first.spec.as_of, first.as_of_source) == ("2021-06-01T00:00:00Z", "git")
+    assert dates.remember(first)  # what the server does once the kernel is prepared
+    assert not dates.remember(first)  # already so: nothing written
+
+    # An edit makes git call the notebook new ("now"); the remembered date keeps it as it was.
+    make_notebook(nb, "import six", "print(1)")
+    assert res_of(nb).as_of_source == "now"
+    kept = res_of(nb, remembered=dates.recall)
+    assert (kept.spec.as_of, kept.as_of_source) == ("2021-06-01T00:00:00Z", "remembered")
+    assert "remembered for nb.ipynb since" in kept.as_of_detail
+    assert "first from git: nb.ipynb, requirements.txt last committed" in kept.as_of_detail
+    assert kept.spec.env_id == first.spec.env_id
+    assert not dates.remember(kept)  # a remembered date is not remembered again
+
+    # Work committed later (here, or pulled from others) moves the date, as in a fresh clone.
+    commit_all(repo, "2022-05-05T10:00:00Z")
+    later = res_of(nb, remembered=dates.recall)
+    assert (later.spec.as_of, later.as_of_source) == ("2022-05-05T00:00:00Z", "git")
+
+    # A stamp in the notebook and the command line still come first.
+    make_notebook(nb, "import six", metadata={"orbit": {"as_of": "2019-02-03"}})
+    assert res_of(nb, remembered=dates.recall).as_of_source == "metadata.orbit"
+    assert res_of(nb, remembered=dates.recall, as_of="now").as_of_source == "command line"
+
+
+def test_a_remembered_date_keeps_now_from_moving(tmp_path: Path):
+    from jupyter_orbit.notebook_dates import NotebookDates
+
+    dates = NotebookDates(tmp_path / "dates")
+    nb = make_notebook(tmp_path / "work" / "nb.ipynb", "1")
+    day_one = res_of(nb, remembered=dates.recall, now=NOW - timedelta(days=3))
+    assert dates.remember(day_one)
+    today = res_of(nb, remembered=dates.recall)
+    assert (today.spec.as_of, today.as_of_source) == ("2025-03-01T00:00:00Z", "remembered")
+    assert "first from now: no stamp, lock or git history" in today.as_of_detail
+    # a date remembered "in the future" (a clock set wrong) is not used
+    assert res_of(nb, remembered=dates.recall, now=NOW - timedelta(days=5)).as_of_source == "now"
+
+
+def test_the_clock_is_the_real_time_unless_orbit_now_fixes_it():
+    fixed = asof.clock({"ORBIT_NOW": "2025-06-01"})
+    assert asof.canonical(fixed) == "2025-06-01T00:00:00Z"
+    assert asof.canonical(asof.clock({"ORBIT_NOW": "2025-06-01T12:00:00+02:00"})) == (
+        "2025-06-01T10:00:00Z"
+    )
+    real = asof.clock({})
+    assert abs((real - asof.utcnow()).total_seconds()) < 60
+    with pytest.raises(InputError, match="ORBIT_NOW is not a date or time: 'soon'"):
+        asof.clock({"ORBIT_NOW": "soon"})

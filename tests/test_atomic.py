@@ -27,3 +27,19 @@ def test_atomic_write_failure_keeps_old_content(tmp_path):
         atomic.write_json(f, {"x": Boom()})
     assert f.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_writing_streams_into_a_temp_file_that_replaces_the_old_one(tmp_path):
+    f = tmp_path / "nb.ipynb"
+    f.write_text("old")
+    f.chmod(0o640)
+    with atomic.writing(f) as out:
+        out.write("new ")
+        assert f.read_text() == "old"  # nothing visible before the block completes
+        out.write("content")
+    assert f.read_text() == "new content" and stat.S_IMODE(f.stat().st_mode) == 0o640
+    with pytest.raises(RuntimeError), atomic.writing(f, text=False) as out:
+        out.write(b"torn")
+        raise RuntimeError("the writer failed")
+    assert f.read_text() == "new content"
+    assert [p.name for p in tmp_path.iterdir()] == ["nb.ipynb"]

@@ -1,5 +1,6 @@
 """Where Orbit looks for an app-capable browser on each platform, and how it starts one."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,9 +97,51 @@ def test_choices(tmp_path, monkeypatch):
         browser.open_url(profile, "http://127.0.0.1:1/", browser="/no/such/browser")
     monkeypatch.setattr(browser, "find_app_browser", lambda *a, **k: None)
     with pytest.raises(InputError, match="no edge browser found"):
-        browser.open_url(profile, "http://127.0.0.1:1/", browser="edge")
+        browser.open_url(profile, "http://127.0.0.1:1/", browser="edge", environ=DESKTOP)
     # no app-capable browser: the system's default is used
     opened = []
     monkeypatch.setattr(browser.webbrowser, "open", lambda url: opened.append(url) or True)
-    assert browser.open_url(profile, "http://127.0.0.1:1/?token=t", environ={}) is True
+    assert browser.open_url(profile, "http://127.0.0.1:1/?token=t", environ=DESKTOP) is True
     assert opened == [Path(profile.runtime_dir / "orbit-open.html").as_uri()]
+
+
+DESKTOP = {"DISPLAY": ":0"}
+
+
+def fake_browser(folder: Path, body: str) -> Path:
+    """A browser program: a script that records its arguments, then does ``body``."""
+    exe = folder / "fake-browser"
+    exe.write_text(f'#!/bin/sh\necho "$@" >> {folder / "argv.txt"}\n{body}\n')
+    exe.chmod(0o755)
+    return exe
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="X11/Wayland sessions")
+def test_no_display_is_said_and_nothing_is_started(tmp_path, monkeypatch):
+    profile = Paths(tmp_path).profile().ensure()
+    started = []
+    monkeypatch.setattr(browser.webbrowser, "open", lambda url: started.append(url) or True)
+    monkeypatch.setattr(browser, "_spawn", lambda *a: started.append(a))
+    for choice in ("app", "system", "chromium"):
+        why = browser.try_open(profile, "http://127.0.0.1:1/", browser=choice, environ={})
+        assert why == "no display here (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    assert started == []
+    assert browser.display_missing("linux", {"WAYLAND_DISPLAY": "wayland-0"}) is None
+    assert browser.display_missing("darwin", {}) is None
+    assert browser.display_missing("win32", {}) is None
+
+
+def test_a_browser_that_exits_at_once_is_reported_with_what_it_said(tmp_path):
+    profile = Paths(tmp_path).profile().ensure()
+    exe = fake_browser(tmp_path, "echo 'Missing X server or $DISPLAY' >&2; exit 1")
+    url = "http://127.0.0.1:1/lab?token=secret-token"
+    why = browser.try_open(profile, url, browser=str(exe), environ=DESKTOP)
+    assert why == "fake-browser exited at once (exit code 1): Missing X server or $DISPLAY"
+    assert "secret-token" not in (tmp_path / "argv.txt").read_text()  # it got the 0600 page
+
+
+def test_a_browser_that_stays_or_hands_over_has_opened_the_page(tmp_path):
+    profile = Paths(tmp_path).profile().ensure()
+    for body in ("exec sleep 5", "exit 0"):  # a new window / handed to an open one
+        exe = fake_browser(tmp_path, body)
+        assert browser.try_open(profile, "http://127.0.0.1:1/", browser=str(exe)) is None

@@ -105,3 +105,31 @@ def test_human_output(orbit: Orbit):
     r = orbit.run("doctor")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "✓ python" in r.stdout and "uv" in r.stdout and "disk space" in r.stdout
+
+
+def test_the_display_is_checked(orbit: Orbit):
+    from jupyter_orbit.doctor import OK, WARN, check_display
+
+    _, by_name = checks(orbit)  # this machine's sessions have no display
+    [display] = by_name["display"]
+    assert display["status"] == WARN and "no display here" in display["detail"]
+    assert "login link" in display["detail"] and "ssh -L" in display["fix"]
+    assert check_display({"DISPLAY": ":1"}, "linux").status == OK
+    assert check_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux").detail.startswith("wayland-0")
+    assert check_display({}, "darwin").status == OK
+
+
+def test_every_python_on_the_machine_is_listed(orbit: Orbit):
+    import sys
+
+    from jupyter_orbit import pythons
+
+    _, found = checks(orbit)
+    [c] = found["pythons"]
+    assert c["status"] == "ok"
+    here = [i for i in pythons.discover() if i.usable]
+    assert here and all(i.label() in c["detail"] for i in here)
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}." in c["detail"]
+    if any(i.source == "pyenv" for i in here):  # this machine: 3.6 … 3.13 under pyenv
+        assert "(pyenv)" in c["detail"]
+    assert (orbit.home / "cache" / "pythons.json").is_file()  # asked once, kept

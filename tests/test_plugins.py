@@ -81,7 +81,8 @@ def test_a_toy_ecosystem_plugs_in_without_editing_orbit(tmp_path: Path):
     # the local engine's plan has the toy box's own step, between the venv and the commit
     actions = [s["action"] for s in report["plan"]["steps"]]
     assert "toy" in actions and actions[0] == "venv" and actions[-1] == "commit"
-    assert not (tmp_path / "orbit-home").exists()  # planning wrote nothing
+    # planning wrote nothing but the cache (the Pythons found on the machine)
+    assert [p.name for p in (tmp_path / "orbit-home").iterdir()] == ["cache"]
 
     r = orbit(tmp_path, site, "search", "robot", "--in", "toy", "--json")
     assert r.returncode == 0, r.stderr
@@ -91,12 +92,12 @@ def test_a_toy_ecosystem_plugs_in_without_editing_orbit(tmp_path: Path):
     # without the package, the same notebook is refused with the valid names
     r = orbit(tmp_path, tmp_path / "empty-site", "env", str(nb))
     assert r.returncode == 2
-    assert "unknown ecosystem 'toy'" in r.stderr and "apt, conda, npm, pypi" in r.stderr
+    assert "unknown ecosystem 'toy'" in r.stderr and "apt, compose, conda, npm, pypi" in r.stderr
 
 
 def test_orbits_own_plug_ins_come_from_its_entry_points():
     assert set(ENGINES.own()) == {"local", "docker", "ssh", "gateway"}
-    assert set(ECOSYSTEMS.own()) == {"pypi", "conda", "npm", "apt"}
+    assert set(ECOSYSTEMS.own()) == {"pypi", "conda", "npm", "apt", "compose"}
     assert {"requirements.txt", "environment.yml", "package.json"} <= set(MANIFESTS.own())
     assert {"python", "bash", "r", "octave"} <= set(RECIPES.own())
     for registry in (ENGINES, ECOSYSTEMS, MANIFESTS, RECIPES):

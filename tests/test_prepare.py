@@ -191,4 +191,7 @@ def test_now_is_remembered_for_the_same_requirements(tmp_path: Path, paths: Path
     first = prepare(nb, Choices(), paths)
     assert first.resolution.as_of_source == "now"
     memo = paths.envs_dir("fake") / ".as-of-now"
-    assert [p.read_text().strip() for p in memo.iterdir()] == [first.spec.as_of]
+    # The date, and the environment it was built for (recalled while that one exists).
+    assert [p.read_text().split() for p in memo.iterdir()] == [
+        [first.spec.as_of, "fake", first.env_id]
+    ]

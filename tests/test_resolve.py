@@ -160,3 +160,82 @@ def test_index_options_are_source_changing(tmp_path: Path):
     assert res.source_changing == ("--index-url https://mirror.example/simple",)
     (tmp_path / "requirements.txt").write_text("--pre\nsix\n")
     assert resolve(tmp_path, default_python="3.11").source_changing == ()
+
+
+# -- repo2docker's rules for the Python (docs/binder-rules.md) ---------------------------------
+
+
+def _python(tmp_path: Path, files: dict[str, str], folder: str = "") -> tuple[str | None, str]:
+    (tmp_path / ".git").mkdir(exist_ok=True)
+    for name, text in files.items():
+        (tmp_path / folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / name).write_text(text)
+    res = resolve(make_notebook(tmp_path / "nb.ipynb", "1"), default_python="3.11")
+    return res.spec.python, " ".join(res.notes)
+
+
+PYPROJECT = '[project]\nname = "x"\nversion = "1"\nrequires-python = ">=3.11"\ndependencies = []\n'
+PIPFILE = '[packages]\nsix = "*"\n\n[requires]\npython_full_version = "3.6.15"\n'
+
+
+def test_runtime_txt_beats_requires_python(tmp_path: Path):
+    python, notes = _python(
+        tmp_path,
+        {"pyproject.toml": PYPROJECT, "runtime.txt": "python-3.10\n", "requirements.txt": "six\n"},
+    )
+    assert python == "3.10"
+    assert "pyproject.toml: its Python (>=3.11) is not used: runtime.txt beats requires-python" in (
+        notes
+    )
+
+
+def test_requires_python_counts_without_runtime_txt(tmp_path: Path):
+    assert _python(tmp_path, {"pyproject.toml": PYPROJECT})[0] == ">=3.11"
+
+
+def test_requires_python_is_not_read_in_a_binder_folder(tmp_path: Path):
+    python, notes = _python(tmp_path, {"pyproject.toml": PYPROJECT}, folder="binder")
+    assert python == "3.11"  # the profile's default, to be fitted
+    assert "only from a pyproject.toml outside binder/" in notes
+
+
+def test_pipfile_full_version_means_major_minor(tmp_path: Path):
+    assert _python(tmp_path, {"Pipfile": PIPFILE})[0] == "3.6"
+
+
+def test_pipfile_lock_python_comes_first(tmp_path: Path):
+    lock = '{"_meta": {"requires": {"python_version": "3.7"}}, "default": {}, "develop": {}}'
+    assert _python(tmp_path, {"Pipfile": PIPFILE, "Pipfile.lock": lock})[0] == "3.7"
+
+
+@pytest.mark.parametrize(
+    ("other", "text", "python"),
+    [
+        ("Pipfile", PIPFILE, "3.6"),
+        ("environment.yml", "dependencies:\n  - python=3.8\n  - six\n", "3.8"),
+        ("environment.yml", "dependencies:\n  - six\n", "3.11"),  # the default: fitted later
+    ],
+)
+def test_runtime_txt_is_ignored_beside_pipfile_and_environment_yml(
+    tmp_path: Path, other, text, python
+):
+    got, notes = _python(tmp_path, {other: text, "runtime.txt": "python-3.10.4\n"})
+    assert got == python
+    assert f"runtime.txt: its Python (3.10) is not used: repo2docker builds {other}" in notes
+
+
+def test_runtime_txt_keeps_major_minor_and_r_dates_are_told(tmp_path: Path):
+    python, notes = _python(tmp_path, {"runtime.txt": "python-3.10.4\n"})
+    assert (python, "python-3.10.4 means Python 3.10" in notes) == ("3.10", True)
+    python, notes = _python(tmp_path, {"runtime.txt": "r-4.1-2021-10-22\n"})
+    assert python == "3.11" and "R 4.1 with CRAN's packages as of 2021-10-22" in notes
+
+
+def test_post_build_and_start_are_reported_as_not_run(tmp_path: Path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "binder").mkdir()
+    for name in ("postBuild", "start", "requirements.txt"):
+        (tmp_path / "binder" / name).write_text("six\n" if name.endswith("txt") else "#!/bin/sh\n")
+    res = resolve(make_notebook(tmp_path / "nb.ipynb", "1"), default_python="3.11")
+    assert "build scripts are not run" in ignored(res)["postBuild"]
+    assert "start scripts are not run" in ignored(res)["start"]

@@ -55,6 +55,7 @@ def test_defaults_reach_the_server_extension():
         (('engine = "local"', 'engine = "podman-x"'), "unknown engine 'podman-x'"),
         (('kernels = ["python"]', 'kernels = ["cobol"]'), "unknown kernel 'cobol'"),
         (("pool_per_env = 2", "pool_per_env = 999"), "out of range"),
+        (("pool_max_envs = 1", 'pool_max_envs = 1\nservices = "later"'), "defaults.services"),
         (("pool_per_env = 2", 'pool_per_env = "2"'), "must be a int"),
         (('python = "3.11"', 'python = "python3"'), "is not a Python version"),
         (('jupyterlab = "4.2.5"', 'jupyterlab = "latest"'), "is not a version"),
@@ -131,3 +132,45 @@ def test_orbit_goes_into_the_server_environment_as_it_was_installed(tmp_path):
     )
     # this checkout is an editable install
     assert orbit_requirement().startswith("-e file://")
+
+
+def test_announcements_are_off_unless_the_profile_turns_them_on(tmp_path):
+    from dataclasses import replace
+
+    path = tmp_path / "profile.toml"
+    fresh = st.default_settings(python="3.12", jupyterlab="4.4.0")
+    assert fresh.defaults.announcements is False
+    st.write(path, fresh)
+    assert "announcements = false" in path.read_text()
+    on = replace(fresh, defaults=replace(fresh.defaults, announcements=True))
+    st.write(path, on)  # an edit of a boolean in place
+    assert "announcements = true" in path.read_text() and st.read(path) == on
+    path.write_text(path.read_text().replace("announcements = true", 'announcements = "yes"'))
+    with pytest.raises(InputError, match="must be a bool"):
+        st.read(path)
+
+
+def test_services_beside_kernels_stop_after_them_unless_the_profile_says_otherwise():
+    assert st.parse(GOOD, Path("profile.toml")).defaults.services == "stop"
+    kept = st.parse(GOOD + 'services = "keep"\n', Path("profile.toml"))
+    assert kept.defaults.services == "keep"
+    assert 'services = "keep"' in st.render(kept, GOOD + 'services = "keep"\n')
+    assert "services" not in st.render(st.parse(GOOD, Path("profile.toml")), GOOD)  # as it was
+
+
+def test_the_cooldown_is_a_profile_setting(tmp_path):
+    path = tmp_path / "profile.toml"
+    assert st.cooldown_days(path) == 7  # no file: the default
+    path.write_text(GOOD)
+    assert st.cooldown_days(path) == 7
+    assert "cooldown" not in path.read_text()
+    path.write_text(GOOD + "cooldown_days = 14\n")
+    assert st.cooldown_days(path) == 14
+    st.write(path, st.read(path))
+    assert "cooldown_days = 14" in path.read_text()
+    with pytest.raises(InputError, match=r"defaults\.cooldown_days: 1000 is out of range"):
+        st.parse(GOOD + "cooldown_days = 1000\n", path)
+    # A profile that never set it is written as it was.
+    plain = tmp_path / "plain.toml"
+    st.write(plain, st.default_settings())
+    assert "cooldown" not in plain.read_text()

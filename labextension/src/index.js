@@ -1,9 +1,12 @@
 // Jupyter Orbit in JupyterLab: a Launcher tile and a Help-menu entry that open Orbit's kernel
-// menu (served by Orbit's server extension at <base>/orbit/launcher) in a new window.
+// menu (served by Orbit's server extension at <base>/orbit/launcher) in a new window; and each
+// notebook's kernel followed while Orbit prepares it (builds.js).
 import { ILauncher } from "@jupyterlab/launcher";
 import { IMainMenu } from "@jupyterlab/mainmenu";
 import { PageConfig, URLExt } from "@jupyterlab/coreutils";
 import { LabIcon } from "@jupyterlab/ui-components";
+
+import { buildsPlugin } from "./builds";
 
 const COMMAND = "orbit:open-launcher";
 
@@ -42,4 +45,4 @@ const plugin = {
   },
 };
 
-export default plugin;
+export default [plugin, buildsPlugin];

@@ -7,9 +7,12 @@ machine as it does today. Where the date comes from, first match wins (docs/as-o
 2. a lock: no date at all, the lock decides every version;
 3. the notebook's stamp: ``metadata.orbit.as_of``, then ``[tool.uv] exclude-newer`` in its
    PEP 723 block;
-4. git: the day of the last commit touching the notebook or an environment file it uses, unless
+4. the date Orbit remembered for the notebook when the server first prepared its kernel
+   (``jupyter_orbit.notebook_dates``; in Orbit's state, not in the notebook), unless git has a
+   later one;
+5. git: the day of the last commit touching the notebook or an environment file it uses, unless
    one of them has uncommitted changes;
-5. now.
+6. now.
 
 Dates are canonical UTC timestamps (``2017-05-01T00:00:00Z``): that is what enters the spec's hash
 and what every ecosystem receives. A bare date means the start of that day in UTC. Detected dates
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,24 +36,30 @@ from jupyter_orbit.errors import AsOfError, BuildError, InputError, OrbitError
 
 if TYPE_CHECKING:
     from jupyter_orbit.model import EnvSpec, Resolution
+    from jupyter_orbit.notebook_dates import Remembered
 
-CLI, LOCK, METADATA, PEP723, GIT, NOW = (
+CLI, LOCK, METADATA, PEP723, REMEMBERED, GIT, NOW = (
     "command line",
     "lock",
     "metadata.orbit",
     "pep723",
+    "remembered",
     "git",
     "now",
 )
-SOURCES = (CLI, LOCK, METADATA, PEP723, GIT, NOW)
-# Detected dates, which hold only while nothing changes: the server writes them into the notebook.
-STAMP_SOURCES = (GIT, NOW)
+SOURCES = (CLI, LOCK, METADATA, PEP723, REMEMBERED, GIT, NOW)
+# Detected dates, which hold only while nothing changes: the server remembers them in Orbit's
+# state (jupyter_orbit.notebook_dates), never in the notebook.
+DETECTED = (GIT, NOW)
 
 DATE_HINT = "write a date such as 2017-05-01, a UTC time such as 2017-05-01T12:00:00Z, or 'now'"
 
 # The first release of each Python minor version: the newest Python as of a date is a sound
 # suggestion when packages of that time have no wheels for today's Python.
 _PYTHONS = (
+    ("2.7", date(2010, 7, 3)),
+    ("3.4", date(2014, 3, 16)),
+    ("3.5", date(2015, 9, 13)),
     ("3.6", date(2016, 12, 23)),
     ("3.7", date(2018, 6, 27)),
     ("3.8", date(2019, 10, 14)),
@@ -60,13 +69,37 @@ _PYTHONS = (
     ("3.12", date(2023, 10, 2)),
     ("3.13", date(2024, 10, 7)),
     ("3.14", date(2025, 10, 7)),
+    ("3.15", date(2026, 10, 1)),  # PEP 790's date
 )
+# ``ORBIT_NOW``: the clock, fixed (tests make "now" a date of their choosing with it).
+CLOCK_VARIABLE = "ORBIT_NOW"
 
 Recall = Callable[["Resolution"], "str | None"]
+# The date remembered for a notebook (a ``notebook_dates.Remembered``), asked by ``settle``.
+RecallNotebook = Callable[["Resolution"], "Remembered | None"]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def clock(environ: Mapping[str, str] | None = None) -> datetime:
+    """What "now" is for a run: ``ORBIT_NOW`` when set (an ISO date or time, UTC unless it says
+    otherwise), else the real time. Read once, where a command or the server makes its
+    choices, and passed down from there."""
+    import os
+
+    value = (os.environ if environ is None else environ).get(CLOCK_VARIABLE, "").strip()
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{CLOCK_VARIABLE} is not a date or time: {value!r}",
+            f"unset it, or write e.g. {CLOCK_VARIABLE}=2025-06-01T00:00:00Z",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def canonical(moment: datetime) -> str:
@@ -135,12 +168,17 @@ def parse(
 
 
 def settle(
-    res: Resolution, *, now: datetime | None = None, recall: Recall | None = None
+    res: Resolution,
+    *,
+    now: datetime | None = None,
+    recall: Recall | None = None,
+    remembered: RecallNotebook | None = None,
 ) -> Resolution:
     """Give ``res`` its date and the date's source, by the precedence above.
 
     ``res.spec.as_of`` arrives as written by its best-ranked source (``res.as_of_source``: the
-    command line, or one of the notebook's stamps), or None.
+    command line, or one of the notebook's stamps), or None. ``remembered`` gives the date Orbit
+    remembered for the notebook, if any.
     """
     now = now or utcnow()
     spec = res.spec
@@ -184,6 +222,15 @@ def settle(
         as_of = parse(spec.as_of, now=now, what=f"the date in {source}", path=where)
         return _with(res, spec, as_of, source, f"the date in {where or source}", notes, sources)
     as_of, source, detail = _detect(res, now, recall)
+    kept = remembered(res) if remembered and nb else None
+    # A later git date wins: work committed since is resolved as a fresh clone would be.
+    later_git = kept is not None and source == GIT and as_of >= kept.as_of
+    if kept is not None and not later_git and to_datetime(kept.as_of) <= now:
+        source, as_of = REMEMBERED, kept.as_of
+        detail = (
+            f"remembered for {name} since {kept.recorded[:10]}, "
+            f"first from {kept.source}: {kept.detail}"
+        )
     return _with(res, spec, as_of, source, detail, notes, sources)
 
 
@@ -278,24 +325,38 @@ def python_of(as_of: str) -> str | None:
     return found[-1] if found else None
 
 
-def explain(err: OrbitError, res: Resolution) -> OrbitError:
-    """A build failure with a dated spec, told with the date, where it came from, and the fix."""
-    from packaging.version import Version
+def python_released(minor: str) -> str | None:
+    """The day Python ``minor`` (``3.10``) was first released, canonical; None if unknown."""
+    day = dict(_PYTHONS).get(minor)
+    return canonical(datetime(day.year, day.month, day.day, tzinfo=UTC)) if day else None
 
-    from jupyter_orbit.pythons import default_python
 
-    if not isinstance(err, BuildError) or res.spec.as_of is None:
-        return err
+def pythons_released(as_of: str) -> list[str]:
+    """Every Python minor version released by ``as_of``, oldest first."""
+    day = to_datetime(as_of).date()
+    return [v for v, released in _PYTHONS if released <= day]
+
+
+def explain(
+    err: OrbitError, res: Resolution, *, cache: Path | None = None, python: str | None = None
+) -> OrbitError:
+    """A build failure with a dated spec, told with the date, where it came from, and the fix.
+
+    Only fixes that can work are offered: ``python``, a Python found to install the packages
+    of that date (``era.suggest``), else a Python of the notebook's time that is on this
+    machine or that uv can install (``cache``: where the look for Pythons is kept).
+    """
+    if not isinstance(err, BuildError) or res.spec.as_of is None or not err.dated:
+        return err  # e.g. a name the index does not have: no date would help
     why = f"{res.as_of_source}: {res.as_of_detail}"
     target = res.notebook.name if res.notebook else str(res.target)
     fixes = ["use today's versions with `--as-of now`"]
     if res.notebook:
         fixes.append(f"or write a later date into the notebook: `orbit stamp {target} DATE`")
-    older = python_of(res.spec.as_of)
-    asked = res.spec.python or ""
-    in_use = asked if re.fullmatch(r"\d+(\.\d+)*", asked) else default_python()
-    if older and Version(older) < Version(in_use):
-        fixes.append(f"or a Python of that time: `--python {older}`")
+    if python:
+        fixes.append(f"or a Python its packages of that time install on: `--python {python}`")
+    elif older := _older_python(res, cache):
+        fixes.append(older)
     hint = ", ".join(fixes)
     if isinstance(err, AsOfError):
         return AsOfError(
@@ -307,6 +368,31 @@ def explain(err: OrbitError, res: Resolution) -> OrbitError:
         path=err.path,
         line=err.line,
     )
+
+
+def _older_python(res: Resolution, cache: Path | None) -> str | None:
+    """``--python X.Y`` for the newest Python of the date's time that is older than the one in
+    use and can be had here; else how to get the Python of that time."""
+    from jupyter_orbit import pythons
+    from jupyter_orbit.uvcli import python_downloads
+
+    assert res.spec.as_of is not None
+    era = python_of(res.spec.as_of)
+    asked = res.spec.python or ""
+    in_use = asked if re.fullmatch(r"\d+(\.\d+)*", asked) else pythons.default_python()
+    if era is None or pythons.version_key(era) >= pythons.version_key(pythons.minor_of(in_use)):
+        return None
+    here = set(pythons.by_minor(pythons.discover(cache)))
+    older = [
+        v
+        for v in pythons_released(res.spec.as_of)
+        if pythons.version_key(v) >= pythons.OLDEST_USABLE
+        and pythons.version_key(v) < pythons.version_key(pythons.minor_of(in_use))
+        and (v in here or v in python_downloads())
+    ]
+    if older:
+        return f"or a Python of that time: `--python {older[-1]}`"
+    return f"or a Python of that time ({era}): uv cannot install it; {pythons.how_to_get(era)}"
 
 
 def debian_snapshot(as_of: str, suite: str = "bookworm") -> str:

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -24,11 +24,43 @@ def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
             mode = path.stat().st_mode & 0o7777
         except FileNotFoundError:
             mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # no room, no permission, read-only: say it of the file meant
+        raise OSError(e.errno, e.strerror, str(path)) from e
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
+        if e.filename in (None, tmp):  # name the file being written, not its temporary twin
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
+        raise
+
+
+@contextlib.contextmanager
+def writing(path: Path, *, text: bool = True, encoding: str = "utf-8") -> Iterator[IO[Any]]:
+    """A file to write ``path``'s new content into, streamed; it replaces ``path`` (temp file in
+    the same folder, fsync, rename, the old file's permissions kept) only when the block
+    completes. A block that raises, or a process killed meanwhile, leaves ``path`` as it was."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w" if text else "wb", encoding=encoding if text else None) as f:
+            os.fchmod(f.fileno(), mode)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).replace(path)

@@ -10,6 +10,11 @@ background networking off. ``--browser`` / ``ORBIT_BROWSER`` choose another: ``a
 default), ``system`` (the desktop's default browser), ``none``, one of the names below, or the
 path of a browser executable. Without an app-capable browser the system browser is used.
 ``ORBIT_BROWSER_FLAGS`` adds flags for app-mode windows (e.g. ``--force-device-scale-factor=2``).
+
+Opening is honest: ``try_open`` says why no window opened — no display (a Linux session
+without X11 or Wayland, where Python's fallback would be a text browser taking over the
+terminal), no browser, or a browser that exited at once — so the caller can print a link that
+logs in instead.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from jupyter_orbit.paths import ProfilePaths
 ENV_VAR = "ORBIT_BROWSER"
 FLAGS_VAR = "ORBIT_BROWSER_FLAGS"
 APP_ORDER = ("chrome", "chromium", "edge")
+SETTLE = 0.7  # seconds a browser is watched after its start: one that exits by then failed
 
 # Commands looked up on PATH, then absolute locations, per browser and platform.
 LINUX: dict[str, tuple[str, ...]] = {
@@ -149,23 +155,38 @@ def redirect_page(profile: ProfilePaths, url: str) -> Path:
     return page
 
 
-def open_url(
+def display_missing(
+    platform: str = sys.platform, environ: Mapping[str, str] = os.environ
+) -> str | None:
+    """Why no browser window can open in this session, if none can: on Linux and the BSDs,
+    a window needs X11 or Wayland (macOS and Windows always have their desktop)."""
+    if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and not (
+        environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")
+    ):
+        return "no display here (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    return None
+
+
+def try_open(
     profile: ProfilePaths,
     url: str,
     *,
     browser: str | None = None,
     environ: Mapping[str, str] = os.environ,
-) -> bool:
-    """Open ``url`` (which may carry a token); False if no browser could be started."""
+) -> str | None:
+    """Open ``url`` (which may carry a token) in a browser: None when one opened it, else why
+    not, in a few words."""
     choice = (browser or environ.get(ENV_VAR) or "app").strip()
     if choice == "none":
-        return False
+        return "no browser was asked for (--browser none)"
+    if choice in ("app", "system", *APP_ORDER) and (why := display_missing(environ=environ)):
+        return why
     page = redirect_page(profile, url).as_uri()
     if choice == "system":
-        return _system(page)
+        return None if _system(page) else "the system has no default browser"
     executable = _executable(choice, environ)
-    if executable is None:
-        return _system(page)  # no app-capable browser here: the desktop's default
+    if executable is None:  # no app-capable browser here: the desktop's default
+        return None if _system(page) else "no browser found (Chromium, Chrome or Edge)"
     if not _chromium_like(executable):
         return _spawn([executable, page], profile)
     profile.browser_dir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +198,17 @@ def open_url(
         as_root=sys.platform.startswith("linux") and os.geteuid() == 0,
     )
     return _spawn(argv, profile)
+
+
+def open_url(
+    profile: ProfilePaths,
+    url: str,
+    *,
+    browser: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> bool:
+    """Open ``url`` (which may carry a token); False if no browser could be started."""
+    return try_open(profile, url, browser=browser, environ=environ) is None
 
 
 def _executable(choice: str, environ: Mapping[str, str]) -> str | None:
@@ -211,12 +243,17 @@ def _system(page: str) -> bool:
         return False
 
 
-def _spawn(argv: list[str], profile: ProfilePaths) -> bool:
-    """Start the browser detached from this terminal; its chatter goes to the profile's log."""
+def _spawn(argv: list[str], profile: ProfilePaths) -> str | None:
+    """Start the browser detached from this terminal (its chatter goes to the profile's log);
+    None once it runs, else why it does not. A browser that hands the page to a window it
+    already has open exits at once, with success."""
     profile.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = profile.logs_dir / "browser.log"
+    name = Path(argv[0]).name
     try:
-        with (profile.logs_dir / "browser.log").open("ab") as log:
-            subprocess.Popen(
+        with log_path.open("ab") as log:
+            start = log.tell()
+            proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -224,6 +261,24 @@ def _spawn(argv: list[str], profile: ProfilePaths) -> bool:
                 start_new_session=True,
                 close_fds=True,
             )
+    except OSError as e:
+        return f"{name} could not be started ({e.strerror or e})"
+    try:
+        code = proc.wait(timeout=SETTLE)
+    except subprocess.TimeoutExpired:
+        return None  # still running: its window is open
+    if code == 0:
+        return None
+    said = _last_line(log_path, start)
+    return f"{name} exited at once (exit code {code})" + (f": {said}" if said else "")
+
+
+def _last_line(log_path: Path, start: int) -> str:
+    """The last thing a browser said in this start (its log may be long)."""
+    try:
+        with log_path.open("rb") as f:
+            f.seek(start)
+            lines = f.read(64 * 1024).decode(errors="replace").strip().splitlines()
     except OSError:
-        return False
-    return True
+        return ""
+    return lines[-1].strip()[:200] if lines else ""

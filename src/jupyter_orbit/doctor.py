@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,6 +87,27 @@ def check_uv() -> Check:
     return Check("uv", OK, f"{out.stdout.strip()} ({uv})")
 
 
+def check_pythons(paths: Paths) -> Check:
+    """Every Python on this machine (pyenv, asdf, conda, Homebrew, uv's, the system's …): the
+    ones an old notebook's environment can be built with."""
+    from jupyter_orbit import pythons
+
+    found = pythons.discover(paths.cache_dir)
+    usable = [i for i in found if i.usable]
+    shown = ", ".join(i.label() for i in usable)
+    old = [i.label() for i in found if not i.usable]
+    if old:
+        shown += f"; too old for uv: {', '.join(old)}"
+    if not usable:
+        return Check(
+            "pythons",
+            WARN,
+            "no Python Orbit can build environments with was found",
+            "install one with uv (`uv python install 3.12`), pyenv or your system's packages",
+        )
+    return Check("pythons", OK, shown)
+
+
 def find_browser() -> str | None:
     for name in _BROWSERS:
         if found := shutil.which(name):
@@ -131,6 +152,23 @@ def check_browser() -> Check:
     return Check(
         "browser", WARN, "no browser found; open the address `orbit up` prints yourself", fix
     )
+
+
+def check_display(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Check:
+    """Can a browser window open in this session at all?"""
+    from jupyter_orbit.browser import display_missing
+
+    if why := display_missing(platform, environ):
+        return Check(
+            "display",
+            WARN,
+            f"{why}: no browser window can open in this session; `orbit up` prints a login "
+            "link that works once instead",
+            "open that link in a browser on this machine, or from another one through an SSH "
+            "tunnel (`ssh -L PORT:127.0.0.1:PORT HOST`, PORT as `orbit status` shows it)",
+        )
+    shown = environ.get("WAYLAND_DISPLAY") or environ.get("DISPLAY") or "the desktop"
+    return Check("display", OK, f"{shown} (browser windows can open)")
 
 
 def check_containers() -> Check:
@@ -327,7 +365,7 @@ def _check_env(
 def _check_server_state(prof: ProfilePaths) -> list[Check]:
     import json
 
-    from jupyter_orbit.state import pid_alive
+    from jupyter_orbit.state import forget_state, read_state
 
     out = []
     state_file = prof.server_state
@@ -337,11 +375,11 @@ def _check_server_state(prof: ProfilePaths) -> list[Check]:
             pid = int(data["pid"])
         except (ValueError, KeyError, TypeError):
             pid = None
-        if pid is None or not pid_alive(pid):
+        state = read_state(prof)
+        if pid is None or state is None or not state.alive():  # gone, or its pid reused
 
             def forget() -> str:
-                for p in (prof.server_state, prof.token_file):
-                    p.unlink(missing_ok=True)
+                forget_state(prof, state)
                 return "removed the stale server state"
 
             out.append(
@@ -399,8 +437,63 @@ def _check_kernelspecs(store: ProfileStore, prof: ProfilePaths, settings: Settin
 
 
 def run(paths: Paths, profile: str) -> list[Check]:
-    checks = [check_python(), check_uv(), check_browser(), check_containers(), check_disk(paths)]
+    checks = [check_python(), check_uv(), check_pythons(paths), check_display(), check_browser()]
+    checks += [check_containers(), check_disk(paths)]
     checks += check_profile(paths, profile)
+    return checks
+
+
+def verify(paths: Paths) -> list[Check]:
+    """``orbit doctor --verify``: every built environment's package files against the hashes
+    their ``RECORD`` lists (see ``engines.integrity``): changed or missing files fail, files
+    still shared by hardlink (environments built before Orbit copied them, or with
+    ``UV_LINK_MODE=hardlink``) warn."""
+    import json
+
+    from jupyter_orbit.engines import integrity
+
+    checks = []
+    intact = files = 0
+    for kind in ("local", "server"):
+        root = paths.envs_dir(kind)
+        if not root.is_dir():
+            continue
+        for location in sorted(p for p in root.iterdir() if (p / "orbit-env.json").is_file()):
+            try:
+                env_id = json.loads((location / "orbit-env.json").read_text())["env_id"]
+            except (OSError, ValueError, KeyError, TypeError):
+                env_id = location.name
+            name = f"{kind} env {env_id[:12]}"
+            report = integrity.verify(location)
+            files += report.checked
+            rebuild = (
+                f"remove it (`rm -rf {location}`; restart kernels using it) and Orbit builds it "
+                "again, with files of its own, when a notebook needs it"
+            )
+            if not report.intact:
+                bad = [*report.changed, *(f"{m} (missing)" for m in report.missing)]
+                shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+                checks.append(
+                    Check(
+                        name,
+                        FAIL,
+                        f"{len(bad)} files differ from what was installed: {shown}",
+                        rebuild,
+                    )
+                )
+            elif report.shared:
+                checks.append(
+                    Check(
+                        name,
+                        WARN,
+                        f"{report.shared} package files are hardlinked with uv's cache or other "
+                        "environments: an edit in one changes them all",
+                        rebuild,
+                    )
+                )
+            else:
+                intact += 1
+    checks.insert(0, Check("environments", OK, f"{intact} intact ({files} package files checked)"))
     return checks
 
 

@@ -35,10 +35,11 @@ async def start_kernel(
     language: str,
     cwd: Path,
     session: str,
-    log: IO[bytes] | None = None,
+    log: IO[bytes] | int | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> AsyncKernelManager:
-    """Start a kernel; its own output (not cells') goes to ``log`` when given."""
+    """Start a kernel; its own output (not cells') goes to ``log`` (a file or a file
+    descriptor) when given."""
     km = new_kernel_manager(argv, language)
     env = {**os.environ, **(extra_env or {})}
     if session:
@@ -95,8 +96,24 @@ async def execute(
         on_cell_executed=on_executed,
         on_cell_error=on_error,
     )
-    if kc is not None:
-        client.kc = kc  # connected and subscribed already: skip the ready handshake
+    own_kc = kc is None
+    if kc is None:  # the ready handshake, here: a kernel that exits at start is told as such
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=120)
+        except RuntimeError as e:
+            kc.stop_channels()
+            code = await km.provisioner.poll() if km.provisioner is not None else None
+            evalue = str(e)  # it did not answer in time
+            if code is not None:
+                how = f"exit code {code}" if code >= 0 else f"signal {-code}"
+                evalue = f"the kernel exited as it started ({how})"
+            final = {"done": True, "ok": False, "ename": "KernelDied", "evalue": evalue}
+            final["notebook"] = nb
+            await emit(final)
+            return final
+    client.kc = kc  # connected and subscribed already: nbclient skips the ready handshake
     final: dict[str, Any] = {"done": True, "ok": True}
     try:
         await client.async_execute()
@@ -106,6 +123,9 @@ async def execute(
         final.update(ok=False, ename="Timeout", evalue=str(e).splitlines()[0], **_cell(failed))
     except DeadKernelError as e:
         final.update(ok=False, ename="DeadKernel", evalue=str(e), **_cell(failed))
+    finally:
+        if own_kc:
+            kc.stop_channels()
     final["notebook"] = nb
     await emit(final)
     return final

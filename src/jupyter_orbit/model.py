@@ -16,6 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit.hardware.needs import HardwareNeeds
+
 SPEC_VERSION = 1  # bump when the meaning of a field changes, so old ids are not reused
 
 
@@ -101,6 +103,12 @@ class EnvSpec:
     index_options: tuple[str, ...] = ()
     as_of: str | None = None  # UTC "2017-05-01T00:00:00Z", for every ecosystem; None: locked
     lock: Lock | None = None
+    # Fitted to the era (``jupyter_orbit.era``): the date the kernel's own packages are resolved
+    # as of, the names of those that move forward to it (the rest stay at ``as_of``), and
+    # whether every package must come as a wheel (nothing is built from source).
+    kernel_as_of: str | None = None
+    floating: tuple[str, ...] = ()
+    wheels_only: bool = False
 
     def packages(self, ecosystem: str) -> tuple[Requirement, ...]:
         return tuple(r for r in self.requirements if r.ecosystem == ecosystem)
@@ -137,7 +145,18 @@ class EnvSpec:
             "index": list(self.index_options),
             "as_of": self.as_of,
             "lock": self.lock.digest if self.lock else None,
+            **self._fitted(),
         }
+
+    def _fitted(self) -> dict[str, Any]:
+        """The era fit, when there is one (absent otherwise, so ids made before stay)."""
+        out: dict[str, Any] = {}
+        if self.kernel_as_of is not None:
+            out["kernel_as_of"] = self.kernel_as_of
+            out["floating"] = sorted(self.floating)
+        if self.wheels_only:
+            out["wheels_only"] = True
+        return out
 
     @cached_property
     def env_id(self) -> str:
@@ -153,6 +172,7 @@ class EnvSpec:
             "index_options": list(self.index_options),
             "as_of": self.as_of,
             "lock": {"format": self.lock.format, "sha256": self.lock.digest} if self.lock else None,
+            **self._fitted(),
         }
 
 
@@ -197,8 +217,11 @@ class Resolution:
     engine: str = "local"
     as_of_source: str | None = None  # where spec.as_of came from (jupyter_orbit.asof.SOURCES)
     as_of_detail: str = ""  # that source in words: which commit, which stamp, which flag
+    python_detail: str = ""  # why this Python (declared where, or chosen to fit the notebook)
     # Options and requirements that change where packages come from (always reported).
     source_changing: tuple[str, ...] = ()
+    # What the notebook declares it needs of the machine (metadata.orbit.hardware).
+    hardware: HardwareNeeds = field(default_factory=HardwareNeeds)
 
 
 @dataclass(frozen=True)

@@ -163,8 +163,18 @@ class Paths:
         return self.home / "envs" / engine
 
     @property
+    def notebook_dates_dir(self) -> Path:
+        """The as-of dates Orbit remembers per notebook (``jupyter_orbit.notebook_dates``)."""
+        return self.home / "notebook-dates"
+
+    @property
     def trust_file(self) -> Path:
         return self.home / "trust.json"
+
+    @property
+    def services_dir(self) -> Path:
+        """Per project: the state of its services beside the kernels, and their kernels' leases."""
+        return self.home / "services"
 
     @property
     def cache_dir(self) -> Path:

@@ -9,8 +9,9 @@ which runs these stages in order and stops after the one the caller needs (``unt
     choose the engine (command line > the notebook's sources > the profile's default) and let
     it adapt the spec; check ``--locked``.
 ``lookup``
-    refuse what the launch asks of the engine that it will not do (before anything is looked
-    up or built), and find the environment if it is built.
+    refuse package indexes the user's configuration does not have (``indexes``) and what the
+    launch asks of the engine that it will not do (before anything is looked up or built),
+    and find the environment if it is built.
 ``plan``
     the engine's plan: typed steps (what ``--dry-run`` prints), and the warnings to show.
 ``build``
@@ -31,16 +32,19 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from jupyter_orbit import asof
+from jupyter_orbit import asof, era, indexes, usage
 from jupyter_orbit.engines.base import Engine, Launch, engine_name, get_engine
 from jupyter_orbit.errors import OrbitError, TrustError
+from jupyter_orbit.hardware.fit import Fit, Hardware, fit
+from jupyter_orbit.indexes import IndexPolicy
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.progress import NullProgress, Progress
+from jupyter_orbit.progress import NullProgress, Progress, announce_plan
 
 Stage = Literal["resolve", "lookup", "plan", "build", "launch"]
 STAGES: tuple[Stage, ...] = ("resolve", "lookup", "plan", "build", "launch")
@@ -60,21 +64,34 @@ class Consent:
     trusted_folders: bool = True
     ask: Ask | None = None
 
-    def check(self, paths: Paths, res: Resolution) -> None:
-        """Raise ``TrustError`` unless installing what ``res`` declares is allowed."""
-        from jupyter_orbit.trust import TrustStore
+    def check(
+        self,
+        paths: Paths,
+        res: Resolution,
+        *,
+        wanted: list[str] | None = None,
+        doing: str = "installing",
+    ) -> None:
+        """Raise ``TrustError`` unless installing what ``res`` declares is allowed (or, with
+        ``wanted``, ``doing`` those: starting the services it declares)."""
+        from jupyter_orbit.trust import UNTRUSTED, TrustStore
 
-        wanted = declared(res)
+        wanted = declared(res) if wanted is None else wanted
         if not wanted or self.yes:
             return
-        if self.trusted_folders and TrustStore(paths.trust_file).is_trusted(res.project_root):
+        store = TrustStore(paths.trust_file)
+        here = res.notebook.parent if res.notebook else res.target
+        # the project and the notebook's own folder (no repository cloned into a trusted one)
+        why = store.why_not(res.project_root) or store.why_not(here)
+        if self.trusted_folders and why is None:
             return
         if self.ask is not None and self.ask(res, wanted):
             return
         where = res.notebook or res.target
         raise TrustError(
-            f"{where} is outside a trusted project; not installing what it declares "
-            f"({', '.join(wanted[:4])}{' …' if len(wanted) > 4 else ''})",
+            f"{where} is outside a trusted project; not {doing} what it declares "
+            f"({', '.join(wanted[:4])}{' …' if len(wanted) > 4 else ''})"
+            + (f" ({why})" if why not in (None, UNTRUSTED) and self.trusted_folders else ""),
             f"trust the project with `orbit trust {res.project_root}` (then restart the kernel), "
             "or run it once with `orbit run --yes`",
         )
@@ -97,6 +114,14 @@ class Choices:
     locked: bool = False  # --locked: a lock that fits the spec is required
     allow_host_access: bool = False  # container options that reach the host (explicit flag)
     consent: Consent = field(default_factory=Consent)
+    services: str | None = None  # the profile's defaults.services (None: the default profile's)
+    hardware: Hardware = field(default_factory=Hardware)  # the profile's [hardware]; the machine
+    # Where packages may come from (the profile's allowed indexes); None: the default profile's.
+    indexes: IndexPolicy | None = None
+    # The clock: what "now" is for undated notebooks and for the kernel's packages' cool-down
+    # (``ORBIT_NOW`` fixes it, read here at the edge), and the profile's cool-down in days.
+    now: datetime = field(default_factory=asof.clock)
+    cooldown_days: int = era.COOLDOWN_DAYS
 
 
 @dataclass
@@ -113,6 +138,8 @@ class Prepared:
     built: bool = False  # built by this call
     argv: list[str] = field(default_factory=list)
     kernel_env: dict[str, str] = field(default_factory=dict)
+    services: list[dict[str, Any]] = field(default_factory=list)  # started beside the kernel
+    hardware: Fit | None = None  # the notebook's hardware, held against this machine (lookup)
 
     @property
     def spec(self) -> EnvSpec:
@@ -139,6 +166,7 @@ def prepare(
     until: Stage = "launch",
 ) -> Prepared:
     """Run the stages for ``target`` up to ``until`` (see the module's doc)."""
+    from jupyter_orbit.notebook_dates import NotebookDates
     from jupyter_orbit.pythons import default_python
     from jupyter_orbit.resolve import resolve
 
@@ -151,8 +179,11 @@ def prepare(
         kernel=choices.kernel,
         default_python=default_python(),
         as_of=choices.as_of,
+        now=choices.now,
         recall=recall_now(paths),
+        remembered=NotebookDates(paths.notebook_dates_dir).recall,
     )
+    unfitted = res  # what "now" is remembered by (read before the fit, in ``resolve``)
     if choices.locked:
         from jupyter_orbit.ecosystems.lockfile import check_locked
 
@@ -163,19 +194,37 @@ def prepare(
     res = engine.adapt(res)
     if res.engine != engine.id:
         res = dataclasses.replace(res, engine=engine.id)
+    if engine.dates_kernel or engine.chooses_python:
+        res = era.fit(
+            res,
+            paths,
+            choose=engine.chooses_python,
+            now=choices.now,
+            cooldown_days=choices.cooldown_days,
+            progress=progress,
+        )
     recipe = get_recipe(res.spec.kernel)
     launch = Launch(res.notebook, choices.root or res.project_root, choices.allow_host_access)
     out = Prepared(res, engine, recipe, launch, warnings=_warnings(res))
     if last < STAGES.index("lookup"):
         return out
-    engine.check_launch(launch)  # refuse what the notebook may not ask for, before building
+    # The hardware the notebook declares, and the build of torch/jax it leads to (part of the
+    # environment's id); a machine without it is refused here, before anything is built.
+    resolved = res
+    out.hardware = fit(res, choices.hardware)
+    res = out.resolution = out.hardware.apply(res)
+    out.launch = launch = dataclasses.replace(launch, hardware=out.hardware)
+    out.hardware.check()
+    # refuse what the notebook may not ask for, before anything is looked up or built
+    indexes.check(resolved, choices.indexes, paths)
+    engine.check_launch(launch)
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):
         return out
     try:
         out.plan = engine.plan(res.spec)
     except OrbitError as err:
-        raise asof.explain(err, res) from None
+        raise _explain(err, res, engine, choices, paths) from None
     out.warnings = (*out.plan.warnings, *out.warnings)
     if last < STAGES.index("build"):
         return out
@@ -185,17 +234,35 @@ def prepare(
         progress.step("as-of", asof.describe(res))
         for warning in out.warnings:
             progress.warn(warning)
+        announce_plan(progress, out.plan.steps)  # so watchers can say "step n of m"
         try:
             out.environment = engine.realize(out.plan, progress)
         except OrbitError as err:
-            raise asof.explain(err, res) from None
+            raise _explain(err, res, engine, choices, paths) from None
         out.built = True
-        remember_now(paths, res)
+        remember_now(paths, unfitted, res.spec.as_of, out.environment)
     if last < STAGES.index("launch"):
         return out
     out.argv = engine.kernel_command(out.environment, recipe, launch)
-    out.kernel_env = engine.kernel_env(out.environment, recipe)
+    out.kernel_env = {**engine.kernel_env(out.environment, recipe), **out.hardware.kernel_env()}
+    with contextlib.suppress(OSError):  # only what `orbit envs` shows and `orbit gc` goes by
+        usage.record(paths, engine.id, out.environment.env_id, res.notebook)
+    from jupyter_orbit.beside import attach
+
+    attach(out, choices, paths, progress)  # the services its kernels run beside, if any
     return out
+
+
+def _explain(
+    err: OrbitError, res: Resolution, engine: Engine, choices: Choices, paths: Paths
+) -> OrbitError:
+    """A failure told with its date, and a Python that would work when one was declared."""
+    from jupyter_orbit.errors import BuildError
+
+    python = None
+    if isinstance(err, BuildError) and engine.chooses_python and res.spec.as_of:
+        python = era.suggest(res, paths, now=choices.now, cooldown_days=choices.cooldown_days)
+    return asof.explain(err, res, cache=paths.cache_dir, python=python)
 
 
 def _warnings(res: Resolution) -> tuple[str, ...]:
@@ -216,25 +283,33 @@ def _now_file(paths: Paths, engine: str, res: Resolution) -> Path:
 
 
 def recall_now(paths: Paths) -> asof.Recall:
+    """The date remembered for these requirements, while the environment built with it (by
+    the engine named beside it) still exists."""
+
     def recall(res: Resolution) -> str | None:
         try:
-            text = _now_file(paths, res.engine, res).read_text().strip()
-            engine = get_engine(res.engine, paths)
-        except (OSError, OrbitError):
+            date, engine_id, env_id = _now_file(paths, res.engine, res).read_text().split()
+            engine = get_engine(engine_id, paths)
+        except (OSError, OrbitError, ValueError):
             return None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", date):
             return None
-        return text if engine.lookup(dataclasses.replace(res.spec, as_of=text)) else None
+        return date if engine.lookup_id(env_id) else None
 
     return recall
 
 
-def remember_now(paths: Paths, res: Resolution) -> None:
+def remember_now(
+    paths: Paths, res: Resolution, as_of: str | None, env: Environment | None = None
+) -> None:
+    """Remember ``as_of`` for ``res`` (as read, before the engine adapted it and the era fit),
+    with the environment built for it."""
     from jupyter_orbit import atomic
 
-    if res.spec.as_of is None:
+    if as_of is None or env is None:
         return
     source, detail = res.as_of_source, res.as_of_detail.lower()
     if source == asof.NOW or (source == asof.CLI and "now" in detail):
         with contextlib.suppress(OSError):  # only an optimisation: the next "now" is today
-            atomic.write_text(_now_file(paths, res.engine, res), res.spec.as_of + "\n")
+            text = f"{as_of} {env.engine} {env.env_id}\n"
+            atomic.write_text(_now_file(paths, res.engine, res), text)

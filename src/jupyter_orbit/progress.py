@@ -7,10 +7,13 @@ prints; how that is shown (a rich display, a server log, nothing) is the caller'
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from jupyter_orbit.model import Step
 
 
 class Progress(Protocol):
@@ -19,6 +22,15 @@ class Progress(Protocol):
     def log(self, line: str) -> None: ...
 
     def warn(self, message: str) -> None: ...
+
+
+def announce_plan(progress: Progress, steps: Sequence[Step]) -> None:
+    """Tell ``progress`` the steps a build is about to run, in order, when it wants to know
+    (a reporter with a ``plan`` method): it can then say "step n of m". Reporters without one
+    see only the steps themselves."""
+    plan = getattr(progress, "plan", None)
+    if callable(plan):
+        plan([(s.action, s.detail) for s in steps])
 
 
 class NullProgress:
@@ -104,6 +116,11 @@ class FanOutProgress:
     def warn(self, message: str) -> None:
         for t in self.targets:
             t.warn(message)
+
+    def plan(self, steps: list[tuple[str, str]]) -> None:
+        for t in self.targets:
+            if callable(plan := getattr(t, "plan", None)):
+                plan(steps)
 
 
 class LogProgress:

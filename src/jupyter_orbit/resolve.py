@@ -17,13 +17,15 @@ This is the first stage of the one pipeline (``prepare``); nothing else calls it
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from jupyter_orbit import asof
-from jupyter_orbit.asof import Recall
+from jupyter_orbit.asof import Recall, RecallNotebook
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.hardware.needs import HardwareNeeds, parse_needs
 from jupyter_orbit.kernels.recipes import get_recipe, recipe_for
 from jupyter_orbit.manifests.base import Contribution, Manifest
 from jupyter_orbit.manifests.formats import formats
@@ -69,11 +71,13 @@ def resolve(
     as_of: str | None = None,
     now: datetime | None = None,
     recall: Recall | None = None,
+    remembered: RecallNotebook | None = None,
 ) -> Resolution:
     """Read ``target`` (a notebook or a folder) and everything it inherits into a ``Resolution``.
 
     ``as_of`` is the command line's date ("now" or a date); the resolution's date and its source
-    are settled by ``jupyter_orbit.asof`` (``now`` and ``recall`` are its inputs).
+    are settled by ``jupyter_orbit.asof`` (``now``, ``recall`` and ``remembered`` are its
+    inputs).
     """
     from jupyter_orbit.manifests import notebook as nbmod
     from jupyter_orbit.manifests.formats import project_manifests
@@ -92,9 +96,11 @@ def resolve(
         cli = Contribution("command line", None, Level.COMMAND_LINE, python=python, as_of=as_of)
         layers.items.append(cli)
     nb_kernel: list[str] = []
+    needs = HardwareNeeds()
     if notebook:
         nb = nbmod.load_notebook(notebook)
         nb_kernel = nbmod.notebook_kernels(nb)
+        needs = parse_needs(nb.get("metadata"), notebook=notebook)
         layers.items += [
             nbmod.read_metadata(nb, notebook, level=Level.NOTEBOOK),
             nbmod.read_pep723(nb, notebook, level=Level.PEP723),
@@ -107,7 +113,8 @@ def resolve(
     if marked is None and layers.project_dir is not None:
         project_root = layers.project_dir
     res = _combine(layers, target, notebook, project_root, kernel or None, nb_kernel)
-    return asof.settle(res, now=now, recall=recall)
+    res = dataclasses.replace(res, hardware=needs)
+    return asof.settle(res, now=now, recall=recall, remembered=remembered)
 
 
 def _read_project(
@@ -133,13 +140,16 @@ def _read_project(
             continue
         src = binders[0] if binders else folder
         found = []
+        readers = []
         for m in manifests:
             present = [src / n for n in m.filenames if (src / n).is_file()]
             if present:  # environment.yml before environment.yaml: the first spelling wins
                 # Paths a file refers to (-r, -e) must stay inside the project.
                 found.append(m.read(present[0], root=marked or folder, level=Level.PROJECT))
+                readers.append(m)
                 reason = f"{present[0].name} is read instead"
                 layers.ignored += [Ignored(p, reason) for p in present[1:]]
+        _python_rules(readers, found, binder=bool(binders))
         for n, reason in KNOWN_UNREAD.items():
             if (src / n).exists():
                 layers.ignored.append(Ignored(src / n, reason))
@@ -154,6 +164,17 @@ def _read_project(
             layers.ignored += [Ignored(p, reason) for p in here]
         # ``found`` is in the formats' precedence order already
         layers.items += found
+
+
+def _python_rules(readers: list[Manifest], found: list[Contribution], *, binder: bool) -> None:
+    """Drop the Python of a file that repo2docker would not take it from, beside the others
+    (runtime.txt beats requires-python; the conda and Pipfile builds read only their own)."""
+    kinds = {c.kind for c in found}
+    for m, c in zip(readers, found, strict=True):
+        if c.python and (why := m.python_ignored(kinds, binder=binder)):
+            name = c.path.name if c.path else c.kind
+            c.notes.append(f"{name}: its Python ({c.python}) is not used: {why}")
+            c.python = None
 
 
 def _combine(
@@ -229,6 +250,7 @@ def _combine(
         got, missed = used.get(id(c), []), lost.get(id(c), [])
         if got:
             sources.append(Source(c.kind, c.path, c.level, tuple(got)))
+        if got or not c.provides():  # what a file that sets nothing says is still told
             notes += c.notes
         if missed and c.path is not None:
             by = "; ".join(f"{name} from {_label(w)}" for name, w in missed)

@@ -18,10 +18,13 @@ from packaging.version import InvalidVersion, Version
 
 from jupyter_orbit import atomic
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.hardware.accelerator import HardwareSettings
 
 ALL_KERNELS = "all"
+SERVICES = ("stop", "keep", "off")  # what becomes of services beside kernels (jupyter_orbit.beside)
 MAX_EXTENSIONS = 64
 MAX_POOL = 16
+MAX_COOLDOWN = 365
 # Parts of the server environment itself: an extension list may not replace them.
 CORE_PACKAGES = frozenset({"jupyterlab", "jupyter-orbit", "jupyter-server", "jupyterlab-server"})
 _PYTHON = re.compile(r"^3\.\d{1,2}(\.\d{1,3})?$")
@@ -49,6 +52,11 @@ class Defaults:
     kernels: tuple[str, ...] | None = None  # None: every kernel Orbit has a recipe for
     pool_per_env: int = 1
     pool_max_envs: int = 3
+    announcements: bool = False  # JupyterLab's news feed and update checks (they go online)
+    services: str = "stop"  # services beside kernels, after the last: "stop", "keep"; or "off"
+    # Days a release must have been public before the kernel's own packages, moving forward
+    # from a notebook's date, may take it (``jupyter_orbit.era``).
+    cooldown_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,10 @@ class Settings:
     server: ServerSettings
     defaults: Defaults = field(default_factory=Defaults)
     description: str = ""
+    hardware: HardwareSettings = field(default_factory=HardwareSettings)  # [hardware]
+    # Package indexes, find-links folders and trusted hosts a project may name (its
+    # requirements.txt, metadata, PEP 723 block, Pipfile …): Orbit takes none that is not here.
+    allowed_indexes: tuple[str, ...] = ()
 
     def with_extensions(self, extensions: list[str] | tuple[str, ...]) -> Settings:
         ordered = tuple(sorted(extensions, key=lambda e: canonicalize_name(Requirement(e).name)))
@@ -75,8 +87,14 @@ class Settings:
                 "kernels": ALL_KERNELS if d.kernels is None else list(d.kernels),
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
+                "announcements": d.announcements,
+                # written once it differs from the default, so older files stay as they are
+                **({"services": d.services} if d.services != Defaults.services else {}),
+                # written only when changed, so profiles made before keep their text
+                **({"cooldown_days": d.cooldown_days} if d.cooldown_days != 7 else {}),
             },
-        }
+            "indexes": {"allowed": list(self.allowed_indexes)},
+        } | ({"hardware": hw} if (hw := self.hardware.to_dict()) else {})
 
 
 def default_settings(*, python: str | None = None, jupyterlab: str | None = None) -> Settings:
@@ -97,9 +115,18 @@ def default_settings(*, python: str | None = None, jupyterlab: str | None = None
 # -- reading ----------------------------------------------------------------------------------
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "": {"description": str, "server": dict, "defaults": dict},
+    "": {"description": str, "server": dict, "defaults": dict, "hardware": dict, "indexes": dict},
     "server": {"python": str, "jupyterlab": str, "extensions": list},
-    "defaults": {"engine": str, "kernels": (str, list), "pool_per_env": int, "pool_max_envs": int},
+    "defaults": {
+        "engine": str,
+        "kernels": (str, list),
+        "pool_per_env": int,
+        "pool_max_envs": int,
+        "announcements": bool,
+        "services": str,
+        "cooldown_days": int,
+    },
+    "indexes": {"allowed": list},
 }
 
 
@@ -133,7 +160,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
             if key not in schema:
                 raise bad(name, "unknown setting", f"valid here: {', '.join(sorted(schema))}")
             want = schema[key]
-            if isinstance(value, bool) or not isinstance(value, want):
+            if (isinstance(value, bool) and want is not bool) or not isinstance(value, want):
                 kinds = " or ".join(
                     t.__name__ for t in (want if isinstance(want, tuple) else (want,))
                 )
@@ -176,10 +203,40 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
+    announcements = defaults.get("announcements", False)
+    services = defaults.get("services", Defaults.services)
+    if services not in SERVICES:
+        raise bad(
+            "defaults.services",
+            f"{services!r} is not one of {', '.join(SERVICES)}",
+            '"stop": services stop after the last kernel using them; "keep": they stay up; '
+            '"off": Orbit never starts them',
+        )
+    cooldown = defaults.get("cooldown_days", Defaults.cooldown_days)
+    if not 0 <= cooldown <= MAX_COOLDOWN:
+        raise bad(
+            "defaults.cooldown_days", f"{cooldown} is out of range", f"use 0 to {MAX_COOLDOWN}"
+        )
+    pools["cooldown_days"] = cooldown
+    allowed = doc.get("indexes", {}).get("allowed", [])
+    if not all(isinstance(a, str) and a.strip() for a in allowed):
+        raise bad(
+            "indexes.allowed",
+            "must list index URLs, find-links folders or hosts",
+            'e.g. allowed = ["https://download.pytorch.org/whl/cpu"]',
+        )
     return Settings(
         ServerSettings(python, jupyterlab, extensions),
-        Defaults(engine=engine, kernels=kernel_list, **pools),
+        Defaults(
+            engine=engine,
+            kernels=kernel_list,
+            announcements=announcements,
+            services=services,
+            **pools,
+        ),
         description=doc.get("description", ""),
+        hardware=HardwareSettings.from_dict(doc.get("hardware", {}), path),
+        allowed_indexes=tuple(a.strip() for a in allowed),
     )
 
 
@@ -246,6 +303,11 @@ def check_engine(name: str, path: Path | str) -> str:
     return name
 
 
+def cooldown_days(path: Path) -> int:
+    """The profile's cool-down (``defaults.cooldown_days``), the default when it has no file."""
+    return read(path).defaults.cooldown_days if path.exists() else Defaults.cooldown_days
+
+
 def read(path: Path) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
@@ -280,7 +342,7 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
             if key not in table:
                 table[key] = tomlkit.table()
             _merge(table[key], value)
-        elif key not in table or table[key].unwrap() != value:
+        elif key not in table or _plain(table[key]) != value:
             if isinstance(value, list):
                 array = tomlkit.array()
                 array.extend(value)
@@ -289,6 +351,11 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
                 table[key] = array
             else:
                 table[key] = value
+
+
+def _plain(item: Any) -> Any:
+    """A tomlkit item as a Python value (tomlkit hands booleans out as ``bool`` already)."""
+    return item.unwrap() if hasattr(item, "unwrap") else item
 
 
 def write(path: Path, settings: Settings) -> None:

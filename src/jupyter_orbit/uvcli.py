@@ -7,13 +7,19 @@ working directory Orbit owns, so no ``pyproject.toml`` or ``uv.toml`` nearby is 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jupyter_orbit.errors import AsOfError, BuildError, InputError
+from jupyter_orbit.errors import AsOfError, BuildError, DiskError, InputError
+
+if TYPE_CHECKING:
+    from jupyter_orbit import uvfailure
 
 # Variables that would point uv at some other environment or project than the one we name.
 _SCRUB = ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", "UV_PROJECT", "PYTHONHOME")
@@ -41,16 +47,50 @@ def run_uv(
     on_line: Callable[[str], None] | None = None,
     env: dict[str, str] | None = None,
     stdin: str | None = None,
+    on_retry: Callable[[str], None] | None = None,
 ) -> str:
     """Run ``uv ARGS`` and return its stdout; stderr lines go to ``on_line`` as they come.
 
-    A failure raises ``BuildError`` carrying uv's own explanation.
+    A failure the package index may have caused — a network error, a timeout, a version it
+    listed and then lacked — is tried again after a pause, with fresh index data for the
+    packages it named (``uvfailure``); ``on_retry`` (else ``on_line``) hears of each retry.
+    Every failure raises a ``BuildError`` (a subclass saying what it is) carrying uv's own
+    explanation.
     """
-    cmd = [uv_bin(), *args, "--no-config"]
+    from jupyter_orbit import uvfailure
+
+    environ = uv_environ(env)
+    refresh: list[str] = []
+    tries = 0
+    while True:
+        tries += 1
+        code, out, err_lines = _run_once([*args, *refresh], cwd, environ, stdin, on_line)
+        if code == 0:
+            return out
+        found = _diagnose(args, err_lines, environ, cwd)
+        if isinstance(found, BuildError | DiskError):
+            raise found
+        total = found.retries(args) + 1
+        if tries >= total:
+            raise found.final(args, tries)
+        delay = uvfailure.BACKOFF[min(tries, len(uvfailure.BACKOFF)) - 1]
+        if say := on_retry or on_line:
+            say(found.notice(tries, total, delay))
+        time.sleep(delay)
+        refresh = [f"--refresh-package={name}" for name in found.refresh]
+
+
+def _run_once(
+    args: Sequence[str],
+    cwd: Path,
+    environ: dict[str, str],
+    stdin: str | None,
+    on_line: Callable[[str], None] | None,
+) -> tuple[int, str, list[str]]:
     proc = subprocess.Popen(
-        cmd,
+        [uv_bin(), *args, "--no-config"],
         cwd=cwd,
-        env=uv_environ(env),
+        env=environ,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -68,32 +108,61 @@ def run_uv(
         if on_line:
             on_line(line.rstrip("\n"))
     out = proc.stdout.read()
-    if proc.wait() != 0:
-        raise uv_failure(args[0:2], err_lines)
-    return out
+    return proc.wait(), out, err_lines
 
 
-def uv_failure(what: Sequence[str], lines: list[str]) -> BuildError:
+def uv_failure(
+    what: Sequence[str],
+    lines: list[str],
+    *,
+    args: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> BuildError | DiskError:
     """Turn uv's error output into one message and a fix."""
+    found = _diagnose(args or what, lines, environ or {}, cwd)
+    return found if isinstance(found, BuildError | DiskError) else found.final(args or what, 1)
+
+
+def _diagnose(
+    args: Sequence[str], lines: list[str], environ: Mapping[str, str], cwd: Path | None
+) -> BuildError | DiskError | uvfailure.Diagnosis:
+    """A full or forbidden disk, else the date's failure, else what ``uvfailure`` recognises,
+    else uv's own words."""
+    from jupyter_orbit import uvfailure
+
     text = "\n".join(lines).strip()
     body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith(("Using ", "Resolved"))]
+    if disk := _disk_failure(text):
+        return disk
+    if dated := _as_of_failure(text, body):
+        return dated
+    if found := uvfailure.diagnose(args, lines, environ, cwd):
+        return found
     summary = " ".join(body[-6:])[:600] if body else "uv failed"
     for prefix in ("error: ", "× "):
         summary = summary.replace(prefix, "")
     hint = "see uv's message above; fix the requirement and try again"
-    if dated := _as_of_failure(text, body):
-        return dated
-    if missing := re.search(r"Because (\S+) was not found in the package registry", text):
-        summary = f"no package named {missing.group(1)} on the package index"
-        hint = "check the package name on https://pypi.org and fix it where it is declared"
-    elif "not found in the package registry" in text or "was not found in the" in text:
-        hint = "check the package name on https://pypi.org and fix it where it is declared"
-    elif "No solution found" in text or "unsatisfiable" in text:
-        hint = "the versions asked for cannot be installed together; loosen one of the pins"
-    elif "Failed to fetch" in text or "Could not connect" in text or "dns error" in text:
-        hint = "no network: connect, or build the environment once while online"
-    prefix = "" if missing else f"uv {' '.join(what)} failed: "
-    return BuildError(prefix + summary, hint)
+    return BuildError(f"uv {' '.join(args[0:2])} failed: {summary}", hint)
+
+
+# uv (Rust) spells OS errors "<strerror> (os error N)"; the path it failed on is in backticks.
+_OS_ERROR = re.compile(r"\(os error (?P<errno>\d+)\)")
+_PATH = re.compile(r"`(?P<path>/[^`]+)`")
+
+
+def _disk_failure(text: str) -> DiskError | None:
+    """A full, read-only or forbidden disk under uv, said as such (with the path uv names)."""
+    from jupyter_orbit.errors import from_os_error
+
+    for m in _OS_ERROR.finditer(text):
+        number = int(m.group("errno"))
+        before = text[: m.start()]
+        paths = _PATH.findall(before)
+        said = from_os_error(OSError(number, os.strerror(number), paths[-1] if paths else None))
+        if said is not None:
+            return said
+    return None
 
 
 # uv's hint when --exclude-newer removed what was asked for (uv 0.8 and later).
@@ -144,26 +213,91 @@ def _as_of_failure(text: str, body: list[str]) -> AsOfError | None:
     return AsOfError(message, hint)
 
 
-def find_python(request: str, *, cwd: Path) -> Path:
-    """The interpreter uv would use for ``request`` (a version or specifier), never downloading."""
+def find_python(request: str, *, cwd: Path, cache: Path | None = None) -> Path:
+    """The interpreter for ``request`` (a version or specifier), never downloading.
+
+    Orbit's own look (``pythons.discover``: PATH, uv's, pyenv, asdf, conda, Homebrew, the system,
+    ``py``) comes first, since uv does not look in most of those places; then uv's own. ``cache``
+    is the data root's cache folder, where the answers are kept.
+    """
+    from jupyter_orbit import pythons
+
+    found = pythons.discover(cache)
+    if (best := pythons.find(request, found, prefer=pythons.default_python())) is not None:
+        return best.path
     try:
         out = run_uv(["python", "find", "--no-python-downloads", "--no-project", request], cwd=cwd)
     except BuildError:
-        available = installed_pythons(cwd=cwd)
-        raise InputError(
-            f"Python {request} is not available on this machine",
-            "available here: "
-            + (", ".join(available) if available else "none found")
-            + "; choose one with --python VERSION (or install it, e.g. `uv python install "
-            + request
-            + "`)",
-        ) from None
+        raise missing_python(request, found) from None
     return Path(out.strip().splitlines()[-1])
 
 
-def installed_pythons(*, cwd: Path) -> list[str]:
-    import json
+def missing_python(request: str, found: list, *, downloads: bool = True) -> InputError:
+    """Python ``request`` is not here: which ones are, and only ways out that can work."""
+    from jupyter_orbit import pythons
 
+    usable = [i for i in found if i.usable]
+    present = ", ".join(i.label() for i in usable) or "none Orbit can use"
+    message = f"Python {request} is not on this machine (found: {present})"
+    exact = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", request.strip())
+    if any(pythons.matches(i, request) for i in found if not i.usable):
+        message += f"; the Python {request} here is too old for uv, which needs 3.6 or newer"
+    elif exact and downloads and pythons.minor_of(request) in python_downloads():
+        return InputError(message, f"install it with `uv python install {request}`")
+    asked = pythons.minor_of(request) if exact else request
+    fixes = [
+        ("uv cannot install it; " if exact else "")
+        + pythons.how_to_get(asked if exact else "VERSION")
+    ]
+    if other := pythons.find(pythons.default_python(), usable) or (usable[0] if usable else None):
+        fixes.append(f"or try `--python {other.minor} --as-of now`")
+    return InputError(message, ", ".join(fixes))
+
+
+@functools.cache
+def python_downloads() -> frozenset[str]:
+    """The CPython minor versions uv can download (uv's own list; nothing is fetched)."""
+    import tempfile
+
+    args = ["python", "list", "--all-versions", "--only-downloads", "--output-format", "json"]
+    with tempfile.TemporaryDirectory(prefix="orbit-uv-") as tmp:
+        try:  # the list is long: read both pipes at once (run_uv reads stderr first)
+            r = subprocess.run(
+                [uv_bin(), *args, "--no-config"],
+                cwd=tmp,
+                env=uv_environ(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
+            rows = json.loads(r.stdout or "[]") if r.returncode == 0 else []
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return frozenset()
+    return frozenset(
+        ".".join(str(row["version"]).split(".")[:2])
+        for row in rows
+        if row.get("implementation") == "cpython" and row.get("variant", "default") == "default"
+    )
+
+
+def install_python(
+    request: str, *, cwd: Path, on_line: Callable[[str], None] | None = None
+) -> None:
+    """``uv python install REQUEST``: needs the network; failure is told with the way out."""
+    from jupyter_orbit import pythons
+
+    try:
+        run_uv(["python", "install", request], cwd=cwd, on_line=on_line)
+    except BuildError as err:
+        found = ", ".join(i.label() for i in pythons.discover() if i.usable) or "none"
+        raise BuildError(
+            f"uv could not download Python {request} ({err.message}); found here: {found}",
+            f"connect and try again, or {pythons.how_to_get(pythons.minor_of(request))}",
+        ) from None
+
+
+def installed_pythons(*, cwd: Path) -> list[str]:
     try:
         out = run_uv(
             [

@@ -76,13 +76,42 @@ def test_notebook_target_seeds_from_project_and_syncs_pep723(
     assert '#   "orbit-bz-beta==1.0",  # keep\n' in cell and '"orbit-bz-alpha"' in cell
     assert (project / "requirements.txt").read_bytes() == REQS.encode()  # project untouched
 
-    # a notebook with no declaration of its own starts from what the project declares
+
+def test_a_notebook_that_reads_project_files_gets_the_package_there(
+    orbit_idx: IndexedOrbit, project: Path
+):
     plain = project / "nb.ipynb"
+    before = plain.read_bytes()
     r = orbit_idx.run("add", "orbit-bz-tools", "--to", str(plain))
     assert r.returncode == 0, r.stderr
+    assert plain.read_bytes() == before  # the requirements.txt it reads still applies
+    assert (project / "requirements.txt").read_bytes() == (REQS + "orbit-bz-tools\r\n").encode()
+    assert "nb.ipynb reads its pypi packages from requirements.txt" in r.stderr
+    assert "--to-notebook" in r.stderr
+    env = json.loads(orbit_idx.run("env", str(plain), "--json").stdout)
+    assert not env["ignored"] and "orbit-bz-tools" in json.dumps(env["spec"])
+
+    # asked for: the notebook lists packages of its own, copied from the project, and says so
+    r = orbit_idx.run("add", "orbit-bz-alpha", "--to", str(plain), "--to-notebook")
+    assert r.returncode == 0, r.stderr
     pkgs = json.loads(plain.read_text())["metadata"]["orbit"]["packages"]["pypi"]
-    assert pkgs == ["orbit-bz-beta==1.0", "orbit-bz-tools"]
-    assert "copied from requirements.txt" in r.stderr
+    assert pkgs == ["orbit-bz-beta==1.0", "orbit-bz-tools", "orbit-bz-alpha"]
+    assert "copied from requirements.txt" in r.stderr and "no longer reads them" in r.stderr
+
+
+def test_a_project_file_orbit_cannot_write_is_named_and_nothing_changes(
+    orbit_idx: IndexedOrbit, tmp_path: Path
+):
+    root = tmp_path / "pipenv"
+    (root / ".git").mkdir(parents=True)
+    (root / "Pipfile").write_text('[packages]\norbit-bz-beta = "==1.0"\n')
+    nb = make_notebook(root / "nb.ipynb", "1")
+    before = snapshot(root)
+    r = orbit_idx.run("add", "orbit-bz-alpha", "--to", str(nb))
+    assert r.returncode == 2, r.stderr
+    assert "nb.ipynb reads its pypi packages from Pipfile" in r.stderr
+    assert "--to-notebook" in r.stderr
+    assert snapshot(root) == before
 
 
 @pytest.mark.parametrize(

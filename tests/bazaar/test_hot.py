@@ -64,10 +64,11 @@ def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
                 (orbit_idx.home / "envs" / "local" / info["env_id"] / "orbit-env.json").read_text()
             )
             assert record["grown_from"] == old_env
-            # packages are shared with the old environment, not copied
+            # the grown environment's files are its own: neither can change the other
             beta_old = next(old_dir.rglob("site-packages/orbit_bz_beta/__init__.py"))
             beta_new = next(Path(env["location"]).rglob("site-packages/orbit_bz_beta/__init__.py"))
-            assert beta_old.stat().st_ino == beta_new.stat().st_ino
+            assert beta_old.read_bytes() == beta_new.read_bytes()
+            assert beta_old.stat().st_ino != beta_new.stat().st_ino
 
         # a restart starts in the grown environment
         r = server.post(f"/api/kernels/{kid}/restart")

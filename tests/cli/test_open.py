@@ -11,6 +11,15 @@ from tests.conftest import Orbit, make_notebook
 pytestmark = pytest.mark.integration
 
 
+def opened_page(stdout: str) -> tuple[str, str]:
+    """The server and page of the one-time login link `orbit open --no-browser` prints."""
+    from urllib.parse import parse_qs, urlsplit
+
+    [link] = [ln.strip() for ln in stdout.splitlines() if "/orbit/login?" in ln]
+    parts = urlsplit(link)
+    return f"{parts.scheme}://{parts.netloc}/", parse_qs(parts.query)["next"][0]
+
+
 def servers(orbit: Orbit, profile: str = "default") -> list:
     runtime = orbit.home / "profiles" / profile / "jupyter" / "runtime"
     return sorted(runtime.glob("jpserver-*.json"))
@@ -22,7 +31,8 @@ def test_opens_in_the_running_server(orbit: Orbit, tmp_path):
     info = orbit.up(project)
     r = orbit.run("open", str(nb), "--no-browser")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == info["url"] + "lab/tree/sub%20dir/nb.ipynb"
+    assert opened_page(r.stdout) == (info["url"], "lab/tree/sub%20dir/nb.ipynb")
+    assert info["token"] not in r.stdout
     assert len(servers(orbit)) == 1
     assert json.loads(orbit.run("status", "--json").stdout)["pid"] == info["pid"]
 
@@ -50,9 +60,9 @@ def test_starts_one_server_for_notebooks_opened_together(orbit: Orbit):
     ]
     out = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), out
-    urls = [o.strip() for o, _ in out]
-    assert urls[0].endswith("lab/tree/a/one.ipynb") and urls[1].endswith("lab/tree/b/two.ipynb")
-    assert urls[0].split("lab/")[0] == urls[1].split("lab/")[0]  # one server
+    (one, page_a), (two, page_b) = (opened_page(o) for o, _ in out)
+    assert page_a == "lab/tree/a/one.ipynb" and page_b == "lab/tree/b/two.ipynb"
+    assert one == two  # one server
     assert len(servers(orbit)) == 1
     status = json.loads(orbit.run("status", "--json").stdout)
     assert status["root_dir"] == str(orbit.user_home)  # later notebooks in home reuse it

@@ -26,6 +26,7 @@ def test_run_binder_style_example(shared_orbit: Orbit, tmp_path: Path):
     assert r.returncode == 0, r.stderr
     assert "Nairobi    23.80" in r.stdout  # read ../data relative to the notebook: cwd is right
     assert "resolve" in r.stderr and "pandas" in r.stderr  # progress said what it did
+    assert f"wrote {out}" in r.stderr  # an explicit write says what it wrote
     executed = nbformat.read(out, as_version=4)
     nbformat.validate(executed)
     assert executed.cells[1].outputs and executed.cells[1].execution_count == 1
@@ -64,6 +65,7 @@ def test_output_written_even_when_a_cell_fails(shared_orbit: Orbit, tmp_path: Pa
     out = tmp_path / "out.ipynb"
     r = shared_orbit.run("run", str(nb), "--yes", "--output", str(out))
     assert r.returncode == 1
+    assert f"wrote {out}" in r.stderr
     executed = nbformat.read(out, as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "42\n"
     assert executed.cells[1].outputs[0]["ename"] == "ValueError"
@@ -145,7 +147,8 @@ def test_env_human_output(orbit: Orbit, tmp_path: Path):
 
 
 def test_dry_run_prints_the_steps_and_creates_nothing(tmp_path: Path):
-    """On a fresh home: the plan as the engine will run it, and nothing under the data root."""
+    """On a fresh home: the plan as the engine will run it, and nothing under the data root
+    but the cache (the Pythons found on the machine, uv's answers about the date)."""
     import os
     import subprocess
     import sys
@@ -170,4 +173,35 @@ def test_dry_run_prints_the_steps_and_creates_nothing(tmp_path: Path):
     assert "resolve" in steps and "install" in steps and steps[-2:] == ["bytecode", "commit"]
     assert steps.index("check-apt") < steps.index("resolve")  # system packages first
     assert "pypi:six" in r.stdout and "apt:dpkg" in r.stdout
-    assert not home.exists()
+    assert [p.name for p in home.iterdir()] == ["cache"]  # no environment, profile or state
+
+
+def test_a_gpu_notebook_on_this_machine_without_one_is_refused(tmp_path: Path):
+    """``metadata.orbit.hardware.gpu`` on a machine without a GPU: a clear "no GPU here" with
+    the fix, before anything is built (the real detection of this machine)."""
+    import os
+    import subprocess
+    import sys
+
+    from jupyter_orbit.hardware.detect import detect
+
+    if detect(kinds=("gpu",)).gpus():
+        pytest.skip("this machine has a GPU")
+    nb = make_notebook(
+        tmp_path / "proj" / "train.ipynb",
+        "import torch",
+        metadata={"orbit": {"hardware": {"gpu": "nvidia"}}},
+    )
+    home = tmp_path / "orbit-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORBIT_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--yes"],
+        env={**env, "ORBIT_HOME": str(home), "HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0
+    assert "no NVIDIA GPU here: metadata.orbit.hardware.gpu asks for 1 NVIDIA GPU" in r.stderr
+    assert "an NVIDIA GPU with its driver" in r.stderr and "Traceback" not in r.stderr
+    assert not (home / "envs").exists()

@@ -142,3 +142,21 @@ def test_orbit_stamp_refuses_bad_input_and_writes_nothing(orbit, tmp_path: Path,
     if not args:
         assert "1 of 2 notebooks cannot be stamped; nothing was written" in r.stderr
     assert snapshot(root) == before
+
+
+def test_orbit_stamp_writes_the_remembered_date_and_clear_forgets_it(bare_orbit, tmp_path: Path):
+    from jupyter_orbit.notebook_dates import NotebookDates
+    from jupyter_orbit.paths import Paths
+
+    nb = make_notebook(tmp_path / "nb.ipynb", "1")
+    dates = NotebookDates(Paths(bare_orbit.home).notebook_dates_dir)
+    dates.put(nb, STAMP, "now", "no stamp, lock or git history; today (UTC)")
+    env = json.loads(bare_orbit.run("env", str(nb), "--json").stdout)
+    assert (env["as_of"], env["as_of_source"]) == (STAMP, "remembered")
+    r = bare_orbit.run("stamp", str(nb))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{nb}  stamped 2017-05-01 (remembered: remembered for nb.ipynb")
+    r = bare_orbit.run("stamp", str(nb), "--clear")
+    assert r.stdout == f"{nb}  cleared; forgot the date Orbit remembered for it\n"
+    assert dates.get(nb) is None
+    assert bare_orbit.run("stamp", str(nb), "--clear").stdout == f"{nb}  no stamp to clear\n"

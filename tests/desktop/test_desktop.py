@@ -24,7 +24,7 @@ def by_type(actions, kind):
 
 def test_launcher_for_default_and_named_profile():
     default = desktop.launcher(python=PY)
-    assert default.args == ("-m", "jupyter_orbit", "open") and default.claims_notebooks
+    assert default.args == ("-P", "-m", "jupyter_orbit", "open") and default.claims_notebooks
     named = desktop.launcher("teaching", python=PY)
     assert named.args[-2:] == ("--profile", "teaching") and not named.claims_notebooks
     assert named.ident == "jupyter-orbit-teaching" and "teaching" in named.name
@@ -51,7 +51,7 @@ def test_exec_quoting_follows_the_desktop_entry_spec():
     assert linux.exec_quote('a"b') == '"a\\\\"b"'  # \" escaped again as a string value
     assert linux.exec_quote("50%") == "50%%"
     entry = linux.desktop_entry(desktop.launcher(python=PY))
-    assert 'Exec="/opt/orbit tools/bin/python3" -m jupyter_orbit open %f\n' in entry
+    assert 'Exec="/opt/orbit tools/bin/python3" -P -m jupyter_orbit open %f\n' in entry
     assert "MimeType=application/x-ipynb+json;\n" in entry
 
 
@@ -90,12 +90,12 @@ def test_windows_plan():
     lnk = r"C:\Users\ada\AppData\Roaming\Microsoft\Windows\Start Menu\Programs\Jupyter Orbit.lnk"
     assert f"CreateShortcut('{lnk}')" in script
     assert r"$s.TargetPath = 'C:\Program Files\Orbit\pythonw.exe'" in script  # no console window
-    assert "$s.Arguments = '-m jupyter_orbit open'" in script
+    assert "$s.Arguments = '-P -m jupyter_orbit open'" in script
     reg = {(r.key, r.name): r.value for r in by_type(actions, desktop.RegistryValue)}
     assert reg[(r"Software\Classes\.ipynb", "")] == "JupyterOrbit.Notebook"
     assert reg[(r"Software\Classes\.ipynb\OpenWithProgids", "JupyterOrbit.Notebook")] == ""
     assert reg[(r"Software\Classes\JupyterOrbit.Notebook\shell\open\command", "")] == (
-        '"C:\\Program Files\\Orbit\\pythonw.exe" -m jupyter_orbit open "%1"'
+        '"C:\\Program Files\\Orbit\\pythonw.exe" -P -m jupyter_orbit open "%1"'
     )
     assert reg[(r"Software\Classes\JupyterOrbit.Notebook\DefaultIcon", "")].endswith("orbit.ico,0")
     # a profile's own launcher: a shortcut, no claim on .ipynb
@@ -175,7 +175,7 @@ def test_linux_install_and_uninstall_under_a_temporary_xdg_home(orbit):
     assert "text/html=firefox.desktop" in mimeapps
     assert "application/x-ipynb+json=jupyter-orbit.desktop;" in mimeapps
     text = entry.read_text()
-    assert "Exec=" in text and "-m jupyter_orbit open %f" in text
+    assert "Exec=" in text and "-P -m jupyter_orbit open %f" in text
 
     if validate := shutil.which("desktop-file-validate"):
         v = subprocess.run([validate, str(entry)], capture_output=True, text=True)
@@ -193,9 +193,9 @@ def test_linux_install_and_uninstall_under_a_temporary_xdg_home(orbit):
 
     # the Exec line runs Orbit: the command it names works
     exec_line = next(ln for ln in text.splitlines() if ln.startswith("Exec="))
-    python = exec_line.removeprefix("Exec=").split(" -m ")[0].strip('"')
+    python = exec_line.removeprefix("Exec=").split(" -P -m ")[0].strip('"')
     help_ = subprocess.run(
-        [python, "-m", "jupyter_orbit", "open", "--help"], capture_output=True, text=True
+        [python, "-P", "-m", "jupyter_orbit", "open", "--help"], capture_output=True, text=True
     )
     assert help_.returncode == 0 and "running server" in help_.stdout
 

@@ -40,7 +40,7 @@ def prefix_at(folder: Path, paths: Paths, progress: NullProgress | None = None) 
 def test_unknown_ecosystem_lists_the_known_ones(tmp_path: Path):
     with pytest.raises(InputError, match="unknown ecosystem 'cargo'") as e:
         get_ecosystem("cargo", Paths(tmp_path))
-    assert e.value.hint == "use one of: apt, conda, npm, pypi"
+    assert e.value.hint == "use one of: apt, compose, conda, npm, pypi"
     assert list(kernel_ecosystems("python3")) == ["pypi", "conda", "apt"]
     assert kernel_ecosystems("ir") == {"conda": "r-", "apt": "r-cran-"}
 

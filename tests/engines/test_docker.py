@@ -370,3 +370,78 @@ def test_docker_engine_needs_an_engine(tmp_path: Path):
     )
     assert r.returncode == 1
     assert "no container engine answers" in r.stderr and "DOCKER_HOST" in r.stderr
+
+
+# -- GPUs and devices a notebook declares (metadata.orbit.hardware) -------------------------------
+
+
+def _gpu_look(name: str) -> Any:
+    """Detection of a fixture machine (tests/hardware/fixtures/<name>) instead of this one."""
+    from tests.hardware.test_detect import fixture
+
+    return lambda kinds: fixture(name, kinds=kinds)
+
+
+def test_a_gpu_notebook_gets_its_device_requests_in_the_kernel_container(
+    tmp_path: Path, docker_client: Any, docker_base: str
+):
+    """Through the engine's own path: the pipeline fits the notebook to a machine with two
+    NVIDIA GPUs and the container toolkit (fixture), the docker engine puts the devices on the
+    kernel's command, the container starter turns them into its create arguments, and this
+    engine records them on a real (never started) container."""
+    from jupyter_orbit.engines.container_kernel import _parse, container_spec
+    from jupyter_orbit.hardware.fit import Hardware
+    from jupyter_orbit.model import Environment
+    from jupyter_orbit.prepare import Choices, prepare
+    from tests.support.golden import golden_in
+
+    nb = make_notebook(
+        tmp_path / "train.ipynb",
+        "print(1)",
+        metadata={"orbit": {"hardware": {"gpu": {"vendor": "nvidia", "count": 2}}}},
+    )
+    paths = Paths(tmp_path / "orbit-home")
+    choices = Choices(
+        engine="docker", as_of="2025-06-01", hardware=Hardware(look=_gpu_look("nvidia"))
+    )
+    prepared = prepare(nb, choices, paths, until="lookup")
+    assert [g.path for g in prepared.hardware.match.gpus] == ["/dev/nvidia0", "/dev/nvidia1"]
+    engine = prepared.engine
+    env = Environment("docker", prepared.env_id, tmp_path, Path("/opt/orbit/env/bin/python"))
+    argv = engine.kernel_command(env, prepared.recipe, prepared.launch)
+    devices = json.loads(argv[argv.index("--devices") + 1])
+    args = _parse(argv[3:])
+    assert args.image == image_tag(prepared.env_id)
+    conn = dict.fromkeys(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), 1)
+    kw = container_spec(args, conn)
+    assert kw["privileged"] is False and "no-new-privileges" in kw["security_opt"]
+    container = docker_client.containers.create(**dict(kw, image=docker_base, auto_remove=False))
+    try:
+        host = container.attrs["HostConfig"]
+    finally:
+        container.remove(force=True)
+    golden_in(Path(__file__).parent / "golden")(
+        "gpu-kernel-container.json",
+        json.dumps(
+            {"--devices": devices, "DeviceRequests": host["DeviceRequests"]},
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n",
+    )
+    assert host["Privileged"] is False and not host.get("Devices")
+
+
+def test_a_gpu_notebook_without_a_gpu_is_refused_before_anything_is_built(tmp_path: Path):
+    from jupyter_orbit.errors import BuildError
+    from jupyter_orbit.hardware.fit import Hardware
+    from jupyter_orbit.prepare import Choices, prepare
+
+    nb = make_notebook(tmp_path / "nb.ipynb", "1", metadata={"orbit": {"hardware": {"gpu": True}}})
+    paths = Paths(tmp_path / "orbit-home")
+    choices = Choices(engine="docker", hardware=Hardware(look=_gpu_look("none")))
+    with pytest.raises(BuildError) as e:
+        prepare(nb, choices, paths, until="launch")
+    assert e.value.message.startswith("no GPU here: metadata.orbit.hardware.gpu asks for 1 GPU")
+    assert "remove metadata.orbit.hardware.gpu to run on the CPU" in e.value.hint
+    assert e.value.path == nb

@@ -135,3 +135,23 @@ def test_hub_server_and_user_images(tmp_path: Path):
 def test_renders_use_only_the_classic_builder(name: str):
     text = (GOLDEN / name).read_text()
     assert "--mount=" not in text and "# syntax=" not in text and "<<" not in text
+
+
+def test_service_stand_ins_from_debian_packages():
+    from jupyter_orbit.ecosystems.compose_catalog import find
+
+    pg = find("postgres").stand_in("postgres:15")
+    ctx = df.render_service(LOCAL_ROOTFS, pg)
+    golden("service-postgres.Dockerfile", ctx.dockerfile)
+    script = dict(ctx.files)["orbit-service-entrypoint"]
+    assert script.startswith(b"#!/bin/sh\n") and b"initdb" in script
+    assert df.service_tag(pg, ctx).startswith("orbit-service-postgres:15-")
+    redis = find("redis").stand_in("redis:7.0.15")
+    golden("service-redis.Dockerfile", df.render_service(REGISTRY_ROOTFS, redis).dockerfile)
+    memcached = df.render_service(LOCAL_ROOTFS, find("memcached").stand_in("memcached:1.6"))
+    assert "COPY orbit-service-entrypoint" not in memcached.dockerfile  # runs as it comes
+    assert "USER memcache" in memcached.dockerfile
+    redis7 = df.render_service(REGISTRY_ROOTFS, find("redis").stand_in("redis:7"))
+    assert redis7.digest() == df.render_service(REGISTRY_ROOTFS, redis).digest()  # one for both
+    other = df.render_service(REGISTRY_ROOTFS, pg)
+    assert df.service_tag(pg, other) != df.service_tag(pg, ctx)  # another base, another image

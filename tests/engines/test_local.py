@@ -69,7 +69,9 @@ def test_concurrent_requests_build_once(orbit: Orbit, tmp_path: Path):
     assert len(list((orbit.home / "envs" / "local").glob("*/orbit-env.json"))) == 1
 
 
-def test_environments_share_files_through_the_uv_cache(orbit: Orbit, tmp_path: Path):
+def test_environments_hold_package_files_of_their_own(orbit: Orbit, tmp_path: Path):
+    """Copied (or cloned) from uv's cache, not hardlinked: an edit in one environment cannot
+    reach another (tests/security/test_shared_files.py)."""
     a = make_notebook(
         tmp_path / "a" / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": ["six"]}}}
     )
@@ -84,8 +86,8 @@ def test_environments_share_files_through_the_uv_cache(orbit: Orbit, tmp_path: P
     assert ea != eb
     six_a = next(ea.rglob("site-packages/six.py"))
     six_b = next(eb.rglob("site-packages/six.py"))
-    if Path(UV_CACHE).stat().st_dev == ea.stat().st_dev:
-        assert six_a.stat().st_ino == six_b.stat().st_ino  # one file on disk, linked twice
+    assert six_a.read_bytes() == six_b.read_bytes()
+    assert six_a.stat().st_ino != six_b.stat().st_ino and six_a.stat().st_nlink == 1
 
 
 def test_installs_exactly_what_a_juv_lock_pins(orbit: Orbit, tmp_path: Path):
@@ -131,12 +133,76 @@ def test_unavailable_python_names_the_available_ones(orbit: Orbit, tmp_path: Pat
     nb = make_notebook(tmp_path / "p" / "nb.ipynb", "1")
     r = orbit.run("run", str(nb), "--python", "3.99", "--yes")
     assert r.returncode == 2
-    assert "Python 3.99 is not available" in r.stderr
-    assert (
-        "available here: " in r.stderr
-        and f"{sys.version_info[0]}.{sys.version_info[1]}" in r.stderr
-    )
-    assert "--python" in r.stderr
+    err = " ".join(r.stderr.split())
+    assert "Python 3.99 is not on this machine (found: " in err
+    assert f"{sys.version_info[0]}.{sys.version_info[1]}." in err
+    assert "uv cannot install it" in err and "uv python install" not in err
+    assert f"--python {sys.version_info[0]}.{sys.version_info[1]} --as-of now" in err
     assert not (orbit.home / "envs" / "local").exists() or not list(
         (orbit.home / "envs" / "local").iterdir()
     )
+
+
+# `!python`, `!pip`, `%pip` and subprocesses, as a notebook's cells run them
+ENV_CELLS = (
+    "import os, shutil, subprocess, sys\n"
+    "print('venv:', os.environ.get('VIRTUAL_ENV'))\n"
+    "print('which:', shutil.which('python'))\n"
+    "sub = subprocess.run(['python', '-c', 'import sys; print(sys.prefix)'],\n"
+    "                     capture_output=True, text=True)\n"
+    "print('sub:', sub.stdout.strip())",
+    "!python -c 'import sys; print(\"bang:\", sys.prefix)'",
+    "!pip --version",
+    "%pip --version",
+)
+
+
+def check_env_output(out: str, location: str) -> None:
+    out = out.replace("\r\n", "\n")  # `!` commands run in a terminal
+    assert f"venv: {location}\n" in out
+    assert f"which: {location}/bin/python\n" in out
+    assert f"sub: {location}\n" in out
+    assert f"bang: {location}\n" in out
+    pip_lines = [ln for ln in out.splitlines() if ln.startswith("pip ")]
+    assert len(pip_lines) == 2, out  # `!pip` and `%pip`: the environment's own pip
+    assert all(f" from {location}/lib/" in ln for ln in pip_lines), pip_lines
+
+
+def test_the_kernel_s_programs_are_the_environment_s_in_run_and_in_the_server(
+    orbit: Orbit, tmp_path: Path
+):
+    from tests.server.test_server import run_code
+
+    project = tmp_path / "proj"
+    nb = make_notebook(project / "nb.ipynb", *ENV_CELLS)
+    r = orbit.run("run", str(nb), "--yes")
+    assert r.returncode == 0, r.stderr
+    location = env_info(orbit, nb)["location"]
+    check_env_output(r.stdout, location)
+
+    server = orbit.server(project)
+    _, reply = run_code(server, "nb.ipynb", "\n".join(ENV_CELLS))
+    assert reply.status == "ok", reply.stderr
+    check_env_output(reply.stdout, location)
+
+
+def test_a_python_uv_can_download_is_installed_first(orbit: Orbit, tmp_path: Path):
+    """Not on this machine but offered by uv: the plan installs it first, saying so; where
+    downloads fail (no network), the error says what is here and the ways out."""
+    from jupyter_orbit import pythons
+    from jupyter_orbit.uvcli import python_downloads
+
+    here = pythons.by_minor(pythons.discover())
+    wanted = next((m for m in sorted(python_downloads()) if m not in here), None)
+    if wanted is None:
+        pytest.skip("every Python uv can download is on this machine already")
+    nb = make_notebook(tmp_path / "p" / "nb.ipynb", "1")
+    plan = orbit.run("run", str(nb), "--python", wanted, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert f"python     Python {wanted} is not on this machine: uv installs it" in plan.stdout
+    r = orbit.run("run", str(nb), "--python", wanted, "--yes", timeout=600)
+    if r.returncode == 0:  # this machine can download it
+        return
+    err = " ".join(r.stderr.split())
+    assert f"uv could not download Python {wanted}" in err and "found here: " in err
+    assert "connect and try again" in err

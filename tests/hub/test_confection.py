@@ -156,3 +156,30 @@ def test_env_file_mode_is_kept_private(tmp_path: Path):
     path = tmp_path / "hub.env"
     atomic.write_text(path, confection.render_env(confection.new_secrets()), mode=0o600)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_jupyterhub_config_passes_the_projects_gpus(monkeypatch):
+    """DockerSpawner has no GPU option: the generated config adds the device requests to its
+    extra_host_config, and docker-py turns them into the Engine API's DeviceRequests."""
+    from dataclasses import replace
+
+    from docker.types import HostConfig
+    from traitlets.config import Config
+
+    requests = [{"count": 2, "capabilities": [["gpu"]]}]
+    text = confection.render_config(replace(SETTINGS, devices={"device_requests": requests}))
+    plain = confection.render_config(SETTINGS)
+    assert text.startswith(plain)
+    golden("jupyterhub_config-gpus.tail.txt", text.removeprefix(plain))
+    for key in ("ORBIT_HUB_PROFILE", "ORBIT_NETWORK", "ORBIT_USER_IMAGE", "ORBIT_HUB_API_TOKEN"):
+        monkeypatch.setenv(key, "x")
+    monkeypatch.setenv(confection.PASSWORD_KEY, "x")
+    c = Config()
+    exec(compile(text, "jupyterhub_config.py", "exec"), {"get_config": lambda: c})
+    host = c.DockerSpawner.extra_host_config
+    assert host["cap_drop"] == ["ALL"] and host["privileged"] is False
+    assert host["device_requests"] == requests
+    engine = HostConfig(version="1.41", **host)
+    assert engine["DeviceRequests"] == [
+        {"Driver": "", "Count": 2, "DeviceIDs": [], "Capabilities": [["gpu"]], "Options": {}}
+    ]

@@ -16,8 +16,7 @@ from jupyter_orbit.kernels.recipes import (
     recipe_for,
 )
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.prepare import Choices
-from jupyter_orbit.pythons import default_python
+from jupyter_orbit.prepare import Choices, prepare
 from jupyter_orbit.resolve import resolve
 from jupyter_orbit.server import catalog
 from tests.conftest import make_notebook
@@ -26,9 +25,20 @@ RECIPES = recipe_classes()
 
 
 def test_builtin_recipes_have_everything_the_menu_and_tests_need():
-    assert list(RECIPES) == ["python", "xpython", "bash", "deno", "r", "octave"]
+    # the languages, then the device kernels (kernels/devices)
+    languages = ["python", "xpython", "bash", "deno", "r", "octave"]
+    assert list(RECIPES) == [*languages, "micropython", "scpi"]
     kernelspecs = [cls.kernelspec_name for cls in RECIPES.values()]
-    assert kernelspecs == ["python3", "xpython", "bash", "deno", "ir", "octave"]
+    assert kernelspecs == [
+        "python3",
+        "xpython",
+        "bash",
+        "deno",
+        "ir",
+        "octave",
+        "micropython",
+        "scpi",
+    ]
     for cls in RECIPES.values():
         r = cls()
         assert r.display_name and r.language and r.description
@@ -152,7 +162,11 @@ def test_notebook_kernelspec_selects_the_recipe(tmp_path):
 
 def test_profile_kernelspecs(tmp_path):
     profile = Paths(tmp_path).profile().ensure()
-    assert install_kernelspecs(profile) == ["python3", "xpython", "bash", "deno", "ir", "octave"]
+    # the languages, then the device kernels
+    assert install_kernelspecs(profile) == [
+        *("python3", "xpython", "bash", "deno", "ir", "octave"),
+        *("micropython", "scpi"),
+    ]
     for cls in RECIPES.values():
         folder = profile.kernels_dir / cls.kernelspec_name
         spec = json.loads((folder / "kernel.json").read_text())
@@ -170,12 +184,8 @@ def test_catalog_states(tmp_path, monkeypatch):
     folder.mkdir()
     python = catalog.recipe_state(paths, get_recipe("python"), folder, Choices(root=folder))
     assert python["state"] == "installable" and python["installs"] == ["ipykernel (PyPI)"]
-    assert (
-        python["env_id"]
-        == resolve(
-            folder, root=folder, kernel="python", default_python=default_python()
-        ).spec.env_id
-    )
+    resolved = prepare(folder, Choices(root=folder, kernel="python"), paths, until="resolve")
+    assert python["env_id"] == resolved.env_id  # what the provisioner builds
     monkeypatch.setattr("shutil.which", lambda n: "/usr/bin/apt-get" if n == "apt-get" else None)
     needs_tool = get_recipe("python")
     needs_tool.system = (

@@ -231,7 +231,7 @@ def test_unknown_ecosystem_lists_the_valid_ones(tmp_path):
     with pytest.raises(InputError) as e:
         read_metadata(notebook(orbit={"packages": {"cran": ["dplyr"]}}), tmp_path / "a.ipynb")
     assert "'cran'" in e.value.message
-    assert e.value.hint == "use one of: apt, conda, npm, pypi"
+    assert e.value.hint == "use one of: apt, compose, conda, npm, pypi"
 
 
 @pytest.mark.parametrize(

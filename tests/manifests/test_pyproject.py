@@ -68,7 +68,7 @@ def test_dotted_keys(write, tmp_path):
     "text",
     [
         "[tool.black]\nline-length = 88\n",
-        '[project]\nname = "x"\nrequires-python = ">=3.9"\n',
+        '[project]\nname = "x"\n',
         "",
     ],
 )
@@ -78,6 +78,13 @@ def test_no_dependencies_contributes_nothing(write, tmp_path, text):
     assert c.declares == set()
     assert c.requirements == []
     assert c.python is None
+
+
+def test_requires_python_alone_is_read(write, tmp_path):
+    """repo2docker reads requires-python whether or not the project lists dependencies."""
+    text = '[project]\nname = "x"\nrequires-python = ">=3.9"\n'
+    c = READER.read(write("pyproject.toml", text), root=tmp_path)
+    assert (c.python, c.provides(), c.requirements) == (">=3.9", ("python",), [])
 
 
 def test_empty_dependencies_still_declares(write, tmp_path):

@@ -179,7 +179,7 @@ def test_oversized_file_is_refused_before_reading(tmp_path):
     path = tmp_path / "huge.toml"
     with path.open("wb") as f:
         f.truncate(archive.MAX_FILE_BYTES + 1)
-    with pytest.raises(InputError, match="more than a profile export may hold"):
+    with pytest.raises(InputError, match="reads at most"):
         archive.read_import(path)
 
 

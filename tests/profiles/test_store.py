@@ -105,9 +105,14 @@ def test_clone_copies_settings_and_config_not_private_state(store):
 def test_remove_refuses_a_running_profile(store):
     import os
 
+    from jupyter_orbit.state import process_identity
+
     prof = store.create("teaching", st.default_settings())
+    started, cmdline = process_identity(os.getpid())  # this very process stands in
     state = {
         "pid": os.getpid(),  # alive
+        "process_start": started,
+        "cmdline": list(cmdline),
         "url": "http://127.0.0.1:1/",
         "port": 1,
         "root_dir": "/",

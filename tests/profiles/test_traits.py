@@ -63,7 +63,7 @@ def test_values_are_coerced_by_the_trait(classes, key, raw, value):
             "ServerApp has no setting",
             "shutdown_no_activity_timeout",
         ),
-        ("ServerAp.port", "1", "unknown class 'ServerAp'", "did you mean ServerApp"),
+        ("ServerAp.quit_button", "1", "unknown class 'ServerAp'", "did you mean ServerApp"),
         ("ServerApp", "1", "is not a setting name", "Class.setting"),
         ("ServerApp.contents_manager_class", "no.Such", "could not be imported", ""),
     ],
@@ -89,6 +89,7 @@ def test_wrong_keys_and_types_name_the_valid_ones(classes, key, raw, message, hi
         ("ServerApp.kernel_spec_manager_class", "kernelspecs"),
         ("GatewayClient.url", "starts every kernel itself"),
         ("ServerApp.root_dir", "orbit up"),
+        ("FileContentsManager.root_dir", "orbit up"),
     ],
 )
 def test_safety_keys_are_refused_saying_why(classes, key, why):
@@ -103,8 +104,8 @@ def test_safety_keys_are_refused_saying_why(classes, key, why):
         "ServerApp.contents_manager_class",
         "ServerApp.extra_static_paths",
         "ServerApp.terminado_settings",
-        "FileContentsManager.root_dir",
         "ContentsManager.pre_save_hook",
+        "LanguageServerManager.language_servers",
     ],
 )
 def test_imports_may_not_point_at_code_or_folders(classes, key):

@@ -36,7 +36,9 @@ def warnings_printed(stderr: str) -> list[str]:
 def test_terminal_and_server_decide_alike(orbit: Orbit, tmp_path: Path):
     project = orbit.user_home / "proj"
     (project / ".git").mkdir(parents=True)
-    wheel = build_wheel(tmp_path / "wheels", "orbit-parity", "1.0")
+    # the project's own wheel (a file: reference outside the project is a package source the
+    # profile must allow: tests/security/test_indexes.py)
+    wheel = build_wheel(project / "wheels", "orbit-parity", "1.0")
     (project / "requirements.txt").write_text(f"orbit-parity @ {wheel.as_uri()}\n")
     nb = make_notebook(project / "nb.ipynb", "import orbit_parity; print(orbit_parity.__version__)")
 

@@ -98,3 +98,24 @@ def docker_gid() -> int:
 
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def remove_services(client: Any, home: Path) -> None:
+    """Everything the service runner of ORBIT_HOME ``home`` made: containers, networks, volumes."""
+    from jupyter_orbit.engines.services import LABEL_HOME
+
+    label = {"label": f"{LABEL_HOME}={home}"}
+    for c in client.containers.list(all=True, filters=label):
+        c.remove(force=True)
+    for n in client.networks.list(filters=label):
+        n.remove()
+    for v in client.volumes.list(filters=label):
+        v.remove(force=True)
+
+
+@pytest.fixture
+def services_home(tmp_path: Path, docker_client: Any) -> Iterator[Path]:
+    """An ORBIT_HOME whose services (containers, networks, volumes) are removed afterwards."""
+    home = tmp_path / "orbit-home"
+    yield home
+    remove_services(docker_client, home)

@@ -4,6 +4,12 @@ PEP 700 upload times, so ``--exclude-newer`` works) and PEP 503 HTML, on 127.0.0
     with LocalIndex(tmp_path) as index:
         index.add("orbit-demo", "1.0", {"orbit_demo/__init__.py": "X = 1\\n"}, uploaded="2020-01-01")
         run uv/orbit with --index-url index.url
+
+It can misbehave on purpose, as real indexes and their CDNs sometimes do: leave a version out of
+a package's page on some requests (``drop``: listed when resolving, missing when installing, or
+the other way round), list a file it does not serve (``withhold``), or answer a package's page
+only after a pause (``stall``: a timeout).
+Requests for a package's page are counted from 1 (``page_requests``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import hashlib
 import html
 import json
 import threading
+import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,6 +90,35 @@ class LocalIndex:
         self.projects: dict[str, list[_File]] = {}
         self.requests: list[str] = []  # every path asked for, in order
         self._server: ThreadingHTTPServer | None = None
+        self._pages: dict[str, int] = {}  # requests of each package's page so far
+        self._drops: list[tuple[str, str, Callable[[int], bool]]] = []
+        self._stalls: list[tuple[str, float, Callable[[int], bool]]] = []
+        self._lock = threading.Lock()
+        self.withheld: set[str] = set()  # wheel files listed but answered with 404
+
+    def withhold(self, name: str, version: str) -> None:
+        """Keep listing ``version`` of ``name`` but answer its file with 404."""
+        for f in self.projects[canonicalize_name(name)]:
+            if f.version == version:
+                self.withheld.add(f.wheel.name)
+
+    def drop(self, name: str, version: str, *, when: Callable[[int], bool]) -> None:
+        """Leave ``version`` out of ``name``'s page on the requests ``when`` picks (by number,
+        from 1): ``when=lambda n: n == 1`` drops it once, ``lambda n: n > 1`` lists it once
+        and never again."""
+        self._drops.append((canonicalize_name(name), version, when))
+
+    def stall(self, name: str, seconds: float, *, when: Callable[[int], bool]) -> None:
+        """Answer ``name``'s page only after ``seconds`` on the requests ``when`` picks."""
+        self._stalls.append((canonicalize_name(name), seconds, when))
+
+    def page_requests(self, name: str) -> int:
+        return self._pages.get(canonicalize_name(name), 0)
+
+    def _count(self, name: str) -> int:
+        with self._lock:
+            self._pages[name] = self._pages.get(name, 0) + 1
+            return self._pages[name]
 
     def add(
         self,
@@ -134,9 +171,10 @@ class LocalIndex:
                 index.requests.append(self.path)
                 parts = [p for p in self.path.split("?")[0].split("/") if p]
                 if parts[:1] == ["files"] and len(parts) == 2:
-                    return self._send(
-                        200, (index.root / parts[1]).read_bytes(), "application/octet-stream"
-                    )
+                    wheel = index.root / parts[1]
+                    if not wheel.is_file() or parts[1] in index.withheld:
+                        return self._send(404, b"not found", "text/plain")
+                    return self._send(200, wheel.read_bytes(), "application/octet-stream")
                 if parts == ["simple"]:
                     return self._project_list()
                 if len(parts) == 3 and parts[0] == "pypi" and parts[2] == "json":
@@ -176,6 +214,12 @@ class LocalIndex:
                 files = index.projects.get(name)
                 if not files:
                     return self._send(404, b"not found", "text/plain")
+                n = index._count(name)
+                for who, seconds, when in index._stalls:
+                    if who == name and when(n):
+                        time.sleep(seconds)
+                dropped = {v for who, v, when in index._drops if who == name and when(n)}
+                files = [f for f in files if f.version not in dropped]
                 if self._wants_json():
                     body = {
                         "meta": {"api-version": "1.1"},
@@ -213,12 +257,15 @@ class LocalIndex:
                 self._send(200, f"<html><body>{links}</body></html>".encode(), "text/html")
 
             def _send(self, code: int, body: bytes, ctype: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if not getattr(self, "_head_only", False):
-                    self.wfile.write(body)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    if not getattr(self, "_head_only", False):
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a stalled answer)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

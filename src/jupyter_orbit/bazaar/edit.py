@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit import atomic
+from jupyter_orbit import atomic, untrusted
 from jupyter_orbit.ecosystems import ecosystem_class, ecosystem_names, get_ecosystem
 from jupyter_orbit.ecosystems.base import Ecosystem
 from jupyter_orbit.errors import InputError
+from jupyter_orbit.indexes import IndexPolicy
+from jupyter_orbit.indexes import check as check_indexes
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.manifests.base import Manifest
 from jupyter_orbit.model import EnvSpec, Level, Requirement, Resolution, dedupe
@@ -163,8 +165,12 @@ def plan(
     ecosystem: str | None = None,
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    to_notebook: bool = False,
 ) -> Change:
-    """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing."""
+    """Work out what ``orbit add``/``remove`` would change. Reads files, writes nothing.
+
+    A notebook that reads its packages of the ecosystem from project files gets the change
+    in those files (``to_notebook``: in the notebook itself, which then stops reading them)."""
     from jupyter_orbit.prepare import Choices, prepare
 
     if not specs:
@@ -189,14 +195,20 @@ def plan(
     add, gone = (reqs, []) if action == "add" else ([], names)
 
     notes: list[str] = []
-    if file is None and is_notebook:
-        changes, locked = [_notebook_change(res, target, eco_name, add, gone, notes)], False
-        locked = bool(_orbit_meta(target).get("lock"))
+    reads = _project_sources(res, eco_name) if is_notebook and file is None else []
+    if is_notebook and file is None and eco.runs_beside:
+        reads = _beside_sources(res, paths, eco)
+    if file is None and is_notebook and (to_notebook or not reads):
+        changes = [_notebook_change(res, target, eco_name, add, gone, notes, eco)]
+    elif file is None and is_notebook:
+        changes = [_project_change(res, target, eco, add, gone, action, reads, notes)]
     else:
         path = (file if file is not None else _project_file(res, eco_name, target)).resolve()
         if file is not None and not _format_of(path).holds(eco_name):
             raise _format_of(path).refuse(path, eco_name)
-        changes, locked = [_file_change(eco, path, add, gone, action)], False
+        changes = [_file_change(eco, path, add, gone, action)]
+    # Services are no packages: a notebook's lock does not change with them.
+    locked = is_notebook and not eco.runs_beside and bool(_orbit_meta(target).get("lock"))
     new_spec = _spec_after(res.spec, eco_name, add, gone)
     return Change(
         action,
@@ -213,6 +225,61 @@ def plan(
     )
 
 
+def _project_sources(res: Resolution, eco: str) -> list[Path]:
+    """The project files a notebook reads its ``eco`` packages from (none: it declares its
+    own, or has none)."""
+    return [
+        s.path
+        for s in res.sources
+        if s.path and s.level is Level.PROJECT and f"packages.{eco}" in s.provides
+    ]
+
+
+def _beside_sources(res: Resolution, paths: Paths, eco: Ecosystem) -> list[Path]:
+    """The project file a notebook reads the services it runs beside from (none: it carries
+    its own, or has none)."""
+    from jupyter_orbit.beside import find
+
+    return [
+        g.source for g in find(res, paths) if g.ecosystem == eco.name and g.source != res.notebook
+    ]
+
+
+def _project_change(
+    res: Resolution,
+    notebook: Path,
+    eco: Ecosystem,
+    add: list[Requirement],
+    gone: list[str],
+    action: str,
+    reads: list[Path],
+    notes: list[str],
+) -> FileChange:
+    """The change in the project file ``notebook`` reads its packages from: writing them into
+    the notebook would silently make that file ignored for it."""
+    if eco.runs_beside:  # the one file its services come from
+        path = reads[0].resolve()
+    else:
+        path = _project_file(res, eco.name, notebook.parent).resolve()
+    names = ", ".join(p.name for p in reads)
+    try:
+        change = _file_change(eco, path, add, gone, action)
+    except InputError as err:
+        raise InputError(
+            f"{notebook.name} reads its {eco.name} packages from {names}, which Orbit cannot "
+            f"change: {err.message}",
+            f"edit {names} yourself, or give the notebook packages of its own with "
+            "--to-notebook (it then no longer reads them from there)",
+            path=err.path,
+            line=err.line,
+        ) from None
+    notes.append(
+        f"{notebook.name} reads its {eco.name} packages from {names}, so they are changed "
+        "there (for this notebook alone, use --to-notebook)"
+    )
+    return change
+
+
 def _orbit_meta(notebook: Path) -> dict[str, Any]:
     from jupyter_orbit.manifests.notebook import load_notebook
 
@@ -225,9 +292,15 @@ def _file_change(
     eco: Ecosystem, path: Path, add: list[Requirement], gone: list[str], action: str
 ) -> FileChange:
     manifest = _format_of(path)
-    if path.exists():
-        before = path.read_bytes()
-        text = before.decode("utf-8")
+    if path.exists() or path.is_symlink():
+        # a regular file of a sane size (no FIFO, no /dev/zero behind a symlink)
+        before = untrusted.read_bytes(path, limit=untrusted.MAX_MANIFEST_BYTES)
+        try:
+            text = before.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path.name} is not UTF-8 text", "save it as UTF-8", path=path
+            ) from None
     elif action == "add":
         before, text = None, manifest.new_text
     else:
@@ -243,12 +316,16 @@ def _notebook_change(
     add: list[Requirement],
     gone: list[str],
     notes: list[str],
+    ecosystem: Ecosystem,
 ) -> FileChange:
     from jupyter_orbit.manifests.notebook import load_notebook
-    from jupyter_orbit.manifests.notebook_edit import JsonStyle, edit_packages
+    from jupyter_orbit.manifests.notebook_edit import edit_packages, orbit_metadata
 
-    before = notebook.read_bytes()
+    before = untrusted.read_bytes(notebook, limit=untrusted.MAX_NOTEBOOK_BYTES)
     nb = load_notebook(notebook)
+    own = orbit_metadata(nb)  # an ecosystem that keeps its entries under a key of its own
+    if ecosystem.edit_notebook(own, notebook, add=add, remove=gone, root=res.project_root):
+        return _notebook_text(notebook, before, nb)
     seed = []
     for r in res.spec.packages(eco):
         if r.origin is None or not r.declared:
@@ -268,12 +345,18 @@ def _notebook_change(
             }
         )
         notes.append(
-            f"the notebook now lists its own {eco} packages (copied from {', '.join(where)}), "
-            "so it rebuilds from the notebook alone"
+            f"the notebook now lists its own {eco} packages (copied from {', '.join(where)}) "
+            "and no longer reads them from there; it rebuilds from the notebook alone"
         )
     edit_packages(nb, notebook, eco, add=add, remove=gone, seed=seed)
+    return _notebook_text(notebook, before, nb)
+
+
+def _notebook_text(notebook: Path, before: bytes, nb: dict[str, Any]) -> FileChange:
+    from jupyter_orbit.manifests.notebook_edit import JsonStyle
+
     text = before.decode("utf-8-sig")
-    after = JsonStyle.of(text, nb).dumps(nb)
+    after = JsonStyle.of(text, json.loads(text)).dumps(nb)  # the style the file had
     if before.startswith(b"\xef\xbb\xbf"):
         after = "\ufeff" + after
     return FileChange(notebook, before, after.encode("utf-8"))
@@ -295,20 +378,25 @@ def check(change: Change, paths: Paths, environ: Mapping[str, str] | None = None
 
 
 def apply(change: Change) -> list[Path]:
-    """Write every changed file atomically; on failure put back those already written."""
+    """Write every changed file atomically, each only if it still holds the bytes the change
+    was computed from (``locking.FileChanged`` otherwise); on failure put back those already
+    written."""
+    from jupyter_orbit import locking
+
     done: list[FileChange] = []
-    try:
-        for f in change.files:
-            if f.changed:
-                atomic.write_bytes(f.path, f.after)
-                done.append(f)
-    except BaseException:
-        for f in reversed(done):
-            if f.before is None:
-                f.path.unlink(missing_ok=True)
-            else:
-                atomic.write_bytes(f.path, f.before)
-        raise
+    with locking.locked(*(f.path for f in change.files)):
+        try:
+            for f in change.files:
+                if f.changed:
+                    locking.replace(f.path, f.before, f.after)
+                    done.append(f)
+        except BaseException:
+            for f in reversed(done):
+                if f.before is None:
+                    f.path.unlink(missing_ok=True)
+                else:
+                    atomic.write_bytes(f.path, f.before)
+            raise
     return [f.path for f in done]
 
 
@@ -326,15 +414,63 @@ def run(
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     dry_run: bool = False,
+    to_notebook: bool = False,
+    volumes: bool = False,
+    indexes: IndexPolicy | None = None,
 ) -> Change:
-    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed."""
+    """Plan, check and (unless ``dry_run``) write; a locked notebook gets its lock renewed.
+    Removing services beside the kernels also removes their containers (and, with
+    ``volumes``, the data volumes only they used).
+
+    The files are locked from the read the change is computed from to its write
+    (``locking``): concurrent commands take turns, and a file another program saved meanwhile
+    is refused, not overwritten.
+    """
+    from jupyter_orbit import locking
+
+    def planned() -> Change:
+        return plan(
+            paths,
+            target,
+            specs,
+            action=action,
+            ecosystem=ecosystem,
+            file=file,
+            environ=environ,
+            to_notebook=to_notebook,
+        )
+
+    change = planned()
+    for _ in range(3):
+        held = [f.path for f in change.files]
+        with locking.locked(*held):
+            # Re-read under the locks: what another Orbit command wrote before we got them
+            # is edited, not overwritten.
+            if any(locking.read(f.path) != f.before for f in change.files):
+                change = planned()
+                if not {f.path for f in change.files} <= set(held):
+                    continue  # it now edits another file: lock that one first
+            # uv resolves with the project's index options: only those the user configured
+            check_indexes(change.before, indexes, paths, environ)
+            return _check_and_apply(change, paths, environ, dry_run, volumes=volumes)
+    raise locking.Busy(
+        f"the files {action} would edit kept changing: {', '.join(map(str, held))}",
+        "run the command again once other programs are done with them",
+    )
+
+
+def _check_and_apply(
+    change: Change,
+    paths: Paths,
+    environ: Mapping[str, str] | None,
+    dry_run: bool,
+    *,
+    volumes: bool = False,
+) -> Change:
     from jupyter_orbit.bazaar.lock import lock_notebook
     from jupyter_orbit.ecosystems import lockfile
     from jupyter_orbit.errors import OrbitError
 
-    change = plan(
-        paths, target, specs, action=action, ecosystem=ecosystem, file=file, environ=environ
-    )
     check(change, paths, environ)
     for f in change.files:
         if f.path.name == "package.json" and (f.path.parent / "package-lock.json").exists():
@@ -344,7 +480,19 @@ def run(
             )
     if dry_run:
         return change
+    action = change.action
+    beside = []
+    if action == "remove" and ecosystem_class(change.ecosystem).runs_beside:
+        from jupyter_orbit.beside import find
+
+        beside = find(change.before, paths)
     apply(change)
+    if action == "add" and ecosystem_class(change.ecosystem).runs_beside:
+        change.notes.append("kernels already running get the new services when restarted")
+    if beside:
+        _forget(paths, change, beside, volumes=volumes)
+    elif volumes:
+        change.notes.append("--volumes only concerns services (--in compose): nothing deleted")
     if change.locked and change.notebook is not None:
         old = change.before.spec.lock
         keep = lockfile.pins(old.text) if old and old.format == "requirements" else []
@@ -358,6 +506,24 @@ def run(
         else:
             change.notes.append("renewed the notebook's lock")
     return change
+
+
+def _forget(paths: Paths, change: Change, beside: list[Any], *, volumes: bool) -> None:
+    """The removed services' containers go; their data volumes too with ``volumes``."""
+    from jupyter_orbit.beside import forget
+    from jupyter_orbit.errors import OrbitError
+
+    try:
+        removed = forget(paths, beside, change.names, volumes=volumes)
+    except OrbitError as e:
+        change.notes.append(f"the services' containers could not be removed: {e.message}")
+        return
+    if removed:
+        change.notes.append(f"removed {', '.join(removed)}")
+    if not volumes:
+        change.notes.append("their data volumes are kept (`--volumes` deletes them)")
+    elif not any(r.startswith("volume ") for r in removed):
+        change.notes.append("no data volume was deleted (none is left on this engine)")
 
 
 def diff(change: Change) -> str:

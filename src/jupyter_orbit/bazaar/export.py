@@ -7,6 +7,7 @@ pyproject      ``pyproject.toml`` with ``[project] dependencies`` and ``requires
 environment    ``environment.yml`` for conda/mamba/pixi: python, conda packages, a ``pip:`` list
 pep723         ``NAME.py``: a PEP 723 script block, for ``uv run`` and juv
 binder         ``binder/``: requirements.txt (or environment.yml), apt.txt, runtime.txt
+compose        ``compose.yaml``: the services the notebook (or project) runs beside its kernels
 =============  =============================================================================
 
 Every file is checked first: none is overwritten without ``force``, and all are written
@@ -25,7 +26,7 @@ from jupyter_orbit.errors import InputError
 from jupyter_orbit.model import EnvSpec, Resolution
 from jupyter_orbit.paths import Paths
 
-FORMATS = ("requirements", "pyproject", "environment", "pep723", "binder")
+FORMATS = ("requirements", "pyproject", "environment", "pep723", "binder", "compose")
 
 
 def _declared(spec: EnvSpec, eco: str) -> list[str]:
@@ -103,7 +104,26 @@ def apt_txt(res: Resolution) -> str:
     return "".join(f"{a}\n" for a in _declared(res.spec, "apt"))
 
 
-def files_for(res: Resolution, fmt: str, dest: Path) -> dict[Path, str]:
+def compose_yaml(res: Resolution, paths: Paths) -> str:
+    """The services beside the kernels (the notebook's own, else its project's) as a compose
+    file Docker Compose runs as it is."""
+    from jupyter_orbit.beside import find
+    from jupyter_orbit.manifests.compose import named_volumes, render
+
+    services = {s.name: s.definition for g in find(res, paths) for s in g.services}
+    if not services:
+        raise InputError(
+            f"{res.target.name} runs no services beside its kernels",
+            "add one first, e.g. `orbit add postgres --in compose --to FOLDER`",
+            path=res.target,
+        )
+    volumes = [v for d in services.values() for v in named_volumes(d)]
+    return render(services, list(dict.fromkeys(volumes)))
+
+
+def files_for(res: Resolution, fmt: str, dest: Path, paths: Paths | None = None) -> dict[Path, str]:
+    if fmt == "compose" and paths is not None:
+        return {dest / "compose.yaml": compose_yaml(res, paths)}
     if fmt == "requirements":
         return {dest / "requirements.txt": requirements_txt(res)}
     if fmt == "pyproject":
@@ -138,7 +158,7 @@ def export(paths: Paths, target: Path, fmt: str, dest: Path, *, force: bool = Fa
     dest = dest.expanduser().resolve()
     if dest.exists() and not dest.is_dir():
         raise InputError(f"{dest} is a file", "give a folder to write into", path=dest)
-    files = files_for(res, fmt, dest)
+    files = files_for(res, fmt, dest, paths)
     existing = [p for p in files if p.exists()]
     if existing and not force:
         raise InputError(

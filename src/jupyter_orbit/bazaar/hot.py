@@ -88,6 +88,7 @@ async def hot_update(
     project folder) and whose environment the change altered. One entry per kernel."""
     import asyncio
 
+    from jupyter_orbit import indexes
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.kernels.recipes import get_recipe
     from jupyter_orbit.prepare import Choices, prepare
@@ -102,9 +103,11 @@ async def hot_update(
         entry: dict[str, Any] = {"kernel": kid, "notebook": str(nb), "from": info["env_id"]}
         out.append(entry)
         try:
-            choices = Choices(kernel=info.get("recipe"), root=runtime.root_dir)
-            prepared = await asyncio.to_thread(prepare, nb, choices, runtime.paths, until="resolve")
+            hardware = runtime.choices().hardware  # the profile's torch/jax build, as at start
+            choices = Choices(kernel=info.get("recipe"), root=runtime.root_dir, hardware=hardware)
+            prepared = await asyncio.to_thread(prepare, nb, choices, runtime.paths, until="lookup")
             res = prepared.resolution
+            indexes.check(res, None, runtime.paths)  # grow resolves with its indexes
             if res.spec.env_id == info["env_id"]:
                 entry.update(hot=False, to=info["env_id"], detail="its environment does not change")
                 continue

@@ -32,17 +32,36 @@ def lock_notebook(
     keep: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Lock ``notebook``; ``keep`` are versions to stay on where the spec allows (the old
-    lock's, when renewing one after an add)."""
+    lock's, when renewing one after an add).
+
+    The notebook is held (``locking``) from the read its lock is computed from to the write,
+    and the write is refused if another program saved the notebook meanwhile.
+    """
+    from jupyter_orbit import locking
+
+    notebook = notebook.expanduser().resolve()
+    if notebook.suffix != ".ipynb" or not notebook.is_file():
+        raise InputError(f"{notebook} is not a notebook", "give the path of a .ipynb file")
+    with locking.locked(notebook):
+        return _lock(paths, notebook, environ, keep, locking.read(notebook))
+
+
+def _lock(
+    paths: Paths,
+    notebook: Path,
+    environ: Mapping[str, str] | None,
+    keep: Sequence[str],
+    seen: bytes | None,
+) -> dict[str, Any]:
+    from jupyter_orbit import indexes
     from jupyter_orbit.ecosystems.pypi import PyPI, split_options
     from jupyter_orbit.manifests.notebook_edit import orbit_metadata, update_notebook
     from jupyter_orbit.prepare import Choices, prepare
     from jupyter_orbit.pythons import default_python
     from jupyter_orbit.uvcli import find_python
 
-    notebook = notebook.expanduser().resolve()
-    if notebook.suffix != ".ipynb" or not notebook.is_file():
-        raise InputError(f"{notebook} is not a notebook", "give the path of a .ipynb file")
     res = prepare(notebook, Choices(), paths, until="resolve").resolution
+    indexes.check(res, None, paths, environ)  # uv resolves with its index options
     work = paths.cache_dir / "bazaar" / "lock"
     work.mkdir(parents=True, exist_ok=True)
     interpreter = find_python(res.spec.python or default_python(), cwd=work)
@@ -95,7 +114,7 @@ def lock_notebook(
         orbit.setdefault("python", python)
         orbit["lock"] = lock
 
-    update_notebook(notebook, change)
+    update_notebook(notebook, change, expect=seen)
     after = prepare(notebook, Choices(), paths, until="resolve").resolution
     if not lockfile.is_current(after.spec):  # the lock must describe what the notebook now says
         raise BuildError(

@@ -240,11 +240,13 @@ def env(
 @cli.command()
 @click.argument("target", type=_existing)
 @click.argument("date", required=False, metavar="[DATE|now]")
-@click.option("--clear", is_flag=True, help="Remove the stamp instead.")
+@click.option(
+    "--clear", is_flag=True, help="Remove the stamp (and forget a remembered date) instead."
+)
 def stamp(target: Path, date: str | None, clear: bool) -> None:
     """Write the date TARGET's packages are resolved as of into the notebook (a folder: every
-    notebook under it). Without DATE: the date Orbit resolves it as of now (its git date, or
-    today)."""
+    notebook under it). Without DATE: the date Orbit resolves it as of now (the date it
+    remembered for the notebook, its git date, or today)."""
     from jupyter_orbit.cli._stamp import stamp_command
 
     stamp_command(target, date=date, clear=clear)
@@ -265,8 +267,10 @@ _bazaar.register(cli)  # search, add, remove, lock, export
 # Commands that live in modules of their own (each still imports its work only when it runs).
 from jupyter_orbit.cli._config import config_group  # noqa: E402
 from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
+from jupyter_orbit.cli._disk import envs_command, gc_command  # noqa: E402
 from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
 from jupyter_orbit.cli._ext import ext_group  # noqa: E402
+from jupyter_orbit.cli._hardware import hardware_command  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
 from jupyter_orbit.cli._profile import profile_group  # noqa: E402
 from jupyter_orbit.cli._remote import remote_group  # noqa: E402
@@ -278,8 +282,11 @@ for _command in (
     install_desktop_command,
     open_command,
     doctor_command,
+    hardware_command,
     hub,
     remote_group,
+    envs_command,
+    gc_command,
 ):
     cli.add_command(_command)
 
@@ -303,12 +310,27 @@ def main() -> None:
         sys.exit(EXIT_FAILURE)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as err:  # a full, read-only or forbidden disk is said as such
+        from jupyter_orbit.errors import from_os_error
+
+        if debug:
+            raise
+        if (said := from_os_error(err)) is None:
+            _internal(err)
+        _report(said)
+        sys.exit(said.exit_code)
     except Exception as err:  # a bug: say so briefly unless debugging
         if debug:
             raise
-        click.echo(f"orbit: internal error: {type(err).__name__}: {err}", err=True)
-        click.echo("  set ORBIT_DEBUG=1 to see the traceback, and please report it", err=True)
-        sys.exit(EXIT_FAILURE)
+        _internal(err)
+
+
+def _internal(err: Exception) -> None:
+    from jupyter_orbit.errors import EXIT_FAILURE
+
+    click.echo(f"orbit: internal error: {type(err).__name__}: {err}", err=True)
+    click.echo("  set ORBIT_DEBUG=1 to see the traceback, and please report it", err=True)
+    sys.exit(EXIT_FAILURE)
 
 
 def _report(err: Exception) -> None:

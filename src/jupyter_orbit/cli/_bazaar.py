@@ -22,7 +22,7 @@ _path = click.Path(exists=False, path_type=Path)
 @click.command()
 @click.argument("query")
 @click.option(
-    "--in", "where", metavar="ECO[,ECO]", help="Ecosystems to search (pypi,npm,apt,conda)."
+    "--in", "where", metavar="ECO[,ECO]", help="Ecosystems to search (pypi,npm,apt,conda,compose)."
 )
 @click.option("--for", "notebook", type=_path, help="Search what this notebook's kernel can use.")
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
@@ -81,8 +81,16 @@ def _edit_options(f):  # noqa: ANN001
                 default=Path(),
                 help="Notebook or project folder (default: here).",
             ),
-            click.option("--in", "ecosystem", metavar="ECO", help="pypi, npm, apt or conda."),
+            click.option(
+                "--in", "ecosystem", metavar="ECO", help="pypi, npm, apt, conda or compose."
+            ),
             click.option("--file", type=_path, help="Edit this file instead of the chosen one."),
+            click.option(
+                "--to-notebook",
+                is_flag=True,
+                help="Write into the notebook given with --to even when it reads its packages "
+                "from project files (it then stops reading them).",
+            ),
             click.option("--dry-run", is_flag=True, help="Show the diff; change nothing."),
             click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
             click.option("--no-server", is_flag=True, help="Edit here even if a server runs."),
@@ -105,8 +113,11 @@ def add(packages: tuple[str, ...], **options: Any) -> None:
 @click.command()
 @click.argument("packages", nargs=-1, required=True)
 @_edit_options
+@click.option(
+    "--volumes", is_flag=True, help="Services (--in compose): delete their data volumes too."
+)
 def remove(packages: tuple[str, ...], **options: Any) -> None:
-    """Remove PACKAGES from a notebook or project's files."""
+    """Remove PACKAGES from a notebook or project's files (services: their containers too)."""
     _edit("remove", packages, **options)
 
 
@@ -121,6 +132,8 @@ def _edit(
     as_json: bool,
     no_server: bool,
     profile: str,
+    to_notebook: bool = False,
+    volumes: bool = False,
 ) -> None:
     from jupyter_orbit.paths import Paths
 
@@ -129,11 +142,14 @@ def _edit(
     file = file.expanduser().resolve() if file else None
     report = (
         None
-        if no_server
-        else _through_server(paths, profile, action, packages, target, ecosystem, file, dry_run)
+        if no_server or volumes  # deleting data volumes is done here, by this command
+        else _through_server(
+            paths, profile, action, packages, target, ecosystem, file, dry_run, to_notebook
+        )
     )
     if report is None:
         from jupyter_orbit.bazaar import edit
+        from jupyter_orbit.indexes import IndexPolicy
 
         change = edit.run(
             paths,
@@ -143,6 +159,9 @@ def _edit(
             ecosystem=ecosystem,
             file=file,
             dry_run=dry_run,
+            to_notebook=to_notebook,
+            volumes=volumes,
+            indexes=IndexPolicy.for_profile(paths, profile),
         )
         report = {**change.to_dict(), "pins": change.pins, "kernels": []}
         if dry_run:
@@ -162,6 +181,7 @@ def _through_server(
     ecosystem: str | None,
     file: Path | None,
     dry_run: bool,
+    to_notebook: bool = False,
 ) -> dict[str, Any] | None:
     """Send the edit to the profile's running server, when the target is inside its folder."""
     from jupyter_orbit.errors import InputError, OrbitError
@@ -178,6 +198,7 @@ def _through_server(
         "ecosystem": ecosystem,
         "file": str(file) if file else None,
         "dry_run": dry_run,
+        "to_notebook": to_notebook,
     }
     resp = client._request("POST", "/orbit/api/packages", body)
     raw = resp.read()
@@ -258,7 +279,7 @@ def lock(notebook: Path, as_json: bool) -> None:
     "--to",
     "fmt",
     required=True,
-    type=click.Choice(["requirements", "pyproject", "environment", "pep723", "binder"]),
+    type=click.Choice(["requirements", "pyproject", "environment", "pep723", "binder", "compose"]),
     help="The format to write.",
 )
 @click.argument("dest", type=_path)

@@ -118,7 +118,7 @@ def set_command(key: str, value: str, restart: bool, profile: str) -> None:
     from jupyter_orbit.profiles import config
 
     paths, prof = locations(profile)
-    watched = prof.settings_file if key in config.ORBIT_KEYS else prof.server_config
+    watched = prof.settings_file if key in config.PROFILE_KEYS else prof.server_config
     undo = _file_undo(watched)
     with progress(False, "checking the setting") as p:
         new, previous = config.set_value(paths, profile, key, value, p)
@@ -136,7 +136,7 @@ def unset_command(key: str, restart: bool, profile: str) -> None:
     from jupyter_orbit.profiles import config
 
     paths, prof = locations(profile)
-    watched = prof.settings_file if key in config.ORBIT_KEYS else prof.server_config
+    watched = prof.settings_file if key in config.PROFILE_KEYS else prof.server_config
     undo = _file_undo(watched)
     previous = config.unset(paths, profile, key)
     click.echo(f"unset {key} (was {json.dumps(previous)})")

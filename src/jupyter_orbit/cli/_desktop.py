@@ -5,11 +5,15 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from jupyter_orbit.cli._common import locations
 from jupyter_orbit.cli._options import profile_option as _profile_option
+
+if TYPE_CHECKING:
+    from jupyter_orbit.state import ServerState
 
 
 @click.command("install-desktop")
@@ -73,23 +77,22 @@ def open_command(path: Path | None, profile: str, no_browser: bool) -> None:
 
     name = profile
     try:
-        url, root = _open(path, name)
+        state, page = _open(path, name)
     except OrbitError as err:
         if not no_browser:
             _show_error(name, err)  # launched from a file manager, nobody sees stderr
         raise
-    if no_browser:
-        click.echo(url.split("?")[0])
-        return
-    from jupyter_orbit.browser import open_url, redirect_page
+    from jupyter_orbit.cli._server import open_page, show_links
 
     _, prof = locations(name)
-    if not open_url(prof, url):
-        click.echo(f"open {redirect_page(prof, url).as_uri()} in a browser", err=True)
-    click.echo(f"opened in profile {name}'s server (root {root})")
+    if no_browser:
+        show_links(prof, state, page)
+        return
+    open_page(prof, state, page, browser=None)
+    click.echo(f"opened in profile {name}'s server (root {state.root_dir})")
 
 
-def _open(path: Path | None, name: str) -> tuple[str, Path]:
+def _open(path: Path | None, name: str) -> tuple[ServerState, str]:
     from urllib.parse import quote
 
     from filelock import FileLock
@@ -116,8 +119,7 @@ def _open(path: Path | None, name: str) -> tuple[str, Path]:
             f"stop that server with `orbit down --profile {name}` and open it again",
         )
     rel = target.relative_to(root).as_posix() if target is not None else "."
-    page = "lab" if rel == "." else "lab/tree/" + quote(rel)
-    return f"{state.url}{page}?token={state.token}", root
+    return state, "lab" if rel == "." else "lab/tree/" + quote(rel)
 
 
 def _root_for(target: Path | None) -> Path:

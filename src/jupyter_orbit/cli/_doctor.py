@@ -24,19 +24,26 @@ def _show(checks: list) -> None:
 
 @click.command("doctor")
 @click.option("--fix", is_flag=True, help="Repair what Orbit can repair by itself.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Also check every built environment's files against the hashes they were installed with.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_profile_option
-def doctor_command(fix: bool, as_json: bool, profile: str) -> None:
+def doctor_command(fix: bool, verify: bool, as_json: bool, profile: str) -> None:
     """Check Python, uv, the browser, a container engine, disk space and the profile."""
     from jupyter_orbit import doctor
 
     paths, _ = locations(profile)
     checks = doctor.run(paths, profile)
+    if verify:
+        checks += doctor.verify(paths)
     repaired = []
     if fix:
         repaired = doctor.repair(checks)
         if repaired:
-            checks = doctor.run(paths, profile)
+            checks = doctor.run(paths, profile) + (doctor.verify(paths) if verify else [])
     if as_json:
         click.echo(
             json.dumps(

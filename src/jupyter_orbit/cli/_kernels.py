@@ -12,6 +12,7 @@ from jupyter_orbit.errors import InputError
 
 def kernels_command(folder: Path, *, as_json: bool, profile: str = "default") -> None:
     from jupyter_orbit.cli._run import _profile_engine
+    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices
     from jupyter_orbit.server.catalog import recipe_states
@@ -20,7 +21,10 @@ def kernels_command(folder: Path, *, as_json: bool, profile: str = "default") ->
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder", "give the folder new notebooks would go in")
     paths = Paths.from_env()
-    choices = Choices(default_engine=_profile_engine(paths, profile))
+    choices = Choices(
+        default_engine=_profile_engine(paths, profile),
+        indexes=IndexPolicy.for_profile(paths, profile),
+    )
     states = recipe_states(paths, folder, choices)
     if as_json:
         for s in states:

@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from jupyter_orbit.cli._common import locations
-from jupyter_orbit.cli._server import ensure_server, open_page, wait_foreground
+from jupyter_orbit.cli._server import (
+    ensure_server,
+    foreground_signals,
+    open_page,
+    show_links,
+    wait_foreground,
+)
+from jupyter_orbit.server import lifecycle
 
 PAGE = "orbit/launcher"
 
@@ -17,14 +24,16 @@ def launcher_command(
 ) -> None:
     paths, prof = locations(profile)
     target = path.expanduser().resolve() if path is not None else None
+    foreground_signals()  # a server this command starts stops with it
     state, proc = ensure_server(paths, prof, target, quiet=False)
     click.echo(f"Orbit's kernel menu (profile {profile}) at {state.url}{PAGE}")
-    if no_browser:
-        from jupyter_orbit.browser import redirect_page
-
-        # The token stays out of the terminal: the page in the private runtime folder has it.
-        page = redirect_page(prof, f"{state.url}{PAGE}?token={state.token}")
-        click.echo(f"  open {page.as_uri()} in a browser")
-    else:
-        open_page(prof, state, PAGE, browser=browser)
+    try:
+        if no_browser:
+            show_links(prof, state, PAGE)  # the token stays out of the terminal
+        else:
+            open_page(prof, state, PAGE, browser=browser)
+    except KeyboardInterrupt:
+        if proc is not None:
+            lifecycle.stop(prof, state)
+        raise
     wait_foreground(prof, state, proc)

@@ -32,7 +32,10 @@ def run_command(
     allow_host_access: bool = False,
     dry_run: bool = False,
 ) -> int:
+    from jupyter_orbit.hardware.fit import Hardware
+    from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.prepare import Choices, Consent, prepare
+    from jupyter_orbit.settings import cooldown_days
 
     paths, prof = locations(profile)
     use_profile(profile)
@@ -41,9 +44,13 @@ def run_command(
         engine=engine,
         default_engine=_profile_engine(paths, profile),
         as_of=as_of,
+        cooldown_days=cooldown_days(paths.profile(profile).settings_file),
         locked=locked,
         allow_host_access=allow_host_access,
         consent=Consent(yes=yes, ask=_ask if _interactive() else None),
+        services=_profile_services(paths, profile),
+        hardware=Hardware.of_profile(prof),
+        indexes=IndexPolicy.for_profile(paths, profile),
     )
     target = Path(notebook)
     if target.is_dir():
@@ -66,15 +73,15 @@ def run_command(
         "session": str(res.notebook),
         "timeout": timeout,
         "imports": [r.name for r in res.spec.declared("pypi")],
-        "project_root": str(prepared.launch.project_root),
-        "allow_host_access": allow_host_access,
+        "allow_host_access": allow_host_access,  # the server refuses what it was not given
     }
     final = None
-    if use_server:
+    if use_server and not prepared.services:  # a kernel beside services starts here
         from jupyter_orbit.state import running
 
         state = running(prof, check_http=False)
-        if state is not None:
+        # The server runs notebooks inside its root only, as its own kernels see it.
+        if state is not None and cwd.resolve().is_relative_to(Path(state.root_dir).resolve()):
             try:
                 events = state.client(timeout=timeout * 2 if timeout else None).stream(
                     "/orbit/api/run", payload
@@ -92,6 +99,7 @@ def run_command(
         )
     if output is not None:
         _write_notebook(output, final["notebook"])
+        click.echo(f"wrote {output}", err=True)  # stdout carries the cells' own output
     if not final.get("ok"):
         _report_failure(final, nb_json)
         return 1
@@ -107,8 +115,12 @@ def _print_plan(prepared: Prepared) -> None:
     assert plan is not None
     click.echo(f"{res.notebook}: environment {plan.env_id} ({plan.engine})")
     click.echo(f"  {'as of':<10} {asof.describe(res)}")
+    if res.python_detail:
+        click.echo(f"  {'python':<10} {res.python_detail}")
     if plan.built:
         click.echo(f"  {'built':<10} nothing to do; the kernel starts in it")
+    if prepared.hardware is not None and (accelerator := prepared.hardware.accelerator):
+        click.echo(f"  {'torch/jax':<10} {accelerator.variant}: {accelerator.reason}")
     for step in plan.steps:
         click.echo(f"  {step.action:<10} {step.detail}")
     for warning in prepared.warnings:
@@ -129,6 +141,8 @@ def _ask(res: Resolution, wanted: list[str]) -> bool:
     click.echo(f"{res.notebook} declares:", err=True)
     for item in wanted:
         click.echo(f"  {item}", err=True)
+    if all(" service: " in item for item in wanted):
+        return confirm("Start these services beside the kernel?")
     return confirm("Install these into a new environment?")
 
 
@@ -138,6 +152,14 @@ def _profile_engine(paths: Paths, profile: str) -> str:
 
     path = paths.profile(profile).settings_file
     return settings.read(path).defaults.engine if path.exists() else "local"
+
+
+def _profile_services(paths: Paths, profile: str) -> str:
+    """What the profile does with services beside kernels (``defaults.services``)."""
+    from jupyter_orbit import settings
+
+    path = paths.profile(profile).settings_file
+    return settings.read(path).defaults.services if path.exists() else "stop"
 
 
 async def _run_here(
@@ -167,9 +189,8 @@ async def _run_here(
             )
         finally:
             await km.shutdown_kernel(now=True)
-    if final.get("ename") == "DeadKernel":
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
-        final["evalue"] += " | kernel log: " + " | ".join(tail) if tail else ""
+    if final.get("ename") in ("DeadKernel", "KernelDied"):  # what it said before it died
+        final["stderr"] = log_path.read_text(errors="replace").strip().splitlines()[-20:]
     return final
 
 
@@ -202,9 +223,16 @@ def _report_failure(final: dict, nb_json: dict) -> None:
         first = ("".join(source) if isinstance(source, list) else source).strip().splitlines()
         where = f"cell {index + 1}" + (f" ({first[0][:60]!r})" if first else "")
     click.secho("error: ", fg="red", bold=True, err=True, nl=False)
-    click.echo(
-        f"{where} failed: {final.get('ename', 'Error')}: {final.get('evalue', '')}", err=True
-    )
+    if final.get("ename") == "KernelDied":
+        click.echo(str(final.get("evalue")), err=True)
+    else:
+        click.echo(
+            f"{where} failed: {final.get('ename', 'Error')}: {final.get('evalue', '')}", err=True
+        )
+    if lines := final.get("stderr"):
+        click.echo("  the kernel's last lines on stderr:", err=True)
+        for line in lines:
+            click.echo(f"    {line}", err=True)
 
 
 def _write_notebook(path: Path, nb: dict) -> None:

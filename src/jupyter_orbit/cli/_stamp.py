@@ -24,10 +24,14 @@ class _Change:
     path: Path
     text: str | None  # the new file, or None: nothing to write
     outcome: str
+    before: bytes | None = None  # what the new text was computed from
+    forget: bool = False  # also forget the date Orbit remembered for it (its own state)
 
 
 def stamp_command(target: Path, *, date: str | None, clear: bool) -> None:
-    from jupyter_orbit import asof, atomic
+    from jupyter_orbit import asof, locking
+    from jupyter_orbit.notebook_dates import NotebookDates
+    from jupyter_orbit.paths import Paths
 
     if clear and date:
         raise InputError("give a DATE or --clear, not both", "orbit stamp NOTEBOOK [DATE|--clear]")
@@ -41,11 +45,14 @@ def stamp_command(target: Path, *, date: str | None, clear: bool) -> None:
     fixed = asof.parse(date, now=now, what="DATE") if date else None
     changes: list[_Change] = []
     failed: list[tuple[Path, OrbitError]] = []
-    for nb in notebooks:
-        try:
-            changes.append(_plan(nb, fixed, clear=clear, now=now))
-        except OrbitError as err:
-            failed.append((nb, err))
+    with locking.locked(*notebooks):  # from the reads to the writes
+        for nb in notebooks:
+            try:
+                changes.append(_plan(nb, fixed, clear=clear, now=now))
+            except OrbitError as err:
+                failed.append((nb, err))
+        if not failed:
+            _write(changes)
     if failed:
         if len(notebooks) == 1:
             raise failed[0][1]
@@ -55,11 +62,25 @@ def stamp_command(target: Path, *, date: str | None, clear: bool) -> None:
             f"{len(failed)} of {len(notebooks)} notebooks cannot be stamped; nothing was written",
             failed[0][1].hint or "fix them, or stamp the others one by one",
         )
+    dates = NotebookDates(Paths.from_env().notebook_dates_dir)
     for change in changes:
-        if change.text is not None:
-            atomic.write_text(change.path, change.text)
-    for change in changes:
-        click.echo(f"{_shown(change.path, target)}  {change.outcome}")
+        outcome = change.outcome
+        if change.forget and dates.forget(change.path):
+            outcome += "; forgot the date Orbit remembered for it"
+        click.echo(f"{_shown(change.path, target)}  {outcome}")
+
+
+def _write(changes: list[_Change]) -> None:
+    """Write every stamp, refusing all if any notebook was saved by another program since it
+    was read (``locking.FileChanged``)."""
+    from jupyter_orbit import locking
+
+    todo = [c for c in changes if c.text is not None]
+    for change in todo:
+        locking.check_unchanged(change.path, change.before)
+    for change in todo:
+        assert change.text is not None
+        locking.replace(change.path, change.before, change.text.encode("utf-8"))
 
 
 def notebooks_under(folder: Path) -> list[Path]:
@@ -76,19 +97,28 @@ def _shown(path: Path, target: Path) -> str:
 
 
 def _plan(nb: Path, fixed: str | None, *, clear: bool, now: datetime) -> _Change:
-    from jupyter_orbit import asof
+    from jupyter_orbit import asof, untrusted
     from jupyter_orbit.manifests.notebook_edit import edited_text
     from jupyter_orbit.manifests.stamp import set_stamp
+
+    seen = untrusted.read_bytes(nb, limit=untrusted.MAX_NOTEBOOK_BYTES)  # a regular file
 
     def write(as_of: str | None) -> str | None:
         return edited_text(nb, lambda data: set_stamp(data, nb, as_of))
 
     if clear:
         text = write(None)
-        return _Change(nb, text, "cleared" if text is not None else "no stamp to clear")
+        return _Change(
+            nb,
+            text,
+            "cleared" if text is not None else "no stamp to clear",
+            forget=True,
+            before=seen,
+        )
     if fixed is not None:
         text = write(fixed)
-        return _Change(nb, text, f"stamped {fixed}" if text is not None else f"already {fixed}")
+        outcome = f"stamped {fixed}" if text is not None else f"already {fixed}"
+        return _Change(nb, text, outcome, seen)
     from jupyter_orbit.paths import Paths
     from jupyter_orbit.prepare import Choices, prepare
 
@@ -98,4 +128,4 @@ def _plan(nb: Path, fixed: str | None, *, clear: bool, now: datetime) -> _Change
     text = write(res.spec.as_of)
     if text is None:
         return _Change(nb, None, f"already {res.spec.as_of}")
-    return _Change(nb, text, f"stamped {asof.describe(res)}")
+    return _Change(nb, text, f"stamped {asof.describe(res)}", seen)

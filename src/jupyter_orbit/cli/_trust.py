@@ -13,7 +13,8 @@ def trust_command(path: Path | None, *, revoke: bool) -> None:
     store = TrustStore(Paths.from_env().trust_file)
     if path is None:
         for folder, since in sorted(store.trusted().items()):
-            click.echo(f"{folder}\t(since {since})")
+            problem = store.why_not(Path(folder))
+            click.echo(f"{folder}\t(since {since})" + (f"\t[{problem}]" if problem else ""))
         return
     if not path.is_dir():
         raise InputError(
@@ -23,5 +24,7 @@ def trust_command(path: Path | None, *, revoke: bool) -> None:
         changed = store.revoke(path)
         click.echo(f"{'no longer trusted' if changed else 'was not trusted'}: {path.resolve()}")
     else:
-        changed = store.trust(path)
+        changed = store.trust(path, refresh=True)
         click.echo(f"{'trusted' if changed else 'already trusted'}: {path.resolve()}")
+        if repos := store.repos(path):
+            click.echo(f"  with the repositories in it now: {', '.join(sorted(repos))}")

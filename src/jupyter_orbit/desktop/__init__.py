@@ -53,7 +53,8 @@ class Launcher:
 
 def launcher(profile: str | None = None, python: str | None = None) -> Launcher:
     """The launcher of the default profile (``profile=None``), or of one named profile."""
-    args: tuple[str, ...] = ("-m", "jupyter_orbit", "open")
+    # -P: a file manager may start it in the notebook's folder; nothing is imported from there.
+    args: tuple[str, ...] = ("-P", "-m", "jupyter_orbit", "open")
     if profile:
         args += ("--profile", profile)
     return Launcher(

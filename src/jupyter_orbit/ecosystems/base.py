@@ -13,10 +13,11 @@ entry point group (``jupyter_orbit.plugins``); ``ecosystems.get_ecosystem`` look
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -119,6 +120,73 @@ class ImageStage:
     build: tuple[str, ...]
     copies: tuple[str, ...] | None = None
     after: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service a notebook's kernels run beside (a database, a cache), in Compose's service
+    syntax: ``config`` is its definition as canonical JSON, so services compare and hash by
+    what they are."""
+
+    ecosystem: str
+    name: str
+    config: str
+    origin: Origin | None = field(default=None, compare=False, hash=False)
+
+    @classmethod
+    def of(
+        cls, ecosystem: str, name: str, definition: Mapping[str, Any], origin: Origin | None = None
+    ) -> Service:
+        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+        return cls(ecosystem, name, text, origin)
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        return json.loads(self.config)
+
+
+@dataclass
+class Services:
+    """The services one source (a compose file, or a notebook that carries them) declares.
+
+    ``folder`` names the project they belong to (kernels of notebooks under it share them);
+    relative host paths start at ``base`` (the source's folder) and must stay inside ``root``.
+    ``key`` is how the source spells the services' place (``services``,
+    ``metadata.orbit.services``) and ``line_of`` finds the line of a key path in it.
+    """
+
+    ecosystem: str
+    services: tuple[Service, ...]
+    source: Path
+    folder: Path
+    root: Path
+    base: Path
+    volumes: dict[str, Any] = field(default_factory=dict)  # top-level named volumes
+    key: str = "services"
+    line_of: Callable[[str], int | None] = field(default=lambda _key: None, repr=False)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ServiceImage:
+    """A service's image built from Debian packages, for when no registry serves the image its
+    definition names (``replaces``). Rendered by ``engines.dockerfile.render_service``, tagged
+    ``orbit-service-NAME:VERSION-DIGEST``."""
+
+    name: str
+    version: str
+    replaces: str
+    packages: tuple[str, ...]
+    before: tuple[str, ...] = ()  # shell commands before the packages are installed
+    after: tuple[str, ...] = ()  # and after
+    files: tuple[tuple[str, bytes], ...] = ()  # executables for /usr/local/bin
+    env: tuple[tuple[str, str], ...] = ()
+    user: str = ""
+    workdir: str = ""
+    volume: str | None = None  # the data folder (made by ``after``, owned by ``user``)
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,6 +316,48 @@ class Ecosystem(ABC):
         """The build stage that installs ``spec``'s packages of this ecosystem into a kernel
         image; None when images cannot hold them (the engine then says so)."""
         return None
+
+    # -- beside the kernel (services) --------------------------------------------------------
+    # An ecosystem whose "packages" are services (a database, a cache) runs them beside a
+    # notebook's kernels instead of installing them into its environment: the launch starts
+    # them (``beside``), and each kernel gets the variables that reach them.
+
+    runs_beside: ClassVar[bool] = False
+
+    def services(
+        self, folder: Path, root: Path, notebook: Path | None, orbit: Mapping[str, Any] | None
+    ) -> Services | None:
+        """The services a kernel started in ``folder`` (inside the project ``root``; for
+        ``notebook``, whose ``metadata.orbit`` is ``orbit``) runs beside, as this ecosystem
+        declares them in its files; None when it declares none. Reads, changes nothing."""
+        return None
+
+    def kernel_variables(
+        self, service: Service, host: str, ports: Mapping[int, int]
+    ) -> dict[str, str]:
+        """The variables a kernel gets to reach ``service`` at ``host``; ``ports`` maps the
+        service's own ports to the ones the kernel reaches them on."""
+        return {}
+
+    def service_image(self, service: Service) -> ServiceImage | None:
+        """How to build ``service``'s image from Debian packages when no registry serves it;
+        None when this ecosystem cannot."""
+        return None
+
+    def edit_notebook(
+        self,
+        orbit: dict[str, Any],
+        path: Path,
+        *,
+        add: Sequence[Requirement],
+        remove: Sequence[str],
+        root: Path,
+    ) -> bool:
+        """Change this ecosystem's entries in a notebook's ``metadata.orbit`` (``orbit``, a
+        plain dict, edited in place) when it keeps them under a key of its own, and return
+        True; False (the default): they are a list in ``metadata.orbit.packages``, which the
+        bazaar edits."""
+        return False
 
 
 def names_of(requirements: Sequence[Requirement], limit: int = 8) -> str:

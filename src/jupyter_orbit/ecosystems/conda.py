@@ -117,11 +117,14 @@ class Conda(Ecosystem):
         body = {"op": op, "channels": self.channels, "cache": str(self.cache / "repodata")}
         try:
             r = subprocess.run(
-                [sys.executable, "-m", "jupyter_orbit.ecosystems._rattler_worker"],
+                # -I and a folder of Orbit's: nothing in the folder Orbit was started from (a
+                # project's json.py, a .condarc) is imported or read by the worker
+                [sys.executable, "-I", "-m", "jupyter_orbit.ecosystems._rattler_worker"],
                 input=json.dumps({**body, **request}),
                 capture_output=True,
                 text=True,
                 timeout=timeout,
+                cwd=self.cache,
             )
             answer = json.loads(r.stdout)
         except (subprocess.TimeoutExpired, ValueError) as e:

@@ -57,6 +57,9 @@ RENAMES = {
     "msgpack-python": "msgpack",
     "pyqt": "PyQt5",
     "tensorflow-base": "tensorflow",
+    # conda's dask is the whole of it (dataframes, arrays, distributed); dask-core is PyPI's dask
+    "dask": "dask[complete]",
+    "dask-core": "dask",
 }
 
 _NAME = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)(?P<rest>.*)$")

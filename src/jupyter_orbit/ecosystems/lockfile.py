@@ -27,7 +27,7 @@ _HEADER = re.compile(
 
 def inputs_digest(spec: EnvSpec) -> str:
     identity = spec.identity()
-    for key in ("lock", "as_of"):
+    for key in ("lock", "as_of", "kernel_as_of", "floating", "wheels_only"):
         identity.pop(key, None)
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()

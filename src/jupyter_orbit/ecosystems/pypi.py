@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from jupyter_orbit import atomic
+from jupyter_orbit import atomic, linkmode
 from jupyter_orbit.ecosystems import lockfile
 from jupyter_orbit.ecosystems._http import DiskCache, Unreachable, fetch, fetch_json
 from jupyter_orbit.ecosystems.base import (
@@ -29,13 +29,17 @@ from jupyter_orbit.ecosystems.base import (
     names_of,
     tier,
 )
+from jupyter_orbit.ecosystems.pypi_metadata import repairs_for
 from jupyter_orbit.ecosystems.pypi_names import REFRESH_AFTER, SIMPLE_JSON, NameIndex
-from jupyter_orbit.errors import BuildError, InputError
+from jupyter_orbit.errors import BuildError, InputError, PackageNotFound, RegistryError
 from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
 
 PYPI = "https://pypi.org/simple/"
 SUMMARY_TTL = 7 * 24 * 3600
 LOCK_FILE = "requirements.lock.txt"  # inside an environment's orbit/ folder
+# The origin of requirements read from a Pipfile.lock: exact versions its lock decided, which
+# the date does not filter (PyPI has re-uploaded old releases, whose files then look newer).
+LOCK_KIND = "Pipfile.lock"
 QUIET = ("--no-header", "--no-annotate", "--quiet")
 EXPORT = ("--no-header", "--no-hashes", "--format", "requirements.txt")
 
@@ -71,6 +75,35 @@ def pypi_requirement(text: str, origin: Origin | None = None) -> Requirement:
         # PEP 508 needs whitespace between a URL and the ";" that starts its marker.
         out += f" ; {req.marker}" if req.url else f"; {req.marker}"
     return Requirement("pypi", name, out, origin)
+
+
+# uv builds an old sdist (PEP 517) with setuptools 40.8.0 (2019-02-05) or later: the tools that
+# build packages are never dated earlier than this, or no package of before 2019 could be built.
+BUILD_TOOLS = ("setuptools", "wheel")
+BUILD_TOOLS_FLOOR = "2019-03-01T00:00:00Z"
+
+
+def _as_of(spec: EnvSpec) -> str:
+    """The date the packages are resolved as of: the spec's, or the kernel's when the spec has
+    nothing but the kernel's own packages."""
+    if spec.kernel_as_of is not None and not spec.declared("pypi"):
+        return spec.kernel_as_of
+    assert spec.as_of is not None
+    return spec.as_of
+
+
+def undated_args(spec: EnvSpec) -> list[str]:
+    """uv flags for what the date does not filter: versions a lock file pinned (see
+    ``LOCK_KIND``), and the build tools of a date before ``BUILD_TOOLS_FLOOR``."""
+    names = {r.name for r in spec.declared("pypi") if r.origin and r.origin.kind == LOCK_KIND}
+    args = [f"--exclude-newer-package={n}=false" for n in sorted(names)]
+    if spec.as_of and spec.as_of < BUILD_TOOLS_FLOOR:
+        args += [
+            f"--exclude-newer-package={n}={BUILD_TOOLS_FLOOR}"
+            for n in BUILD_TOOLS
+            if n not in names
+        ]
+    return args
 
 
 def split_options(options: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -237,13 +270,25 @@ class PyPI(Ecosystem):
         return got
 
     def suggest(self, name: str) -> list[str]:
-        """Close names from the cached name index (for "did you mean")."""
-        blob = self.names.load()
-        if not blob:
-            return []
+        """Close names from the cached name indexes (for "did you mean")."""
         key = canonicalize_name(name)
-        candidates = self.names.search(key[:4], limit=5000) if len(key) >= 4 else []
-        return difflib.get_close_matches(key, candidates or blob.split(), n=3, cutoff=0.75)
+        close: list[str] = []
+        for url in self.index_urls:
+            index = NameIndex(self.cache, url)
+            blob = index.load()
+            if not blob:
+                continue
+            candidates = index.search(key[:4], limit=5000) if len(key) >= 4 else []
+            close += difflib.get_close_matches(key, candidates or blob.split(), n=3, cutoff=0.75)
+        return [c for c in dict.fromkeys(close) if c != key][:3]
+
+    def did_you_mean(self, err: BuildError) -> BuildError:
+        """A name the index lacks, with the close names the cached name indexes know."""
+        if not isinstance(err, PackageNotFound) or not (close := self.suggest(err.package)):
+            return err
+        return PackageNotFound(
+            err.message, f"did you mean {' or '.join(close)}? Fix the name where it is declared"
+        )
 
     # -- requirements -------------------------------------------------------------------------
 
@@ -310,6 +355,7 @@ class PyPI(Ecosystem):
         if hashes:
             args.append("--generate-hashes")
         args += list(extra)  # e.g. the date: --exclude-newer (see date_args)
+        args += repairs_for(self.paths, self.environ).args()  # old releases' metadata, mended
         if constraints:
             cfile = cwd / f".constraints-{abs(hash(tuple(constraints)))}.txt"
             cfile.write_text("\n".join(constraints) + "\n")
@@ -330,19 +376,25 @@ class PyPI(Ecosystem):
         lines: Sequence[str] = (),
         log: Callable[[str], None] | None = None,
     ) -> list[str]:
-        """uv flags for the spec's "as of" date: the notebook's packages as of it, the kernel's
-        own newest.
+        """uv flags for the spec's "as of" date: the notebook's packages as of it, and the
+        kernel's own as fitted to it.
 
-        The kernel recipe's packages (ipykernel and all it pulls in) float: a kernel of 2017
-        does not run on today's Python, and the notebook's code never imports most of them.
-        Their names come from resolving the recipe's packages alone, today; a package the
-        notebook itself names stays dated.
+        A spec fitted to its era (``jupyter_orbit.era``: ``kernel_as_of`` set) says which of
+        the kernel's packages move forward and to which date, and whether only wheels may be
+        installed. An unfitted spec keeps the earlier rule: the recipe's packages (ipykernel
+        and all it pulls in, found by resolving them alone, today) float to the newest; a
+        package the notebook itself names stays dated.
         """
         from jupyter_orbit.uvcli import run_uv
 
         if not spec.as_of:
             return []
-        args = ["--exclude-newer", spec.as_of]
+        args = ["--exclude-newer", _as_of(spec), *undated_args(spec)]
+        if spec.wheels_only:
+            args += ["--only-binary", ":all:"]
+        if spec.kernel_as_of is not None:
+            date = spec.kernel_as_of
+            return args + [f"--exclude-newer-package={n}={date}" for n in spec.floating]
         own = [r.text for r in spec.own(self.name)]
         if not own:
             return args
@@ -444,6 +496,8 @@ class PyPI(Ecosystem):
                 extra=self.date_args(spec, str(python), flags, lines),
                 prefer_cache=True,
             )
+        except RegistryError:
+            raise  # the index, not the requirements: told as what it is
         except BuildError as e:
             raise InputError(f"cannot install: {e.message}", e.hint) from None
         return pin_lines(out)
@@ -466,13 +520,17 @@ class PyPI(Ecosystem):
         detail = f"{len(reqs)} PyPI requirements"
         if spec.as_of:
             detail += f" as of {spec.as_of}"
-            if spec.own(self.name):
+            if spec.floating:
+                detail += f" (the kernel's own: {len(spec.floating)} as of {spec.kernel_as_of})"
+            elif spec.own(self.name) and spec.kernel_as_of is None:
                 detail += " (the kernel's own packages: newest)"
+            if spec.wheels_only:
+                detail += ", wheels only"
         if spec.lock is not None:
             detail += f", the versions of the notebook's {spec.lock.format} as constraints"
         return [
             ResolveStep(f"{detail}: {names_of(reqs)}"),
-            InstallStep("hardlinked from uv's cache"),
+            InstallStep("copied (or cloned) from uv's cache: files of its own"),
         ]
 
     @classmethod
@@ -495,7 +553,12 @@ class PyPI(Ecosystem):
         sources = ["requirements.in"]
         compile_args = ["--quiet", "--no-header", "--emit-index-url", *flags]
         if spec.as_of:
-            compile_args += ["--exclude-newer", spec.as_of]
+            compile_args += ["--exclude-newer", _as_of(spec), *undated_args(spec)]
+        if spec.as_of and spec.wheels_only:
+            compile_args += ["--only-binary", ":all:"]
+        if spec.as_of and spec.kernel_as_of is not None:  # fitted: as the local engine does
+            date = spec.kernel_as_of
+            compile_args += [f"--exclude-newer-package={n}={date}" for n in spec.floating]
         if cons:
             files.append(("constraints.txt", cons.encode()))
             sources.append("constraints.txt")
@@ -503,7 +566,7 @@ class PyPI(Ecosystem):
         lock = f"{SPEC_DIR}/{LOCK_FILE}"
         missing = "/tmp/missing.txt"
         install = ["uv pip install", f"--python {ENV_PYTHON}", "--no-deps", *flags]
-        if spec.as_of:  # the kernel's own packages float, as in local environments
+        if spec.as_of and spec.kernel_as_of is None:  # unfitted: the base's packages float
             declared = sorted(r.name for r in spec.declared(cls.name))
             floating = " ".join(["floating", str(BASE_LOCK), *map(shlex.quote, declared)])
             compile_args.append(f"$(python3 -I {PINS} {floating})")
@@ -556,6 +619,7 @@ class ResolveStep(Step):
         log = build.progress.log
         flags, lines = split_options(spec.index_options)
         args = ["pip", "compile", "--python", str(build.python), "--emit-index-url", *flags]
+        repairs = repairs_for(build.paths)
         constraints = [r.text for r in spec.constraints]
         if spec.lock is not None:
             constraints += pypi.lock_constraints(spec, build.meta / "lock", log)
@@ -568,18 +632,26 @@ class ResolveStep(Step):
         )
         try:
             args += pypi.date_args(spec, str(build.python), flags, lines, log)
-            run_uv(
-                [*args, str(requirements), "-o", str(pinned), "--quiet"],
-                cwd=build.meta,
-                on_line=log,
-            )
+            for attempt in (1, 2):
+                try:
+                    run_uv(
+                        [*args, *repairs.args(), str(requirements), "-o", str(pinned), "--quiet"],
+                        cwd=build.meta,
+                        on_line=log,
+                        on_retry=build.progress.warn,
+                    )
+                    break
+                except BuildError as err:  # an old release's metadata uv cannot read
+                    if attempt == 2 or not repairs.repair(err.message):
+                        raise
         except BuildError as err:
-            raise blame(err, spec) from None
+            raise blame(pypi.did_you_mean(err), spec) from None
 
 
 @dataclass(frozen=True)
 class InstallStep(Step):
-    """``uv pip sync`` of the resolved lock into the environment (hardlinks from uv's cache)."""
+    """``uv pip sync`` of the resolved lock into the environment (files of its own, cloned or
+    copied from uv's cache: ``linkmode``)."""
 
     ACTION: ClassVar[str] = "install"
     exact: bool = False  # the lock carries hashes: require them
@@ -590,11 +662,15 @@ class InstallStep(Step):
         pinned = build.meta / LOCK_FILE
         flags, _ = split_options(build.spec.index_options)
         hashes = ["--require-hashes"] if self.exact else []
+        if build.spec.wheels_only:
+            hashes += ["--only-binary", ":all:"]
         build.progress.log(f"{len(pin_lines(pinned.read_text()))} packages")
+        links = linkmode.args(build.path)  # files of its own: see linkmode
         run_uv(
-            ["pip", "sync", "--python", str(build.python), *flags, *hashes, str(pinned)],
+            ["pip", "sync", "--python", str(build.python), *flags, *hashes, *links, str(pinned)],
             cwd=build.meta,
             on_line=build.progress.log,
+            on_retry=build.progress.warn,
         )
 
 

@@ -93,6 +93,7 @@ class NameIndex:
         subprocess.Popen(
             [
                 sys.executable,
+                "-I",  # and started in Orbit's cache: the caller's folder is not on sys.path
                 "-m",
                 "jupyter_orbit.ecosystems.pypi_names",
                 str(self.dir.parent.parent),
@@ -102,6 +103,7 @@ class NameIndex:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            cwd=self.dir,
             env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         )
         return True

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from jupyter_orbit.errors import InputError
 
 if TYPE_CHECKING:
+    from jupyter_orbit.hardware.fit import Fit
     from jupyter_orbit.kernels.recipes import KernelRecipe
     from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution
     from jupyter_orbit.paths import Paths
@@ -28,6 +29,24 @@ class Launch:
     notebook: Path | None = None
     project_root: Path | None = None
     allow_host_access: bool = False  # container options that reach into the host (explicit flag)
+    # Services beside the kernel (``jupyter_orbit.beside``): the networks they are on, and the
+    # variables that reach them (an engine that runs kernels elsewhere passes these names on).
+    networks: tuple[str, ...] = ()
+    pass_env: tuple[str, ...] = ()
+    hardware: Fit | None = None  # the devices the notebook declares, as found here
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Something an engine keeps for this data root: a built environment, or what a build
+    left behind (``leftover``)."""
+
+    env_id: str
+    location: str  # a folder, or an image reference
+    size: int  # bytes it takes (files shared with uv's cache or other environments included)
+    frees: int  # bytes removing it gives back
+    created: str | None = None  # ISO time
+    leftover: bool = False
 
 
 class Engine(ABC):
@@ -35,6 +54,15 @@ class Engine(ABC):
 
     name: ClassVar[str]
     takes_target: ClassVar[bool] = False  # ``name:TARGET`` (a host, a gateway URL)
+    stores: ClassVar[str] = "environment"  # what ``orbit envs`` calls what it keeps
+    # Whether its kernels join the network of the services beside them and reach each by its
+    # name (kernels in containers); otherwise they reach the ports published on 127.0.0.1.
+    joins_service_network: ClassVar[bool] = False
+    # Fitting to the notebook's time (``jupyter_orbit.era``): the engine builds with this
+    # machine's Pythons, so one can be chosen to fit the notebook (``chooses_python``); it
+    # resolves PyPI packages with uv here, so the kernel's own are dated (``dates_kernel``).
+    chooses_python: ClassVar[bool] = False
+    dates_kernel: ClassVar[bool] = False
     # Whether a server may start kernels of this engine ahead of need (the warm pool); not
     # for kernels that hold resources elsewhere (a remote host, a gateway).
     warm_kernels: ClassVar[bool] = True
@@ -109,6 +137,20 @@ class Engine(ABC):
     def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
         """Variables ``recipe``'s kernel needs inside ``env`` beyond the server's own."""
         return recipe.kernel_env(env.location)
+
+    def stored(self) -> list[Stored]:
+        """What this engine keeps on disk for this data root (``orbit envs``, ``orbit gc``).
+        Engines that keep nothing here list nothing."""
+        return []
+
+    def in_use(self, items: list[Stored]) -> dict[str, str]:
+        """Of ``items``, those a running process uses: location → who (never removed)."""
+        return {}
+
+    def remove(self, item: Stored) -> None:
+        """Remove ``item`` (one ``stored`` listed); an environment that is being built or
+        used meanwhile is left alone (an ``OrbitError`` says so)."""
+        raise NotImplementedError(f"the {self.name} engine keeps nothing it could remove")
 
     def pins(self, plan: Plan) -> list[str]:
         """The exact versions ``plan`` would install, resolved without installing anything."""

@@ -33,12 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_orbit.hardware.needs import KERNEL_ENV, ContainerDevices
 from jupyter_orbit.imagelayout import CONNECTION_DIR, GUARD
 
 LABEL_KERNEL = "org.jupyter.orbit.kernel"
 LABEL_OWNER = "org.jupyter.orbit.owner"
 _PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
-_PASSED_ENV = ("JPY_SESSION_NAME", "TZ", "LANG", "LC_ALL")
+_PASSED_ENV = ("JPY_SESSION_NAME", "TZ", "LANG", "LC_ALL", *KERNEL_ENV)
 
 
 def owner_label(pid: int | None = None) -> str:
@@ -81,8 +82,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--image", required=True)
     p.add_argument("--env-id", default="")
     p.add_argument("--mount", action="append", default=[], help="host folder, same path inside")
+    p.add_argument("--read-only", action="append", default=[], help="the same, read-only")
     p.add_argument("--connection-file", required=True)
     p.add_argument("--options", default="{}", help="checked container options (JSON)")
+    p.add_argument("--network", action="append", default=[], help="a services' network to join")
+    p.add_argument(
+        "--pass-env", action="append", default=[], help="a variable of this process to pass on"
+    )
+    p.add_argument("--devices", default="{}", help="the declared devices, as host config (JSON)")
     p.add_argument("argv", nargs=argparse.REMAINDER, help="-- the kernel command in the image")
     args = p.parse_args(argv)
     if args.argv[:1] == ["--"]:
@@ -123,13 +130,15 @@ def container_spec(args: argparse.Namespace, connection: dict[str, Any]) -> dict
     if isinstance(extra_env, list):
         extra_env = dict(e.split("=", 1) if "=" in e else (e, "") for e in extra_env)
     environment.update(extra_env)
+    environment.update({k: os.environ[k] for k in args.pass_env if k in os.environ})
     ports = (
         {}
         if host_network
         else {f"{connection[k]}/tcp": ("127.0.0.1", connection[k]) for k in _PORTS}
     )
     ports.update(extra.pop("ports", {}))
-    volumes = [f"{f}:{f}:rw" for f in folders] + extra.pop("volumes", [])
+    volumes = [f"{f}:{f}:rw" for f in folders] + [f"{f}:{f}:ro" for f in args.read_only]
+    volumes += extra.pop("volumes", [])
     security = ["no-new-privileges", *extra.pop("security_opt", [])]
     kw: dict[str, Any] = {
         "image": args.image,
@@ -153,7 +162,13 @@ def container_spec(args: argparse.Namespace, connection: dict[str, Any]) -> dict
     }
     if uid != 0:  # an ordinary user's processes need no capabilities; root's keep Docker's few
         kw["cap_drop"] = ["ALL"]
+    if args.network and not host_network:  # services beside the kernel: reached by their names
+        kw["network"] = args.network[0]
     kw.update(extra)
+    # GPUs and devices the notebook declares (hardware.needs.container_devices)
+    devices = ContainerDevices.from_host_config(json.loads(args.devices))
+    for key, value in devices.create_kwargs().items():
+        kw[key] = [*kw.get(key, ()), *value]
     return kw
 
 
@@ -203,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    for network in args.network[1:] if "network" in kw else ():
+        try:
+            client.networks.get(network).connect(container)
+        except Exception as e:
+            print(f"orbit: could not join the services' network {network}: {e}", file=sys.stderr)
     kernel = _Kernel(client, container)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda s, _f: kernel.signal(s))

@@ -23,16 +23,17 @@ from jupyter_orbit import __version__, atomic
 from jupyter_orbit.ecosystems import ecosystem_class, in_order
 from jupyter_orbit.ecosystems.base import ImageStage, names_of
 from jupyter_orbit.engines import dockerapi
-from jupyter_orbit.engines.base import Engine, Launch
+from jupyter_orbit.engines.base import Engine, Launch, Stored
 from jupyter_orbit.engines.dockerfile import (
     FORMAT,
+    LABEL_BASE,
     LABEL_ENV,
     LABEL_FORMAT,
     LABEL_SPEC,
     BuildContext,
     render_kernel,
 )
-from jupyter_orbit.errors import InputError
+from jupyter_orbit.errors import InputError, OrbitError
 from jupyter_orbit.imagelayout import BASE_PYTHON, ENV_PREFIX, ENV_PYTHON, SPEC_DIR
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Resolution, Step
 
@@ -53,6 +54,9 @@ def image_tag(env_id: str) -> str:
 class DockerEngine(Engine):
     name = "docker"
     label = "a container on this machine"
+    stores = "image"
+    joins_service_network = True
+    dates_kernel = True  # its images' Python is the base's; the kernel's packages are dated
 
     def __init__(self, paths: Paths, client: docker.DockerClient | None = None) -> None:
         super().__init__(paths)
@@ -156,6 +160,7 @@ class DockerEngine(Engine):
         """A host process that runs the kernel in a container and lives as long as it."""
         argv = [
             sys.executable,
+            "-P",  # it starts in the notebook's folder: nothing is imported from there
             "-m",
             "jupyter_orbit.engines.container_kernel",
             "--image",
@@ -169,6 +174,14 @@ class DockerEngine(Engine):
             argv += ["--mount", str(launch.project_root)]
         if options := self.notebook_options(launch):
             argv += ["--options", json.dumps(options, sort_keys=True, separators=(",", ":"))]
+        for network in launch.networks:
+            argv += ["--network", network]
+        for name in launch.pass_env:  # the values travel in the environment, never in argv
+            argv += ["--pass-env", name]
+        if devices := self.devices(launch):
+            argv += ["--devices", json.dumps(devices, sort_keys=True, separators=(",", ":"))]
+        for folder in recipe.host_folders():
+            argv += ["--read-only", str(folder)]
         return [*argv, "--", *self.kernel_argv(env, recipe)]
 
     def kernel_env(self, env: Environment, recipe: KernelRecipe) -> dict[str, str]:
@@ -180,6 +193,19 @@ class DockerEngine(Engine):
 
     def check_launch(self, launch: Launch) -> None:
         self.notebook_options(launch)
+        self.devices(launch)
+
+    def devices(self, launch: Launch) -> dict[str, Any]:
+        """The devices the notebook declares (``metadata.orbit.hardware``), as the kernel
+        container's host config: GPU device requests (CDI names where this engine resolves
+        them), device mappings and groups; a ``BuildError`` saying why when it cannot have them."""
+        from jupyter_orbit.hardware.needs import engine_cdi_enabled
+
+        fit = launch.hardware
+        if fit is None or fit.needs.empty:
+            return {}
+        cdi = fit.needs.gpu is not None and engine_cdi_enabled(self.client.info())
+        return fit.container_devices(cdi_enabled=cdi).host_config()
 
     def notebook_options(self, launch: Launch) -> dict[str, Any]:
         """The notebook's ``metadata.orbit.container``, checked (host access needs the flag)."""
@@ -233,6 +259,69 @@ class DockerEngine(Engine):
                 except Exception:
                     pass
         return removed
+
+    def stored(self) -> list[Stored]:
+        """This data root's kernel images (the ones it keeps build contexts of), the images
+        they replaced, and contexts whose image is gone."""
+        from jupyter_orbit.engines import storage
+
+        root = self.root
+        ids = sorted(d.name for d in root.iterdir() if d.name.isalnum()) if root.is_dir() else []
+        if not ids:
+            return []  # nothing of ours: the engine is not even asked
+        out = []
+        for env_id in ids:
+            found = dockerapi.image(self.client, image_tag(env_id))
+            if found is None:
+                size, frees = storage.sizes(self.root / env_id)
+                out.append(Stored(env_id, str(self.root / env_id), size, frees, None, True))
+            else:
+                out.append(self._stored(env_id, image_tag(env_id), found, leftover=False))
+        for img in self.client.images.list(filters={"dangling": True, "label": LABEL_ENV}):
+            env_id = (img.labels or {}).get(LABEL_ENV, "")
+            if env_id in ids:  # a rebuild took its tag: replaced
+                out.append(self._stored(env_id, img.id, img, leftover=True))
+        return out
+
+    def _stored(self, env_id: str, ref: str, img: Any, *, leftover: bool) -> Stored:
+        size = int(img.attrs.get("Size", 0))
+        base_ref = (img.labels or {}).get(LABEL_BASE)
+        base = dockerapi.image(self.client, base_ref) if base_ref else None
+        own = size - int(base.attrs.get("Size", 0)) if base is not None else size
+        return Stored(env_id, ref, size, max(own, 0), img.attrs.get("Created"), leftover)
+
+    def in_use(self, items: list[Stored]) -> dict[str, str]:
+        """Images any container was made from (the engine keeps those anyway)."""
+        wanted = {}
+        for item in items:
+            if not item.location.startswith("/"):
+                found = dockerapi.image(self.client, item.location)
+                if found is not None:
+                    wanted[found.id] = item.location
+        out = {}
+        for c in self.client.containers.list(all=True):
+            image_id = c.attrs.get("Image", "")
+            if image_id in wanted:
+                out[wanted[image_id]] = f"container {c.name} ({c.status})"
+        return out
+
+    def remove(self, item: Stored) -> None:
+        import shutil
+
+        import docker.errors
+
+        if not item.location.startswith("/"):
+            try:
+                self.client.images.remove(item.location)  # never forced
+            except docker.errors.ImageNotFound:
+                pass
+            except docker.errors.APIError as e:
+                raise OrbitError(f"image {item.location} was not removed: {e}", None) from None
+        others = [
+            s for s in self.stored() if s.env_id == item.env_id and s.location != item.location
+        ]
+        if not any(not s.leftover for s in others):
+            shutil.rmtree(self.root / item.env_id, ignore_errors=True)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -41,6 +41,42 @@ PROJECT_EXCLUDES = (
     "**/.DS_Store",
 )
 BUILD_DOCKERFILE = ".orbit.Dockerfile"
+IGNORE_FILE = ".orbitignore"  # the project's own extra excludes (.dockerignore syntax)
+# Never in an image, whatever a project's ignore files say (they are applied after them, so a
+# `!` line cannot take them back): version control, files of secrets, keys, credentials.
+SECRET_EXCLUDES = (
+    "**/.git",
+    "**/.hg",
+    "**/.svn",
+    "**/.env",
+    "**/.env.*",
+    "**/*.env",
+    "**/.ssh",
+    "**/.gnupg",
+    "**/.aws",
+    "**/.azure",
+    "**/.kube",
+    "**/.docker",
+    "**/.config/gcloud",
+    "**/id_rsa*",
+    "**/id_dsa*",
+    "**/id_ecdsa*",
+    "**/id_ed25519*",
+    "**/*.pem",
+    "**/*.key",
+    "**/*.p12",
+    "**/*.pfx",
+    "**/*.jks",
+    "**/*.keystore",
+    "**/.netrc",
+    "**/.pypirc",
+    "**/.npmrc",
+    "**/.git-credentials",
+    "**/*secret*",
+    "**/*credentials*",
+)
+# Left out without a word: caches and Orbit's own build files.
+_UNREMARKABLE = {"__pycache__", ".ipynb_checkpoints", ".DS_Store", ".venv", BUILD_DOCKERFILE}
 
 
 class EngineUnavailable(OrbitError):
@@ -100,6 +136,12 @@ def build(
     """Build ``context`` as ``tag``; return the image id. ``blame(step) -> (more, hint)`` can
     say more about a failing step than the step itself (which files declared what it installs).
     """
+    if context.tree is not None and (out := left_out(context.tree)):
+        shown = ", ".join(out[:12]) + (f" and {len(out) - 12} more" if len(out) > 12 else "")
+        progress.warn(
+            f"left out of {what}: {shown} (version control, secrets, keys and what "
+            f"{IGNORE_FILE} or .dockerignore names)"
+        )
     step: StepFailure | None = None
     image_id = None
     stages: list[str] = []  # the last image of each finished build stage
@@ -218,14 +260,38 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) 
 
 
 def _project_ignore(tree: Path) -> list[str]:
-    """The project's own .dockerignore plus Orbit's excludes and the files Orbit adds."""
+    """Orbit's excludes, the project's own .dockerignore and .orbitignore, then what never goes
+    into an image (secrets) and the files Orbit adds."""
     patterns = list(PROJECT_EXCLUDES)
-    own = tree / ".dockerignore"
-    if own.is_file():
-        patterns += [
-            ln.strip() for ln in own.read_text(errors="replace").splitlines() if ln.strip()
-        ]
-    return [*patterns, BUILD_DOCKERFILE, ".dockerignore"]
+    for name in (".dockerignore", IGNORE_FILE):
+        own = tree / name
+        if own.is_file() and not own.is_symlink():
+            patterns += [
+                ln.strip()
+                for ln in own.read_text(errors="replace").splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")
+            ]
+    return [*patterns, *SECRET_EXCLUDES, BUILD_DOCKERFILE, ".dockerignore", IGNORE_FILE]
+
+
+def left_out(tree: Path) -> list[str]:
+    """What of the project an image built from ``tree`` leaves out (the topmost path of each
+    part left out; caches and Orbit's own files unmentioned)."""
+    kept = _project_files(tree, _project_ignore(tree))
+    out = []
+    for folder, dirs, files in os.walk(tree):
+        rel = Path(folder).relative_to(tree)
+        for name in sorted(dirs):
+            path = (rel / name).as_posix()
+            if path not in kept:
+                dirs.remove(name)  # nothing inside goes in either
+                if name not in _UNREMARKABLE:
+                    out.append(path + "/")
+        for name in sorted(files):
+            path = (rel / name).as_posix()
+            if path not in kept and name not in _UNREMARKABLE | {".dockerignore", IGNORE_FILE}:
+                out.append(path)
+    return sorted(out)
 
 
 def _project_files(tree: Path, ignore: Iterable[str]) -> set[str]:

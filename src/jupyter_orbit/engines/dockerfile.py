@@ -15,6 +15,8 @@ The images, each named for what it holds:
   images copy it in). ``orbit-user:<profile>``: a kernel image + that server + the project's
   files, last, so editing a notebook rebuilds one layer. ``orbit-hub:<digest>``: JupyterHub,
   DockerSpawner and configurable-http-proxy.
+- ``orbit-service-<name>:<version>-<digest>``: a service beside the kernels (PostgreSQL, Redis)
+  from Debian packages, standing in for a registry's image when no registry serves it.
 
 The classic builder is assumed (no BuildKit syntax): it is what the Engine API builds with, and
 what Podman's compatible API accepts.
@@ -29,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jupyter_orbit.ecosystems.base import ImageStage
+from jupyter_orbit.ecosystems.base import ImageStage, ServiceImage
 from jupyter_orbit.imagelayout import (
     APT_CLEAN,
     BASE_LOCK,
@@ -365,3 +367,62 @@ def render_hub(base: str) -> BuildContext:
         _label([(LABEL_ROLE, "hub"), (LABEL_FORMAT, FORMAT)]),
     ]
     return BuildContext("\n".join(lines) + "\n", ())
+
+
+# -- services beside the kernels -------------------------------------------------------------
+
+
+def render_service(rootfs: str, image: ServiceImage) -> BuildContext:
+    """A service's stand-in image: ``rootfs`` (a slim Debian) plus its Debian packages, set up
+    as the registry's image it stands in for is (user, data folder, entrypoint, command). One
+    image serves every tag it stands in for (``redis:7``, ``redis:7.0``)."""
+    files: list[tuple[str, bytes | Path]] = [
+        ("dpkg-slim.cfg", DPKG_SLIM.encode()),
+        ("apt-slim.conf", APT_SLIM.encode()),
+        *image.files,
+    ]
+    packages = " ".join(shlex.quote(p) for p in image.packages)
+    lines = [
+        f"# Jupyter Orbit's stand-in for the {image.name} image ({image.version}), from Debian "
+        f"packages ({', '.join(image.packages)}).",
+        f"FROM {rootfs}",
+        "COPY dpkg-slim.cfg /etc/dpkg/dpkg.cfg.d/90-orbit-slim",
+        "COPY apt-slim.conf /etc/apt/apt.conf.d/90-orbit-slim",
+    ]
+    names = [name for name, _ in image.files]
+    if names:
+        lines.append(f"COPY {' '.join(names)} /usr/local/bin/")
+    lines.append(
+        run(
+            *image.before,
+            "apt-get update",
+            f"DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {packages}",
+            *image.after,
+            *([f"chmod 0755 {' '.join(f'/usr/local/bin/{n}' for n in names)}"] if names else []),
+            APT_CLEAN,
+        )
+    )
+    if image.env:
+        lines.append(env(**dict(image.env)))
+    if image.ports:
+        lines.append("EXPOSE " + " ".join(str(p) for p in image.ports))
+    if image.workdir:
+        lines.append(f"WORKDIR {image.workdir}")
+    if image.user:
+        lines.append(f"USER {image.user}")
+    if image.entrypoint:
+        lines.append(f"ENTRYPOINT {json.dumps(list(image.entrypoint))}")
+    if image.cmd:
+        lines.append(f"CMD {json.dumps(list(image.cmd))}")
+    labels = [
+        (LABEL_ROLE, "service"),
+        (LABEL_FORMAT, FORMAT),
+        ("org.jupyter.orbit.stands-in-for", f"{image.name}:{image.version}"),
+    ]
+    lines.append(_label(labels))
+    return BuildContext("\n".join(lines) + "\n", tuple(files), labels=tuple(labels))
+
+
+def service_tag(image: ServiceImage, context: BuildContext) -> str:
+    """``orbit-service-postgres:15-<digest>``: rebuilt when anything that goes into it changes."""
+    return f"orbit-service-{image.name}:{image.version}-{context.digest()[:12]}"

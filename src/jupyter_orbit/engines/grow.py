@@ -2,9 +2,9 @@
 
 Environments are content-addressed and may be shared, so a running kernel's environment is never
 changed. The new spec's environment is grown from it instead: the running environment is cloned
-(every file hardlinked, the few files tools rewrite copied), resolved with the running versions
-as constraints (or the notebook's new lock taken as it is), synced by uv (which unlinks and
-links, never writing into a file), and committed under the new spec's id, its record naming what
+(files of its own: reflinked where the disk can, copied elsewhere, so neither can change the
+other), resolved with the running versions as constraints (or the notebook's new lock taken as
+it is), synced by uv, and committed under the new spec's id, its record naming what
 it grew from. The bazaar then switches the kernel over (``bazaar.hot``).
 """
 
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit import __version__, atomic
+from jupyter_orbit import __version__, atomic, linkmode
 from jupyter_orbit.ecosystems import lockfile
 from jupyter_orbit.engines.local import MARKER, LocalEngine
 from jupyter_orbit.errors import BuildError, OrbitError
@@ -36,14 +36,18 @@ class NeedsRestart(OrbitError):
 
 
 def clone(src: Path, dest: Path) -> None:
-    """Recreate ``src`` at ``dest`` with hardlinks (symlinks kept as links), then replace the
-    few files tools rewrite with copies. ``cp -al`` where there is one: several times faster
-    than walking thousands of files from Python."""
+    """Recreate ``src`` at ``dest`` (symlinks kept as links) with files of its own — cloned
+    copy-on-write where the disk can, copied elsewhere — so the running kernel's environment and
+    the grown one cannot change each other (``linkmode``); with hardlinks only when the user
+    asked uv for them (``UV_LINK_MODE=hardlink``), the few files tools rewrite then copied.
+    ``cp`` where there is one: several times faster than walking thousands of files from
+    Python."""
     import subprocess
 
     cp = shutil.which("cp")
     if cp and os.name == "posix" and sys.platform.startswith("linux"):
-        r = subprocess.run([cp, "-al", str(src), str(dest)], capture_output=True)
+        how = "-al" if linkmode.shares_files() else "--reflink=auto"
+        r = subprocess.run([cp, "-a", how, str(src), str(dest)], capture_output=True)
         if r.returncode == 0:
             for name in _COPY_DIRS:
                 if (dest / name).is_dir():
@@ -74,11 +78,13 @@ def _clone_walk(src: Path, dest: Path) -> None:
                 t.symlink_to(s.readlink())
             elif copy_all or (not rel.parts and f in _COPY):
                 shutil.copy2(s, t)
-            else:
+            elif linkmode.shares_files():
                 try:
                     os.link(s, t)
                 except OSError:  # another filesystem
                     shutil.copy2(s, t)
+            else:
+                shutil.copy2(s, t)
 
 
 def _pins(env: Environment) -> list[str]:
@@ -118,7 +124,7 @@ def grow(
             return existing
         final = engine.location(spec)
         with atomic.staged_dir(final) as build:
-            progress.step("clone", f"{base.env_id} (hardlinks)")
+            progress.step("clone", f"{base.env_id} (files of its own)")
             clone(base.location, build)
             meta = build / "orbit"
             pinned = meta / LOCK_FILE
@@ -159,7 +165,7 @@ def grow(
 
             site = site_packages(build)
             had = {p.name for s in site for p in s.iterdir()}
-            args = ["pip", "sync", "--python", str(python), *flags]
+            args = ["pip", "sync", "--python", str(python), *flags, *linkmode.args(build)]
             if exact:
                 args.append("--require-hashes")
             run_uv([*args, str(pinned)], cwd=meta, on_line=progress.log)

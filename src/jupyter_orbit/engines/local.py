@@ -7,13 +7,16 @@ has), then compile bytecode and commit. ``realize`` runs exactly those steps.
 A build happens in a hidden sibling folder and is renamed into place (``atomic.staged_dir``);
 ``orbit-env.json`` is written after the rename and is the only proof of completeness, so a build
 killed at any moment leaves nothing that gets used. Venvs are made relocatable (uv
-``--relocatable``) so the rename keeps their scripts working, and packages are hardlinked from
-uv's shared cache.
+``--relocatable``) so the rename keeps their scripts working; each environment's package files
+are its own, cloned or copied from uv's cache (``linkmode``), so no environment can change
+another.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,13 +26,14 @@ from typing import ClassVar
 from jupyter_orbit import __version__, atomic
 from jupyter_orbit.ecosystems import ecosystem_class, get_ecosystem, in_order
 from jupyter_orbit.ecosystems.base import Prefix
-from jupyter_orbit.engines import bytecode
-from jupyter_orbit.engines.base import Engine
+from jupyter_orbit.engines import bytecode, storage
+from jupyter_orbit.engines.base import Engine, Stored
+from jupyter_orbit.errors import BuildError, InputError
 from jupyter_orbit.kernels.recipes import KernelRecipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Step
 from jupyter_orbit.progress import Progress
 from jupyter_orbit.pythons import default_python, site_packages, venv_python
-from jupyter_orbit.uvcli import find_python, run_uv
+from jupyter_orbit.uvcli import find_python, install_python, run_uv
 
 MARKER = "orbit-env.json"
 
@@ -37,6 +41,8 @@ MARKER = "orbit-env.json"
 class LocalEngine(Engine):
     name = "local"
     label = "this machine"
+    chooses_python = True
+    dates_kernel = True
 
     @property
     def root(self) -> Path:
@@ -66,7 +72,10 @@ class LocalEngine(Engine):
             return Plan(self.name, spec.env_id, spec, str(loc), True, (), base)
         request = spec.python or default_python()
         interpreter = self._find_python(request)
-        steps: list[Step] = [VenvStep(f"Python {request} from {interpreter}")]
+        steps: list[Step] = []
+        if interpreter is None:  # not on this machine, and uv can download it
+            steps.append(PythonStep(f"Python {request} is not on this machine: uv installs it"))
+        steps.append(VenvStep(f"Python {request} from {interpreter or 'uv'}"))
         warnings: list[str] = []
         for name in in_order(spec.ecosystems):
             eco = ecosystem_class(name)(self.paths)
@@ -81,7 +90,7 @@ class LocalEngine(Engine):
             str(loc),
             built=False,
             steps=tuple(steps),
-            interpreter=str(interpreter),
+            interpreter=str(interpreter) if interpreter else None,
             warnings=tuple(warnings),
         )
 
@@ -102,7 +111,7 @@ class LocalEngine(Engine):
                     path=build,
                     final=final,
                     python=venv_python(build),
-                    base_python=Path(str(plan.interpreter)),
+                    base_python=Path(str(plan.interpreter or spec.python)),
                     progress=progress,
                     facts={"engine": self},
                 )
@@ -118,7 +127,7 @@ class LocalEngine(Engine):
 
         if plan.built:
             return pin_lines((self.location(plan.spec) / "orbit" / LOCK_FILE).read_text())
-        return PyPI(self.paths).pins(plan.spec, str(plan.interpreter))
+        return PyPI(self.paths).pins(plan.spec, str(plan.interpreter or plan.spec.python))
 
     def kernel_argv(self, env: Environment, recipe: KernelRecipe) -> list[str]:
         return recipe.argv(env.location, env.python)
@@ -128,7 +137,21 @@ class LocalEngine(Engine):
         packages = (env.record.get("spec") or {}).get("packages") or {}
         for name in in_order(packages):
             out.update(get_ecosystem(name, self.paths).kernel_env(env.location, out))
+        # The environment's programs first, as in an activated venv: `!python`, `!pip`, `%pip`
+        # and subprocesses use the notebook's environment, not whatever is on the PATH.
+        path = out.get("PATH") or os.environ.get("PATH", os.defpath)
+        out["PATH"] = f"{env.python.parent}{os.pathsep}{path}"
+        out["VIRTUAL_ENV"] = str(env.location)
         return out
+
+    def stored(self) -> list[Stored]:
+        return storage.folder_envs(self.root, MARKER)
+
+    def in_use(self, items: list[Stored]) -> dict[str, str]:
+        return storage.running_in(items)
+
+    def remove(self, item: Stored) -> None:
+        storage.remove_folder(self.root, item, MARKER)
 
     def record(self, spec: EnvSpec, prefix: Prefix) -> dict:
         """What ``orbit-env.json`` says of a complete environment."""
@@ -153,13 +176,24 @@ class LocalEngine(Engine):
         major, minor = version.split(".")[:2]
         return bytecode.BytecodeStore(self.bytecode_root, f"cpython-{major}{minor}")
 
-    def _find_python(self, request: str) -> Path:
-        """The interpreter for ``request``; uv runs from a folder of Orbit's (never a project's),
-        and planning writes nothing under the data root."""
-        if self.root.is_dir():
-            return find_python(request, cwd=self.root)
-        with tempfile.TemporaryDirectory(prefix="orbit-plan-") as tmp:
-            return find_python(request, cwd=Path(tmp))
+    def _find_python(self, request: str) -> Path | None:
+        """The interpreter for ``request``, or None when it is not here but uv can download it
+        (the plan then installs it first); uv runs from a folder of Orbit's (never a
+        project's), and planning writes nothing under the data root but the cache."""
+        from jupyter_orbit import pythons
+        from jupyter_orbit.uvcli import python_downloads
+
+        cache = self.paths.cache_dir
+        try:
+            if self.root.is_dir():
+                return find_python(request, cwd=self.root, cache=cache)
+            with tempfile.TemporaryDirectory(prefix="orbit-plan-") as tmp:
+                return find_python(request, cwd=Path(tmp), cache=cache)
+        except InputError:
+            exact = re.fullmatch(r"\d+\.\d+(\.\d+)?", request.strip())
+            if exact and pythons.minor_of(request) in python_downloads():
+                return None
+            raise
 
     def _remove_partial(self, env_id: str) -> None:
         """Leftovers of killed builds: hidden build folders and an unmarked final folder."""
@@ -173,6 +207,18 @@ class LocalEngine(Engine):
 
 
 @dataclass(frozen=True)
+class PythonStep(Step):
+    """``uv python install``: the Python the spec asks for is not on this machine."""
+
+    ACTION: ClassVar[str] = "python"
+
+    def run(self, build: Prefix) -> None:
+        request = build.spec.python or default_python()
+        install_python(request, cwd=build.path.parent, on_line=build.progress.log)
+        build.base_python = find_python(request, cwd=build.path.parent, cache=build.paths.cache_dir)
+
+
+@dataclass(frozen=True)
 class VenvStep(Step):
     """A relocatable uv venv from the plan's interpreter, with Orbit's ``orbit/`` folder."""
 
@@ -180,11 +226,11 @@ class VenvStep(Step):
 
     def run(self, build: Prefix) -> None:
         python = str(build.base_python)
-        run_uv(
-            ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)],
-            cwd=build.path.parent,
-            on_line=build.progress.log,
-        )
+        args = ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)]
+        try:  # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here
+            run_uv([*args, "--seed"], cwd=build.path.parent, on_line=build.progress.log)
+        except BuildError:  # no pip to be had (offline): the environment works without
+            run_uv([*args, "--clear"], cwd=build.path.parent, on_line=build.progress.log)
         build.meta.mkdir()
 
 

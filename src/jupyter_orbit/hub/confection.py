@@ -16,10 +16,11 @@ import io
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_orbit.hardware.needs import hub_config_lines
 from jupyter_orbit.imagelayout import USER_HOME, WORK_DIR
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -47,6 +48,8 @@ class HubSettings:
     user_image: str
     engine_socket: str  # the host's container engine socket, for DockerSpawner only
     swarm: bool = False  # users' servers as Docker Swarm services (SwarmSpawner)
+    # What users' servers get of the machine: GPU device requests (hub/devices.py)
+    devices: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -129,10 +132,11 @@ def render_compose(s: HubSettings, folder: Path) -> str:
 def render_config(s: HubSettings, settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """jupyterhub_config.py: settings that vary come from the environment compose passes;
     ``settings`` (``orbit hub config set``) come last, so they win."""
-    return _base_config(s) + (_swarm_config() if s.swarm else "") + render_settings(settings or {})
+    swarm = _swarm_config() if s.swarm else ""
+    return _config(s) + hub_config_lines(s.devices) + swarm + render_settings(settings or {})
 
 
-def _base_config(s: HubSettings) -> str:
+def _config(s: HubSettings) -> str:
     return f'''\
 # JupyterHub configuration of Jupyter Orbit's local hub (profile {s.profile!r}).
 # Written by `orbit hub up`; mounted read-only into the hub container. Secrets come from the

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jupyter_orbit.ecosystems.compose_yaml import line_of as _line
 from jupyter_orbit.engines.container_options import Finding, findings, reaches_engine, refuse
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.hub.confection import ROLE_HUB
@@ -77,22 +78,3 @@ def _is_hub_socket(service: dict, finding: Finding, key: str) -> bool:
     item = service["volumes"][int(finding.key.rsplit("[", 1)[1].rstrip("]"))]
     source = item.split(":")[0] if isinstance(item, str) else str(item.get("source", ""))
     return source.endswith(".sock") and reaches_engine(source)
-
-
-def _line(doc: Any, key: str) -> int | None:
-    """The 1-based line of a key path like ``services.web.volumes[0]`` in a ruamel document."""
-    node, line = doc, None
-    for part in key.replace("[", ".[").split("."):
-        if not part:
-            continue
-        try:
-            if part.startswith("["):
-                index = int(part[1:-1])
-                line = node.lc.item(index)[0] + 1
-                node = node[index]
-            else:
-                line = node.lc.key(part)[0] + 1
-                node = node[part]
-        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
-            break
-    return line

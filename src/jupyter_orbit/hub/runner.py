@@ -119,6 +119,8 @@ class Hub:
     ) -> HubInfo:
         from jupyter_orbit.engines.baseimage import ensure_base
         from jupyter_orbit.engines.docker import DockerEngine, image_tag
+        from jupyter_orbit.hardware.fit import Hardware
+        from jupyter_orbit.hub.devices import hub_devices
         from jupyter_orbit.prepare import Choices, prepare
 
         compose = self.folder / COMPOSE_FILE
@@ -129,6 +131,9 @@ class Hub:
         choices = Choices(engine="docker", root=project, allow_host_access=allow_host_access)
         prepared = prepare(project, choices, self.paths, until="plan")
         res, recipe = prepared.resolution, prepared.recipe
+        # GPUs the project's notebooks declare: refused now if this machine cannot give them.
+        hardware = Hardware.of_profile(self.profile)
+        devices = hub_devices(project, hardware, self.client.info(), progress)
         engine = DockerEngine(self.paths, self.client)
         base = ensure_base(self.client, progress)
         server = self._ensure_image("orbit-server", render_server(base), progress, "the server")
@@ -163,6 +168,7 @@ class Hub:
             user_image=user_image,
             engine_socket=_engine_socket(),
             swarm=manager is not None,
+            devices=devices,
         )
         self._write(settings, render_hub(base).dockerfile, user.dockerfile, rewrite, progress)
         policy.check(compose, allow_host_access=allow_host_access)
@@ -252,6 +258,7 @@ class Hub:
             hub_image=s.hub_image,
             user_image=s.user_image,
             swarm=s.swarm,
+            devices=dict(s.devices),
         )
         atomic.write_json(self.folder / STATE_FILE, state)
 
@@ -318,6 +325,7 @@ class Hub:
             user_image=str(state["user_image"]),
             engine_socket=_engine_socket(),
             swarm=bool(state.get("swarm")),
+            devices=state.get("devices") or {},
         )
         text = confection.render_config(settings, hubconfig.stored(self.folder))
         atomic.write_text(self.folder / CONFIG_FILE, text)

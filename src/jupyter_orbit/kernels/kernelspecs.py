@@ -6,6 +6,7 @@ decided at launch by Orbit's provisioner, from the notebook itself.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +18,12 @@ from jupyter_orbit.kernels.recipes import recipe_classes
 from jupyter_orbit.paths import ProfilePaths
 
 PROVISIONER = "orbit-provisioner"
+# Every IPython kernel of a profile writes the profile's one history database. With many kernels
+# busy on a loaded machine, sqlite's default 5 s wait for its lock runs out, and IPython then
+# stops saving that kernel's history and prints the error into whatever cell is running
+# (bench/soak.py: 20 kernels, 50 clients). The saving happens in a thread of its own: waiting
+# longer costs the cells nothing.
+HISTORY_CONNECTION = {"check_same_thread": False, "timeout": 120}
 
 
 def kernelspec_json(recipe_name: str) -> dict:
@@ -50,7 +57,26 @@ def install_kernelspecs(profile: ProfilePaths) -> list[str]:
             if not logo.exists() or logo.read_text() != svg:
                 atomic.write_text(logo, svg)
         installed.append(cls.kernelspec_name)
+    install_ipython_config(profile)
     return installed
+
+
+def install_ipython_config(profile: ProfilePaths) -> None:
+    """Give the profile's IPython kernels a patient history database connection, unless the
+    profile's ``ipython_kernel_config.json`` already sets one (or is not Orbit's to read)."""
+    path = profile.ipython_dir / "profile_default" / "ipython_kernel_config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        config = {}
+    except (OSError, ValueError):
+        return  # someone's own file: left as it is
+    if not isinstance(config, dict) or not isinstance(config.get("HistoryAccessor", {}), dict):
+        return
+    if "connection_options" in config.get("HistoryAccessor", {}):
+        return
+    config.setdefault("HistoryAccessor", {})["connection_options"] = HISTORY_CONNECTION
+    atomic.write_json(path, config)
 
 
 class ProfileKernelSpecManager(KernelSpecManager):

@@ -74,7 +74,8 @@ def _probe_ok(exe: str, probe: tuple[str, ...]) -> bool:
     if (exe, probe) in _PROBED_OK:
         return True
     try:
-        r = subprocess.run([exe, *probe], capture_output=True, timeout=60)
+        # From the home folder: R, Octave … read startup files from where they start (a project).
+        r = subprocess.run([exe, *probe], capture_output=True, timeout=60, cwd=Path.home())
     except (OSError, subprocess.TimeoutExpired):
         return False
     if r.returncode == 0:
@@ -144,6 +145,11 @@ class KernelRecipe(ABC):
     def kernel_env(self, env_prefix: Path, *, which: Which = shutil.which) -> dict[str, str]:
         """Variables the kernel process needs beyond the server's own."""
         return {}
+
+    def host_folders(self) -> tuple[Path, ...]:
+        """Host folders ``argv`` reads from outside the environment (a container sees them
+        read-only at the same path). None by default: the environment holds the kernel."""
+        return ()
 
     def adopt_code(self, cwd: Path, session: str) -> str | None:
         """Code that moves a prewarmed kernel into a notebook's folder and session.

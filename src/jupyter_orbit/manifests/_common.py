@@ -11,44 +11,23 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from jupyter_orbit import untrusted
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests.base import Contribution
 
 _TOML_POS = re.compile(r"at line (\d+), column (\d+)")
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, dropping a BOM; a missing or undecodable file is an InputError."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(
-            f"file not found: {path.name}", "check the path and file name", path=path
-        ) from None
-    except IsADirectoryError:
-        raise InputError(
-            f"{path.name} is a folder, not a file", "point at a file instead", path=path
-        ) from None
-    except OSError as e:
-        raise InputError(
-            f"cannot read {path.name}: {e.strerror}", "check the file's permissions", path=path
-        ) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise InputError(
-            f"{path.name} is not UTF-8 text (bad byte at offset {e.start})",
-            "save the file as UTF-8",
-            path=path,
-            line=line,
-        ) from None
+def read_text(path: Path, *, limit: int = untrusted.MAX_MANIFEST_BYTES) -> str:
+    """Read a UTF-8 text file, dropping a BOM: a regular file of at most ``limit`` bytes; a
+    missing, oversized, special or undecodable file is an InputError naming it."""
+    return untrusted.read_text(path, limit=limit)
 
 
 def load_toml(text: str, path: Path, *, what: str | None = None) -> dict[str, Any]:
     """Parse TOML, turning the parser's error into an ``InputError`` at its line."""
     try:
-        return tomllib.loads(text)
+        return untrusted.parse(tomllib.loads, text, path=path, what=what or path.name)
     except tomllib.TOMLDecodeError as e:
         m = _TOML_POS.search(str(e))
         line = int(m.group(1)) if m else None
@@ -128,3 +107,19 @@ def line_of(text: str, pattern: str | re.Pattern[str], start: int = 1) -> int | 
         if rx.search(content):
             return number
     return None
+
+
+_LEADING_VERSION = re.compile(r"\d+(\.\d+)*")
+
+
+def binder_python(text: str) -> str | None:
+    """A declared Python as repo2docker takes it: the leading version's major.minor
+    (``3.11.13`` → ``3.11``); a bare major stays a major (``3``: any Python 3), except ``2``,
+    which can only be 2.7. None when the text starts with no version."""
+    m = _LEADING_VERSION.match(text.strip())
+    if m is None:
+        return None
+    parts = m.group().split(".")
+    if len(parts) == 1:
+        return "2.7" if parts[0] == "2" else parts[0]
+    return ".".join(parts[:2])

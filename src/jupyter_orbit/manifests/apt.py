@@ -8,7 +8,7 @@ name is checked against Debian's rules for package names, with an optional ``:ar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -35,17 +35,9 @@ class AptTxt(Manifest):
                 out.requirements.append(Apt.parse(word, self.origin(path, number, level)))
         return out
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
-        if not self.holds(ecosystem):
-            raise self.refuse(path, ecosystem)
         return edit_text(text, path=path, add=add, remove=remove)
 
 

@@ -11,7 +11,7 @@ Formats are found through the ``jupyter_orbit.manifests`` entry point group (``f
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -76,6 +76,12 @@ class Manifest(ABC):
     def read(self, path: Path, *, root: Path, level: Level = Level.PROJECT) -> Contribution:
         """Read ``path``; ``root`` bounds any path the file refers to. Raise ``InputError``."""
 
+    def python_ignored(self, present: Collection[str], *, binder: bool) -> str | None:
+        """Why the Python this file declares is not used, beside the other formats
+        ``present`` in its folder (``binder``: the folder is ``binder/`` or ``.binder/``);
+        None when it is used. repo2docker's rules: see docs/binder-rules.md."""
+        return None
+
     def origin(self, path: Path, line: int | None = None, level: Level = Level.PROJECT) -> Origin:
         return Origin(self.name, path, line, level)
 
@@ -94,7 +100,15 @@ class Manifest(ABC):
         remove: Sequence[str] = (),
     ) -> str:
         """The new text of ``path`` (content ``text``) with ``ecosystem``'s packages changed;
-        pure: nothing is written. Formats that cannot be written refuse."""
+        pure: nothing is written. A format that cannot hold them refuses."""
+        if not self.holds(ecosystem):
+            raise self.refuse(path, ecosystem)
+        return self.edit_packages(text, path, ecosystem, list(add), list(remove))
+
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
+    ) -> str:
+        """Formats that hold packages implement this (round trip: nothing else changes)."""
         raise InputError(
             f"Orbit does not write {path.name} files",
             "name a requirements.txt, pyproject.toml, environment.yml, package.json or apt.txt "

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit import untrusted
 from jupyter_orbit.ecosystems.conda import package_name
 from jupyter_orbit.ecosystems.conda_names import (
     no_pypi,
@@ -38,7 +39,7 @@ from jupyter_orbit.ecosystems.conda_names import (
 from jupyter_orbit.ecosystems.conda_names import pypi_name as conda_pypi_name
 from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
-from jupyter_orbit.manifests._common import add_note, python_request, read_text
+from jupyter_orbit.manifests._common import add_note, binder_python, python_request, read_text
 from jupyter_orbit.manifests.base import Contribution, Manifest
 from jupyter_orbit.manifests.requirements import RequirementLines
 from jupyter_orbit.model import Level, Origin, Requirement
@@ -66,8 +67,10 @@ def load_yaml(text: str, path: Path) -> Any:
     from ruamel.yaml import YAML  # imported here: most projects have no environment.yml
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    if untrusted.bracket_depth(text) > untrusted.MAX_DEPTH:  # refused before ruamel tries
+        raise untrusted.too_deep(path, path.name)
     try:
-        return YAML(typ="rt").load(text)
+        return untrusted.parse(YAML(typ="rt").load, text, path=path, what=path.name)
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -156,9 +159,11 @@ class EnvironmentYml(Manifest):
         name, terms = parse_match_spec(item, origin)
         if name.lower() == "python":
             if terms:
-                out.python = python_request(
+                version = python_request(
                     python_version(terms), what="python", path=path, line=origin.line
                 )
+                # A plain version is major.minor, as repo2docker takes it; a range stays one.
+                out.python = binder_python(version) if version[:1].isdigit() else version
             return
         if no_pypi(name):
             skipped.append(name)
@@ -191,17 +196,9 @@ class EnvironmentYml(Manifest):
         numbered = [(_line(lines, j) or origin.line, text) for j, text in enumerate(lines)]
         reader.read_lines(numbered, path=path)
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
-        if not self.holds(ecosystem):
-            raise self.refuse(path, ecosystem)
         return edit_text(
             text,
             path=path,

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit import untrusted
 from jupyter_orbit.ecosystems.pypi import pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import (
@@ -37,6 +38,8 @@ ORBIT_KEYS = (
     "engine",
     "lock",
     "container",  # the kernel container's options; read by the docker engine when it launches
+    "services",  # services beside the kernel; read when it launches (jupyter_orbit.beside)
+    "hardware",  # GPUs and devices it needs: read by resolve (jupyter_orbit.hardware.needs)
 )
 LOCK_FORMATS = ("uv.lock", "requirements")
 # The reference regular expression from PEP 723.
@@ -63,10 +66,14 @@ PEP723_KIND = "pep723"
 
 
 def load_notebook(path: Path) -> dict[str, Any]:
-    """Parse a ``.ipynb`` file and check that it is a notebook (nbformat 4 or later)."""
-    text = read_text(path)
+    """Parse a ``.ipynb`` file and check that it is a notebook (nbformat 4 or later).
+
+    Its metadata may not give a key twice or hold ``NaN`` (JSON allows neither; a parser
+    would silently keep the last value), nor nest deeper than any real metadata does.
+    """
+    text = read_text(path, limit=untrusted.MAX_NOTEBOOK_BYTES)
     try:
-        nb = json.loads(text)
+        nb = untrusted.parse(untrusted.loads_marked, text, path=path, what=path.name, limit=None)
     except json.JSONDecodeError as e:
         raise InputError(
             f"{path.name} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})",
@@ -74,6 +81,8 @@ def load_notebook(path: Path) -> dict[str, Any]:
             path=path,
             line=e.lineno,
         ) from None
+    if isinstance(nb, dict) and "metadata" in nb:
+        _check_metadata(nb["metadata"], path)
     ok = isinstance(nb, dict) and isinstance(nb.get("cells"), list)
     version = nb.get("nbformat") if isinstance(nb, dict) else None
     if not ok or not isinstance(version, int) or isinstance(version, bool):
@@ -89,6 +98,17 @@ def load_notebook(path: Path) -> dict[str, Any]:
             path=path,
         )
     return nb
+
+
+def _check_metadata(meta: Any, path: Path) -> None:
+    if found := untrusted.unclean(meta, "metadata"):
+        key, problem = found
+        raise InputError(
+            f"the notebook's metadata key {key} {problem}",
+            "keep one value for each key (Edit > Notebook metadata in JupyterLab)",
+            path=path,
+        )
+    untrusted.check_depth(meta, path=path, what=f"the metadata of {path.name}")
 
 
 def notebook_kernel(nb: dict[str, Any]) -> str | None:
@@ -298,7 +318,7 @@ def _block_toml(block: re.Match[str], source: str, cell: str, path: Path) -> dic
         for line in block.group("content").splitlines(keepends=True)
     )
     try:
-        return tomllib.loads(content)
+        return untrusted.parse(tomllib.loads, content, path=path, what=cell)
     except tomllib.TOMLDecodeError as e:
         m = _TOML_POS.search(str(e))
         first = source[: block.start()].count("\n") + 1  # the "# /// script" line in the cell

@@ -17,7 +17,7 @@ from typing import Any
 
 import tomlkit
 
-from jupyter_orbit import atomic
+from jupyter_orbit import locking, untrusted
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests.notebook import PEP723_BLOCK, load_notebook
 from jupyter_orbit.model import Requirement
@@ -65,15 +65,29 @@ def _all_sorted(data: Any) -> bool:
     return True
 
 
-def update_notebook(path: Path, change: Callable[[dict[str, Any]], None]) -> bool:
-    """Apply ``change`` to the parsed notebook and write it back if anything changed."""
-    nb = load_notebook(path)
-    text = path.read_bytes().decode("utf-8-sig")  # not read_text: keep "\r\n" as it is
-    before = json.dumps(nb, sort_keys=True)
-    change(nb)
-    if json.dumps(nb, sort_keys=True) == before:
-        return False
-    atomic.write_text(path, JsonStyle.of(text, nb).dumps(nb))
+def update_notebook(
+    path: Path, change: Callable[[dict[str, Any]], None], *, expect: bytes | None = None
+) -> bool:
+    """Apply ``change`` to the parsed notebook and write it back if anything changed.
+
+    The notebook is locked from the read to the write, and written only if it still holds
+    what was read (``locking.FileChanged`` otherwise: JupyterLab or an editor saved it
+    meanwhile). ``expect``: the bytes an earlier read saw, which the file must still hold.
+    """
+    with locking.locked(path):
+        data = untrusted.read_bytes(path, limit=untrusted.MAX_NOTEBOOK_BYTES)
+        if expect is not None and data != expect:
+            raise locking.FileChanged(path)
+        nb = load_notebook(path)
+        text = data.decode("utf-8-sig")  # not read_text: keep "\r\n" as it is
+        before = json.dumps(nb, sort_keys=True)
+        change(nb)
+        if json.dumps(nb, sort_keys=True) == before:
+            return False
+        after = JsonStyle.of(text, nb).dumps(nb)
+        if data.startswith(b"\xef\xbb\xbf"):
+            after = "\ufeff" + after
+        locking.replace(path, data, after.encode("utf-8"))
     return True
 
 

@@ -13,10 +13,11 @@ declared in the notebook's ``metadata.orbit`` (``orbit add`` writes them there o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jupyter_orbit import untrusted
 from jupyter_orbit.ecosystems.npm import Npm, split_npm
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import read_text
@@ -28,7 +29,7 @@ SECTIONS = ("dependencies", "devDependencies", "optionalDependencies")
 
 def _load(text: str, path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = untrusted.parse(untrusted.loads_marked, text, path=path, what=path.name)
     except json.JSONDecodeError as e:
         raise InputError(
             f"{path.name} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})",
@@ -36,6 +37,9 @@ def _load(text: str, path: Path) -> dict[str, Any]:
             path=path,
             line=e.lineno,
         ) from None
+    if found := untrusted.unclean(data, path.name):
+        key, problem = found
+        raise InputError(f"{key} {problem}", "keep one value for each key", path=path)
     if not isinstance(data, dict):
         raise InputError(f"{path.name} is not a JSON object", "start it with {", path=path)
     for section in SECTIONS:
@@ -67,17 +71,9 @@ class PackageJson(Manifest):
                 out.requirements.append(Npm.parse(text, self.origin(path, None, level)))
         return out
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
-        if not self.holds(ecosystem):
-            raise self.refuse(path, ecosystem)
         return edit_text(text, path=path, add=add, remove=remove)
 
 

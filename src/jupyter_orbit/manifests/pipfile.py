@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from jupyter_orbit.ecosystems.pypi import pypi_requirement
+from jupyter_orbit import untrusted
+from jupyter_orbit.ecosystems.pypi import LOCK_KIND, pypi_requirement
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.manifests._common import (
     add_note,
+    binder_python,
     line_of,
     load_toml,
     python_request,
@@ -158,6 +160,28 @@ def _index_options(sources: Any, origin: Origin) -> list[str]:
     return out
 
 
+def _python(
+    requires: dict[str, Any], what: str, path: Path, line: Callable[[str], int | None]
+) -> str | None:
+    """The Python of a ``requires`` table, as repo2docker reads it: ``python_full_version``,
+    else ``python_version``, as major.minor (``3.11.13`` means 3.11)."""
+    for key in ("python_full_version", "python_version"):
+        value = requires.get(key)
+        if value is None:
+            continue
+        python_request(value, what=f"{what}{key}", path=path, line=line(key))
+        found = binder_python(str(value))
+        if found is None:
+            raise InputError(
+                f"{what}{key} is not a Python version: {value!r}",
+                "write a version such as '3.11'",
+                path=path,
+                line=line(key),
+            )
+        return found
+    return None
+
+
 class Pipfile(Manifest):
     """Reads ``Pipfile`` (and ``Pipfile.lock`` beside it, preferring its pins)."""
 
@@ -166,14 +190,8 @@ class Pipfile(Manifest):
     precedence: ClassVar[int] = 20
     ecosystems: ClassVar[tuple[str, ...]] = ("pypi",)
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
         raise InputError(
             "this project's PyPI packages come from its Pipfile, which Orbit does not write",
@@ -189,15 +207,6 @@ class Pipfile(Manifest):
         requires = data.get("requires", {})
         if not isinstance(requires, dict):
             raise InputError("[requires] must be a table", "write [requires]", path=path)
-        for key in ("python_full_version", "python_version"):
-            if key in requires:
-                out.python = python_request(
-                    requires[key],
-                    what=f"[requires] {key}",
-                    path=path,
-                    line=lines.get(("requires", key)),
-                )
-                break
         if "source" in data:
             source_line = line_of(text, r"^\s*\[\[\s*source\s*\]\]")
             options = _index_options(data["source"], self.origin(path, source_line, level))
@@ -205,6 +214,10 @@ class Pipfile(Manifest):
         lock = path.with_name("Pipfile.lock")
         if lock.is_file():
             self._read_lock(lock, out, root=root, level=level)
+        if out.python is None:  # the lock's Python first, as repo2docker reads them
+            where = lambda key: lines.get(("requires", key))  # noqa: E731
+            out.python = _python(requires, "[requires] ", path, where)
+        if lock.is_file():
             return out
         for section in ("packages", "dev-packages"):
             packages = data.get(section, {})
@@ -224,7 +237,7 @@ class Pipfile(Manifest):
     def _read_lock(self, lock: Path, out: Contribution, *, root: Path, level: Level) -> None:
         text = read_text(lock)
         try:
-            data = json.loads(text)
+            data = untrusted.parse(json.loads, text, path=lock, what=lock.name)
         except json.JSONDecodeError as e:
             raise InputError(
                 f"Pipfile.lock is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})",
@@ -237,14 +250,8 @@ class Pipfile(Manifest):
                 "Pipfile.lock is not a JSON object", "regenerate it with 'pipenv lock'", path=lock
             )
         meta = data.get("_meta") if isinstance(data.get("_meta"), dict) else {}
-        if out.python is None:
-            requires = meta.get("requires") if isinstance(meta.get("requires"), dict) else {}
-            for key in ("python_full_version", "python_version"):
-                if key in requires:
-                    out.python = python_request(
-                        requires[key], what=f"_meta.requires.{key}", path=lock
-                    )
-                    break
+        requires = meta.get("requires") if isinstance(meta.get("requires"), dict) else {}
+        out.python = _python(requires, "_meta.requires.", lock, lambda k: None)
         if not out.index_options and "sources" in meta:
             out.index_options += _index_options(meta["sources"], self.origin(lock, None, level))
         for section in ("default", "develop"):
@@ -259,6 +266,6 @@ class Pipfile(Manifest):
             start = line_of(text, rf'^\s*"{section}"\s*:') or 1
             for name, value in packages.items():
                 line = line_of(text, rf'^\s*"{re.escape(name)}"\s*:', start)
-                origin = self.origin(lock, line, level)
+                origin = Origin(LOCK_KIND, lock, line, level)  # exact: the lock decided
                 out.requirements.append(package_requirement(name, value, origin=origin, root=root))
         add_note(out, LOCK_NOTE)

@@ -7,7 +7,7 @@ Python range. The project itself is not installed, and extras are not either (a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -75,6 +75,13 @@ class PyprojectToml(Manifest):
         text = read_text(path)
         data = load_toml(text, path)
         out = Contribution(self.name, path, level)
+        tool = data.get("tool")
+        if isinstance(tool, dict) and "uv" in tool:
+            add_note(
+                out,
+                f"{path.name}: [tool.uv] is not applied (uv reads no project configuration; "
+                "package indexes come from your profile)",
+            )
         project = data.get("project")
         if project is None:
             return out
@@ -90,6 +97,13 @@ class PyprojectToml(Manifest):
                 out,
                 f"{path.name}: dependencies are dynamic (set by the build backend) and not read",
             )
+        if "requires-python" in project:  # read with or without dependencies, as repo2docker does
+            out.python = python_request(
+                project["requires-python"],
+                what="[project] requires-python",
+                path=path,
+                line=_key_line(text, "requires-python"),
+            )
         deps = project.get("dependencies")
         if deps is None:
             return out
@@ -104,15 +118,18 @@ class PyprojectToml(Manifest):
         out.declares.add("pypi")
         for dep, line in zip(deps, _entry_lines(text, key_line, deps), strict=True):
             out.requirements.append(pypi_requirement(dep, self.origin(path, line, level)))
-        if "requires-python" in project:
-            out.python = python_request(
-                project["requires-python"],
-                what="[project] requires-python",
-                path=path,
-                line=_key_line(text, "requires-python"),
-            )
         self._note_extras(project.get("optional-dependencies"), out, path)
         return out
+
+    def python_ignored(self, present: Collection[str], *, binder: bool) -> str | None:
+        if "runtime.txt" in present:
+            return "runtime.txt beats requires-python (repo2docker's rule)"
+        for other in ("environment.yml", "Pipfile"):
+            if other in present:
+                return f"repo2docker's {other} build does not read requires-python"
+        if binder:
+            return "repo2docker reads requires-python only from a pyproject.toml outside binder/"
+        return None
 
     @staticmethod
     def _note_extras(extras: Any, out: Contribution, path: Path) -> None:
@@ -120,17 +137,9 @@ class PyprojectToml(Manifest):
             names = ", ".join(sorted(extras))
             add_note(out, f"{path.name}: optional dependencies ({names}) are not installed")
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
-        if not self.holds(ecosystem):
-            raise self.refuse(path, ecosystem)
         return edit_text(text, path=path, add=add, remove=remove)
 
 

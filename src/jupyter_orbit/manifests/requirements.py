@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar, NoReturn
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -446,17 +446,9 @@ class RequirementsTxt(Manifest):
         RequirementLines(out, root=root, kind=self.name, level=level).read_file(path)
         return out
 
-    def edit(
-        self,
-        path: Path,
-        text: str,
-        ecosystem: str,
-        *,
-        add: Sequence[Requirement] = (),
-        remove: Sequence[str] = (),
+    def edit_packages(
+        self, text: str, path: Path, ecosystem: str, add: list[Requirement], remove: list[str]
     ) -> str:
-        if not self.holds(ecosystem):
-            raise self.refuse(path, ecosystem)
         return edit_text(text, path=path, add=add, remove=remove)
 
 

@@ -18,14 +18,14 @@ must not point the server at code or folders, and nothing is written until all o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.requirements import Requirement
 
-from jupyter_orbit import __version__, atomic
+from jupyter_orbit import __version__, atomic, untrusted
 from jupyter_orbit import settings as st
 from jupyter_orbit.errors import InputError
 from jupyter_orbit.paths import Paths, ProfilePaths, check_profile_name
@@ -67,14 +67,23 @@ def export(paths: Paths, name: str, *, workspaces: bool = True) -> Exported:
             left_out.append(f"extension {ext} (installed from a file; add it again there)")
         else:
             portable.append(ext)
-    files: dict[str, str] = {_SETTINGS: st.render(settings.with_extensions(portable))}
+    if settings.hardware.to_dict():  # this machine's package indexes and device access
+        left_out.append("[hardware] (this machine's accelerator indexes and device access)")
+    if settings.allowed_indexes:  # where packages may come from is each user's own choice
+        left_out += [
+            f"allowed package index {i} (allow it there yourself)" for i in settings.allowed_indexes
+        ]
+    settings = replace(
+        settings.with_extensions(portable), hardware=st.HardwareSettings(), allowed_indexes=()
+    )
+    files: dict[str, str] = {_SETTINGS: st.render(settings)}
     for rel in exported_files(prof):
         if rel.startswith("/".join(_WORKSPACES)) and not workspaces:
             continue
         text = (prof.root / rel).read_text(encoding="utf-8")
         if rel == _SERVER_CONFIG:
             text, dropped = _without_secrets(text)
-            left_out += [f"{k} (a secret or a safety setting)" for k in dropped]
+            left_out += dropped
             if text is None:
                 continue
         files[rel] = text
@@ -96,13 +105,16 @@ def export(paths: Paths, name: str, *, workspaces: bool = True) -> Exported:
 
 
 def _without_secrets(text: str) -> tuple[str | None, list[str]]:
-    """The server config minus secrets and the keys Orbit refuses (hand edits may hold some)."""
+    """The server config minus what an import would refuse: secrets, the keys Orbit refuses
+    (hand edits may hold some) and settings off the import allow-list; and what was left out,
+    with the reason."""
     import json
 
-    from jupyter_orbit.profiles import traits
+    from jupyter_orbit.profiles import allow, traits
 
     data = json.loads(text)
     dropped = []
+    classes: dict[str, type] | None = None
     for cls in list(data):
         for name in list(data[cls]):
             key = f"{cls}.{name}"
@@ -110,9 +122,14 @@ def _without_secrets(text: str) -> tuple[str | None, list[str]]:
                 bad = traits.is_secret(key) or traits.refusal(key) is not None
             except traits.TraitProblem:
                 bad = True
+            why = "a secret or a safety setting"
+            if not bad:
+                classes = classes or traits.configurable_classes(None)
+                bad = not allow.importable(key, classes)
+                why = f"imports do not take it; set it there with `orbit config set {key}`"
             if bad:
                 del data[cls][name]
-                dropped.append(key)
+                dropped.append(f"{key} ({why})")
         if not data[cls]:
             del data[cls]
     return (json.dumps(data, indent=2) + "\n" if data else None), dropped
@@ -144,16 +161,10 @@ def read_import(path: Path) -> Incoming:
     def bad(message: str, hint: str = "export it again from a working profile") -> InputError:
         return InputError(message, hint, path=path)
 
+    # A regular file, size-checked before reading (no FIFO, no /dev/zero behind a symlink).
+    text = untrusted.read_text(path, limit=MAX_FILE_BYTES, what="the profile export")
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file", "give the exported profile's file") from None
-    if size > MAX_FILE_BYTES:
-        raise bad(f"{size} bytes is more than a profile export may hold ({MAX_FILE_BYTES})")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise bad("not UTF-8 text") from None
+        data = untrusted.parse(tomllib.loads, text, path=path, what="the profile export")
     except tomllib.TOMLDecodeError as e:
         line = re.search(r"line (\d+)", str(e))
         raise InputError(
@@ -200,6 +211,18 @@ def read_import(path: Path) -> Incoming:
                 f"extension {ext} comes from a URL, not from PyPI",
                 "imports take PyPI extensions only; add it afterwards with `orbit ext add`",
             )
+    if settings.hardware.to_dict():
+        raise bad(
+            "the profile sets [hardware] (package indexes, device access)",
+            "imports carry no [hardware] table: set it in the imported profile's profile.toml",
+        )
+    if settings.allowed_indexes:
+        raise bad(
+            f"the profile allows package indexes ({', '.join(settings.allowed_indexes)}); an "
+            "imported profile may not choose where packages come from",
+            "remove [indexes] allowed from its profile.toml; allow an index yourself after "
+            "importing: `orbit config set indexes.allowed '[\"URL\"]'`",
+        )
     server_config = _check_contents(files, path)
     return Incoming(name, settings, dict(files), server_config, path)
 
@@ -240,14 +263,16 @@ def _check_contents(files: dict[str, str], source: Path) -> dict[str, dict[str, 
     for rel, text in files.items():
         try:
             if rel == _SERVER_CONFIG:
-                server_config = json.loads(text)
+                server_config = untrusted.parse(untrusted.loads_marked, text, path=source, what=rel)
+                if found := untrusted.unclean(server_config, rel):
+                    raise InputError(f"{found[0]} {found[1]}", "export it again", path=source)
                 ok = isinstance(server_config, dict) and all(
                     isinstance(v, dict) for v in server_config.values()
                 )
             elif rel.endswith(".jupyterlab-settings"):
-                ok = isinstance(json5.loads(text), dict)
+                ok = isinstance(untrusted.parse(json5.loads, text, path=source, what=rel), dict)
             elif rel.endswith(".jupyterlab-workspace"):
-                ws = json.loads(text)
+                ws = untrusted.parse(json.loads, text, path=source, what=rel)
                 ok = isinstance(ws, dict) and isinstance(ws.get("data"), dict)
             else:
                 ok = True
@@ -255,11 +280,18 @@ def _check_contents(files: dict[str, str], source: Path) -> dict[str, dict[str, 
             ok = False
         if not ok:
             raise InputError(f"{rel} is not what it should hold", "export it again", path=source)
-    for cls, values in server_config.items():
-        for name in values:
-            from jupyter_orbit.profiles import traits
+    from jupyter_orbit.profiles import traits
 
+    for cls, values in server_config.items():
+        for name, value in values.items():
             key = f"{cls}.{name}"
+            if name[:1].isupper() and isinstance(value, dict):
+                # traitlets reads {"ServerApp": {"KernelManager": {...}}} as a nested section
+                raise InputError(
+                    f"{key} is a nested config section; imports take Class.setting only",
+                    "remove it from the file",
+                    path=source,
+                )
             try:
                 why = traits.refusal(key)
                 secret = traits.is_secret(key)

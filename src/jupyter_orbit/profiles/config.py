@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import replace
 from typing import Any
 
-from jupyter_orbit import atomic
+from jupyter_orbit import locking
 from jupyter_orbit.errors import InputError, OrbitError
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.profiles import server_env, traits
@@ -27,7 +27,12 @@ from jupyter_orbit.settings import MAX_POOL, Settings
 ORBIT_KEYS = {
     "OrbitExtension.pool_per_env": "pool_per_env",
     "OrbitExtension.pool_max_envs": "pool_max_envs",
+    "OrbitExtension.announcements": "announcements",
 }
+_YES, _NO = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+# Where packages may come from (profile.toml's [indexes] allowed): a list, not a trait.
+INDEXES_KEY = "indexes.allowed"
+PROFILE_KEYS = (*ORBIT_KEYS, INDEXES_KEY)  # the keys kept in profile.toml
 _SCRUB = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "JUPYTER_CONFIG_PATH")
 
 
@@ -61,6 +66,7 @@ def stored(paths: Paths, profile: str) -> dict[str, Any]:
     out = flatten(read_file(store.profile(profile)))
     for key, field in ORBIT_KEYS.items():
         out[key] = getattr(settings.defaults, field)
+    out[INDEXES_KEY] = list(settings.allowed_indexes)
     return dict(sorted(out.items()))
 
 
@@ -142,26 +148,47 @@ def set_value(
     store = ProfileStore(paths)
     settings = store.settings(profile, create=True)
     prof = store.profile(profile)
+    if key == INDEXES_KEY:
+        allowed = _index_list(text)
+        store.save(profile, replace(settings, allowed_indexes=allowed))
+        return list(allowed), list(settings.allowed_indexes)
     if key in ORBIT_KEYS:
         field = ORBIT_KEYS[key]
-        try:
-            value = int(text)
-        except ValueError:
-            raise InputError(
-                f"{key} takes a whole number, not {text!r}", f"0 to {MAX_POOL}"
-            ) from None
-        if not 0 <= value <= MAX_POOL:
-            raise InputError(f"{key}: {value} is out of range", f"use 0 to {MAX_POOL}")
+        value = _orbit_value(key, getattr(settings.defaults, field), text)
         previous = getattr(settings.defaults, field)
         store.save(profile, _with_default(settings, field, value))
         return value, previous
-    data = read_file(prof)  # a broken file is reported before anything else happens
-    value = check_many(paths, prof, settings, {key: text}, raw=True, progress=progress)[key]
-    cls, name = traits.split_key(key)
-    previous = data.get(cls, {}).get(name)
-    data.setdefault(cls, {})[name] = value
-    atomic.write_json(prof.server_config, data)
+    with locking.locked(prof.server_config):  # from the read to the write
+        seen = locking.read(prof.server_config)
+        data = read_file(prof)  # a broken file is reported before anything else happens
+        value = check_many(paths, prof, settings, {key: text}, raw=True, progress=progress)[key]
+        cls, name = traits.split_key(key)
+        previous = data.get(cls, {}).get(name)
+        data.setdefault(cls, {})[name] = value
+        _write(prof, seen, data)
     return value, previous
+
+
+def _index_list(text: str) -> tuple[str, ...]:
+    """``indexes.allowed``: a JSON list of index URLs, find-links folders or hosts (or one)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = [text]
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise InputError(
+            f"{INDEXES_KEY} takes a list of index URLs, find-links folders or hosts",
+            f"""e.g. orbit config set {INDEXES_KEY} '["https://download.pytorch.org/whl/cpu"]'""",
+        )
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
+def _write(prof: ProfilePaths, seen: bytes | None, data: dict[str, Any]) -> None:
+    """Write the server config, unless another program saved it since ``seen`` was read."""
+    text = json.dumps(data, indent=2) + "\n"
+    locking.replace(prof.server_config, seen, text.encode("utf-8"))
 
 
 def unset(paths: Paths, profile: str, key: str) -> Any:
@@ -173,6 +200,9 @@ def unset(paths: Paths, profile: str, key: str) -> Any:
         cls, name = traits.split_key(key)
     except traits.TraitProblem as p:
         raise InputError(p.message, p.hint) from None
+    if key == INDEXES_KEY:
+        store.save(profile, replace(settings, allowed_indexes=()))
+        return list(settings.allowed_indexes)
     if key in ORBIT_KEYS:
         field = ORBIT_KEYS[key]
         from jupyter_orbit.settings import Defaults
@@ -181,16 +211,18 @@ def unset(paths: Paths, profile: str, key: str) -> Any:
         default = getattr(Defaults(), field)
         store.save(profile, _with_default(settings, field, default))
         return previous
-    data = read_file(prof)
-    if name not in data.get(cls, {}):
-        raise InputError(
-            f"{key} is not set in profile {profile!r}",
-            "see what is set with `orbit config get`",
-        )
-    previous = data[cls].pop(name)
-    if not data[cls]:
-        del data[cls]
-    atomic.write_json(prof.server_config, data)
+    with locking.locked(prof.server_config):
+        seen = locking.read(prof.server_config)
+        data = read_file(prof)
+        if name not in data.get(cls, {}):
+            raise InputError(
+                f"{key} is not set in profile {profile!r}",
+                "see what is set with `orbit config get`",
+            )
+        previous = data[cls].pop(name)
+        if not data[cls]:
+            del data[cls]
+        _write(prof, seen, data)
     return previous
 
 
@@ -227,5 +259,20 @@ def get(paths: Paths, profile: str, key: str, progress: Progress | None = None) 
     raise InputError(r.get("error", f"unknown setting {key}"), r.get("hint"))
 
 
-def _with_default(settings: Settings, field: str, value: int) -> Settings:
+def _orbit_value(key: str, current: Any, text: str) -> bool | int:
+    """``text`` as the value of one of Orbit's own keys (a switch, or a pool size)."""
+    if isinstance(current, bool):
+        if text.strip().lower() not in (*_YES, *_NO):
+            raise InputError(f"{key} is true or false, not {text!r}", "write true or false")
+        return text.strip().lower() in _YES
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"{key} takes a whole number, not {text!r}", f"0 to {MAX_POOL}") from None
+    if not 0 <= value <= MAX_POOL:
+        raise InputError(f"{key}: {value} is out of range", f"use 0 to {MAX_POOL}")
+    return value
+
+
+def _with_default(settings: Settings, field: str, value: bool | int) -> Settings:
     return replace(settings, defaults=replace(settings.defaults, **{field: value}))

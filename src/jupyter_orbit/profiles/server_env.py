@@ -45,6 +45,8 @@ _ORIGIN = Origin("profile server environment", None, None, 4)
 class ServerEngine(LocalEngine):
     """The local engine, building into ``envs/server/`` instead of ``envs/local/``."""
 
+    stores = "server environment"
+
     @property
     def root(self) -> Path:
         return self.paths.envs_dir("server")
@@ -194,6 +196,7 @@ def launch_args(settings: Settings) -> tuple[str, ...]:
         f"--OrbitExtension.pool_per_env={d.pool_per_env}",
         f"--OrbitExtension.pool_max_envs={d.pool_max_envs}",
         f"--OrbitExtension.default_engine={d.engine}",
+        f"--OrbitExtension.announcements={d.announcements}",
     )
 
 

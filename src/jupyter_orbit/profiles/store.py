@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from jupyter_orbit import atomic
+from jupyter_orbit import atomic, locking
 from jupyter_orbit import settings as st
 from jupyter_orbit.errors import InputError, OrbitError
 from jupyter_orbit.paths import DEFAULT_PROFILE, Paths, ProfilePaths, check_profile_name
@@ -31,6 +31,9 @@ def default_profile_name(paths: Paths, environ: dict[str, str] | None = None) ->
 class ProfileStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
+        # The bytes of each profile.toml as this store read it: ``save`` refuses to write over
+        # a version someone saved since (a hand edit while `orbit ext add` was building).
+        self._seen: dict[str, bytes] = {}
 
     @property
     def root(self) -> Path:
@@ -75,15 +78,32 @@ class ProfileStore:
         ``orbit up --profile NEW`` always has.
         """
         prof = self.paths.profile(name) if create else self.profile(name)
-        if prof.settings_file.exists():
-            return st.read(prof.settings_file)
+        if (data := locking.read(prof.settings_file)) is not None:
+            self._seen[name] = data
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(
+                    "not UTF-8 text", "fix or remove the file", path=prof.settings_file
+                ) from None
+            return st.parse(text, prof.settings_file)
         settings = st.default_settings()
         prof.ensure()
         st.write(prof.settings_file, settings)
+        self._seen[name] = prof.settings_file.read_bytes()
         return settings
 
     def save(self, name: str, settings: st.Settings) -> None:
-        st.write(self.profile(name).settings_file, settings)
+        """Write the profile's settings (its comments kept), under the file's lock, refusing
+        (``locking.FileChanged``) if it changed since this store read it."""
+        path = self.profile(name).settings_file
+        with locking.locked(path):
+            current = locking.read(path)
+            if name in self._seen and current != self._seen[name]:
+                raise locking.FileChanged(path)
+            after = st.render(settings, current.decode("utf-8") if current else None).encode()
+            atomic.write_bytes(path, after)
+            self._seen[name] = after
 
     # -- the default profile -------------------------------------------------------------------
 
@@ -102,20 +122,25 @@ class ProfileStore:
         import tomlkit
 
         path = self.paths.settings_file
-        try:
-            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            doc = tomlkit.document()
-            doc.add(
-                tomlkit.comment("Orbit-wide settings; `orbit profile use NAME` sets the default.")
-            )
-        except Exception:
-            raise InputError(
-                "not a valid TOML file", "fix it, or remove it to start over", path=path
-            ) from None
-        for key, value in values.items():
-            doc[key] = value
-        atomic.write_text(path, tomlkit.dumps(doc))
+        with locking.locked(path):  # from the read to the write
+            seen = locking.read(path)
+            if seen is None:
+                doc = tomlkit.document()
+                doc.add(
+                    tomlkit.comment(
+                        "Orbit-wide settings; `orbit profile use NAME` sets the default."
+                    )
+                )
+            else:
+                try:
+                    doc = tomlkit.parse(seen.decode("utf-8"))
+                except Exception:
+                    raise InputError(
+                        "not a valid TOML file", "fix it, or remove it to start over", path=path
+                    ) from None
+            for key, value in values.items():
+                doc[key] = value
+            locking.replace(path, seen, tomlkit.dumps(doc).encode("utf-8"))
 
     # -- creating ------------------------------------------------------------------------------
 

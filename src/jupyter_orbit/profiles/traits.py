@@ -7,9 +7,10 @@ profile's server environment (``python -c 'from jupyter_orbit.profiles.traits im
 main()'``, a JSON request on stdin), where those classes can be imported; ``check`` also works
 in-process against whatever is importable there.
 
-Some keys are refused outright because Orbit's safety depends on them (they would be
-overridden anyway, so setting them could only mislead). An imported profile is held to more:
-it may not name code or folders for the server to load, and no secret is ever exported.
+Some settings are refused outright because Orbit's safety depends on them, decided by the trait
+a key sets whatever class section names it (``allow``). An imported profile is held to more:
+only the settings on ``allow.IMPORTABLE`` (limits, timeouts, logging), and no secret is ever
+exported.
 """
 
 from __future__ import annotations
@@ -22,82 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_LOOPBACK = "Orbit's servers listen on 127.0.0.1 only"
-_PORT = "Orbit picks a free port; choose one with `orbit up --port N`"
-_AUTH = "Orbit makes a fresh token for every server and keeps it out of files and logs"
-_CHECKS = "it would switch off the server's request checks"
-_EXTENSIONS = "extensions are chosen with `orbit ext add` / `orbit ext remove`"
-_KERNELS = "Orbit starts every kernel itself, in the notebook's own environment"
+from jupyter_orbit.profiles import allow
 
-REFUSED: dict[str, str] = {
-    "ServerApp.ip": _LOOPBACK,
-    "ServerApp.allow_remote_access": _LOOPBACK,
-    "ServerApp.local_hostnames": _LOOPBACK,
-    "ServerApp.port": _PORT,
-    "ServerApp.port_retries": _PORT,
-    "ServerApp.sock": _PORT,
-    "ServerApp.sock_mode": _PORT,
-    "ServerApp.token": _AUTH,
-    "ServerApp.password": _AUTH,
-    "ServerApp.password_required": _AUTH,
-    "ServerApp.identity_provider_class": _AUTH,
-    "ServerApp.authorizer_class": _AUTH,
-    "ServerApp.login_handler_class": _AUTH,
-    "ServerApp.logout_handler_class": _AUTH,
-    "ServerApp.cookie_secret": _AUTH,
-    "ServerApp.cookie_secret_file": _AUTH,
-    "IdentityProvider.token": _AUTH,
-    "PasswordIdentityProvider.hashed_password": _AUTH,
-    "PasswordIdentityProvider.password_required": _AUTH,
-    "PasswordIdentityProvider.allow_password_change": _AUTH,
-    "Session.key": _AUTH,
-    "Session.keyfile": _AUTH,
-    "ServerApp.disable_check_xsrf": _CHECKS,
-    "ServerApp.allow_origin": _CHECKS,
-    "ServerApp.allow_origin_pat": _CHECKS,
-    "ServerApp.allow_credentials": _CHECKS,
-    "ServerApp.tornado_settings": _CHECKS,
-    "ServerApp.certfile": "Orbit talks to its server over plain HTTP on loopback",
-    "ServerApp.keyfile": "Orbit talks to its server over plain HTTP on loopback",
-    "ServerApp.client_ca": "Orbit talks to its server over plain HTTP on loopback",
-    "ServerApp.allow_root": "Orbit sets it when it runs as root",
-    "ServerApp.open_browser": "`orbit up` opens the browser (leave it out with --no-browser)",
-    "ServerApp.browser": "`orbit up` opens the browser (leave it out with --no-browser)",
-    "ServerApp.root_dir": "the server serves the folder given to `orbit up`",
-    "ServerApp.notebook_dir": "the server serves the folder given to `orbit up`",
-    "ServerApp.default_url": "Orbit opens JupyterLab (and its launcher) itself",
-    "ServerApp.config_file": "the profile's config folder is the only config the server reads",
-    "JupyterApp.config_file": "the profile's config folder is the only config the server reads",
-    "JupyterApp.config_file_name": "the profile's config folder is the only config it reads",
-    "ServerApp.jpserver_extensions": _EXTENSIONS,
-    "LabApp.extension_manager": _EXTENSIONS,
-    "LabServerApp.labextensions_path": _EXTENSIONS,
-    "LabServerApp.extra_labextensions_path": _EXTENSIONS,
-    "ServerApp.kernel_spec_manager_class": "the profile's kernelspecs are Orbit's",
-    "ServerApp.kernel_manager_class": _KERNELS,
-    "ServerApp.kernel_websocket_connection_class": _KERNELS,
-}
-# Whole classes: a gateway runs kernels elsewhere, outside Orbit's environments.
-REFUSED_CLASSES = {
-    **dict.fromkeys(
-        (
-            "GatewayClient",
-            "GatewayKernelClient",
-            "GatewayKernelManager",
-            "GatewayKernelSpecManager",
-            "GatewayMappingKernelManager",
-            "GatewaySessionManager",
-            "GatewayWebSocketConnection",
-        ),
-        _KERNELS,
-    ),
-    "PyPIExtensionManager": _EXTENSIONS,
-    "ReadOnlyExtensionManager": _EXTENSIONS,
-}
-# Names that load code or point at folders: never taken from an imported profile.
+# Names that load code or point at folders: never taken from an imported profile (the allow-list
+# in ``allow`` already leaves them out; this says why).
 _LOADS = re.compile(
     r"(_class|_classes|_cmd|_command|_path|_paths|_dir|_dirs|_settings|_services|_options|"
-    r"_hook|_module|_modules|_url)$"
+    r"_hook|_module|_modules|_url|_servers|^settings|^handlers)$"
 )
 _SECRET = re.compile(r"(token|password|secret|credential|(^|_)key(file)?$)", re.IGNORECASE)
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
@@ -121,11 +53,11 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 def refusal(key: str) -> str | None:
-    """Why ``key`` may not be set in a profile (None when it may)."""
-    cls, _ = split_key(key)
-    if key in REFUSED:
-        return REFUSED[key]
-    return REFUSED_CLASSES.get(cls)
+    """Why ``key`` may not be set in a profile, from its spelling alone (no classes needed):
+    refused trait names on any class, refused classes, and the refused keys as written.
+    ``check`` then decides by the trait the key really sets (``allow.refusal``)."""
+    split_key(key)
+    return allow.name_refusal(key) or allow.REFUSED.get(key)
 
 
 def is_secret(key: str) -> bool:
@@ -232,17 +164,25 @@ def check(
 ) -> Any:
     """The JSON value to store for ``key``: from ``raw`` (command-line text) or ``value``.
 
-    ``strict`` is for imported profiles: no settings that load code or name folders.
+    ``strict`` is for imported profiles: only the settings on the allow-list
+    (``allow.IMPORTABLE``), whatever class section names them.
     """
     from traitlets import Container, Dict, HasTraits, TraitError, Type
 
-    if (why := refusal(key)) is not None:
+    split_key(key)
+    # By what the key sets (a subclass's or a parent's section reaches the same trait).
+    if (why := allow.refusal(key, classes)) is not None:
         raise TraitProblem(f"{key} cannot be set in a profile: {why}", "leave it out")
     trait = _trait(classes, key)
-    if strict and loads_code_or_files(key, trait):
+    if strict and not allow.importable(key, classes):
+        what = (
+            "names code or folders for the server to load"
+            if loads_code_or_files(key, trait)
+            else "is not one of the settings an imported profile may carry"
+        )
         raise TraitProblem(
-            f"{key} names code or folders for the server to load; imported profiles may not set it",
-            f"set it yourself after importing: `orbit config set {key} VALUE`",
+            f"{key} {what}; imported profiles may not set it",
+            f"set it yourself after importing, if you want it: `orbit config set {key} VALUE`",
         )
     if raw is not None:
         try:
@@ -313,7 +253,8 @@ def describe(classes: dict[str, type], cls_name: str) -> list[dict]:
                 "kind": trait.info(),
                 "default": default,
                 "help": _first_sentence(trait.help),
-                "refused": refusal(key),
+                "refused": allow.refusal(key, classes),
+                "importable": allow.importable(key, classes),
             }
         )
     return out

@@ -60,6 +60,7 @@ class SshEngine(Engine):
     name = "ssh"
     takes_target = True
     warm_kernels = False  # a warm kernel would hold a process on the host for nothing
+    dates_kernel = True  # its PyPI packages are resolved here, with uv, as the local engine's
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         super().__init__(paths, check_host_name(target) if target else None)

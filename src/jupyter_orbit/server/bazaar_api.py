@@ -2,9 +2,10 @@
 
 ``GET /orbit/api/search?q=…&for=NOTEBOOK&in=pypi,npm`` and ``POST /orbit/api/packages`` with
 ``{"action": "add"|"remove", "target": PATH, "packages": [...], "ecosystem": …, "file": …,
-"dry_run": false}``. Paths are relative to the server's root (or absolute inside it). Both are
-``APIHandler``s like every Orbit endpoint: token or cookie authenticated, XSRF-checked for
-browser requests, authorised against the "kernels" resource (adding packages runs installs).
+"dry_run": false, "to_notebook": false}``. Paths are relative to the server's root (or absolute
+inside it). Both are ``APIHandler``s like every Orbit endpoint: token or cookie authenticated,
+XSRF-checked for browser requests, authorised against the "kernels" resource (adding packages
+runs installs).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class PackagesHandler(_BazaarHandler):
                 ecosystem=body.get("ecosystem"),
                 file=file,
                 dry_run=bool(body.get("dry_run")),
+                to_notebook=bool(body.get("to_notebook")),
             )
         except OrbitError as err:
             return self.fail(err)

@@ -21,6 +21,7 @@ from traitlets import Bool, Int, List, Unicode
 from jupyter_orbit import __version__
 from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
 from jupyter_orbit.server import runtime as rt
+from jupyter_orbit.server.checkpoints import keep_in_profile
 
 
 class _OrbitHandler(APIHandler):
@@ -58,24 +59,31 @@ class StatusHandler(_OrbitHandler):
 
 
 class RunHandler(_OrbitHandler):
-    """Execute a notebook in an environment that is already built; stream results as JSON lines."""
+    """Execute a notebook in an environment that is already built; stream results as JSON lines.
+
+    A request beyond what the server was started with is refused (403) before anything runs."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        from jupyter_orbit.server.execute import run_streaming
+        from jupyter_orbit.errors import OrbitError
+        from jupyter_orbit.server.execute import check_request, run_streaming
 
         body = self.get_json_body() or {}
         for key in ("notebook", "env_id", "cwd"):
             if key not in body:
                 raise web.HTTPError(400, f"missing {key}")
+        try:
+            request = check_request(self.runtime, body)
+        except OrbitError as err:
+            raise web.HTTPError(403, f"{err.message}; {err.hint}") from None
         self.set_header("Content-Type", "application/x-ndjson")
 
         async def emit(event: dict) -> None:
             self.write(json.dumps(event, default=str) + "\n")
             await self.flush()
 
-        await run_streaming(self.runtime, body, emit)
+        await run_streaming(self.runtime, request, emit)
         self.finish()
 
 
@@ -92,6 +100,8 @@ HANDLER_MODULES = (
     "jupyter_orbit.server.bazaar_api",
     "jupyter_orbit.server.extensions_api",
     "jupyter_orbit.server.launcher",
+    "jupyter_orbit.server.login",
+    "jupyter_orbit.server.builds",
 )
 
 
@@ -108,6 +118,12 @@ class OrbitExtension(ExtensionApp):
     )
     allow_host_access = Bool(
         False, config=True, help="Let notebooks ask for container options that reach the host."
+    )
+    announcements = Bool(
+        False,
+        config=True,
+        help="JupyterLab's news feed and update checks, which ask a web site; off, the server "
+        "asks nothing of the network that a notebook did not ask for.",
     )
     prewarm_kernels = List(
         Unicode(),
@@ -134,7 +150,8 @@ class OrbitExtension(ExtensionApp):
         )
         rt.install(runtime)
         self.settings["orbit_runtime"] = runtime
-        self.serverapp.contents_manager.register_pre_save_hook(runtime.stamper.pre_save)
+        # JupyterLab checkpoints every notebook it opens: keep them out of the project.
+        keep_in_profile(self.serverapp.contents_manager, profile.root / "checkpoints")
 
     def initialize_handlers(self) -> None:
         for module in HANDLER_MODULES:

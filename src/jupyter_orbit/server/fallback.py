@@ -1,8 +1,10 @@
-"""The kernel that starts when a notebook's environment cannot be built.
+"""The kernel that starts when a notebook's environment cannot be built, or its kernel exits as
+it starts.
 
 Rather than a dead kernel and a generic dialog, the notebook gets a kernel that answers every
 cell with what went wrong and how to fix it. It runs from the server's environment and is given
-the error through ``ORBIT_KERNEL_ERROR`` (JSON with ``error`` and ``hint``).
+the error through ``ORBIT_KERNEL_ERROR`` (JSON with ``error`` and ``hint``, and the dead
+kernel's last lines on stderr as ``stderr``).
 """
 
 from __future__ import annotations
@@ -24,14 +26,20 @@ def _problem() -> dict:
 
 
 def explain(problem: dict) -> str:
+    died = problem.get("kind") == "KernelDied"
     lines = [
-        "Orbit could not prepare this notebook's environment:",
+        "This notebook's kernel could not start:"
+        if died
+        else "Orbit could not prepare this notebook's environment:",
         "",
         f"  {problem.get('error')}",
     ]
     if problem.get("path"):
         where = problem["path"] + (f":{problem['line']}" if problem.get("line") else "")
         lines += ["", f"  in {where}"]
+    if problem.get("stderr"):
+        lines += ["", "Its last lines on stderr:", ""]
+        lines += [f"  {line}" for line in problem["stderr"]]
     if problem.get("hint"):
         lines += ["", f"Fix: {problem['hint']}"]
     lines += ["", "Then restart the kernel (Kernel > Restart Kernel)."]
@@ -68,7 +76,8 @@ class ExplainKernel(Kernel):
 
 
 def argv() -> list[str]:
-    return [sys.executable, "-m", "jupyter_orbit.server.fallback", "-f", "{connection_file}"]
+    # Isolated (-I): it starts in the notebook's folder, whose files must not be imported.
+    return [sys.executable, "-I", "-m", "jupyter_orbit.server.fallback", "-f", "{connection_file}"]
 
 
 if __name__ == "__main__":

@@ -15,12 +15,10 @@ where the session and its running kernel are found by the notebook's path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import secrets
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from jupyter_orbit import __version__
 from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.kernels.recipes import find_recipe, recipe_classes
 from jupyter_orbit.server import runtime as rt
+from jupyter_orbit.server.jobs import Job, JobProgress, stream
 
 CSP = "; ".join(
     [
@@ -56,50 +55,10 @@ def web_dir() -> Path:
 
 
 @dataclass
-class LaunchJob:
-    """One click on a card: its events so far, kept so a page that reconnects sees them all."""
+class LaunchJob(Job):
+    """One click on a card: the notebook it created, for the recipe it names."""
 
-    id: str
-    recipe: str
-    path: str  # relative to the server's root, with forward slashes
-    started: float = field(default_factory=time.monotonic)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    finished: bool = False
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def emit(self, event: dict[str, Any]) -> None:
-        event["t"] = round(time.monotonic() - self.started, 3)
-        self.events.append(event)
-        self.finished = self.finished or bool(event.get("done"))
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def changed(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
-
-
-class JobProgress:
-    """The ``Progress`` a build reports to, turned into job events (safe from any thread)."""
-
-    def __init__(self, job: LaunchJob, loop: asyncio.AbstractEventLoop) -> None:
-        self.job = job
-        self.loop = loop
-        self.warnings: list[str] = []
-
-    def _send(self, event: dict[str, Any]) -> None:
-        self.loop.call_soon_threadsafe(self.job.emit, event)
-
-    def step(self, action: str, detail: str = "") -> None:
-        self._send({"step": action, "detail": detail})
-
-    def log(self, line: str) -> None:
-        if line.strip():
-            self._send({"log": line.rstrip()[:500]})
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-        self._send({"warning": message})
+    recipe: str = ""
 
 
 class _Base(APIHandler):
@@ -286,7 +245,7 @@ class LaunchHandler(_Base):
         engines = await asyncio.to_thread(self.engines)
         engine = self.engine(str(body.get("engine") or ""), engines)
         path = await self._create(recipe, rel, packages, engine)
-        job = LaunchJob(secrets.token_urlsafe(12), recipe.name, path)
+        job = LaunchJob(secrets.token_urlsafe(12), path, recipe=recipe.name)
         jobs = self.jobs
         jobs[job.id] = job
         while len(jobs) > _MAX_JOBS:
@@ -346,13 +305,22 @@ class LaunchHandler(_Base):
                 job.emit({"problem": problem})
             how = "prewarmed kernel handed over" if info.get("prewarmed") else "kernel starting"
             job.emit({"step": "kernel", "detail": how})
-            km = self.kernel_manager.get_kernel(kernel_id)
-            client = km.client()
-            client.start_channels()
-            try:
-                await client.wait_for_ready(timeout=300)
-            finally:
-                client.stop_channels()
+            build = runtime.builds.jobs.get(notebook.resolve())
+            if build is not None:  # ends when the kernel answers, or says why it never will
+                while not build.finished:
+                    await build.changed(timeout=15)
+                end = build.events[-1]
+                if problem is None and not end.get("ok"):
+                    problem = end.get("problem") or {"error": "the kernel could not start"}
+                    job.emit({"problem": problem})
+            else:
+                km = self.kernel_manager.get_kernel(kernel_id)
+                client = km.client()
+                client.start_channels()
+                try:
+                    await client.wait_for_ready(timeout=300)
+                finally:
+                    client.stop_channels()
             job.emit(
                 {
                     "done": True,
@@ -379,25 +347,7 @@ class JobEventsHandler(_Base):
         job = self.jobs.get(job_id)
         if job is None:
             raise web.HTTPError(404, "no such launch job")
-        self.set_header("Content-Type", "text/event-stream")
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("X-Accel-Buffering", "no")
-        last = self.request.headers.get("Last-Event-ID", "")
-        sent = int(last) + 1 if last.isdigit() else 0
-        while True:
-            while sent < len(job.events):
-                self.write(f"id: {sent}\ndata: {json.dumps(job.events[sent], default=str)}\n\n")
-                sent += 1
-            try:
-                await self.flush()
-            except Exception:  # the page went away
-                return
-            if job.finished and sent >= len(job.events):
-                break
-            await job.changed(timeout=15)
-            if sent >= len(job.events):
-                self.write(": still working\n\n")
-        self.finish(set_content_type="text/event-stream")
+        await stream(self, job)
 
 
 def handlers() -> list[tuple[str, type, dict[str, Any]] | tuple[str, type]]:

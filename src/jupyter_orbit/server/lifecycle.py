@@ -3,7 +3,14 @@
 The server runs from an environment the caller prepares (the profile's server environment: a pinned
 JupyterLab, Orbit and the profile's extensions) in a session of its own, logging to the profile's
 ``logs/server.log``. Its token is generated here, written to a 0600 file that the server reads
-(``JUPYTER_TOKEN_FILE``), and kept in the 0600 ``server.json``; it never appears in an argv.
+(``JUPYTER_TOKEN_FILE``) and that is removed as soon as the server answers, and kept in the 0600
+``server.json``; it never appears in an argv or an environment.
+
+The server never runs code from the folder it serves: Python starts isolated (``-I``: no
+current folder or script folder on ``sys.path``, no ``PYTHON*`` variables, no user
+site-packages) in the profile's private runtime folder, and the root is given by setting.
+Before its token or a signal is sent, the process is checked to still be the server that was
+started (``ServerState.alive``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from jupyter_orbit.errors import ServerError
 from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
-from jupyter_orbit.state import ServerState, forget_state, pid_alive, write_state
+from jupyter_orbit.state import ServerState, forget_state, process_identity, write_state
 
 # Variables that would point the server at some other Jupyter installation than the profile's.
 _SCRUB = (
@@ -95,6 +102,7 @@ def start(
         args.append(f"--OrbitExtension.default_engine={engine}")
     argv = [
         str(server.python),
+        "-I",
         "-m",
         "jupyter_orbit.server",
         *args,
@@ -111,7 +119,7 @@ def start(
         log_path.chmod(0o600)
         proc = subprocess.Popen(
             argv,
-            cwd=root,
+            cwd=profile.runtime_dir,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -119,28 +127,19 @@ def start(
             start_new_session=True,
         )
     info_file = profile.runtime_dir / f"jpserver-{proc.pid}.json"
-    deadline = time.monotonic() + timeout
-    while True:
-        code = proc.poll()
-        if code is not None:
-            token_file.unlink(missing_ok=True)
-            raise _start_failure(code, port, log_path)
-        if info_file.exists():
-            try:
-                info = json.loads(info_file.read_text())
-                client = ServerClient(info["url"], token, timeout=2)
-                client.get_json("/api/status")
-                break
-            except (ValueError, KeyError, ServerError):
-                pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            token_file.unlink(missing_ok=True)
-            raise ServerError(
-                f"the server did not answer within {timeout:.0f}s",
-                f"see the log at {log_path}",
-            )
-        time.sleep(0.05)
+    try:
+        info = _wait_answering(proc, info_file, token, port, log_path, timeout)
+    except BaseException:
+        # Failed, timed out or interrupted (Ctrl-C, a signal): no server is left behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        token_file.unlink(missing_ok=True)
+        raise
+    token_file.unlink(missing_ok=True)  # the server has read it
+    identity = process_identity(proc.pid)
+    if identity is None or proc.poll() is not None:
+        raise _start_failure(proc.wait(), port, log_path)
     state = ServerState(
         pid=proc.pid,
         url=info["url"],
@@ -150,12 +149,40 @@ def start(
         profile=profile.name,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         log=str(log_path),
+        process_start=identity[0],
+        cmdline=identity[1],
     )
-    if trial:
-        token_file.unlink(missing_ok=True)  # the server has read it
-    else:
+    if not trial:
         write_state(profile, state)
     return state, proc
+
+
+def _wait_answering(
+    proc: subprocess.Popen,
+    info_file: Path,
+    token: str,
+    port: int | None,
+    log_path: Path,
+    timeout: float,
+) -> dict:
+    """The server's own record once it answers on the address it wrote there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise _start_failure(code, port, log_path)
+        if info_file.exists():
+            try:
+                info = json.loads(info_file.read_text())
+                ServerClient(info["url"], token, timeout=2).get_json("/api/status")
+                return info
+            except (ValueError, KeyError, ServerError):
+                pass
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"the server did not answer within {timeout:.0f}s", f"see the log at {log_path}"
+            )
+        time.sleep(0.05)
 
 
 def _start_failure(code: int, port: int | None, log_path: Path) -> ServerError:
@@ -178,28 +205,31 @@ def stop(
 ) -> None:
     """Ask the server to shut down (it stops its kernels first); force it if it will not.
 
+    Only the process ``state`` names, checked before the request and before each signal: a
+    process that has taken its pid since is neither sent the token nor signalled.
     ``forget=False`` (a trial server) leaves the profile's state and token files alone.
     """
-    with contextlib.suppress(ServerError):
-        state.client(timeout=5).post_json("/api/shutdown")
-    if not _wait_gone(state.pid, timeout):
+    if state.alive():
+        with contextlib.suppress(ServerError):
+            state.client(timeout=5).post_json("/api/shutdown")
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        if _wait_gone(state, wait):
+            break
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(state.pid, signal.SIGTERM)
-        if not _wait_gone(state.pid, 5):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(state.pid, signal.SIGKILL)
+            if state.alive():
+                os.killpg(state.pid, sig)
     if forget:
-        forget_state(profile)
+        forget_state(profile, state)
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
+def _wait_gone(state: ServerState, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             # Reap it if it is our child (the foreground `orbit up`), else just poll.
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            if os.waitpid(state.pid, os.WNOHANG)[0] == state.pid:
                 return True
-        if not pid_alive(pid):
+        if not state.alive():
             return True
         time.sleep(0.05)
     return False

@@ -5,10 +5,15 @@ and named by the profile's kernelspecs. In ``pre_launch`` it finds the session's
 (Jupyter passes its path as ``JPY_SESSION_NAME``), resolves and builds its environment, and
 points the kernel command at it; in ``launch_kernel`` it hands over a prewarmed kernel when the
 pool has one. When the environment cannot be built it launches the explaining kernel instead.
+
+Every step goes to the notebook's build job (``server/builds.py``), which JupyterLab follows;
+the job ends when the kernel answers, or when it exits first: then its last lines on stderr are
+kept, and the restart that follows launches the explaining kernel with them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -20,12 +25,22 @@ from traitlets import Unicode
 
 from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.server import fallback
+from jupyter_orbit.server.jobs import Job, JobProgress
+from jupyter_orbit.server.kernel_stderr import StderrTail
+
+READY_TIMEOUT = 600.0  # seconds a kernel may take to answer before its build job stops waiting
 
 
 class OrbitProvisioner(LocalProvisioner):
     recipe = Unicode("python", config=True, help="The kernel recipe this kernelspec stands for.")
 
     _pooled: Any = None
+    _job: Job | None = None  # the notebook's build job, until the kernel answers
+    _tail: StderrTail | None = None  # the launched kernel's stderr
+    _answered = True  # the launched kernel answered (or is one that needs no watching)
+    _stopping = False  # we are stopping the kernel ourselves
+    _died: dict[str, Any] | None = None  # the last kernel exited before it answered: why
+    _exited: asyncio.Event  # set when that is found out
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         kwargs = await super().pre_launch(**kwargs)
@@ -39,13 +54,25 @@ class OrbitProvisioner(LocalProvisioner):
         cwd = Path(kwargs.get("cwd") or runtime.root_dir)
         target = self._notebook(runtime.root_dir, cwd, session)
         info: dict[str, Any] = {"notebook": str(target), "recipe": self.recipe}
+        job = self._job = runtime.builds.begin(target)
+        died, self._died = self._died, None
         try:
-            prepared = await runtime.prepare(target, kernel=self.recipe)
-        except OrbitError as err:
-            self.log.warning("Orbit: %s: %s", target, err)
-            env[fallback.ENV_VAR] = json.dumps(err.to_dict())
+            if died is not None:  # it exited as it started: explain, rather than start it again
+                raise _Died(died)
+            with runtime.watch(target, JobProgress(job, asyncio.get_running_loop())):
+                prepared = await runtime.prepare(target, kernel=self.recipe)
+        except (OrbitError, _Died) as err:
+            problem = err.to_dict()
+            self.log.warning("Orbit: %s: %s", target, problem["error"])
+            env[fallback.ENV_VAR] = json.dumps(problem)
             kwargs["cmd"] = self._fill(fallback.argv())
-            info["error"] = err.to_dict()
+            info["error"] = problem
+            job.emit({"done": True, "ok": False, "problem": problem})
+            self._job = None
+        except BaseException as err:
+            job.emit({"done": True, "ok": False, "problem": {"error": f"{err!r}"}})
+            self._job = None
+            raise
         else:
             environment = prepared.environment
             assert environment is not None
@@ -61,15 +88,27 @@ class OrbitProvisioner(LocalProvisioner):
                 self._pooled = await runtime.pool.take(
                     environment.env_id, cwd=cwd, session=session, argv=prepared.argv
                 )
+            if prepared.engine.warm_kernels and not prepared.services:
+                # a warm kernel would hold its services up for good, or a remote host's process
                 runtime.remember(runtime.warm_target(prepared))
             info["prewarmed"] = self._pooled is not None
+            how = "a prewarmed kernel is handed over" if self._pooled else "starting it"
+            job.emit({"step": "kernel", "detail": how})
         runtime.kernels[self.kernel_id] = info
         return kwargs
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         warm, self._pooled = self._pooled, None
+        self._stopping = False
         if warm is None:
-            return await super().launch_kernel(cmd, **kwargs)
+            self._tail = StderrTail()
+            self._answered = self._job is None  # the explaining kernel needs no watching
+            self._exited = asyncio.Event()
+            try:
+                return await super().launch_kernel(cmd, **{**kwargs, "stderr": self._tail.fd})
+            finally:
+                self._tail.launched()
+        self._tail, self._answered = None, True
         warm.kc.stop_channels()  # the server makes its own connections
         pooled = warm.km
         # Take over the warm kernel's process: its manager forgets it, we own it from here.
@@ -85,6 +124,73 @@ class OrbitProvisioner(LocalProvisioner):
         self.connection_info = pooled.get_connection_info()
         await pooled.cleanup_resources(restart=False)
         return self.connection_info
+
+    async def post_launch(self, **kwargs: Any) -> None:
+        await super().post_launch(**kwargs)
+        job, self._job = self._job, None
+        if job is None:
+            return
+        if self._answered:  # a prewarmed kernel: it answered long ago
+            job.emit({"done": True, "ok": True})
+            return
+        task = asyncio.ensure_future(self._until_answered(job))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _until_answered(self, job: Job) -> None:
+        """End ``job`` when the kernel answers, or with why it exited before it did."""
+        exited = asyncio.ensure_future(self._exited.wait())
+        client = self.parent.client()
+        client.start_channels()
+        ready = asyncio.ensure_future(client.wait_for_ready(timeout=READY_TIMEOUT))
+        try:
+            await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
+            if ready.done() and ready.exception() is None:
+                self._answered = True
+                job.emit({"done": True, "ok": True})
+                return
+            await self.poll()  # records why, if it exited
+            problem = self._died or {"error": "the kernel has not answered", "kind": "Timeout"}
+            job.emit({"done": True, "ok": False, "problem": problem})
+        finally:
+            for task in (ready, exited):
+                task.cancel()
+            client.stop_channels()
+
+    async def poll(self) -> int | None:
+        code = await super().poll()
+        if (
+            code is not None
+            and self.process is not None
+            and not (self._answered or self._stopping or self._died)
+        ):
+            self._died = self._death(code)
+            self._exited.set()
+            from jupyter_orbit.server import runtime as rt
+
+            runtime = rt.current()
+            if runtime is not None and self.kernel_id in runtime.kernels:
+                runtime.kernels[self.kernel_id]["error"] = self._died
+        return code
+
+    def _death(self, code: int) -> dict[str, Any]:
+        lines = self._tail.lines(wait=0.5) if self._tail else []
+        how = f"exit code {code}" if code >= 0 else f"signal {-code}"
+        return {
+            "error": f"the kernel exited as it started ({how})",
+            "hint": "fix what its last lines on stderr say, then restart the kernel"
+            if lines
+            else "see the server log (`orbit status`), then restart the kernel",
+            "stderr": lines,
+            "kind": "KernelDied",
+        }
+
+    async def kill(self, restart: bool = False) -> None:
+        self._stopping = True
+        await super().kill(restart)
+
+    async def terminate(self, restart: bool = False) -> None:
+        self._stopping = True
+        await super().terminate(restart)
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart)
@@ -106,3 +212,14 @@ class OrbitProvisioner(LocalProvisioner):
                 if candidate.is_file():
                     return candidate
         return cwd
+
+
+class _Died(Exception):
+    """The kernel launched last exited before it answered: start the explaining kernel."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        super().__init__(problem.get("error"))
+        self.problem = problem
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.problem

@@ -15,15 +15,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jupyter_orbit import atomic
+from jupyter_orbit import asof, atomic
 from jupyter_orbit.engines.base import engine_classes
+from jupyter_orbit.hardware.fit import Hardware
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.model import Resolution
+from jupyter_orbit.notebook_dates import NotebookDates
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.prepare import NO_CONSENT, Choices, Prepared, prepare
 from jupyter_orbit.progress import FanOutProgress, LogProgress, Progress
+from jupyter_orbit.server.builds import Builds
 from jupyter_orbit.server.pool import KernelPool, WarmTarget
-from jupyter_orbit.server.stamping import Stamper
 from jupyter_orbit.trust import TrustStore
 
 _current: OrbitRuntime | None = None
@@ -64,10 +66,13 @@ class OrbitRuntime:
             cwd=root_dir, env=kernel_env, per_env=pool_per_env, max_envs=pool_max_envs, log=log
         )
         self._recent_file = profile.root / "recent-envs.json"
-        self.stamper = Stamper(log)
+        # The dates detected for notebooks, kept in Orbit's state: the notebooks stay untouched.
+        self.dates = NotebookDates(paths.notebook_dates_dir)
         self._projects_file = profile.root / "recent-projects.json"
         # Who wants to see the steps of preparing a notebook's kernel (the launcher page).
         self._watchers: dict[Path, list[Progress]] = {}
+        # Each notebook's latest kernel preparation, followed from JupyterLab (server/builds.py).
+        self.builds = Builds(root_dir)
         self._background: set[asyncio.Task] = set()
         self.launcher_visits = 0  # how often the launcher page was served
 
@@ -86,11 +91,15 @@ class OrbitRuntime:
     def choices(self, kernel: str | None = None) -> Choices:
         """What this server decides for every launch: its root, its default engine, the host
         access the user allowed when starting it."""
+        from jupyter_orbit.settings import cooldown_days
+
         return Choices(
             kernel=kernel,
             default_engine=self.default_engine,
             root=self.root_dir,
             allow_host_access=self.allow_host_access,
+            hardware=Hardware.of_profile(self.profile),  # its [hardware] settings, this machine
+            cooldown_days=cooldown_days(self.profile.settings_file),
         )
 
     async def prepare(self, target: Path, *, kernel: str | None = None) -> Prepared:
@@ -114,8 +123,15 @@ class OrbitRuntime:
                 log.warn(warning)
         if res.notebook is not None:
             await asyncio.to_thread(self._note_project, res)
-        await asyncio.to_thread(self.stamper.stamp, res)
+        await asyncio.to_thread(self._remember_date, res)
         return prepared
+
+    def _remember_date(self, res: Resolution) -> None:
+        try:
+            if self.dates.remember(res):
+                self.log.info("Orbit: %s is resolved as of %s", res.notebook, asof.describe(res))
+        except OSError as e:  # only a convenience: the next open detects the date again
+            self.log.warning("Orbit: could not remember the date of %s: %s", res.notebook, e)
 
     async def reap_orphans(self) -> None:
         """Remove what kernels of gone processes left behind (containers), engine by engine."""

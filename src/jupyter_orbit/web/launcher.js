@@ -246,7 +246,9 @@
         if (done) done.className = "done";
         $("steps").append(el("li", { class: "current" }, el("b", { text: ev.step }), " ", el("span", { class: "muted", text: ev.detail || "" })));
         steps += 1;
-        setBar(ev.step === "reuse" || ev.step === "kernel" ? 0.85 : Math.min(0.9, steps / EXPECTED_STEPS));
+        // the plan's "step n of m" when the build has one, else a guess from the usual count
+        const part = ev.n ? 0.1 + (0.75 * ev.n) / ev.m : Math.min(0.9, steps / EXPECTED_STEPS);
+        setBar(ev.step === "reuse" || ev.step === "kernel" ? 0.85 : part);
       } else if (ev.log) {
         $("log").hidden = false;
         $("log").append(ev.log + "\n");
@@ -287,6 +289,8 @@
     $("progress-title").textContent = "Something needs your attention";
     $("problem").hidden = false;
     $("problem-text").textContent = problem.error || "the kernel could not be prepared";
+    $("problem-stderr").hidden = !(problem.stderr && problem.stderr.length);
+    $("problem-stderr").textContent = (problem.stderr || []).join("\n");
     $("problem-hint").textContent = problem.hint ? "Fix: " + problem.hint : "";
     $("open-anyway").hidden = !done;
     $("open-anyway").onclick = () => done && window.location.assign(base + done.url);
