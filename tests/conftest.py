@@ -61,6 +61,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def _unit_tests_ask_no_index(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A test not marked integration asks no package index: uv answers from its cache or not
+    at all (fitting a notebook to its date is then left undecided, quickly)."""
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setenv("UV_OFFLINE", "1")
+
+
 @dataclass
 class Orbit:
     """Runs the real `orbit` command line against one ORBIT_HOME and a fake HOME."""

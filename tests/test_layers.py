@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("manifests", frozenset({"manifests"})),
     ("kernels", frozenset({"kernels"})),
     ("engines", frozenset({"engines", "remote"})),
-    ("prepare", frozenset({"era", "prepare", "resolve", "beside"})),
+    ("prepare", frozenset({"beside", "era", "prepare", "resolve"})),
     ("hub and bazaar", frozenset({"hub", "bazaar"})),
     ("server", frozenset({"server"})),
     ("profiles", frozenset({"profiles", "doctor", "desktop", "diskuse"})),

@@ -42,7 +42,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from jupyter_orbit import asof, atomic, pythons
-from jupyter_orbit.errors import BuildError
+from jupyter_orbit.errors import BuildError, IndexUnreachable
 from jupyter_orbit.model import Level, Resolution
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.progress import NullProgress, Progress
@@ -65,7 +65,6 @@ COUPLINGS: dict[str, tuple[str, ...]] = {
 }
 # How close the search for the kernel's date gets to the oldest date that works.
 _STEP = timedelta(days=14)
-_NETWORK = ("Failed to fetch", "dns error", "Could not connect", "error sending request")
 
 
 class Unanswerable(Exception):
@@ -250,6 +249,8 @@ class _Fitter:
         self.repairs = repairs_for(paths)
         self.work = paths.cache_dir / "era"
         self.notes: list[str] = []  # what the fit has to say besides its choice
+        self.offline = False  # the index could not be reached: ask uv's cache only from then on
+        self.offline_reason = ""
 
     @functools.cached_property
     def interpreters(self) -> list[pythons.Interpreter]:
@@ -481,14 +482,23 @@ class _Fitter:
         stdin = "\n".join(lines) + "\n"
         said: list[str] = []
         try:
+            if self.offline:
+                return self._offline(call, stdin, self.offline_reason), ""
             return run_uv(call, cwd=self.work, stdin=stdin, on_line=said.append), "\n".join(said)
+        except IndexUnreachable as err:
+            self.offline, self.offline_reason = True, err.message
+            return self._offline(call, stdin, err.message), ""
         except BuildError as err:
-            if not any(word in err.message for word in _NETWORK):
-                return None, "\n".join([*said, err.message])
-            try:  # no network: uv's cache may still know
-                return run_uv([*call, "--offline"], cwd=self.work, stdin=stdin), ""
-            except BuildError:
-                raise Unanswerable(err.message) from None
+            return None, "\n".join([*said, err.message])
+
+    def _offline(self, call: list[str], stdin: str, reason: str) -> str | None:
+        """No network: uv's cache may still know (a version it has not seen is no answer)."""
+        from jupyter_orbit.uvcli import run_uv
+
+        try:
+            return run_uv([*call, "--offline"], cwd=self.work, stdin=stdin)
+        except BuildError:
+            raise Unanswerable(reason) from None
 
 
 def _env() -> dict[str, str]:

@@ -194,6 +194,9 @@ def prepare(
     res = engine.adapt(res)
     if res.engine != engine.id:
         res = dataclasses.replace(res, engine=engine.id)
+    # Only the package sources the user's configuration allows, before anything asks an index
+    # (fitting to the date resolves with uv).
+    indexes.check(res, choices.indexes, paths)
     if engine.dates_kernel or engine.chooses_python:
         res = era.fit(
             res,
@@ -210,13 +213,11 @@ def prepare(
         return out
     # The hardware the notebook declares, and the build of torch/jax it leads to (part of the
     # environment's id); a machine without it is refused here, before anything is built.
-    resolved = res
     out.hardware = fit(res, choices.hardware)
     res = out.resolution = out.hardware.apply(res)
     out.launch = launch = dataclasses.replace(launch, hardware=out.hardware)
     out.hardware.check()
     # refuse what the notebook may not ask for, before anything is looked up or built
-    indexes.check(resolved, choices.indexes, paths)
     engine.check_launch(launch)
     out.environment = engine.lookup(res.spec)
     if last < STAGES.index("plan"):

@@ -17,6 +17,7 @@ from tests.conftest import make_notebook
 
 def orbit_env(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORBIT_")}
+    env["UV_OFFLINE"] = "1"  # what is shown, not the fit to a date: no index is asked
     return subprocess.run(
         [sys.executable, "-m", "jupyter_orbit", "env", *args],
         env={**env, "ORBIT_HOME": str(tmp_path / "orbit-home"), "HOME": str(tmp_path / "home")},

@@ -109,7 +109,7 @@ def test_orbit_add_conda_checks_against_the_channel(tmp_path: Path, channel: Pat
 def test_a_notebooks_conda_packages_go_into_its_environment(tmp_path: Path, orbit):
     """metadata.orbit.packages.conda: solved against the channel, installed into the
     environment's own conda/ prefix (paths inside name where it ends up, not the build folder),
-    and its programs come first on the kernel's PATH."""
+    and its programs come right after the environment's own on the kernel's PATH."""
     pytest.importorskip("rattler")
     from tests.conftest import make_notebook
     from tests.support.conda_channel import build_conda_package, index_channel
@@ -128,7 +128,7 @@ def test_a_notebooks_conda_packages_go_into_its_environment(tmp_path: Path, orbi
         tmp_path / "proj" / "nb.ipynb",
         "import os, pathlib\n"
         "conda = pathlib.Path(os.environ['CONDA_PREFIX'])\n"
-        "print(os.environ['PATH'].split(os.pathsep)[0] == str(conda / 'bin'))\n"
+        "print(os.environ['PATH'].split(os.pathsep)[1] == str(conda / 'bin'))\n"
         "print((conda / 'share/orbit-bz-where/prefix.txt').read_text().strip() == f'prefix={conda}')",
         metadata={"orbit": {"packages": {"conda": ["orbit-bz-where >=1"]}}},
     )

@@ -410,7 +410,7 @@ def test_a_gpu_notebook_gets_its_device_requests_in_the_kernel_container(
     env = Environment("docker", prepared.env_id, tmp_path, Path("/opt/orbit/env/bin/python"))
     argv = engine.kernel_command(env, prepared.recipe, prepared.launch)
     devices = json.loads(argv[argv.index("--devices") + 1])
-    args = _parse(argv[3:])
+    args = _parse(argv[argv.index("-m") + 2 :])
     assert args.image == image_tag(prepared.env_id)
     conn = dict.fromkeys(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), 1)
     kw = container_spec(args, conn)

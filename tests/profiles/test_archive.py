@@ -241,7 +241,7 @@ def test_export_then_import_on_a_fresh_home_reproduces_the_profile(
     (prof / "browser" / "Default").mkdir(parents=True)
     (prof / "browser" / "Default" / "Cookies").write_text("sessionid=browser-cookie-value")
     (prof / "server.json").write_text('{"token": "server-token-value"}')
-    (prof / "ipython" / "profile_default").mkdir(parents=True)
+    (prof / "ipython" / "profile_default").mkdir(parents=True, exist_ok=True)
     (prof / "ipython" / "profile_default" / "history.sqlite").write_text("history-value")
     config = prof / "jupyter/config/jupyter_server_config.json"
     data = json.loads(config.read_text())

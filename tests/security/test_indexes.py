@@ -163,6 +163,8 @@ def test_what_the_user_configured_is_allowed(tmp_path: Path, monkeypatch):
     nb = _notebook(root)
     paths = Paths(tmp_path / "h")
     monkeypatch.setenv("UV_INDEX", "mirror=https://mirror.example/simple")
+    monkeypatch.setenv("UV_OFFLINE", "1")  # allowed, but nothing answers: fitting to the date
+    # is left undecided, without a wait on the network
     # the project's own wheel folder is part of the project; the rest is configured
     policy = IndexPolicy((EVIL,))
     prepare(nb, Choices(indexes=policy), paths, until="lookup")
@@ -201,10 +203,11 @@ def test_orbit_add_is_refused_before_uv_runs(tmp_path: Path):
 
 @pytest.fixture
 def evil_index(tmp_path: Path):
-    """An index that offers `six` at a version no real index has (what an attacker would
-    serve), and counts every request."""
+    """An index that offers `tomli` at a version no real index has (what an attacker would
+    serve), and counts every request. (A package the kernel itself does not import, so the
+    kernel starts with it and the cell can tell whose copy it got.)"""
     with LocalIndex(tmp_path / "evil") as idx:
-        idx.add("six", "99.0", {"six.py": "EVIL = True\n"})
+        idx.add("tomli", "99.0", {"tomli.py": "EVIL = True\n"})
         yield idx
 
 
@@ -212,8 +215,8 @@ def evil_index(tmp_path: Path):
 def test_a_trusted_project_cannot_point_uv_at_its_index(orbit: Orbit, tmp_path, evil_index):
     root = tmp_path / "proj"
     root.mkdir()
-    (root / "requirements.txt").write_text(f"--extra-index-url {evil_index.url}\nsix\n")
-    nb = _notebook(root, "import six; print(getattr(six, 'EVIL', False))")
+    (root / "requirements.txt").write_text(f"--extra-index-url {evil_index.url}\ntomli\n")
+    nb = _notebook(root, "import tomli; print(getattr(tomli, 'EVIL', False))")
     r = orbit.run("run", str(nb), "--yes")  # --yes: the project is trusted for this run
     assert r.returncode == 2, r.stderr
     assert "your configuration does not have" in r.stderr

@@ -21,7 +21,7 @@ from jupyter_orbit.errors import InputError
 from jupyter_orbit.model import EnvSpec
 
 _HEADER = re.compile(
-    r"^# orbit lock (?P<v>\d+); inputs (?P<inputs>sha256:[0-9a-f]+); python (?P<python>\S+)"
+    r"^# orbit lock (?P<v>\d+); inputs (?P<inputs>sha256:[0-9a-f]+); python (?P<python>[^;\s]+)"
 )
 
 
