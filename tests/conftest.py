@@ -59,6 +59,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+        # Slow tests run in a CI step of their own (``ORBIT_SLOW_TESTS=1 pytest -m slow``).
+        if item.get_closest_marker("slow") and os.environ.get("ORBIT_SLOW_TESTS") != "1":
+            item.add_marker(pytest.mark.skip(reason="slow: ORBIT_SLOW_TESTS=1 runs it; CI does"))
 
 
 @pytest.fixture(autouse=True)

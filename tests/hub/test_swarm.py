@@ -1,7 +1,11 @@
 """`orbit hub up --swarm` for real: this machine's Docker engine made a single-node swarm's
 manager, the users' image pushed to a registry (Debian's docker-registry on loopback) and
 pulled from it, a user's server run as a swarm service and reached through the hub's proxy;
-`orbit hub down --leave-swarm` leaves the engine as it found it."""
+`orbit hub down --leave-swarm` leaves the engine as it found it.
+
+Slow (a minute: a second hub, a registry, a swarm service) and it turns this machine's engine
+into a swarm manager for that minute: CI runs it in a step of its own, after the main run, where
+no other test's containers share the engine (``ORBIT_SLOW_TESTS=1``)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import pytest
 from tests.conftest import Orbit, make_notebook
 from tests.hub.test_runner import api, spawn
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 PROFILE = "swarmtest"
 REGISTRY = "/usr/bin/docker-registry"
 

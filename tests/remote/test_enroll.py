@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,29 @@ def test_a_key_the_user_already_trusts_needs_no_question(client, ssh_host: SshHo
     assert r.returncode == 0, r.stderr
     assert "recorded the host key" not in r.stdout
     assert not (_profile(client) / "known_hosts").exists()
+
+
+def test_a_key_in_the_users_ssh_agent_logs_in(
+    client, ssh_host: SshHost, tmp_path: Path, monkeypatch
+):
+    """No key in ~/.ssh: the one the user's agent holds (``SSH_AUTH_SOCK``) is used."""
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert agent.poll() is None and time.monotonic() < deadline, "ssh-agent did not start"
+            time.sleep(0.05)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        subprocess.run(["ssh-add", "-q", str(ssh_host.client_key)], check=True, capture_output=True)
+        r = client.run("remote", "add", "lab", ssh_host.url, "--accept-new-host-key")
+        assert r.returncode == 0, r.stderr
+        assert not (client.user_home / ".ssh" / "id_ed25519").exists()
+    finally:
+        agent.terminate()
+        agent.wait()
 
 
 def test_the_users_ssh_config_names_the_host(client, ssh_host: SshHost):

@@ -266,6 +266,23 @@ def test_an_interrupt_reaches_the_remote_kernel(built: Built, tmp_path: Path):
 
 
 @pytest.mark.integration
+def test_orbit_run_with_the_engine_runs_the_cells_on_the_host(built: Built):
+    """``orbit run --engine ssh:lab``: the environment already built there is the one used
+    (nothing built again), and the cells' output comes back to this machine's stdout."""
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_orbit", "run", str(built.notebook), "--engine", "ssh:lab",
+         "--yes", "--as-of", "2025-06-01"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{built.host.hostname} 2.2.6" in r.stdout.splitlines()
+    assert "install" not in r.stderr  # found built: no remote build step
+
+
+# The acceptance test (test_mixed_server) cuts the link under a running server; this one, at
+# the level of a bare KernelManager, is kept for the slow step.
+@pytest.mark.slow
+@pytest.mark.integration
 def test_the_kernel_survives_a_ten_second_link_cut(built: Built, tmp_path: Path):
     log = tmp_path / "proxy.log"
     km, kc = _kernel(built, log)
