@@ -54,13 +54,12 @@ def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """The notebook's environment, built once on the host for this module's tests."""
     from jupyter_orbit.engines.local import LocalEngine
     from jupyter_orbit.paths import Paths
-    from jupyter_orbit.pythons import default_python
+    from jupyter_orbit.prepare import Choices, prepare
     from jupyter_orbit.remote._lib import run_sync
     from jupyter_orbit.remote.enroll import enroll
     from jupyter_orbit.remote.hosts import HostStore, RemoteHost
     from jupyter_orbit.remote.ssh_engine import SshEngine
     from jupyter_orbit.remote.url import parse_ssh_url
-    from jupyter_orbit.resolve import resolve
 
     base = tmp_path_factory.mktemp("ssh-engine")
     home = base / "home"
@@ -82,8 +81,11 @@ def built(ssh_host: SshHost, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         )
         (base / "project" / "data.csv").write_text("x\n1\n")
         (base / "project" / ".env").write_text("TOKEN=do-not-send\n")
-        res = resolve(nb, default_python=default_python(), as_of="2025-06-01")
         paths = Paths.from_env()
+        # Resolved as every caller resolves (the kernel's own packages dated too), so `orbit
+        # run` and a server find this very environment.
+        choices = Choices(engine="ssh:lab", as_of="2025-06-01")
+        res = prepare(nb, choices, paths, until="resolve").resolution
         profile = paths.profile("default")
         engine = SshEngine(paths, "lab")
 
@@ -276,7 +278,7 @@ def test_orbit_run_with_the_engine_runs_the_cells_on_the_host(built: Built):
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"{built.host.hostname} 2.2.6" in r.stdout.splitlines()
-    assert "install" not in r.stderr  # found built: no remote build step
+    assert "install on lab" not in r.stderr  # found built: nothing built again
 
 
 # The acceptance test (test_mixed_server) cuts the link under a running server; this one, at

@@ -66,7 +66,12 @@ def _run(cmd: list[str], *, check: bool = True, **kw: object) -> subprocess.Comp
 
 
 def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
+    """Whether ``pid`` runs (a zombie does not: killed, only not yet reaped by its parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def remove_leftovers() -> None:
