@@ -62,7 +62,11 @@ def test_watch_copies_the_output_and_ends_with_the_exit_status(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1)
+    deadline = time.monotonic() + 20
+    log = folder / "kernel.log"
+    while not log.exists() or "kernel up" not in log.read_text():
+        assert time.monotonic() < deadline, "the kernel never wrote its first line"
+        time.sleep(0.05)
     assert launcher("stop", str(folder)).returncode == 0
     out, err = watcher.communicate(timeout=30)
     assert "kernel up" in out
