@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,10 +58,19 @@ INTEGRATION_FIXTURES = frozenset(
 )
 
 
+# The tests run in three processes (pytest-xdist, ``--dist loadgroup``): those that use the one
+# Docker engine run in one of them, in turn, since they count and remove its containers and
+# images and share one base image built once.
+DOCKER_FIXTURES = frozenset({"docker_client", "docker_base", "no_kernel_containers"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if INTEGRATION_FIXTURES & used:
             item.add_marker(pytest.mark.integration)
+        if DOCKER_FIXTURES & used:
+            item.add_marker(pytest.mark.xdist_group("docker"))
         # Slow tests run in a CI step of their own (``ORBIT_SLOW_TESTS=1 pytest -m slow``).
         if item.get_closest_marker("slow") and os.environ.get("ORBIT_SLOW_TESTS") != "1":
             item.add_marker(pytest.mark.skip(reason="slow: ORBIT_SLOW_TESTS=1 runs it; CI does"))
@@ -133,10 +145,19 @@ class Orbit:
         self.started.clear()
 
 
+# uv's answers to the date fit's questions (``era``), shared by every home of one test run: a
+# question about the past has one answer, and keys name the indexes and the interpreter asked.
+ERA_ANSWERS = Path(tempfile.mkdtemp(prefix="orbit-tests-era-"))
+atexit.register(shutil.rmtree, ERA_ANSWERS, True)
+
+
 def _orbit(base: Path) -> Orbit:
     home = base / "orbit-home"
     user_home = base / "home"
     user_home.mkdir(parents=True, exist_ok=True)
+    (home / "cache").mkdir(parents=True, exist_ok=True)
+    if not (home / "cache" / "era").exists():
+        (home / "cache" / "era").symlink_to(ERA_ANSWERS, target_is_directory=True)
     return Orbit(home, user_home)
 
 

@@ -33,7 +33,7 @@ import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -116,7 +116,10 @@ def fit(
         return _kernel_only(res, fitter, alone, declared=exact)
     try:
         if choose and not exact:
-            progress.step("python", "choosing a Python that fits the notebook")
+            # said once uv is asked (answers known before need no step of their own)
+            fitter.announce = lambda: progress.step(
+                "python", "choosing a Python that fits the notebook"
+            )
             found, why = fitter.choose(declared)
         else:
             found, why = fitter.keep(declared or spec.python or pythons.default_python())
@@ -251,6 +254,7 @@ class _Fitter:
         self.notes: list[str] = []  # what the fit has to say besides its choice
         self.offline = False  # the index could not be reached: ask uv's cache only from then on
         self.offline_reason = ""
+        self.announce: Callable[[], None] | None = None  # the first time uv is asked
 
     @functools.cached_property
     def interpreters(self) -> list[pythons.Interpreter]:
@@ -481,6 +485,9 @@ class _Fitter:
             call += ["--constraint", str(cfile)]
         stdin = "\n".join(lines) + "\n"
         said: list[str] = []
+        if self.announce is not None:
+            self.announce()
+            self.announce = None
         try:
             if self.offline:
                 return self._offline(call, stdin, self.offline_reason), ""

@@ -16,6 +16,8 @@ from tests.support.gateway import EnterpriseGateway
 from tests.support.kernelws import KernelWS, Server
 
 CODE = "import sys, os; print(sys.prefix); print(os.environ.get('KERNEL_USERNAME', '-'))"
+# One test process runs this module (pytest-xdist): one gateway, its environment built once.
+pytestmark = pytest.mark.xdist_group("gateway")
 
 
 def _add(orbit: Orbit, gateway: EnterpriseGateway, name: str = "site") -> None:

@@ -20,6 +20,8 @@ from tests.conftest import UV_CACHE, make_notebook
 from tests.support.sshhost import SshHost, give_key
 
 CODE = "import socket, numpy; print(socket.gethostname(), numpy.__version__)"
+# One test process runs this module (pytest-xdist): its environment is built once, for all.
+pytestmark = pytest.mark.xdist_group("ssh-engine")
 
 
 class _Steps:

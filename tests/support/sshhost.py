@@ -178,11 +178,15 @@ class SshHost:
         return self
 
     def _network(self) -> None:
-        self.subnet = _free_subnet()
+        from filelock import FileLock
+
         _run(["ip", "netns", "add", self.netns])
         _run(["ip", "link", "add", self.veth_here, "type", "veth", "peer", "name", self.veth_there])
         _run(["ip", "link", "set", self.veth_there, "netns", self.netns])
-        _run(["ip", "addr", "add", f"{self.gateway}/30", "dev", self.veth_here])
+        # Test processes running side by side (pytest-xdist) pick their subnets in turn.
+        with FileLock(Path(tempfile.gettempdir()) / "orbit-sshhost-subnets.lock"):
+            self.subnet = _free_subnet()
+            _run(["ip", "addr", "add", f"{self.gateway}/30", "dev", self.veth_here])
         _run(["ip", "link", "set", self.veth_here, "up"])
         ns = ["ip", "-n", self.netns]
         _run([*ns, "addr", "add", f"{self.address}/30", "dev", self.veth_there])

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-from jupyter_orbit import __version__, atomic
+from jupyter_orbit import __version__, atomic, linkmode
 from jupyter_orbit.ecosystems import ecosystem_class, get_ecosystem, in_order
 from jupyter_orbit.ecosystems.base import Prefix
 from jupyter_orbit.engines import bytecode, storage
@@ -227,8 +227,10 @@ class VenvStep(Step):
     def run(self, build: Prefix) -> None:
         python = str(build.base_python)
         args = ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)]
+        # pip's files are the environment's own too (see linkmode), not links into uv's cache
+        seed = ["--seed", *linkmode.args(build.path)]
         try:  # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here
-            run_uv([*args, "--seed"], cwd=build.path.parent, on_line=build.progress.log)
+            run_uv([*args, *seed], cwd=build.path.parent, on_line=build.progress.log)
         except BuildError:  # no pip to be had (offline): the environment works without
             run_uv([*args, "--clear"], cwd=build.path.parent, on_line=build.progress.log)
         build.meta.mkdir()

@@ -39,8 +39,14 @@ class ProfileCheckpoints(SyncProfileCheckpoints, AsyncFileCheckpoints):
 def keep_in_profile(contents_manager: object, folder: Path) -> bool:
     """Move ``contents_manager``'s checkpoints to ``folder`` when they are jupyter_server's own
     file checkpoints (a user's own checkpoints class is left alone); True if moved."""
+    from jupyter_orbit.server.contents import OrbitCheckpoints, OrbitProfileCheckpoints
+
     current = type(getattr(contents_manager, "checkpoints", None))
-    replace = {AsyncFileCheckpoints: ProfileCheckpoints, FileCheckpoints: SyncProfileCheckpoints}
+    replace = {
+        AsyncFileCheckpoints: ProfileCheckpoints,
+        FileCheckpoints: SyncProfileCheckpoints,
+        OrbitCheckpoints: OrbitProfileCheckpoints,  # Orbit's contents manager's, root-checked
+    }
     if current not in replace:
         return False
     contents_manager.checkpoints = replace[current](  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from tornado import web
 from traitlets import default
 
 from jupyter_orbit import atomic
+from jupyter_orbit.server.checkpoints import ProfileCheckpoints
 
 
 class OutsideRoot(web.HTTPError, PermissionError):
@@ -82,6 +83,11 @@ class OrbitCheckpoints(_RealPathMixin, AsyncFileCheckpoints):
         cp_path = super().checkpoint_path(checkpoint_id, path)
         real_path(cp_path, self._real_root, path)
         return cp_path
+
+
+class OrbitProfileCheckpoints(_RealPathMixin, ProfileCheckpoints):
+    """Checkpoints of files inside the root (by real path), kept in the profile: what Orbit's
+    server uses (``checkpoints.keep_in_profile``), so opening a notebook adds nothing beside it."""
 
 
 class OrbitFileHandler(AuthenticatedFileHandler):
