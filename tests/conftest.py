@@ -74,6 +74,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # Slow tests run in a CI step of their own (``ORBIT_SLOW_TESTS=1 pytest -m slow``).
         if item.get_closest_marker("slow") and os.environ.get("ORBIT_SLOW_TESTS") != "1":
             item.add_marker(pytest.mark.skip(reason="slow: ORBIT_SLOW_TESTS=1 runs it; CI does"))
+    _name_groups(config, items)
+
+
+def _name_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test's ``xdist_group`` into its id (``...::test@docker``), by which xdist's
+    ``loadgroup`` sends a group's tests to one process. xdist 3.8 sets it through an attribute
+    pytest 9.2 no longer reads (``_nodeid``), so groups were spread over every process."""
+    if not getattr(config.option, "loadgroup", False):
+        return  # not a worker of a ``--dist loadgroup`` run
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest, where xdist's own suffix works
+        return
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(names))}")
 
 
 @pytest.fixture(autouse=True)
