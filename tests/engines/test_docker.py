@@ -18,6 +18,7 @@ from jupyter_orbit.engines.base import Launch
 from jupyter_orbit.engines.docker import DockerEngine, image_tag
 from jupyter_orbit.kernels.recipes import get_recipe
 from jupyter_orbit.paths import Paths
+from jupyter_orbit.prepare import Choices, prepare
 from jupyter_orbit.resolve import resolve
 from tests.conftest import Orbit, make_notebook, snapshot
 from tests.support.docker import REPO, _Print, docker_gid, kernel_containers, wait_for
@@ -246,10 +247,11 @@ def test_kernel_runs_as_a_non_root_callers_uid(
     from jupyter_client.connect import write_connection_file
 
     nb = apt_project / "analysis" / "nb.ipynb"
-    shared_orbit.run("run", str(nb), "--engine", "docker", "--yes", "--no-server")
-    engine = DockerEngine(Paths(shared_orbit.home))
-    res = engine.adapt(resolve(nb, default_python="3.11"))
-    env = engine.lookup(res.spec)
+    r = shared_orbit.run("run", str(nb), "--engine", "docker", "--yes", "--no-server")
+    assert r.returncode == 0, r.stderr
+    # the environment that run built, as the pipeline finds it
+    found = prepare(nb, Choices(engine="docker"), Paths(shared_orbit.home), until="lookup")
+    engine, env = found.engine, found.environment
     assert env is not None
     uid = gid = 4321
     work = Path(tempfile.mkdtemp(prefix="orbit-uid-"))
