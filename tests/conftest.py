@@ -27,6 +27,8 @@ pytest_plugins = (
     "tests.support.docker",
     "tests.support.browser",
     "tests.support.indexes",
+    "tests.support.sshhost",
+    "tests.support.gateway",
     "tests.support.devices",
     "tests.support.verdaccio",
     "tests.support.offline_lab",
@@ -49,6 +51,10 @@ INTEGRATION_FIXTURES = frozenset(
         "docker_client",
         "docker_base",
         "no_kernel_containers",
+        "ssh_host",
+        "fresh_ssh_host",
+        "lab",
+        "enterprise_gateway",
         "board",
         "device_kernel",
         "verdaccio_tool",
@@ -73,6 +79,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group("docker"))
         elif "verdaccio_tool" in used or "npm_bundle" in used:  # verdaccio prepared once
             item.add_marker(pytest.mark.xdist_group("verdaccio"))
+        # Slow tests run in a CI step of their own (``ORBIT_SLOW_TESTS=1 pytest -m slow``).
+        if item.get_closest_marker("slow") and os.environ.get("ORBIT_SLOW_TESTS") != "1":
+            item.add_marker(pytest.mark.skip(reason="slow: ORBIT_SLOW_TESTS=1 runs it; CI does"))
     _name_groups(config, items)
 
 

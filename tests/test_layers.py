@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("ecosystems", frozenset({"ecosystems"})),
     ("manifests", frozenset({"manifests"})),
     ("kernels", frozenset({"kernels"})),
-    ("engines", frozenset({"engines"})),
+    ("engines", frozenset({"engines", "remote"})),
     ("prepare", frozenset({"beside", "era", "prepare", "resolve"})),
     ("hub, bazaar, bundle and publish", frozenset({"hub", "bazaar", "bundle", "publish"})),
     ("server", frozenset({"server"})),

@@ -96,7 +96,7 @@ def test_a_toy_ecosystem_plugs_in_without_editing_orbit(tmp_path: Path):
 
 
 def test_orbits_own_plug_ins_come_from_its_entry_points():
-    assert set(ENGINES.own()) == {"local", "docker"}
+    assert set(ENGINES.own()) == {"local", "docker", "ssh", "gateway"}
     assert set(ECOSYSTEMS.own()) == {"pypi", "conda", "npm", "apt", "compose"}
     assert {"requirements.txt", "environment.yml", "package.json"} <= set(MANIFESTS.own())
     assert {"python", "bash", "r", "octave"} <= set(RECIPES.own())
@@ -108,7 +108,7 @@ def test_orbits_own_plug_ins_come_from_its_entry_points():
 def test_unknown_names_and_misnamed_plug_ins_are_errors(tmp_path: Path, monkeypatch):
     with pytest.raises(InputError, match="unknown engine 'warp'") as e:
         ENGINES.load("warp")
-    assert e.value.hint == "use one of: docker, local"
+    assert e.value.hint == "use one of: docker, gateway, local, ssh"
     assert ENGINES.find("warp") is None
     site = tmp_path / "site"
     install_toy(site)

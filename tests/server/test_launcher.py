@@ -256,3 +256,57 @@ def test_the_menu_shows_the_kernels_the_profile_offers(orbit: Orbit, tmp_path: P
     # `orbit config` edits apply to the menu's next answer, no restart
     st.write(prof.settings_file, settings)
     assert len(web.state()["kernels"]) == len(RECIPES)
+
+
+def test_the_menu_offers_the_profiles_hosts_and_new_notebooks_name_theirs(
+    orbit: Orbit, tmp_path: Path
+):
+    """A remote host of the profile is a place to run kernels on the menu; choosing it writes
+    ``orbit.engine`` into the new notebook, and a host that does not answer says so."""
+    from jupyter_orbit.remote.hosts import HostStore, RemoteHost
+    from jupyter_orbit.remote.url import parse_ssh_url
+
+    root = tmp_path / "work"
+    root.mkdir()
+    configure(orbit.home, prewarm_kernels=[])
+    # Nothing listens on port 1 of this machine's loopback: a host that refuses at once.
+    store = HostStore(orbit.home / "profiles" / "default")
+    store.add(RemoteHost("gone", parse_ssh_url("ssh://nobody@127.0.0.1:1")))
+    info = orbit.up(root)
+    web = Browserish(info["url"], info["token"])
+    state = web.state()
+    offered = {e["id"]: e["label"] for e in state["engines"]}
+    assert next(iter(offered)) == "local" == state["engine"]
+    assert {"docker", "ssh:gone"} <= set(offered) and "127.0.0.1:1" in offered["ssh:gone"]
+    # The cards as they would be on that host: it cannot be reached, and each card says why.
+    remote = web.state(engine="ssh:gone")
+    assert remote["engine"] == "ssh:gone"
+    python = next(k for k in remote["kernels"] if k["name"] == "python")
+    assert python["state"] == "error" and "cannot reach the remote host gone" in python["detail"]
+    assert web.client.get("orbit/api/launcher", params={"engine": "ssh:other"}).status_code == 400
+    before = snapshot(root)
+    assert web.launch("python", engine="ssh:other").status_code == 400
+    assert web.launch("python", engine="local:x").status_code == 400
+    assert snapshot(root) == before
+
+    created = web.launch("python", engine="ssh:gone")
+    assert created.status_code == 201
+    events = web.events(created.json()["job"])
+    problem = next(e["problem"] for e in events if "problem" in e)
+    assert "cannot reach the remote host gone" in problem["error"] and problem["hint"]
+    nb = json.loads((root / "Untitled.ipynb").read_text())
+    assert nb["metadata"]["orbit"]["engine"] == "ssh:gone"
+    # The notebook's kernel is the one that explains, cell by cell.
+    server = Server(info["url"], info["token"])
+
+    async def run() -> str:
+        async with KernelWS(server, events[-1]["kernel_id"]) as k:
+            await k.kernel_info()
+            return (await k.execute("print(1)")).stderr
+
+    said = asyncio.run(run())
+    assert "cannot reach the remote host gone" in said and "Fix:" in said
+    # The default engine's notebooks name none (they stay portable).
+    plain = web.launch("python", engine="local")
+    assert web.events(plain.json()["job"])[-1]["ok"]
+    assert "engine" not in json.loads((root / "Untitled1.ipynb").read_text())["metadata"]["orbit"]

@@ -30,8 +30,8 @@ class Browserish:
     def xsrf(self) -> str:
         return self.client.cookies["_xsrf"]
 
-    def state(self, folder: str = "") -> dict:
-        r = self.client.get("orbit/api/launcher", params={"folder": folder})
+    def state(self, folder: str = "", engine: str = "") -> dict:
+        r = self.client.get("orbit/api/launcher", params={"folder": folder, "engine": engine})
         r.raise_for_status()
         return r.json()
 

@@ -39,7 +39,9 @@ def _engine_options(f):  # noqa: ANN001
         "the engine's socket, /, host namespaces, ports on every interface).",
     )(f)
     return click.option(
-        "--engine", metavar="NAME", help="Engine for notebooks that name none: local or docker."
+        "--engine",
+        metavar="NAME",
+        help="Engine for notebooks that name none: local, docker, ssh:HOST, gateway:NAME.",
     )(f)
 
 
@@ -208,7 +210,9 @@ def run(
 @click.option("--dry-run", is_flag=True, help="Also resolve exact versions, installing nothing.")
 @click.option("--python", "python", metavar="VERSION", help="Python version for the environment.")
 @_as_of_option
-@click.option("--engine", metavar="NAME", help="Plan for this engine (local or docker).")
+@click.option(
+    "--engine", metavar="NAME", help="Plan for this engine (local, docker, ssh:HOST, gateway:NAME)."
+)
 @_profile_option
 def env(
     target: Path,
@@ -272,6 +276,7 @@ from jupyter_orbit.cli._hardware import hardware_command  # noqa: E402
 from jupyter_orbit.cli._hub import hub  # noqa: E402
 from jupyter_orbit.cli._profile import profile_group  # noqa: E402
 from jupyter_orbit.cli._publish import publish_command  # noqa: E402
+from jupyter_orbit.cli._remote import remote_group  # noqa: E402
 
 for _command in (
     profile_group,
@@ -283,6 +288,7 @@ for _command in (
     hardware_command,
     hub,
     publish_command,
+    remote_group,
     envs_command,
     gc_command,
     data_group,

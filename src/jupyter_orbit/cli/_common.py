@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
 def locations(profile: str) -> tuple[Paths, ProfilePaths]:
     paths = Paths.from_env()
     return paths, paths.profile(profile)
+
+
+def use_profile(profile: str) -> None:
+    """Make ``profile`` this process's profile (``ORBIT_PROFILE``) for what reads it below the
+    command line: engines whose settings live in the profile (its remote hosts), and the
+    processes the command starts."""
+    os.environ["ORBIT_PROFILE"] = profile
 
 
 @contextlib.contextmanager

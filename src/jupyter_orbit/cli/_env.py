@@ -23,6 +23,7 @@ def env_command(
     profile: str = "default",
 ) -> None:
     from jupyter_orbit import asof
+    from jupyter_orbit.cli._common import use_profile
     from jupyter_orbit.cli._run import _profile_engine
     from jupyter_orbit.hardware.fit import Hardware, fit
     from jupyter_orbit.indexes import IndexPolicy
@@ -31,6 +32,7 @@ def env_command(
     from jupyter_orbit.settings import cooldown_days
 
     paths = Paths.from_env()
+    use_profile(profile)
     choices = Choices(
         python=python,
         engine=engine,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from jupyter_orbit.cli._common import confirm, locations, progress
+from jupyter_orbit.cli._common import confirm, locations, progress, use_profile
 from jupyter_orbit.errors import InputError, ServerError
 from jupyter_orbit.model import Resolution
 from jupyter_orbit.paths import Paths
@@ -49,6 +49,7 @@ def _run_command(
     from jupyter_orbit.settings import cooldown_days
 
     paths, prof = locations(profile)
+    use_profile(profile)
     choices = Choices(
         python=python,
         engine=engine,

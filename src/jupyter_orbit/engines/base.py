@@ -66,6 +66,10 @@ class Engine(ABC):
     # resolves PyPI packages with uv here, so the kernel's own are dated (``dates_kernel``).
     chooses_python: ClassVar[bool] = False
     dates_kernel: ClassVar[bool] = False
+    # Whether a server may start kernels of this engine ahead of need (the warm pool); not
+    # for kernels that hold resources elsewhere (a remote host, a gateway).
+    warm_kernels: ClassVar[bool] = True
+    label: ClassVar[str] = ""  # where its kernels run, as a menu says it ("this machine")
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:
         self.paths = paths
@@ -75,6 +79,12 @@ class Engine(ABC):
                 f"write just {self.name!r}",
             )
         self.target = target
+
+    @classmethod
+    def offers(cls, paths: Paths) -> list[tuple[str, str]]:
+        """The choices of this engine a menu shows, as (engine id, label): the engine itself
+        when it takes no target; engines with targets list the ones the user set up."""
+        return [] if cls.takes_target else [(cls.name, cls.label or cls.name)]
 
     @property
     def id(self) -> str:
@@ -157,6 +167,20 @@ def engine_classes() -> dict[str, type[Engine]]:
     from jupyter_orbit.plugins import ENGINES
 
     return ENGINES.classes()
+
+
+def engine_offers(paths: Paths) -> list[tuple[str, str]]:
+    """Every place a kernel can run, as (engine id, label), for menus: each engine's offers; an
+    engine whose offers cannot be read (a broken settings file) is left out and logged."""
+    import logging
+
+    out: list[tuple[str, str]] = []
+    for cls in engine_classes().values():
+        try:
+            out += cls.offers(paths)
+        except Exception as e:  # a plug-in's failure must not take the menu down
+            logging.getLogger(__name__).warning("Orbit: the %s engine's choices: %s", cls.name, e)
+    return out
 
 
 def engine_name(res: Resolution, *, override: str | None = None, default: str = "local") -> str:

@@ -53,6 +53,7 @@ def image_tag(env_id: str) -> str:
 
 class DockerEngine(Engine):
     name = "docker"
+    label = "a container on this machine"
     stores = "image"
     joins_service_network = True
     dates_kernel = True  # its images' Python is the base's; the kernel's packages are dated

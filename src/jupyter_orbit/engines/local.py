@@ -40,6 +40,7 @@ MARKER = "orbit-env.json"
 
 class LocalEngine(Engine):
     name = "local"
+    label = "this machine"
     chooses_python = True
     dates_kernel = True
 

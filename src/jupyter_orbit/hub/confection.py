@@ -47,6 +47,7 @@ class HubSettings:
     hub_image: str
     user_image: str
     engine_socket: str  # the host's container engine socket, for DockerSpawner only
+    swarm: bool = False  # users' servers as Docker Swarm services (SwarmSpawner)
     # What users' servers get of the machine: GPU device requests (hub/devices.py)
     devices: Mapping[str, Any] = field(default_factory=dict)
 
@@ -104,9 +105,12 @@ def render_compose(s: HubSettings, folder: Path) -> str:
         "project's\nenvironment, JupyterLab and the project's files.",
         indent=2,
     )
+    # In a swarm the network is an attachable overlay Orbit makes (users' servers may run on
+    # other nodes); Compose only attaches the hub to it.
+    network = CommentedMap(name=s.name, external=True) if s.swarm else CommentedMap(name=s.name)
     doc = CommentedMap(
         services=services,
-        networks=CommentedMap(hub=CommentedMap(name=s.name)),
+        networks=CommentedMap(hub=network),
         volumes=CommentedMap({"hub-data": CommentedMap(name=f"{s.name}-data")}),
     )
     doc.yaml_set_start_comment(
@@ -125,9 +129,11 @@ def render_compose(s: HubSettings, folder: Path) -> str:
     return out.getvalue()
 
 
-def render_config(s: HubSettings) -> str:
-    """jupyterhub_config.py: settings that vary come from the environment compose passes."""
-    return _config(s) + hub_config_lines(s.devices)
+def render_config(s: HubSettings, settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """jupyterhub_config.py: settings that vary come from the environment compose passes;
+    ``settings`` (``orbit hub config set``) come last, so they win."""
+    swarm = _swarm_config() if s.swarm else ""
+    return _config(s) + hub_config_lines(s.devices) + swarm + render_settings(settings or {})
 
 
 def _config(s: HubSettings) -> str:
@@ -161,12 +167,16 @@ c.DockerSpawner.prefix = name
 c.DockerSpawner.notebook_dir = "{WORK_DIR}"
 c.DockerSpawner.volumes = {{name + "-user-{{username}}": "{WORK_DIR}"}}
 c.DockerSpawner.extra_create_kwargs = {{"labels": {{"{LABEL_HUB}": profile}}}}
-c.DockerSpawner.extra_host_config = {{
+orbit_host_config = {{
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges"],
     "privileged": False,
 }}
+c.DockerSpawner.extra_host_config = dict(orbit_host_config)
+orbit_container_spec = {{"cap_drop": ["ALL"], "labels": {{"{LABEL_HUB}": profile}}}}
 c.DockerSpawner.environment = {{"HOME": "{USER_HOME}"}}
+# Restarting the hub (to apply `orbit hub config set`) leaves users' servers running.
+c.JupyterHub.cleanup_servers = False
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 300
@@ -185,6 +195,89 @@ c.JupyterHub.load_roles = [
     }}
 ]
 '''
+
+
+def _swarm_config() -> str:
+    return f'''
+# A swarm: each user's server is a service, possibly on another node, on the hub's overlay
+# network; its image comes from the registry every node pulls from (ORBIT_USER_IMAGE); a named
+# volume of its own on the node it runs on; no capabilities, no published port.
+c.JupyterHub.spawner_class = "dockerspawner.SwarmSpawner"
+c.SwarmSpawner.pull_policy = "ifnotpresent"  # the hub inspects the image on this manager
+c.SwarmSpawner.volumes = {{}}
+c.SwarmSpawner.extra_create_kwargs = {{"labels": {{"{LABEL_HUB}": profile}}}}
+c.SwarmSpawner.extra_container_spec = dict(orbit_container_spec)
+# The hub reaches each server by its service name: straight to the task (DNS round robin), as a
+# container attached to an overlay network cannot count on the service's virtual IP.
+c.SwarmSpawner.extra_endpoint_spec = {{"mode": "dnsrr"}}
+
+
+def orbit_user_volume(spawner):
+    mount = name + "-user-" + spawner.escaped_name + ":{WORK_DIR}"
+    spawner.extra_container_spec = {{**spawner.extra_container_spec, "mounts": [mount]}}
+
+
+c.Spawner.pre_spawn_hook = orbit_user_volume
+'''
+
+
+# Dictionaries Orbit fills itself: a setting adds to them, and Orbit's own entries are put back.
+_MERGED = {
+    "DockerSpawner.extra_host_config": "orbit_host_config",
+    "SwarmSpawner.extra_container_spec": "orbit_container_spec",
+}
+# jupyterhub-idle-culler's options, by IdleCuller setting (true/false flags as the culler spells)
+_CULLER = {
+    "timeout": "--timeout",
+    "cull_every": "--cull-every",
+    "max_age": "--max-age",
+    "cull_users": "--cull-users",
+    "remove_named_servers": "--remove-named-servers",
+    "cull_admin_users": "--cull-admin-users",
+}
+
+
+def render_settings(settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """The settings made with ``orbit hub config set``, as lines of jupyterhub_config.py.
+
+    Values are JSON data, written as Python literals (``repr`` of str, int, float, bool, None,
+    lists and dicts of them), so no setting can add code. ``IdleCuller.*`` becomes the
+    jupyterhub-idle-culler service and its role.
+    """
+    if not settings:
+        return ""
+    lines = ["", "# Set with `orbit hub config set` (checked against the hub's own classes)."]
+    culler: dict[str, Any] = {}
+    restore = []
+    for key, item in sorted(settings.items()):
+        value, canonical = item["value"], item.get("canonical", key)
+        if canonical.startswith("IdleCuller."):
+            culler[canonical.split(".", 1)[1]] = value
+        elif canonical in _MERGED:
+            lines.append(f"c.{key}.update({value!r})")
+            restore.append(f"c.{key}.update({_MERGED[canonical]})  # Orbit's own, kept")
+        else:
+            lines.append(f"c.{key} = {value!r}")
+    lines += restore
+    if culler.get("timeout"):
+        args = [
+            f"{_CULLER[k]}={str(v).lower() if isinstance(v, bool) else v}"
+            for k, v in sorted(culler.items())
+            if k in _CULLER and v is not None and (isinstance(v, bool) or v != 0)
+        ]
+        scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+        if culler.get("cull_users"):
+            scopes.append("admin:users")
+        command = ["python3", "-m", "jupyterhub_idle_culler", *args]
+        lines += [
+            "c.JupyterHub.services.append(",
+            f"    {{'name': 'idle-culler', 'command': {command!r}}}",
+            ")",
+            "c.JupyterHub.load_roles.append(",
+            f"    {{'name': 'idle-culler', 'services': ['idle-culler'], 'scopes': {scopes!r}}}",
+            ")",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def new_secrets() -> dict[str, str]:

@@ -25,7 +25,7 @@ from jupyter_orbit import atomic
 from jupyter_orbit.engines import dockerapi
 from jupyter_orbit.engines.dockerfile import render_hub, render_server, render_user
 from jupyter_orbit.errors import BuildError, OrbitError, ServerError
-from jupyter_orbit.hub import confection, policy
+from jupyter_orbit.hub import confection, hubconfig, policy, swarm
 from jupyter_orbit.hub.confection import (
     COMPOSE_FILE,
     CONFIG_FILE,
@@ -46,15 +46,24 @@ STATE_FILE = "hub.json"
 
 
 @dataclass(frozen=True)
+class SwarmChoice:
+    """``orbit hub up --swarm``: where this manager is reached, the registry nodes pull from."""
+
+    advertise_addr: str = "127.0.0.1"
+    registry: str | None = None
+
+
+@dataclass(frozen=True)
 class HubInfo:
     profile: str
     url: str
     port: int
     folder: Path
     project: str
+    join: str | None = None  # in a swarm: the command other nodes join with
 
     def public(self) -> dict[str, Any]:
-        return {
+        out = {
             "profile": self.profile,
             "url": self.url,
             "port": self.port,
@@ -63,6 +72,7 @@ class HubInfo:
             "env_file": str(self.folder / ENV_FILE),
             "project": self.project,
         }
+        return out | ({"join": self.join} if self.join else {})
 
 
 def compose_command() -> list[str]:
@@ -105,6 +115,7 @@ class Hub:
         rewrite: bool,
         allow_host_access: bool,
         progress: Progress,
+        swarm_choice: SwarmChoice | None = None,
     ) -> HubInfo:
         from jupyter_orbit.engines.baseimage import ensure_base
         from jupyter_orbit.engines.docker import DockerEngine, image_tag
@@ -146,6 +157,9 @@ class Hub:
         )
 
         state = self._state()
+        manager = None
+        if swarm_choice is not None:
+            manager, user_image = self._swarm(swarm_choice, user_image, progress)
         settings = HubSettings(
             profile=self.profile.name,
             project=project,
@@ -153,6 +167,7 @@ class Hub:
             hub_image=hub,
             user_image=user_image,
             engine_socket=_engine_socket(),
+            swarm=manager is not None,
             devices=devices,
         )
         self._write(settings, render_hub(base).dockerfile, user.dockerfile, rewrite, progress)
@@ -166,10 +181,33 @@ class Hub:
             published,
             self.folder,
             str(project),
+            manager.join_command if manager else None,
         )
         progress.step("hub", f"waiting for JupyterHub at {info.url}")
         self._wait_for_api(info)
         return info
+
+    def _swarm(
+        self, choice: SwarmChoice, user_image: str, progress: Progress
+    ) -> tuple[swarm.Manager, str]:
+        """This engine as a swarm manager, the hub's overlay network, and the users' image
+        where every node pulls it from (the reference the spawner starts)."""
+        if choice.registry:
+            swarm.check_registry(choice.registry)
+        manager = swarm.ensure_manager(self.client, choice.advertise_addr, progress)
+        state = self._state()
+        if manager.initialised:
+            state["swarm_initialised"] = True  # `orbit hub down --leave-swarm` may undo it
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic.write_json(self.folder / STATE_FILE, state)
+        swarm.ensure_network(self.client, self.name, self.profile.name)
+        if choice.registry is None:
+            progress.warn(
+                "no --registry: only this machine has the users' image, so servers the swarm "
+                "places on other nodes cannot start"
+            )
+            return manager, user_image
+        return manager, swarm.push(self.client, user_image, choice.registry, progress)
 
     def _ensure_image(self, repo: str, context: Any, progress: Progress, what: str) -> str:
         tag = f"{repo}:{context.digest()[:16]}"
@@ -199,7 +237,8 @@ class Hub:
         env_file.chmod(0o600)
         atomic.write_text(self.folder / HUB_CONTEXT / "Dockerfile", hub_dockerfile)
         atomic.write_text(self.folder / USER_DOCKERFILE, user_dockerfile)
-        atomic.write_text(self.folder / CONFIG_FILE, confection.render_config(s))
+        settings = hubconfig.stored(self.folder)
+        atomic.write_text(self.folder / CONFIG_FILE, confection.render_config(s, settings))
         compose = self.folder / COMPOSE_FILE
         text = confection.render_compose(s, self.folder)
         state = self._state()
@@ -212,7 +251,15 @@ class Hub:
                 f"{compose} was edited, so it runs as you left it; `orbit hub up --rewrite` "
                 "writes Orbit's version again"
             )
-        state.update(port=s.port, project=str(s.project), profile=s.profile)
+        state.update(
+            port=s.port,
+            project=str(s.project),
+            profile=s.profile,
+            hub_image=s.hub_image,
+            user_image=s.user_image,
+            swarm=s.swarm,
+            devices=dict(s.devices),
+        )
         atomic.write_json(self.folder / STATE_FILE, state)
 
     def _ours(self, compose: Path) -> bool:
@@ -254,11 +301,54 @@ class Hub:
             "see `orbit hub logs`" + (": " + " | ".join(tail) if tail else ""),
         )
 
+    # -- settings (orbit hub config) -----------------------------------------------------------
+
+    def hub_image(self) -> str:
+        """The hub's image: where its settings are checked."""
+        image = self._state().get("hub_image")
+        if not image:
+            raise OrbitError(
+                f"no hub has been set up for profile {self.profile.name!r}",
+                "run `orbit hub up` first: the hub's settings are checked against its own image",
+            )
+        return str(image)
+
+    def apply_settings(self, progress: Progress) -> dict[str, Any]:
+        """Write the hub's config with the stored settings and restart a running hub; users'
+        servers keep running. Returns what happened to them."""
+        state = self._state()
+        settings = HubSettings(
+            profile=self.profile.name,
+            project=Path(state["project"]),
+            port=int(state["port"]),
+            hub_image=self.hub_image(),
+            user_image=str(state["user_image"]),
+            engine_socket=_engine_socket(),
+            swarm=bool(state.get("swarm")),
+            devices=state.get("devices") or {},
+        )
+        text = confection.render_config(settings, hubconfig.stored(self.folder))
+        atomic.write_text(self.folder / CONFIG_FILE, text)
+        hub = self._hub_container()
+        if hub is None or hub.status != "running":
+            return {"restarted": False, "kept": [], "lost": []}
+        before = {c.name for c in self._user_containers() if c.status == "running"}
+        progress.step("restart", f"the hub ({hub.name}); users' servers keep running")
+        hub.restart(timeout=30)
+        port = self._published_port() or settings.port
+        info = HubInfo(
+            self.profile.name, f"http://127.0.0.1:{port}/", port, self.folder, settings.project.name
+        )
+        self._wait_for_api(info)
+        after = {c.name for c in self._user_containers() if c.status == "running"}
+        return {"restarted": True, "kept": sorted(before & after), "lost": sorted(before - after)}
+
     # -- down, status, logs ------------------------------------------------------------------
 
-    def down(self, *, volumes: bool) -> list[str]:
-        """Stop the users' servers and the hub; with ``volumes``, delete their data too."""
-        removed = []
+    def down(self, *, volumes: bool, leave_swarm: bool = False) -> list[str]:
+        """Stop the users' servers and the hub; with ``volumes``, delete their data too; with
+        ``leave_swarm``, this engine leaves the swarm ``up --swarm`` made it a manager of."""
+        removed = swarm.remove_services(self.client, self.profile.name)
         for c in self.client.containers.list(all=True, filters={"label": f"{LABEL_HUB}"}):
             if c.labels.get(LABEL_HUB) != self.profile.name:
                 continue
@@ -269,12 +359,20 @@ class Hub:
                 removed.append(c.name)
         if (self.folder / COMPOSE_FILE).exists():
             self._compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
+        if swarm.remove_network(self.client, self.name):
+            removed.append(f"network {self.name}")
         if volumes:
             for v in self.client.volumes.list():
                 if v.name.startswith(f"{self.name}-user-") or v.name == f"{self.name}-data":
                     with contextlib.suppress(Exception):
                         v.remove(force=True)
                         removed.append(f"volume {v.name}")
+        if leave_swarm and swarm.leave(self.client):
+            removed.append("this engine's place in the swarm (docker swarm leave --force)")
+            state = self._state()
+            state.pop("swarm_initialised", None)
+            if (self.folder / STATE_FILE).exists():
+                atomic.write_json(self.folder / STATE_FILE, state)
         return removed
 
     def status(self) -> dict[str, Any]:
@@ -291,6 +389,10 @@ class Hub:
             "servers": [
                 {"name": c.name, "status": c.status, "image": ", ".join(c.image.tags)}
                 for c in self._user_containers()
+            ],
+            "services": [
+                {"name": s.name, "image": s.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]}
+                for s in swarm.services(self.client, self.profile.name)
             ],
         }
         port = self._published_port()

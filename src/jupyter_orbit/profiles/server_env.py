@@ -86,11 +86,42 @@ def requirement_from_direct_url(info: dict | None) -> str:
     return f"jupyter-orbit=={__version__}"
 
 
+# Extras for developing Orbit, never wanted in a server.
+_DEVELOPMENT_EXTRAS = frozenset({"test", "bench"})
+
+
+@functools.cache
+def installed_extras() -> dict[str, tuple[str, ...]]:
+    """Orbit's optional features installed with the running Orbit (every package of the extra
+    present), with their requirement lines: the server gets them too (its kernel provisioner
+    runs the same engines: the ``remote`` extra's SSH client, for one)."""
+    try:
+        dist = metadata.distribution("jupyter-orbit")
+    except metadata.PackageNotFoundError:
+        return {}
+    out: dict[str, list[str]] = {}
+    for extra in dist.metadata.get_all("Provides-Extra") or ():
+        if extra in _DEVELOPMENT_EXTRAS:
+            continue
+        lines = [
+            f"{r.name}{r.specifier}"
+            for r in map(PkgRequirement, dist.requires or ())
+            if r.marker is not None and r.marker.evaluate({"extra": extra})
+        ]
+        if lines and all(own_version(PkgRequirement(x).name) for x in lines):
+            out[extra] = lines
+    return {k: tuple(v) for k, v in out.items()}
+
+
 @functools.cache
 def own_constraints() -> tuple[str, ...]:
-    """``name==version`` for every package Orbit's own installation depends on (transitively)."""
+    """``name==version`` for every package Orbit's own installation depends on (transitively),
+    with the extras it has installed."""
     pins: dict[str, str] = {}
-    todo = ["jupyter-orbit"]
+    todo = [
+        "jupyter-orbit",
+        *(PkgRequirement(x).name for v in installed_extras().values() for x in v),
+    ]
     while todo:
         name = canonicalize_name(todo.pop())
         if name in pins:
@@ -119,6 +150,12 @@ def server_spec(settings: Settings) -> EnvSpec:
         requirements.append(
             Requirement("pypi", name, text, Origin("profile extension", None, None, 1))
         )
+    for extra, lines in installed_extras().items():
+        origin = Origin(f"Orbit's {extra} extra", None, None, 4)
+        for line in lines:
+            name = canonicalize_name(PkgRequirement(line).name)
+            if name not in chosen:
+                requirements.append(Requirement("pypi", name, line, origin))
     constraints = [f"jupyter-orbit=={__version__}"]
     if own_version("jupyterlab") == server.jupyterlab:
         constraints += [

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_orbit.engines import get_engine
-from jupyter_orbit.engines.base import Launch
+from jupyter_orbit.engines.base import Engine, Launch
 from jupyter_orbit.errors import OrbitError
 from jupyter_orbit.execute import Emit, execute, start_kernel
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
@@ -78,15 +78,17 @@ def check_request(runtime: OrbitRuntime, body: dict[str, Any]) -> RunRequest:
 
 async def run_streaming(runtime: OrbitRuntime, request: RunRequest, emit: Emit) -> None:
     try:
-        env, recipe, argv, kernel_env = await _kernel_for(runtime, request)
+        engine, env, recipe, argv, kernel_env = await _kernel_for(runtime, request)
     except OrbitError as err:
         await emit({"done": True, "ok": False, "ename": "OrbitError", "evalue": str(err)})
         return
     cwd, session = request.cwd, request.session
-    warm = await runtime.pool.take(env.env_id, cwd=cwd, session=session, argv=argv)
-    runtime.remember(
-        WarmTarget(env.env_id, argv, recipe.language, request.imports, recipe.name, kernel_env)
-    )
+    warm = None
+    if engine.warm_kernels:
+        warm = await runtime.pool.take(env.env_id, cwd=cwd, session=session, argv=argv)
+        runtime.remember(
+            WarmTarget(env.env_id, argv, recipe.language, request.imports, recipe.name, kernel_env)
+        )
     how = "prewarmed" if warm is not None else "new"
     runtime.log.info("Orbit: running %s in environment %s (%s kernel)", session, env.env_id, how)
     await emit({"kernel": how})
@@ -125,9 +127,10 @@ async def run_streaming(runtime: OrbitRuntime, request: RunRequest, emit: Emit) 
 
 async def _kernel_for(
     runtime: OrbitRuntime, request: RunRequest
-) -> tuple[Environment, KernelRecipe, list[str], dict[str, str]]:
-    """The built environment the request names, the command that starts its kernel with the
-    server's own choices (its root, its host access), and the variables that kernel needs."""
+) -> tuple[Engine, Environment, KernelRecipe, list[str], dict[str, str]]:
+    """The engine and built environment the request names, the command that starts its kernel
+    with the server's own choices (its root, its host access), and the variables that kernel
+    needs."""
     engine = get_engine(request.engine, runtime.paths)
     env = await asyncio.to_thread(engine.lookup_id, request.env_id)
     if env is None:
@@ -137,4 +140,4 @@ async def _kernel_for(
     launch = Launch(request.path, choices.root, choices.allow_host_access)
     await asyncio.to_thread(engine.check_launch, launch)
     argv = await asyncio.to_thread(engine.kernel_command, env, recipe, launch)
-    return env, recipe, argv, engine.kernel_env(env, recipe)
+    return engine, env, recipe, argv, engine.kernel_env(env, recipe)

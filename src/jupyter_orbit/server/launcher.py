@@ -15,6 +15,7 @@ where the session and its running kernel are found by the notebook's path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 from dataclasses import dataclass
@@ -83,6 +84,22 @@ class _Base(APIHandler):
             return None
         return None if kernels is None else set(kernels)
 
+    def engines(self) -> list[tuple[str, str]]:
+        """The places the menu offers for new notebooks' kernels, the server's default first."""
+        from jupyter_orbit.engines.base import engine_offers
+
+        offers = engine_offers(self.runtime.paths)
+        default = self.runtime.default_engine
+        return sorted(offers, key=lambda o: o[0] != default)
+
+    def engine(self, chosen: str, engines: list[tuple[str, str]]) -> str | None:
+        """The engine asked for (None: the server's default); 400 if the menu does not offer it."""
+        if not chosen or chosen == self.runtime.default_engine:
+            return None
+        if chosen not in {i for i, _ in engines}:
+            raise web.HTTPError(400, f"no place to run kernels called {chosen!r}")
+        return chosen
+
     def folder(self, rel: str) -> tuple[str, Path]:
         """A folder under the server's root, given relative to it; 400 if it is not one."""
         rel = rel.strip().strip("/")
@@ -138,7 +155,10 @@ class StateHandler(_Base):
 
         rel, folder = self.folder(self.get_argument("folder", ""))
         runtime = self.runtime
-        kernels = await asyncio.to_thread(recipe_states, runtime.paths, folder, runtime.choices())
+        engines = await asyncio.to_thread(self.engines)
+        engine = self.engine(self.get_argument("engine", ""), engines)
+        choices = dataclasses.replace(runtime.choices(), engine=engine)
+        kernels = await asyncio.to_thread(recipe_states, runtime.paths, folder, choices)
         if (offered := self.offered()) is not None:
             kernels = [k for k in kernels if k["name"] in offered]
         warm = {p["env_id"] for p in runtime.pool.status() if p["ready"]}
@@ -169,6 +189,10 @@ class StateHandler(_Base):
                     "root_dir": str(root),
                     "folder": rel,
                     "kernels": kernels,
+                    # Where kernels can run (this machine, containers, remote hosts): new
+                    # notebooks get the chosen one in their metadata (``orbit.engine``).
+                    "engines": [{"id": i, "label": label} for i, label in engines],
+                    "engine": engine or runtime.default_engine,
                     "recent": recent,
                     "pool": runtime.pool.status(),
                     "visits": runtime.launcher_visits,
@@ -218,7 +242,9 @@ class LaunchHandler(_Base):
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in packages.values()
         ):
             raise web.HTTPError(400, "packages must map ecosystems to lists of requirements")
-        path = await self._create(recipe, rel, packages)
+        engines = await asyncio.to_thread(self.engines)
+        engine = self.engine(str(body.get("engine") or ""), engines)
+        path = await self._create(recipe, rel, packages, engine)
         job = LaunchJob(secrets.token_urlsafe(12), path, recipe=recipe.name)
         jobs = self.jobs
         jobs[job.id] = job
@@ -231,7 +257,9 @@ class LaunchHandler(_Base):
         self.set_status(201)
         self.finish(json.dumps({"job": job.id, "path": path}))
 
-    async def _create(self, recipe: Any, rel: str, packages: dict[str, list[str]]) -> str:
+    async def _create(
+        self, recipe: Any, rel: str, packages: dict[str, list[str]], engine: str | None = None
+    ) -> str:
         import nbformat
 
         cm = self.contents_manager
@@ -247,6 +275,8 @@ class LaunchHandler(_Base):
         orbit: dict[str, Any] = {"kernel": recipe.name}
         if any(packages.values()):
             orbit["packages"] = {k: v for k, v in packages.items() if v}
+        if engine:
+            orbit["engine"] = engine
         nb.metadata["orbit"] = orbit
         nb.cells.append(nbformat.v4.new_code_cell(""))
         path = f"{rel}/{name}" if rel else name

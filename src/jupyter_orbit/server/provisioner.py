@@ -84,10 +84,12 @@ class OrbitProvisioner(LocalProvisioner):
                 engine=environment.engine,
                 warnings=list(prepared.warnings),
             )
-            self._pooled = await runtime.pool.take(
-                environment.env_id, cwd=cwd, session=session, argv=prepared.argv
-            )
-            if not prepared.services:  # a warm kernel would hold its services up for good
+            if prepared.engine.warm_kernels:
+                self._pooled = await runtime.pool.take(
+                    environment.env_id, cwd=cwd, session=session, argv=prepared.argv
+                )
+            if prepared.engine.warm_kernels and not prepared.services:
+                # a warm kernel would hold its services up for good, or a remote host's process
                 runtime.remember(runtime.warm_target(prepared))
             info["prewarmed"] = self._pooled is not None
             how = "a prewarmed kernel is handed over" if self._pooled else "starting it"

