@@ -95,8 +95,8 @@ class Bench:
 # -- building blocks --------------------------------------------------------------------------
 
 
-def write_notebook(path: Path, deps: list[str]) -> Path:
-    """Two code cells: a juv/uv-compatible PEP 723 block declaring ``deps``, then CODE."""
+def write_notebook(path: Path, deps: list[str], code: str = CODE) -> Path:
+    """Two code cells: a juv/uv-compatible PEP 723 block declaring ``deps``, then ``code``."""
     block = "\n".join(
         ["# /// script", '# requires-python = ">=3.11"', "# dependencies = ["]
         + [f'#     "{d}",' for d in deps]
@@ -104,7 +104,7 @@ def write_notebook(path: Path, deps: list[str]) -> Path:
     )
     cells = [
         {"metadata": {"jupyter": {"source_hidden": True}}, "source": block},
-        {"metadata": {}, "source": CODE},
+        {"metadata": {}, "source": code},
     ]
     nb = {
         "cells": [
@@ -129,11 +129,12 @@ def orbit(
     return bl.run([b.tools["orbit"], *args], cwd=b.work, env=env, timeout=timeout, expect=expect)
 
 
-def orbit_up(b: Bench, home: Path, profile: str) -> tuple[dict, float]:
-    """``orbit up`` on the work folder; returns its JSON line and how long it took."""
+def orbit_up(b: Bench, home: Path, profile: str, root: Path | None = None) -> tuple[dict, float]:
+    """``orbit up`` on ``root`` (default: the work folder); returns its JSON line and how long it
+    took."""
     b.servers.add((home, profile))
     done = orbit(
-        b, home, "up", b.work, "--detach", "--no-browser", "--profile", profile, timeout=180
+        b, home, "up", root or b.work, "--detach", "--no-browser", "--profile", profile, timeout=180
     )
     line = done.stdout.strip().splitlines()[-1]
     return json.loads(line), done.seconds
@@ -333,11 +334,14 @@ def scenario_ready(b: Bench) -> None:
         b.add("2_juv_import", k.imported)
 
 
-def _orbit_ready(b: Bench, home: Path, profile: str, key: str | None) -> None:
-    """``orbit up`` then a kernel for the notebook; recorded under ``key`` (None: untimed)."""
+def _orbit_ready(
+    b: Bench, home: Path, profile: str, key: str | None, code: str = "import numpy, pandas"
+) -> None:
+    """``orbit up`` then a kernel for the notebook (until it has run ``code``); recorded under
+    ``key`` (None: untimed)."""
     info, t_up = orbit_up(b, home, profile)
     try:
-        k = bl.kernel_ready(info["url"], info["token"], b.nb.name)
+        k = bl.kernel_ready(info["url"], info["token"], b.nb.name, code=code)
         kernels = orbit_status(b, home, profile).get("kernels", [])
     finally:
         orbit_down(b, home, profile)
