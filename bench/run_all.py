@@ -307,14 +307,16 @@ def group_open(r: Run) -> list[Row]:
             say(f"open: round {i + 1}/{r.rounds}")
             kernels.wait_warm(Server(pooled["url"], pooled["token"]), env_id, timeout=300)
             time.sleep(0 if r.smoke else 1)
-            r.add("idle_orbit_rss", soak.memory(pooled["pid"])["rss_mib"])
-            r.b.data.setdefault("idle_orbit", []).append(soak.memory(pooled["pid"]))
+            mem = soak.memory(pooled["pid"])
+            r.add("idle_orbit_rss", mem["rss_mib"])
+            r.b.data.setdefault("idle_orbit", []).append(mem)
             r.add("open_pooled", _session(pooled["url"], pooled["token"], name, r.probe))
             if any(p.get("ready") for p in _pool(nopool["url"], nopool["token"])):
                 notes.append("the pool-off profile had a warm kernel: pool_per_env=0 not honoured")
             r.add("open_built", _session(nopool["url"], nopool["token"], name, r.probe))
-            r.add("idle_lab_rss", soak.memory(lab.pid)["rss_mib"])
-            r.b.data.setdefault("idle_lab", []).append(soak.memory(lab.pid))
+            mem = soak.memory(lab.pid)
+            r.add("idle_lab_rss", mem["rss_mib"])
+            r.b.data.setdefault("idle_lab", []).append(mem)
             r.add("open_lab", _session(lab_url, token, name, r.probe))
             fd._orbit_ready(b, home, "first", "first", code=r.probe)
     finally:
@@ -342,7 +344,8 @@ def group_open(r: Run) -> list[Row]:
         (
             "first_kernel",
             "open → kernel_info_reply, first notebook right after `orbit up`",
-            "a profile that opened the notebook before; `orbit up` returned, then the session"
+            ("a new profile" if r.smoke else "a profile that opened the notebook before")
+            + "; `orbit up` returned, then the session"
             + f" (orbit up itself: {sec(med(r, 'first_server'))})",
         ),
     ):
@@ -465,7 +468,7 @@ def group_many(r: Run) -> list[Row]:
     ot, lt = med(r, "many_orbit_s"), med(r, "many_lab_s")
     om, lm = med(r, "many_orbit_rss"), med(r, "many_lab_rss")
     how = (
-        f"{n} notebooks, each pinning another attrs (as of {soak.AS_OF}): a session for every "
+        f"{n} notebook(s), each pinning another attrs (as of {soak.AS_OF}): a session for every "
         "one at once until each kernel has imported attrs (soak.open_all), server already up"
         + (" (smoke: includes building the environments)" if r.smoke else ", environments built")
         + "; memory: RSS summed over the server's process tree right after; anchor: `jupyter lab`"
@@ -473,7 +476,7 @@ def group_many(r: Run) -> list[Row]:
     )
     return [
         Row(
-            f"{n} notebooks / {n} envs: memory",
+            f"{n} notebook(s) / {n} env(s): memory",
             f"{om:.0f} MiB",
             f"JupyterLab {lm:.0f} MiB",
             "≤ 1.1× JupyterLab",
@@ -482,7 +485,7 @@ def group_many(r: Run) -> list[Row]:
             how,
         ),
         Row(
-            f"{n} notebooks / {n} envs: time to open all",
+            f"{n} notebook(s) / {n} env(s): time to open all",
             sec(ot),
             f"JupyterLab {sec(lt)}",
             "≤ 1.1× JupyterLab",
