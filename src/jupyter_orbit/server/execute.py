@@ -18,7 +18,7 @@ from typing import Any
 from jupyter_orbit.engines import get_engine
 from jupyter_orbit.engines.base import Engine, Launch
 from jupyter_orbit.errors import OrbitError
-from jupyter_orbit.execute import Emit, execute, start_kernel
+from jupyter_orbit.execute import Emit, execute, start_kernel, stop_kernel
 from jupyter_orbit.kernels.recipes import KernelRecipe, get_recipe
 from jupyter_orbit.model import Environment
 from jupyter_orbit.server.kernel_stderr import StderrTail
@@ -122,7 +122,7 @@ async def run_streaming(runtime: OrbitRuntime, request: RunRequest, emit: Emit) 
         if warm:
             warm.kc.stop_channels()
         with contextlib.suppress(Exception):
-            await km.shutdown_kernel(now=True)
+            await stop_kernel(km)
 
 
 async def _kernel_for(
