@@ -30,7 +30,7 @@ def notebook(*sources: str) -> dict:
 def no_quiet_wait(monkeypatch) -> None:
     """jupyter_client's ready handshake (with its wait for IOPub to fall silent) must not run."""
 
-    async def refused(self, timeout=None):  # noqa: ANN001
+    async def refused(self, timeout=None):
         raise AssertionError("wait_for_ready was called")
 
     monkeypatch.setattr(AsyncKernelClient, "wait_for_ready", refused)
@@ -63,7 +63,7 @@ def test_a_notebook_runs_without_the_iopub_quiet_wait(tmp_path: Path, monkeypatc
 def test_the_provisioner_is_made_without_scanning_entry_points(monkeypatch):
     from jupyter_client.provisioning.factory import KernelProvisionerFactory
 
-    def refused(*args, **kwargs):  # noqa: ANN002, ANN003
+    def refused(*args, **kwargs):
         raise AssertionError("the provisioners' entry points were scanned")
 
     monkeypatch.setattr(KernelProvisionerFactory, "_get_all_provisioners", staticmethod(refused))
@@ -72,7 +72,8 @@ def test_the_provisioner_is_made_without_scanning_entry_points(monkeypatch):
     assert km.provisioner.kernel_id == km.kernel_id
 
 
-def test_a_kernel_is_stopped_on_request_without_a_polling_sleep(tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("grace", [0.0, 30.0])
+def test_a_kernel_is_stopped_without_a_polling_sleep(tmp_path: Path, monkeypatch, grace: float):
     sleeps: list[float] = []
 
     async def run() -> tuple[int | None, subprocess.Popen]:
@@ -84,18 +85,22 @@ def test_a_kernel_is_stopped_on_request_without_a_polling_sleep(tmp_path: Path, 
         process = km.provisioner.process
         real_sleep = asyncio.sleep
 
-        async def counted(delay, *args):  # noqa: ANN001, ANN002
+        async def counted(delay, *args):
             sleeps.append(delay)
             return await real_sleep(delay, *args)
 
         monkeypatch.setattr(asyncio, "sleep", counted)
-        code = await ex.stop_kernel(km)
+        code = await ex.stop_kernel(km, grace=grace)
         monkeypatch.setattr(asyncio, "sleep", real_sleep)
         assert not km.has_kernel
         return code, process
 
     code, process = asyncio.run(run())
-    assert code == 0 and process.returncode == 0  # it shut down on request, it was not killed
+    assert code == process.returncode
+    if grace:
+        assert code == 0  # asked first, it shut down on request
+    else:
+        assert code is not None and code < 0  # killed at once, as jupyter_client's now=True does
     # no polling loop (0.1 s a turn) waited for it; jupyter_client's one 10 ms pause in
     # shutdown_kernel (its "pending state" decorator) is not a loop
     assert all(delay < 0.1 for delay in sleeps) and len(sleeps) <= 1, sleeps
@@ -111,7 +116,7 @@ def test_a_kernel_that_ignores_the_request_is_killed_after_the_grace(tmp_path: P
         return code, process
 
     code, process = asyncio.run(run())
-    assert code is None and process.returncode is not None and process.returncode < 0
+    assert code == process.returncode and code is not None and code < 0  # killed after it
 
 
 def test_a_kernel_that_exits_as_it_starts_is_told_as_such(tmp_path: Path):

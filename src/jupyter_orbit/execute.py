@@ -7,14 +7,15 @@ and a final event with the executed notebook and, if a cell failed, which one an
 The kernel's start is the slow part, so everything around it is kept short: the caller starts
 the kernel first and reads the notebook while it boots (``read_notebook``); the kernel is ready
 once it answered ``kernel_info`` and its IOPub messages arrive (``wait_ready``: without
-jupyter_client's further wait for IOPub to fall silent); it is stopped by asking it to shut
-down and waiting for its process to end (``stop_kernel``: no polling loop); and its provisioner
+jupyter_client's further wait for IOPub to fall silent); it is stopped and its process waited
+for (``stop_kernel``: no polling loop); and its provisioner
 is made directly, without scanning every installed distribution's entry points.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -30,7 +31,6 @@ from jupyter_client.provisioning import LocalProvisioner
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 READY_TIMEOUT = 120  # seconds a kernel may take to answer kernel_info
-STOP_GRACE = 5.0  # seconds a kernel asked to shut down has before it is killed
 
 
 def new_kernel_manager(argv: list[str], language: str, name: str = "orbit") -> AsyncKernelManager:
@@ -193,22 +193,26 @@ async def wait_ready(km: AsyncKernelManager, kc: AsyncKernelClient, timeout: flo
             raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
 
-async def stop_kernel(km: AsyncKernelManager, grace: float = STOP_GRACE) -> int | None:
-    """Ask the kernel to shut down and wait for its process to end (killed after ``grace``
-    seconds); then jupyter_client cleans up. Returns the process's exit code, if it had one.
+async def stop_kernel(km: AsyncKernelManager, grace: float = 0.0) -> int | None:
+    """Stop the kernel and wait for its process to end; then jupyter_client cleans up.
 
-    jupyter_client's own ``shutdown_kernel`` checks every 0.1 s whether the process is gone.
+    With ``grace``, the kernel is first asked to shut down and given that many seconds;
+    what is left is killed (its process group, as jupyter_client does). The process is waited
+    for, not polled: jupyter_client's own ``shutdown_kernel`` checks every 0.1 s whether it is
+    gone. Returns the process's exit code, if it had one.
     """
     process = getattr(km.provisioner, "process", None)  # a local kernel's Popen
-    code = None
-    if isinstance(process, subprocess.Popen) and process.poll() is None:
-        try:
-            await km.request_shutdown()
-            code = await asyncio.to_thread(process.wait, grace)
-        except (subprocess.TimeoutExpired, OSError, RuntimeError):
-            pass
-    elif isinstance(process, subprocess.Popen):
-        code = process.returncode
-    if km.has_kernel:  # kills what is left; a process that ended is only cleaned up after
+    if isinstance(process, subprocess.Popen):
+        if grace > 0 and process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError, RuntimeError):
+                await km.request_shutdown()
+                await asyncio.to_thread(process.wait, grace)
+        if process.poll() is None:
+            assert km.provisioner is not None
+            await km.provisioner.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(process.wait, 5)
+    code = process.returncode if isinstance(process, subprocess.Popen) else None
+    if km.has_kernel:  # a process that ended is only cleaned up after (no polling loop)
         await km.shutdown_kernel(now=True)
     return code

@@ -53,8 +53,9 @@ class Registry(Generic[T]):
         """Every plug-in of this kind: Orbit's own first, then other packages' by name."""
         if self._all is None:
             own = self.own()
+            found = _installed(tuple(sys.path)).select(group=self.group)
             others = sorted(
-                (ep for ep in _installed(tuple(sys.path)).select(group=self.group) if ep.name not in own),
+                (ep for ep in found if ep.name not in own),
                 key=lambda ep: ep.name,
             )
             self._all = {**own, **{ep.name: ep for ep in others}}

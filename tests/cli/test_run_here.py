@@ -31,15 +31,15 @@ def test_the_kernel_starts_before_the_notebook_is_read_and_checked(tmp_path: Pat
         )
     )
 
-    def recorded(name: str, real):  # noqa: ANN001, ANN202
+    def recorded(name: str, real):
         if asyncio.iscoroutinefunction(real):
 
-            async def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            async def wrapper(*args, **kwargs):
                 order.append(name)
                 return await real(*args, **kwargs)
         else:
 
-            def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            def wrapper(*args, **kwargs):
                 order.append(name)
                 return real(*args, **kwargs)
 

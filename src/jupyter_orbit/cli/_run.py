@@ -44,10 +44,10 @@ def _run_command(
     dry_run: bool = False,
     offline: Any = None,
 ) -> int:
+    from jupyter_orbit._imports import skip_unused
     from jupyter_orbit.hardware.fit import Hardware
     from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.prepare import Choices, Consent, prepare
-    from jupyter_orbit._imports import skip_unused
     from jupyter_orbit.settings import cooldown_days
 
     skip_unused()  # before anything imports jsonschema (nbformat, through the pipeline or here)
