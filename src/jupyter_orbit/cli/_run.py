@@ -6,25 +6,82 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jupyter_orbit.cli._common import confirm, locations, progress, use_profile
 from jupyter_orbit.errors import InputError, ServerError
-from jupyter_orbit.model import Resolution
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.prepare import Prepared
+
+if TYPE_CHECKING:
+    from jupyter_orbit.model import Resolution
+    from jupyter_orbit.prepare import Prepared
 
 
 def run_command(notebook: Path, **options: Any) -> int:
-    """``_run_command`` installing from the installed bundles' stand-in registries, if any:
-    the running server's, else ones started for this run (the kernel uses them too)."""
+    """On the profile's server when it is up and has the notebook's environment built (it runs
+    the pipeline itself and keeps the answer); otherwise ``_run_command``, installing from the
+    installed bundles' stand-in registries, if any: the running server's, else ones started for
+    this run (the kernel uses them too)."""
+    if options["use_server"] and not options.get("dry_run"):
+        ran = _run_on_server(Path(notebook), options)
+        if ran is not None:
+            return _finish(*ran, options["output"])
     from jupyter_orbit.bundle.serve import serving
 
     paths, prof = locations(options["profile"])
     with serving(paths, prof) as stand_ins:
         return _run_command(notebook, offline=stand_ins, **options)
+
+
+def _run_on_server(notebook: Path, options: dict[str, Any]) -> tuple[dict, dict] | None:
+    """Ask the running server to run ``notebook`` in the environment the pipeline finds for it;
+    None when there is no server for it, or the server says to prepare it here (to build it,
+    ask for consent, start services, or tell an error): nothing ran then."""
+    from jupyter_orbit.state import running
+
+    _, prof = locations(options["profile"])
+    state = running(prof, check_http=False)
+    target = notebook.expanduser().resolve()
+    if state is None or target.suffix != ".ipynb" or not target.is_file():
+        return None
+    if not target.parent.is_relative_to(Path(state.root_dir).resolve()):
+        return None
+    nb_json = _read_json(target)
+    timeout = options["timeout"]
+    payload = {
+        "notebook": nb_json,
+        "cwd": str(target.parent),
+        "session": str(target),
+        "timeout": timeout,
+        "python": options["python"],
+        "engine": options["engine"],
+        "as_of": options["as_of"],
+        "locked": options["locked"],
+        "allow_host_access": options["allow_host_access"],
+    }
+    try:
+        events = state.client(timeout=timeout * 2 if timeout else None).stream(
+            "/orbit/api/run", payload
+        )
+        final = _show(events)
+    except ServerError:
+        return None  # no answer before any cell ran: prepare and run here
+    if final.get("prepare") == "here":
+        return None
+    return final, nb_json
+
+
+def _finish(final: dict, nb_json: dict | None, output: Path | None) -> int:
+    """Write the executed notebook if asked, and say what failed; the exit code."""
+    if output is not None:
+        _write_notebook(output, final["notebook"])
+        click.echo(f"wrote {output}", err=True)  # stdout carries the cells' own output
+    if not final.get("ok"):
+        _report_failure(final, nb_json)
+        return 1
+    return 0
 
 
 def _run_command(
@@ -109,13 +166,7 @@ def _run_command(
 
         kernel = Kernel(prepared.argv, recipe.language, prepared.kernel_env, str(res.notebook))
         final, nb_json = asyncio.run(_run_here(res.notebook, kernel, cwd, prof.logs_dir, timeout))
-    if output is not None:
-        _write_notebook(output, final["notebook"])
-        click.echo(f"wrote {output}", err=True)  # stdout carries the cells' own output
-    if not final.get("ok"):
-        _report_failure(final, nb_json)
-        return 1
-    return 0
+    return _finish(final, nb_json, output)
 
 
 def _read_json(notebook: Path) -> dict[str, Any]:
@@ -240,11 +291,11 @@ def _show_event(event: dict) -> None:
             stream.flush()
 
 
-def _report_failure(final: dict, nb_json: dict) -> None:
+def _report_failure(final: dict, nb_json: dict | None) -> None:
     if final.get("traceback"):
         click.echo("\n".join(final["traceback"]), err=True)
     where = "the notebook"
-    if (index := final.get("cell")) is not None:
+    if (index := final.get("cell")) is not None and nb_json is not None:
         source = nb_json["cells"][index].get("source", "")
         first = ("".join(source) if isinstance(source, list) else source).strip().splitlines()
         where = f"cell {index + 1}" + (f" ({first[0][:60]!r})" if first else "")
