@@ -31,7 +31,7 @@ RESULTS = HERE / "results"
 
 CODE = 'import numpy as np, pandas as pd; print(pd.DataFrame({"a": np.arange(3)}).a.sum())'
 EXPECT = "3\n"  # what CODE prints
-CLASSIC = ["numpy", "pandas", "ipykernel", "nbconvert"]
+CLASSIC = ["numpy", "pandas", "ipykernel", "nbconvert", "papermill"]
 # Small pure-Python packages that numpy, pandas and ipykernel do not already pull in.
 EXTRAS = [
     "idna",
@@ -174,6 +174,29 @@ def nbconvert(b: Bench, venv: Path) -> float:
     return done.seconds
 
 
+def papermill(b: Bench) -> float:
+    """``papermill`` (from PyPI, in the classic venv with numpy and pandas) on the notebook."""
+    out = b.tmp / "papermill-out.ipynb"
+    done = bl.run(
+        [b.classic_venv / "bin" / "papermill", "--kernel", "python3", b.nb, out],
+        cwd=b.work,
+        timeout=T_RUN,
+    )
+    executed = json.loads(out.read_text())
+    if EXPECT not in "".join("".join(o.get("text", "")) for o in executed["cells"][1]["outputs"]):
+        raise BenchError(f"papermill's output notebook lacks {EXPECT!r}")
+    return done.seconds
+
+
+def uv_jupyter_execute(b: Bench) -> float:
+    """``uv run --with jupyter --with numpy --with pandas jupyter execute NB`` (uv's cache warm)."""
+    argv = [b.tools["uv"], "run", "--no-project", "--with", "jupyter"]
+    for dep in ("numpy", "pandas"):
+        argv += ["--with", dep]
+    done = bl.run([*argv, "jupyter", "execute", b.nb], cwd=b.work, timeout=T_RUN)
+    return done.seconds
+
+
 def juv_exec(b: Bench) -> float:
     return bl.run([b.tools["juv"], "exec", b.nb], cwd=b.work, timeout=T_RUN, expect=EXPECT).seconds
 
@@ -251,6 +274,9 @@ def warm_up(b: Bench) -> None:
         timeout=T_BUILD,
     )
     nbconvert(b, b.classic_venv)
+    say("warm-up: papermill, uv run --with jupyter ... jupyter execute")
+    papermill(b)
+    uv_jupyter_execute(b)
 
 
 # -- scenario 1: run a notebook ---------------------------------------------------------------
@@ -298,6 +324,12 @@ def _run_round(b: Bench, i: int) -> None:
 
     say("   juv exec")
     b.add("juv_exec", juv_exec(b))
+
+    say("   papermill (classic venv)")
+    b.add("papermill", papermill(b))
+
+    say("   uv run --with jupyter ... jupyter execute")
+    b.add("uv_jupyter_execute", uv_jupyter_execute(b))
 
     say("   classic built: nbconvert --execute")
     b.add("classic_built", nbconvert(b, b.classic_venv))
@@ -435,6 +467,13 @@ def report_run(b: Bench) -> str:
         ("1b", "orbit run, environment built", "`orbit run --no-server`", "1b_orbit_built"),
         ("1c", "orbit run, built + server with warm kernel", "`orbit run`", "1c_orbit_server"),
         ("", "juv exec (uv cache warm)", "`juv exec NB`", "juv_exec"),
+        ("", "papermill (venv built)", "`papermill NB OUT`", "papermill"),
+        (
+            "",
+            "uv run + jupyter execute (uv cache warm)",
+            "`uv run --with jupyter --with numpy --with pandas jupyter execute NB`",
+            "uv_jupyter_execute",
+        ),
         ("", "classic, new", "venv + pip install + nbconvert --execute", "classic_new"),
         ("", "classic, built", "`jupyter nbconvert --execute`", "classic_built"),
     ]
@@ -449,6 +488,9 @@ def report_run(b: Bench) -> str:
         return "(not run)"
     table = md_table(["", "scenario", "command", "median", "min", "max", "÷ 1c"], rows)
     pairs = [
+        ("papermill ÷ orbit run (1c, server)", "papermill", "1c_orbit_server"),
+        ("papermill ÷ orbit run (1b, no server)", "papermill", "1b_orbit_built"),
+        ("uv run … jupyter execute ÷ orbit run (1b)", "uv_jupyter_execute", "1b_orbit_built"),
         ("juv exec ÷ orbit run (1c, server)", "juv_exec", "1c_orbit_server"),
         ("juv exec ÷ orbit run (1b, no server)", "juv_exec", "1b_orbit_built"),
         ("classic built ÷ orbit run (1c)", "classic_built", "1c_orbit_server"),

@@ -70,7 +70,7 @@ class RunHandler(_OrbitHandler):
         from jupyter_orbit.server.execute import check_request, run_streaming
 
         body = self.get_json_body() or {}
-        for key in ("notebook", "env_id", "cwd"):
+        for key in ("notebook", "cwd"):  # and env_id, or a notebook's path as session
             if key not in body:
                 raise web.HTTPError(400, f"missing {key}")
         try:
