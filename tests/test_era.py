@@ -324,3 +324,16 @@ def test_uv_is_told_each_packages_date(tmp_path):
     assert "orbit-pins floating" not in build
     unfitted = dataclasses.replace(dated, kernel_as_of=None, floating=(), wheels_only=False)
     assert "orbit-pins floating" in " ".join(PyPI.image_stage(unfitted).build)
+
+
+def test_the_fit_keeps_its_versions_for_the_build(tmp_path, fake):
+    """The build's resolve step compares uv's cached answer with these (``pypi_answers``)."""
+    from jupyter_orbit.ecosystems import pypi_answers
+
+    fake(NUMPY_2021, _machine("3.9.18", "3.11.7"))
+    spec = fit(_res(tmp_path, ["numpy"]), tmp_path).spec
+    paths = Paths(tmp_path / "home")
+    known = pypi_answers.recall(paths, pypi_answers.key(spec, "3.9.18"))
+    assert known is not None and "numpy==1.20" in known
+    assert any(p.startswith("ipykernel==") for p in known)
+    assert pypi_answers.recall(paths, pypi_answers.key(spec, "3.9.17")) is None

@@ -43,7 +43,7 @@ from packaging.utils import canonicalize_name
 
 from jupyter_orbit import asof, atomic, pythons
 from jupyter_orbit.errors import BuildError, IndexUnreachable
-from jupyter_orbit.model import Level, Resolution
+from jupyter_orbit.model import EnvSpec, Level, Resolution
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.progress import NullProgress, Progress
 
@@ -143,6 +143,7 @@ def fit(
             floating=found.floating,
             wheels_only=found.wheels_only,
         )
+        fitter.remember(spec)
     return replace(res, spec=spec, python_detail=why, notes=tuple(dict.fromkeys(notes)))
 
 
@@ -255,6 +256,8 @@ class _Fitter:
         # why the index could not be reached, once it could not: uv's cache only from then on
         self.unreachable: str | None = None
         self.announce: Callable[[], None] | None = None  # the first time uv is asked
+        # the last answer that fitted: the versions the build will install, on that Python
+        self.accepted: tuple[Candidate, str] | None = None
 
     @functools.cached_property
     def interpreters(self) -> list[pythons.Interpreter]:
@@ -281,6 +284,16 @@ class _Fitter:
         if declared or not choose or recorded is None:
             return python
         return python if pythons.minor_of(recorded) == python else None
+
+    def remember(self, spec: EnvSpec) -> None:
+        """Keep the versions of the fit for the build's own resolve (``pypi_answers``)."""
+        from jupyter_orbit.ecosystems import pypi_answers
+
+        if self.accepted is None or self.accepted[0].interpreter is None:
+            return
+        c, pins = self.accepted
+        if pythons.minor_of(c.interpreter.version) == pythons.minor_of(spec.python or ""):
+            pypi_answers.remember(self.paths, pypi_answers.key(spec, c.interpreter.version), pins)
 
     # -- choosing ---------------------------------------------------------------------------
 
@@ -383,6 +396,7 @@ class _Fitter:
             return None
         dated_names = _pinned(dated)
         if not self.own:
+            self.accepted = (c, dated or "")
             return Fit(c.minor, self.as_of, (), wheels)
         released = asof.python_released(c.minor) or self.own_as_of
         low = max(self.own_as_of, released)
@@ -410,6 +424,8 @@ class _Fitter:
         if when == self.as_of:
             pins = self.compile(c, [*self.declared, *self.own], self.as_of)
             ok = pins is not None and (not wheels or self.wheels(c, pins))
+            if ok:
+                self.accepted = (c, pins or "")
             return () if ok else None
         closure = self.compile(c, [*self.lines, *self.own], when)
         if closure is None:
@@ -427,6 +443,7 @@ class _Fitter:
             extra = [f"--exclude-newer-package={n}={when}" for n in sorted(names)]
             pins = self.compile(c, [*self.declared, *self.own], self.as_of, extra)
             if pins is not None and (not wheels or self.wheels(c, pins)):
+                self.accepted = (c, pins)
                 return tuple(sorted(names))
         return None
 

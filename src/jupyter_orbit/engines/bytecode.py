@@ -44,7 +44,12 @@ _CHECKED_HASH = 0b11  # a .pyc's flags: hash-based, checked against the source
 
 
 def compile_tree(
-    python: Path, prefix: Path, targets: list[Path], *, to_compile: int | list[Path]
+    python: Path,
+    prefix: Path,
+    targets: list[Path],
+    *,
+    to_compile: int | list[Path],
+    one_process: bool = False,
 ) -> None:
     """Compile what is not compiled yet (``to_compile``: the sources the store had no
     bytecode for, or a count meaning "the whole of ``targets``"); failures in odd files are
@@ -70,7 +75,10 @@ def compile_tree(
             "compileall",
             "-q",
             "-j",
-            "0" if len(names) > 300 or (isinstance(to_compile, int) and to_compile > 300) else "1",
+            "0"
+            if not one_process
+            and (len(names) > 300 or (isinstance(to_compile, int) and to_compile > 300))
+            else "1",
             "-s",
             str(prefix),
             "-p",
@@ -207,7 +215,8 @@ def finish(prefix: Path, store: Path, tag: str | None) -> None:
             site = site_packages(prefix)
             shared = BytecodeStore(store, tag) if tag else None
             to_compile = shared.link_known(site) if shared is not None else 10**6
-            compile_tree(venv_python(prefix), prefix, site, to_compile=to_compile)
+            # one process: a core stays free for the kernel that may be starting meanwhile
+            compile_tree(venv_python(prefix), prefix, site, to_compile=to_compile, one_process=True)
             if shared is not None:
                 shared.keep(site)
     except OSError:
