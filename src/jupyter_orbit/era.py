@@ -33,7 +33,9 @@ import contextlib
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -258,6 +260,10 @@ class _Fitter:
         self.announce: Callable[[], None] | None = None  # the first time uv is asked
         # the last answer that fitted: the versions the build will install, on that Python
         self.accepted: tuple[Candidate, str] | None = None
+        # questions asked ahead, in a thread, while uv answers another (``ahead``)
+        self._ahead: dict[tuple, Future[str | None]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._once = threading.Lock()
 
     @functools.cached_property
     def interpreters(self) -> list[pythons.Interpreter]:
@@ -391,6 +397,10 @@ class _Fitter:
 
     def try_python(self, c: Candidate, wheels: bool) -> Fit | None:
         """Do the notebook's packages as of its date, with the kernel's, install on ``c``?"""
+        released = asof.python_released(c.minor) or self.own_as_of
+        low = max(self.own_as_of, released)
+        if self.own and self.declared and low != self.as_of:  # the kernel's own, meanwhile
+            self.ahead(c, [*self.lines, *self.own], low)
         dated = self.compile(c, self.declared, self.as_of) if self.declared else ""
         if dated is None or (wheels and dated and not self.wheels(c, dated)):
             return None
@@ -398,8 +408,6 @@ class _Fitter:
         if not self.own:
             self.accepted = (c, dated or "")
             return Fit(c.minor, self.as_of, (), wheels)
-        released = asof.python_released(c.minor) or self.own_as_of
-        low = max(self.own_as_of, released)
         high = max(self.ceiling, low)
         if (floating := self.kernel_at(c, low, dated_names, wheels)) is not None:
             return Fit(c.minor, low, floating, wheels)
@@ -449,10 +457,26 @@ class _Fitter:
 
     # -- asking uv --------------------------------------------------------------------------
 
+    def ahead(self, c: Candidate, lines: list[str], when: str) -> None:
+        """Ask uv now, in a thread, what ``compile`` will be asked next (two uv processes
+        waiting on the index at once take the time of one); the answer is the same."""
+        question = (c, tuple(lines), when, ())
+        if question not in self._ahead:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orbit-era")
+            self._ahead[question] = self._pool.submit(self._compile, c, lines, when)
+
     def compile(
         self, c: Candidate, lines: list[str], when: str, extra: Sequence[str] = ()
     ) -> str | None:
         """``uv pip compile`` of ``lines`` for ``c`` as of ``when``: the pins, or None."""
+        if (asked := self._ahead.pop((c, tuple(lines), when, tuple(extra)), None)) is not None:
+            return asked.result()
+        return self._compile(c, lines, when, extra)
+
+    def _compile(
+        self, c: Candidate, lines: list[str], when: str, extra: Sequence[str] = ()
+    ) -> str | None:
         args = ["pip", "compile", "-", "--no-header", "--no-annotate", "-v", *self.flags]
         args += [*c.python_args, "--exclude-newer", when, *self.undated, *extra]
         return self._ask(c, args, lines, constraints=self.constraints)
@@ -502,9 +526,10 @@ class _Fitter:
             call += ["--constraint", str(cfile)]
         stdin = "\n".join(lines) + "\n"
         said: list[str] = []
-        if self.announce is not None:
-            self.announce()
-            self.announce = None
+        with self._once:
+            if self.announce is not None:
+                self.announce()
+                self.announce = None
         try:
             if self.unreachable is not None:
                 return self._offline(call, stdin, self.unreachable), ""
