@@ -50,10 +50,11 @@ def compile_tree(
     *,
     to_compile: int | list[Path],
     one_process: bool = False,
+    force: bool = False,
 ) -> None:
     """Compile what is not compiled yet (``to_compile``: the sources the store had no
     bytecode for, or a count meaning "the whole of ``targets``"); failures in odd files are
-    ignored, as pip and uv do.
+    ignored, as pip and uv do. ``force``: also the sources whose bytecode looks up to date.
 
     compileall's process pool costs seconds just to check thousands of files that are already
     compiled (and with hash-based bytecode its check always fails), so only the sources that
@@ -74,6 +75,7 @@ def compile_tree(
             "-m",
             "compileall",
             "-q",
+            *(["-f"] if force else []),
             "-j",
             "0"
             if not one_process
@@ -215,8 +217,10 @@ def finish(prefix: Path, store: Path, tag: str | None) -> None:
             site = site_packages(prefix)
             shared = BytecodeStore(store, tag) if tag else None
             to_compile = shared.link_known(site) if shared is not None else 10**6
-            # one process: a core stays free for the kernel that may be starting meanwhile
-            compile_tree(venv_python(prefix), prefix, site, to_compile=to_compile, one_process=True)
+            # one process: a core stays free for the kernel that may be starting meanwhile;
+            # forced, since compileall takes a .pyc a kernel wrote meanwhile as up to date
+            python = venv_python(prefix)
+            compile_tree(python, prefix, site, to_compile=to_compile, one_process=True, force=True)
             if shared is not None:
                 shared.keep(site)
     except OSError:

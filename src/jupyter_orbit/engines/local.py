@@ -231,10 +231,18 @@ class VenvStep(Step):
         args = ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)]
         # pip's files are the environment's own too (see linkmode), not links into uv's cache
         seed = ["--seed", *linkmode.args(build.path)]
-        try:  # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here
-            run_uv([*args, *seed], cwd=build.path.parent, on_line=build.progress.log)
-        except BuildError:  # no pip to be had (offline): the environment works without
-            run_uv([*args, "--clear"], cwd=build.path.parent, on_line=build.progress.log)
+        # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here. The pip in
+        # uv's cache first (asking the index for the newest takes most of a second), then the
+        # index's; with no pip to be had (offline) the environment works without.
+        for extra in ([*seed, "--offline"], seed, []):
+            try:
+                run_uv(
+                    [*args, *extra, "--clear"], cwd=build.path.parent, on_line=build.progress.log
+                )
+                break
+            except BuildError:
+                if not extra:
+                    raise
         build.meta.mkdir()
 
 
