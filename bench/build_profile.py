@@ -64,14 +64,16 @@ def timed(argv: list[str | Path], **kw) -> float:
     return time.perf_counter() - t
 
 
-def orbit_new(tmp: Path, nb: Path, i: int) -> dict:
-    """``orbit run --yes --no-server`` in a fresh ORBIT_HOME: total, build, and each uv call."""
+def orbit_new(tmp: Path, nb: Path, i: int | str, src: Path | None = None) -> dict:
+    """``orbit run --yes --no-server`` in a fresh ORBIT_HOME: total, build, and each uv call
+    (``src``: Orbit's sources from another checkout, e.g. the code before a change)."""
     home, trace = tmp / f"home-{i}", tmp / f"trace-{i}.jsonl"
     e = env() | {"ORBIT_HOME": str(home), "ORBIT_UV_TRACE": str(trace)}
-    orbit = Path(sys.executable).parent / "orbit"
+    if src is not None:
+        e["PYTHONPATH"] = str(src)
     t = time.perf_counter()
     proc = subprocess.Popen(
-        [str(orbit), "run", str(nb), "--yes", "--no-server"],
+        [sys.executable, "-m", "jupyter_orbit", "run", str(nb), "--yes", "--no-server"],
         env=e,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,7 +88,11 @@ def orbit_new(tmp: Path, nb: Path, i: int) -> dict:
     if proc.wait() != 0 or out.strip() != "3":
         raise SystemExit(f"orbit run failed: {out}")
     total = time.perf_counter() - t
-    calls = [json.loads(x) for x in trace.read_text().splitlines()]
+    calls = [json.loads(x) for x in trace.read_text().splitlines()] if trace.exists() else []
+    for env_dir in (home / "envs" / "local").glob("*/orbit"):
+        deadline = time.monotonic() + 300  # the background bytecode job, before the next run
+        while (env_dir / "bytecode.pending").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
     shutil.rmtree(home, ignore_errors=True)
     return {"total": total, "built": built, "uv": calls}
 
@@ -138,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--extra", default="tabulate", help="the one more package (default tabulate)")
+    p.add_argument("--before", type=Path, help="a checkout's src/ to compare with, interleaved")
     args = p.parse_args(argv)
     python = str(Path(sys.base_prefix) / "bin" / "python3")
     deps = ["numpy", "pandas", args.extra]
@@ -160,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.repeat):
             loads.append(os.getloadavg())
             print(f"round {i + 1}/{args.repeat}, load {loads[-1][0]:.1f}", file=sys.stderr)
+            if args.before:
+                old = orbit_new(tmp, nb, f"before-{i}", args.before)
+                rows.setdefault("orbit run, new env, BEFORE (total)", []).append(old["total"])
+                rows.setdefault("orbit run, new env, BEFORE (until built)", []).append(
+                    old["built"] or 0
+                )
             run = orbit_new(tmp, nb, i)
             orbit_runs.append(run)
             rows.setdefault("orbit run, new env (total)", []).append(run["total"])
