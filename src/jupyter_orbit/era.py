@@ -128,6 +128,8 @@ def fit(
     except Unanswerable as e:
         note = f"the Python and the kernel's packages were not fitted to the date: {e}"
         return replace(res, notes=(*res.notes, note))
+    finally:
+        fitter.close()
     notes = [*res.notes, *fitter.notes]
     python = spec.python
     if found is not None:
@@ -161,6 +163,8 @@ def suggest(
         found, _ = fitter.choose(None)
     except Unanswerable:
         return None
+    finally:
+        fitter.close()
     asked = pythons.minor_of(res.spec.python or pythons.default_python())
     return found.python if found is not None and found.python != asked else None
 
@@ -456,6 +460,11 @@ class _Fitter:
         return None
 
     # -- asking uv --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """No more questions: a question asked ahead and not needed is left to finish."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def ahead(self, c: Candidate, lines: list[str], when: str) -> None:
         """Ask uv now, in a thread, what ``compile`` will be asked next (two uv processes
