@@ -32,6 +32,7 @@ RESULTS = HERE / "results"
 CODE = 'import numpy as np, pandas as pd; print(pd.DataFrame({"a": np.arange(3)}).a.sum())'
 EXPECT = "3\n"  # what CODE prints
 CLASSIC = ["numpy", "pandas", "ipykernel", "nbconvert", "papermill"]
+UV_ANCHOR = ["numpy", "pandas", "ipykernel"]  # what a new environment of the notebook holds
 # Small pure-Python packages that numpy, pandas and ipykernel do not already pull in.
 EXTRAS = [
     "idna",
@@ -246,6 +247,20 @@ def _shutdown_jupyter(url: str, token: str) -> None:
         httpx.post(url + "api/shutdown", headers={"Authorization": f"token {token}"}, timeout=10)
 
 
+def uv_new_env(b: Bench, path: Path) -> float:
+    """``uv venv && uv pip install`` of the notebook's packages and the kernel's (issue 15's
+    anchor for a new environment); returns the seconds both took."""
+    shutil.rmtree(path, ignore_errors=True)
+    venv = bl.run([b.tools["uv"], "venv", "--python", b.base_python, path], cwd=b.work)
+    pip = bl.run(
+        [b.tools["uv"], "pip", "install", "--python", path / "bin" / "python", *UV_ANCHOR],
+        cwd=b.work,
+        timeout=T_BUILD,
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    return venv.seconds + pip.seconds
+
+
 def env_folders(home: Path) -> list[Path]:
     root = home / "envs" / "local"
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -321,6 +336,9 @@ def _run_round(b: Bench, i: int) -> None:
     done = orbit(b, home, "run", b.nb, "--yes", timeout=T_BUILD, expect=EXPECT)
     b.add("1a_orbit_new", done.seconds, "fresh ORBIT_HOME: includes building the environment")
     shutil.rmtree(home, ignore_errors=True)
+
+    say("   1a anchor: uv venv && uv pip install (the same packages, Python and uv cache)")
+    b.add("1a_uv_new", uv_new_env(b, b.tmp / f"uv-new-{i}"), "uv venv + uv pip install")
 
     say("   juv exec")
     b.add("juv_exec", juv_exec(b))
@@ -466,6 +484,7 @@ def report_run(b: Bench) -> str:
         ),
         ("1b", "orbit run, environment built", "`orbit run --no-server`", "1b_orbit_built"),
         ("1c", "orbit run, built + server with warm kernel", "`orbit run`", "1c_orbit_server"),
+        ("", "uv, new (anchor of 1a)", "`uv venv && uv pip install` (no run)", "1a_uv_new"),
         ("", "juv exec (uv cache warm)", "`juv exec NB`", "juv_exec"),
         ("", "papermill (venv built)", "`papermill NB OUT`", "papermill"),
         (
@@ -496,6 +515,7 @@ def report_run(b: Bench) -> str:
         ("classic built ÷ orbit run (1c)", "classic_built", "1c_orbit_server"),
         ("classic built ÷ orbit run (1b)", "classic_built", "1b_orbit_built"),
         ("classic new ÷ orbit run new (1a)", "classic_new", "1a_orbit_new"),
+        ("orbit run new (1a) ÷ uv venv + uv pip install", "1a_orbit_new", "1a_uv_new"),
     ]
     lines = [
         f"- {label}: **{bl.ratio(s[a].median, s[c].median):.1f}×**"

@@ -632,6 +632,8 @@ class ResolveStep(Step):
         )
         try:
             args += pypi.date_args(spec, str(build.python), flags, lines, log)
+            if spec.lock is None and _as_fitted(build, [*args, *repairs.args()], requirements):
+                return
             for attempt in (1, 2):
                 try:
                     run_uv(
@@ -646,6 +648,38 @@ class ResolveStep(Step):
                         raise
         except BuildError as err:
             raise blame(pypi.did_you_mean(err), spec) from None
+
+
+def _as_fitted(build: Prefix, args: list[str], requirements: Path) -> bool:
+    """Resolve from uv's cache alone, and keep the answer when it names exactly the versions
+    the date fit was just given by the index for this spec (``pypi_answers``)."""
+    from jupyter_orbit.ecosystems import pypi_answers
+    from jupyter_orbit.uvcli import run_uv
+
+    cfg = (build.path / "pyvenv.cfg").read_text(errors="replace")
+    version = next(
+        (
+            v.strip()
+            for k, _, v in (ln.partition("=") for ln in cfg.splitlines())
+            if k.strip() == "version_info"
+        ),
+        "",
+    )
+    known = pypi_answers.recall(build.paths, pypi_answers.key(build.spec, version))
+    if not version or known is None:
+        return False
+    pinned = build.meta / LOCK_FILE
+    try:
+        run_uv(
+            [*args, str(requirements), "-o", str(pinned), "--quiet", "--offline"],
+            cwd=build.meta,
+        )
+    except BuildError:
+        return False
+    if pypi_answers.same(pinned.read_text(), known):
+        return True
+    pinned.unlink(missing_ok=True)
+    return False
 
 
 @dataclass(frozen=True)
