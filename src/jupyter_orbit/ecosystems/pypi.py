@@ -525,7 +525,7 @@ class PyPI(Ecosystem):
 
         work = self.paths.cache_dir / "bazaar" / "resolve"
         work.mkdir(parents=True, exist_ok=True)
-        python = find_python(spec.python or default_python(), cwd=work)
+        python = find_python(spec.python or default_python(), cwd=work, cache=self.paths.cache_dir)
         flags, lines = split_options(spec.index_options)
         try:
             out = self.compile(
