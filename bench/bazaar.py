@@ -3,8 +3,10 @@ kernel, against what users would otherwise do.
 
     python bench/bazaar.py [--runs N] [--skip-search] [--skip-add]
 
-Search: `orbit search` end to end (a CLI process per query), cold (fresh ORBIT_HOME: the PyPI
-name index is downloaded, summaries fetched) and warm (cached), PyPI alone and merged with apt.
+Search: `orbit search` end to end (a CLI process per query), cold (fresh ORBIT_HOME: PyPI's
+name list unknown, so the first search answers from the exact name while the list downloads in
+the background, and says so; also: until the whole list is searchable) and warm (cached) per
+ecosystem and merged, interleaved with `apt-cache search`.
 Add: from the start of the command to the first successful `import X` in the running kernel:
 
 * orbit  — `orbit add X --to nb.ipynb` (through the running server: files edited, environment
@@ -13,7 +15,9 @@ Add: from the start of the command to the first successful `import X` in the run
 * juv    — `juv add nb.ipynb X` then a restart, measured as `juv exec nb.ipynb` of a notebook
            whose cell imports X (no Jupyter kernel start: this favours juv).
 
-Every tool runs with PYTHONDONTWRITEBYTECODE unset, caches warm (one untimed pass first).
+orbit and %pip run interleaved, round by round (ratios hold better than times on a loaded
+machine); juv only when it is installed. Every tool runs with PYTHONDONTWRITEBYTECODE unset,
+caches warm (one untimed pass first); the load average is printed.
 """
 
 from __future__ import annotations
@@ -83,31 +87,55 @@ def row(name: str, values: list[float]) -> str:
 # -- search -----------------------------------------------------------------------------------
 
 
+def refresher_done(home: Path, timeout: float = 300) -> float:
+    """Seconds until the background download of PyPI's names has finished."""
+    t = time.perf_counter()
+    names = home / "cache" / "bazaar" / "pypi" / "names"
+    while time.perf_counter() - t < timeout:
+        if list(names.glob("*/meta.json")) and not list(names.glob("*/refreshing")):
+            break
+        time.sleep(0.1)
+    return time.perf_counter() - t
+
+
 def bench_search(work: Path, runs: int) -> list[str]:
+    """Cold (a fresh ORBIT_HOME per run: PyPI's names unknown, summaries not cached) and warm
+    p50 per ecosystem and merged, interleaved round by round with `apt-cache search`."""
     lines = [
         "| search (`orbit search`, CLI end to end) | p50 ms | p95 ms | runs |",
         "|---|---|---|---|",
     ]
-    cold = []
-    for i in range(max(2, runs // 3)):
+    cold, full, partial = [], [], 0
+    for i in range(max(2, runs // 2)):
         home = work / f"search-cold-{i}"
-        cold.append(timed(lambda h=home: orbit(h, "search", "requests", "--in", "pypi")))
-    lines.append(row("PyPI, cold (name index downloaded, summaries fetched)", cold))
+        t = time.perf_counter()
+        r = orbit(home, "search", "numpy", "--in", "pypi", "--json")
+        cold.append(time.perf_counter() - t)
+        partial += bool(json.loads(r.stdout).get("partial"))
+        full.append(cold[-1] + refresher_done(home))
+        shutil.rmtree(home, ignore_errors=True)
+    lines.append(row(f"PyPI, first search, cold ({partial} of {len(cold)} partial)", cold))
+    lines.append(row("PyPI, cold: until the whole name list is searchable", full))
     home = work / "search-warm"
-    for q in QUERIES:  # warm the summaries of every query once
-        orbit(home, "search", q, "--in", "pypi,apt")
-    for label, where in (("PyPI, warm", "pypi"), ("PyPI + apt merged, warm", "pypi,apt")):
-        warm = []
-        for i in range(runs * 2):
-            q = QUERIES[i % len(QUERIES)]
-            warm.append(timed(lambda q=q, w=where: orbit(home, "search", q, "--in", w)))
-        lines.append(row(label, warm))
-    if shutil.which("apt-cache"):
-        apt = [
-            timed(lambda q=q: subprocess.run(["apt-cache", "search", q], capture_output=True))
-            for q in QUERIES[: max(3, runs)]
-        ]
-        lines.append(row("for comparison: `apt-cache search` (this machine, no pkgcache)", apt))
+    sets = ["pypi", "apt", "npm", "conda", "pypi,conda,apt"]
+    for q in QUERIES:  # warm the caches of every query once
+        orbit(home, "search", q, "--in", "pypi,apt,npm,conda", check=False)
+    refresher_done(home)
+    warm: dict[str, list[float]] = {w: [] for w in sets}
+    anchor: list[float] = []
+    for i in range(runs * 2):
+        q = QUERIES[i % len(QUERIES)]
+        for w in sets:
+            warm[w].append(timed(lambda q=q, w=w: orbit(home, "search", q, "--in", w, check=False)))
+        if shutil.which("apt-cache"):
+            anchor.append(
+                timed(lambda q=q: subprocess.run(["apt-cache", "search", q], capture_output=True))
+            )
+    for w in sets:
+        lines.append(row(f"warm, --in {w}" + (" (the default)" if "," in w else ""), warm[w]))
+    if anchor:
+        lines.append(row("for comparison: `apt-cache search` (this machine, no pkgcache)", anchor))
+    lines.append(f"\nload average after: {os.getloadavg()}")
     return lines
 
 
@@ -125,19 +153,53 @@ async def until_import(k: KernelWS, module: str, timeout: float = 300) -> None:
         await asyncio.sleep(0.05)
 
 
-def bench_orbit_add(work: Path, runs: int) -> list[float]:
+def pip_kernel(work: Path) -> Path:
+    venv = work / "pip-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "ipykernel"], check=True)
+    return py
+
+
+async def pip_round(work: Path, py: Path, pkg: str) -> float:
+    """`%pip install` then `import` in a fresh kernel of a plain venv (not timed: its start)."""
+    from jupyter_orbit.execute import start_kernel
+
+    km = await start_kernel(
+        [str(py), "-m", "ipykernel_launcher", "-f", "{connection_file}"], "python", work, ""
+    )
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=120)
+        t = time.perf_counter()
+        await kc.execute_interactive(f"%pip install -q {pkg}", timeout=600)
+        r = await kc.execute_interactive(f"import {MODULES.get(pkg, pkg)}", timeout=60)
+        assert r["content"]["status"] == "ok", r
+        elapsed = time.perf_counter() - t
+        await kc.execute_interactive(f"%pip uninstall -q -y {pkg}", timeout=600)
+        return elapsed
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+
+
+def bench_add(work: Path, runs: int) -> dict[str, list[float]]:
+    """`orbit add` (hot, through the server) and `%pip install`, interleaved round by round;
+    the first round warms the caches and is not counted."""
     home = work / "orbit-add"
     root = work / "orbit-project"
     nb = make_notebook(root / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": []}}})
+    py = pip_kernel(work)
     info = json.loads(
         orbit(home, "up", str(root), "--detach", "--no-browser").stdout.strip().splitlines()[-1]
     )
     server = Server(info["url"], info["token"])
-    times: list[float] = []
+    out: dict[str, list[float]] = {"orbit": [], "pip": [], "load": []}
     try:
         kid = server.new_session("nb.ipynb")["kernel"]["id"]
         envs = home / "envs" / "local"
-        for i in range(runs + 1):  # the first pass warms the caches and is not counted
+        for i in range(runs + 1):
             pkg = PACKAGES[i % len(PACKAGES)]
 
             async def one(pkg: str = pkg) -> float:
@@ -150,9 +212,13 @@ def bench_orbit_add(work: Path, runs: int) -> list[float]:
                     await until_import(k, MODULES.get(pkg, pkg))
                     return time.perf_counter() - t
 
-            elapsed = asyncio.run(one())
+            orbit_t = asyncio.run(one())
+            pip_t = asyncio.run(pip_round(work, py, pkg))
             if i:
-                times.append(elapsed)
+                out["orbit"].append(orbit_t)
+                out["pip"].append(pip_t)
+                out["load"].append(os.getloadavg()[0])
+                print(f"  round {i}: {pkg}: orbit {orbit_t:.3f} s, %pip {pip_t:.3f} s", flush=True)
             status = json.loads(orbit(home, "status", "--json").stdout)
             grown = next(k["env_id"] for k in status["kernels"] if k["id"] == kid)
             orbit(home, "remove", pkg, "--to", str(nb))
@@ -160,49 +226,13 @@ def bench_orbit_add(work: Path, runs: int) -> list[float]:
             shutil.rmtree(envs / grown, ignore_errors=True)  # the next add grows afresh
     finally:
         orbit(home, "down", check=False)
-    return times
-
-
-def bench_pip(work: Path, runs: int) -> list[float]:
-    from jupyter_client.manager import AsyncKernelManager  # noqa: F401
-
-    venv = work / "pip-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "ipykernel"], check=True)
-
-    async def go() -> list[float]:
-        from jupyter_orbit.execute import start_kernel
-
-        out = []
-        for i in range(runs + 1):
-            pkg = PACKAGES[i % len(PACKAGES)]
-            km = await start_kernel(
-                [str(py), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "python",
-                work,
-                "",
-            )
-            kc = km.client()
-            kc.start_channels()
-            await kc.wait_for_ready(timeout=120)
-            t = time.perf_counter()
-            r = await kc.execute_interactive(f"%pip install -q {pkg}", timeout=600)
-            r = await kc.execute_interactive(f"import {MODULES.get(pkg, pkg)}", timeout=60)
-            assert r["content"]["status"] == "ok", r
-            if i:
-                out.append(time.perf_counter() - t)
-            await kc.execute_interactive(f"%pip uninstall -q -y {pkg}", timeout=600)
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
-        return out
-
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    return asyncio.run(go())
+    return out
 
 
 def bench_juv(work: Path, runs: int) -> list[float]:
     juv = shutil.which("juv") or str(Path(sys.executable).parent / "juv")
+    if not Path(juv).exists():
+        return []
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["UV_CACHE_DIR"] = UV_CACHE
     out = []
@@ -232,16 +262,21 @@ def main() -> None:
     if not args.skip_search:
         print("\n".join(bench_search(work, args.runs)) + "\n")
     if not args.skip_add:
+        add = bench_add(work, args.runs)
         results = {
-            "orbit add + import (hot, same kernel)": bench_orbit_add(work, args.runs),
-            "%pip install + import (plain venv kernel)": bench_pip(work, args.runs),
-            "juv add + juv exec (restart)": bench_juv(work, args.runs),
+            "orbit add + import (hot, same kernel)": add["orbit"],
+            "%pip install + import (plain venv kernel)": add["pip"],
         }
-        base = statistics.median(results["orbit add + import (hot, same kernel)"])
+        if juv := bench_juv(work, args.runs):
+            results["juv add + juv exec (restart)"] = juv
+        base = statistics.median(add["orbit"])
         print("| add a package until importable | p50 ms | p95 ms | runs | × orbit |")
         print("|---|---|---|---|---|")
         for name, values in results.items():
             print(f"{row(name, values)} {statistics.median(values) / base:.1f} |")
+        ratios = [o / p for o, p in zip(add["orbit"], add["pip"], strict=True)]
+        print(f"\norbit / %pip per round: median {statistics.median(ratios):.2f}")
+        print(f"load average during the rounds: {[round(x, 1) for x in add['load']]}")
     shutil.rmtree(work, ignore_errors=True)
 
 
