@@ -104,3 +104,14 @@ def test_an_unreachable_index_with_nothing_cached_is_an_error(tmp_path: Path):
     found = PyPI(Paths(tmp_path / "home"), {"UV_DEFAULT_INDEX": url}).search("anything")
     assert found.hits == [] and not found.partial
     assert "not cached and cannot be fetched" in (found.error or "")
+
+
+def test_an_unreachable_large_index_with_nothing_cached_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    with LocalIndex(tmp_path) as index:
+        url = index.url.rstrip("/") + "/"
+    monkeypatch.setattr(pypi_names, "KNOWN_LARGE", frozenset({url}))  # as PyPI's is
+    found = PyPI(Paths(tmp_path / "home"), {"UV_DEFAULT_INDEX": url}).search("anything")
+    assert found.hits == [] and found.partial
+    assert "not cached and cannot be fetched" in (found.error or "")

@@ -208,7 +208,8 @@ class PyPI(Ecosystem):
         if cold:
             with contextlib.suppress(Unreachable):
                 known = {n: v for n, v in exact.result().items() if v.get("name")}
-        if loading and q not in where:
+        guessed = bool(loading) and q not in where  # the exact name, not known to exist
+        if guessed:
             where[q] = loading[0]
         if not where and out.error:
             return out
@@ -221,10 +222,14 @@ class PyPI(Ecosystem):
                 "the background): only the exact name was looked up there; search again in a "
                 "moment for every match"
             )
-            if not (details.get(q) or {}).get("name"):  # not on the index, or not reachable
-                names.remove(q)
-                if not names and out.error:
-                    return out
+        if guessed and not (details.get(q) or {}).get("name"):  # no such name, or no answer
+            names.remove(q)
+            if not names and out.stale:
+                out.error = (
+                    f"the project list of {loading[0]} is not cached and cannot be fetched "
+                    "(the index did not answer)"
+                )
+                return out
         out.error = None
         for name in names:
             info = details.get(name) or {}

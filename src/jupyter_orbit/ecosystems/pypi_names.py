@@ -33,6 +33,8 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 REFRESH_AFTER = 24 * 3600
 # A project list larger than this is not read while a search waits: the background does it.
 INLINE_BYTES = 2_000_000
+# Indexes known to be far larger (PyPI: ~40 MB), not even asked while a search waits.
+KNOWN_LARGE = frozenset({"https://pypi.org/simple/"})
 _ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.I)
 _SEPARATORS = re.compile(r"[-_.]+")
 
@@ -87,6 +89,8 @@ class NameIndex:
 
         from jupyter_orbit.ecosystems._http import USER_AGENT, Unreachable
 
+        if self.url in KNOWN_LARGE:
+            return False
         deadline = time.monotonic() + seconds
         chunks: list[bytes] = []
         size = 0
