@@ -115,3 +115,23 @@ def test_an_unreachable_large_index_with_nothing_cached_is_an_error(
     found = PyPI(Paths(tmp_path / "home"), {"UV_DEFAULT_INDEX": url}).search("anything")
     assert found.hits == [] and found.partial
     assert "not cached and cannot be fetched" in (found.error or "")
+
+
+def test_search_ranks_as_a_full_scan_would(tmp_path: Path):
+    """Looking only at the names that start with the query when there are enough of them gives
+    the very ranking a scan of every name gives."""
+    from jupyter_orbit.ecosystems.base import tier
+
+    names = sorted(
+        {"a", "ab", "a-b", "b-a", "ba", "xa", "x-a-y", "aaa", "abc-def", "a-very-long-name"}
+        | {f"pkg{i}-a" for i in range(30)}
+        | {f"a{i}" for i in range(5)}
+    )
+    index = NameIndex(tmp_path, "http://127.0.0.1:9/simple/")
+    index._store(names)
+    for query in ("a", "b", "a-b", "pkg1", "y", "zzz"):
+        for limit in (3, 10, 200):
+            scan = sorted(
+                (n for n in names if query in n), key=lambda n: (tier(n, query), len(n), n)
+            )
+            assert index.search(query, limit) == scan[:limit], (query, limit)

@@ -159,20 +159,27 @@ class NameIndex:
         return True
 
     def search(self, query: str, limit: int = 200) -> list[str]:
-        """Names containing ``query`` (canonicalised), at most ``limit`` of the best."""
+        """Names containing ``query`` (canonicalised), at most ``limit`` of the best.
+
+        Names that start with the query rank above every other (``tier``), so when there are
+        ``limit`` of those, only they are looked at: a short query ("a") need not rank most
+        of PyPI."""
         from jupyter_orbit.ecosystems.base import tier
 
         blob = self.load()
         if not blob or not query:
             return []
         found: dict[str, int] = {}
-        pos = blob.find(query)
-        while pos >= 0:
-            start = blob.rfind("\n", 0, pos) + 1
-            end = blob.find("\n", pos)
-            name = blob[start:end]
-            found.setdefault(name, tier(name, query))
-            pos = blob.find(query, end)
+        for needle in ("\n" + query, query):
+            pos = blob.find(needle)
+            while pos >= 0:
+                start = blob.rfind("\n", 0, pos + 1) + 1
+                end = blob.find("\n", pos + 1)
+                name = blob[start:end]
+                found.setdefault(name, tier(name, query))
+                pos = blob.find(needle, end)
+            if len(found) >= limit:
+                break
         ranked = sorted(found, key=lambda n: (found[n], len(n), n))
         return ranked[:limit]
 
