@@ -58,6 +58,26 @@ def test_a_pyc_a_kernel_wrote_is_not_stored(tmp_path: Path):
     assert pyc.stat().st_nlink == 1 and not list((tmp_path / "store").rglob(f"{TAG}-*"))
 
 
+def test_a_pyc_cut_short_by_a_full_disk_is_neither_stored_nor_left(tmp_path: Path):
+    env = _fake_env(tmp_path)
+    site = next((env / "lib").glob("*/site-packages"))
+    store = bytecode.BytecodeStore(tmp_path / "store", TAG)
+    pyc = site / "__pycache__" / f"mod.{TAG}.pyc"
+    py_compile.compile(
+        str(site / "mod.py"),
+        cfile=str(pyc),
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+    whole = pyc.read_bytes()
+    pyc.write_bytes(whole[: len(whole) - 20])  # what a short raw write leaves
+    store.keep([site])
+    assert not pyc.exists()  # Python compiles the source on import instead of failing
+    assert not list((tmp_path / "store").rglob(f"{TAG}-*"))
+    pyc.write_bytes(whole)  # the same file whole is stored
+    store.keep([site])
+    assert pyc.stat().st_nlink == 3
+
+
 @pytest.mark.integration
 def test_the_first_cell_runs_while_the_bytecode_job_waits(orbit: Orbit, tmp_path: Path):
     """The store's lock held by someone else keeps the job waiting: the notebook still runs

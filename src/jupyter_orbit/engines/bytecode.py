@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import marshal
 import os
 import re
 import subprocess
@@ -147,6 +148,10 @@ class BytecodeStore:
                 continue
             if int.from_bytes(data[4:8], "little") != _CHECKED_HASH:
                 continue  # written by a kernel meanwhile: valid for this copy of the source only
+            if not _whole(data):  # cut short (a full disk): Python would fail to import it
+                with contextlib.suppress(OSError):
+                    pyc.unlink()  # it compiles the source instead
+                continue
             obj = self.objects / hashlib.sha256(data).hexdigest()
             try:
                 if obj.exists():
@@ -160,6 +165,17 @@ class BytecodeStore:
                 os.link(obj, key)
             except OSError:  # another filesystem, or a race with a concurrent build
                 continue
+
+
+def _whole(pyc: bytes) -> bool:
+    """Whether a ``.pyc``'s code unmarshals: compileall writes with one raw write, which a
+    full disk can cut short without an error, and a shared short file would break the import
+    in every environment that links it."""
+    try:
+        marshal.loads(pyc[16:])
+    except (EOFError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _in_site(source: Path) -> str:
