@@ -51,10 +51,15 @@ def notebook(path: Path, pypi: list[str]) -> None:
 
 
 class Orbit:
-    def __init__(self, name: str, exe: str, tmp: Path, work: Path) -> None:
-        self.name, self.exe, self.work = name, exe, work
-        self.home = tmp / f"home-{name}"
+    """One Orbit under test; its profiles are named after it, in an ORBIT_HOME that variants
+    may share (then they share the server environment and the kernels' environments)."""
+
+    def __init__(self, name: str, exe: str, home: Path, work: Path) -> None:
+        self.name, self.exe, self.work, self.home = name, exe, work, home
         self.env = bl.tool_env({"ORBIT_HOME": str(self.home), "ORBIT_BROWSER": "none"})
+
+    def select(self) -> None:
+        """Called before each of this variant's measurements (a subclass may switch code)."""
 
     def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         r = subprocess.run(
@@ -98,19 +103,21 @@ def server_pid(o: Orbit, profile: str) -> int:
 
 
 def measure_orbit(o: Orbit, rnd: int, out: dict) -> None:
-    info = o.up("seen")
+    o.select()
+    seen = f"{o.name}-seen"
+    info = o.up(seen)
     try:
         k = bl.kernel_ready(info["url"], info["token"], "b.ipynb")
         out.setdefault(f"{o.name}/first_after_up", []).append(k.kernel_info)
-        kernels = o.status("seen")["kernels"]
+        kernels = o.status(seen)["kernels"]
         out.setdefault(f"{o.name}/first_after_up_prewarmed", []).append(
             [bool(x.get("prewarmed")) for x in kernels]
         )
         time.sleep(10)
-        out.setdefault(f"{o.name}/idle_seen_mem", []).append(memory(server_pid(o, "seen")))
+        out.setdefault(f"{o.name}/idle_seen_mem", []).append(memory(server_pid(o, seen)))
     finally:
-        o.down("seen")
-    fresh = f"fresh{rnd}"
+        o.down(seen)
+    fresh = f"{o.name}-fresh{rnd}"
     info = o.up(fresh)
     try:
         o.settle(fresh)
@@ -147,7 +154,7 @@ def measure_lab(tmp: Path, work: Path, out: dict) -> None:
         bl.stop_tree(proc)
 
 
-def main() -> None:
+def main(make=Orbit) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--variant", action="append", default=[], help="NAME=path/to/orbit")
@@ -158,15 +165,16 @@ def main() -> None:
     work.mkdir()
     for name, deps in NOTEBOOKS.items():
         notebook(work / name, deps)
-    orbits = [Orbit(n, exe, tmp, work) for n, exe in variants]
+    orbits = [make(n, exe, tmp / "home", work) for n, exe in variants]
     for o in orbits:  # build every environment; the "seen" profile opens a and b once
+        o.select()
         for name in NOTEBOOKS:
             o.run("run", "--yes", str(work / name))
-        info = o.up("seen")
+        info = o.up(f"{o.name}-seen")
         for name in ("a.ipynb", "b.ipynb"):
             bl.kernel_ready(info["url"], info["token"], name)
         time.sleep(5)
-        o.down("seen")
+        o.down(f"{o.name}-seen")
     out: dict = {"load": []}
     for rnd in range(args.repeat):
         order = orbits if rnd % 2 == 0 else orbits[::-1]
