@@ -98,6 +98,25 @@ class Orbit:
             time.sleep(0.5)
 
 
+def kernel_info(url: str, token: str, notebook: str, timeout: float = 180) -> float:
+    """Seconds from asking for a session for ``notebook`` until its kernel answers kernel_info
+    (as JupyterLab opening it)."""
+    import asyncio
+
+    from tests.support.kernelws import KernelWS, Server
+
+    server = Server(url, token)
+    start = time.perf_counter()
+    session = server.new_session(notebook)
+
+    async def talk() -> float:
+        async with KernelWS(server, session["kernel"]["id"]) as k:
+            await k.kernel_info(timeout=timeout)
+            return time.perf_counter() - start
+
+    return asyncio.run(asyncio.wait_for(talk(), timeout))
+
+
 def server_pid(o: Orbit, profile: str) -> int:
     return int(o.status(profile)["pid"])
 
@@ -107,8 +126,8 @@ def measure_orbit(o: Orbit, rnd: int, out: dict) -> None:
     seen = f"{o.name}-seen"
     info = o.up(seen)
     try:
-        k = bl.kernel_ready(info["url"], info["token"], "b.ipynb")
-        out.setdefault(f"{o.name}/first_after_up", []).append(k.kernel_info)
+        t = kernel_info(info["url"], info["token"], "b.ipynb")
+        out.setdefault(f"{o.name}/first_after_up", []).append(t)
         kernels = o.status(seen)["kernels"]
         out.setdefault(f"{o.name}/first_after_up_prewarmed", []).append(
             [bool(x.get("prewarmed")) for x in kernels]
@@ -123,8 +142,8 @@ def measure_orbit(o: Orbit, rnd: int, out: dict) -> None:
         o.settle(fresh)
         time.sleep(3)
         out.setdefault(f"{o.name}/idle_fresh_mem", []).append(memory(server_pid(o, fresh)))
-        k = bl.kernel_ready(info["url"], info["token"], "c.ipynb")
-        out.setdefault(f"{o.name}/built_not_pooled", []).append(k.kernel_info)
+        t = kernel_info(info["url"], info["token"], "c.ipynb")
+        out.setdefault(f"{o.name}/built_not_pooled", []).append(t)
     finally:
         o.down(fresh)
 
@@ -148,8 +167,7 @@ def measure_lab(tmp: Path, work: Path, out: dict) -> None:
         bl.wait_http(url, token, time.monotonic() + 180, proc)
         time.sleep(3)
         out.setdefault("lab/idle_mem", []).append(memory(proc.pid))
-        k = bl.kernel_ready(url, token, "c.ipynb")
-        out.setdefault("lab/open", []).append(k.kernel_info)
+        out.setdefault("lab/open", []).append(kernel_info(url, token, "c.ipynb"))
     finally:
         bl.stop_tree(proc)
 
@@ -172,7 +190,7 @@ def main(make=Orbit) -> None:
             o.run("run", "--yes", str(work / name))
         info = o.up(f"{o.name}-seen")
         for name in ("a.ipynb", "b.ipynb"):
-            bl.kernel_ready(info["url"], info["token"], name)
+            kernel_info(info["url"], info["token"], name)
         time.sleep(5)
         o.down(f"{o.name}-seen")
     out: dict = {"load": []}
