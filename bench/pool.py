@@ -34,6 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from tests.support.kernelws import Server  # noqa: E402
+
 import benchlib as bl  # noqa: E402
 from soak import memory  # noqa: E402
 
@@ -132,6 +134,9 @@ def measure_orbit(o: Orbit, rnd: int, out: dict) -> None:
         out.setdefault(f"{o.name}/first_after_up_prewarmed", []).append(
             [bool(x.get("prewarmed")) for x in kernels]
         )
+        bl_server = Server(info["url"], info["token"])
+        for s in bl_server.get("/api/sessions").json():  # closed, as when its tab is closed
+            bl_server.delete(f"/api/sessions/{s['id']}")
         time.sleep(10)
         out.setdefault(f"{o.name}/idle_seen_mem", []).append(memory(server_pid(o, seen)))
     finally:

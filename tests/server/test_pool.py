@@ -41,6 +41,15 @@ def events(pool: KernelPool, *kinds: str) -> list[tuple[str, str]]:
     return [(e["event"], e["env_id"]) for e in pool.events if not kinds or e["event"] in kinds]
 
 
+def kernels() -> list[psutil.Process]:
+    """This process's kernels that are running."""
+    return [
+        p
+        for p in psutil.Process().children()
+        if p.status() != psutil.STATUS_ZOMBIE and "ipykernel_launcher" in p.cmdline()
+    ]
+
+
 def ready(pool: KernelPool, env_id: str) -> int:
     return next((p["ready"] for p in pool.status() if p["env_id"] == env_id), 0)
 
@@ -54,7 +63,7 @@ def test_no_prewarm_starts_while_a_users_kernel_starts(tmp_path: Path):
             pool.want(target("env-a"))
             await asyncio.sleep(1.5)  # the user's kernel is still starting: nothing may start
             assert events(pool) == [("user-start", "nb.ipynb")]
-            assert ready(pool, "env-a") == 0 and not psutil.Process().children()
+            assert ready(pool, "env-a") == 0 and not kernels()
             hold.release()
             await until(lambda: ready(pool, "env-a") == 1)
             assert events(pool) == [
@@ -65,7 +74,7 @@ def test_no_prewarm_starts_while_a_users_kernel_starts(tmp_path: Path):
             ]
             # the warm kernel waits at low priority, and gets the server's back when taken
             base = os.getpriority(os.PRIO_PROCESS, 0)
-            (kernel,) = psutil.Process().children()
+            (kernel,) = kernels()
             assert kernel.nice() == min(19, base + NICE_STEP)
             assert kernel.ionice().ioclass == psutil.IOPRIO_CLASS_IDLE
             warm = await pool.take("env-a", cwd=tmp_path)
@@ -89,7 +98,7 @@ def test_budget_drops_the_least_recently_used_warm_kernel(tmp_path: Path):
             one = pool.usage()["used_mb"]
             assert one > 5  # a real kernel's resident memory was measured
             pool.budget_mb = int(one * 1.5)  # room for one warm kernel, not two
-            (first,) = psutil.Process().children()
+            (first,) = kernels()
             pool.want(target("env-b"))  # now the most recently used
             await until(lambda: ("drop", "env-a") in events(pool, "drop"))
             assert ready(pool, "env-a") == 0 and ready(pool, "env-b") == 1
@@ -131,8 +140,9 @@ def test_a_budget_of_zero_keeps_no_kernels_warm(tmp_path: Path):
 
 def test_default_budget_follows_the_ram():
     gib = 1 << 30
-    assert pool_memory.default_budget_mb(24 * gib) == 192
-    assert pool_memory.default_budget_mb(8 * gib) == 64
+    assert pool_memory.default_budget_mb(24 * gib) == 96
+    assert pool_memory.default_budget_mb(64 * gib) == 256
+    assert pool_memory.default_budget_mb(8 * gib) == pool_memory.DEFAULT_MIN_MB
     assert pool_memory.default_budget_mb(2 * gib) == pool_memory.DEFAULT_MIN_MB
     assert pool_memory.default_budget_mb(1024 * gib) == pool_memory.DEFAULT_MAX_MB
     assert new_pool(Path()).budget_mb == pool_memory.default_budget_mb()
@@ -158,3 +168,24 @@ def test_recent_opens_are_kept_per_root_most_recent_first(tmp_path: Path):
     assert record.of(a) == []
     record.path.write_text(json.dumps({"roots": {str(a): [{"no": "env"}, "x"]}}))
     assert record.of(a) == []
+
+
+def test_a_default_does_not_push_out_the_environments_used(tmp_path: Path):
+    async def go():
+        pool = new_pool(tmp_path, max_envs=2)
+        hold = pool.hold()  # nothing starts: only the order is looked at
+        try:
+            pool.want(target("used-1"))
+            pool.want(target("used-2"))
+            pool.want(target("default"), used=False)  # no room left: not kept
+            assert [p["env_id"] for p in pool.status()] == ["used-2", "used-1"]
+            pool.want(target("used-1"))
+            assert [p["env_id"] for p in pool.status()] == ["used-1", "used-2"]
+            pool.want(target("used-2"), used=False)  # kept already: stays where it is
+            assert [p["env_id"] for p in pool.status()] == ["used-1", "used-2"]
+        finally:
+            hold.release()
+            await pool.shutdown()
+        assert events(pool, "prewarm-start") == []
+
+    asyncio.run(go())

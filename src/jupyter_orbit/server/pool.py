@@ -138,6 +138,7 @@ class KernelPool:
         self._idle.set()
         self._priority = Priority()
         self._watcher: asyncio.Task | None = None
+        self._typical_rss = 0  # the last warm kernel's measured size, in bytes
 
     @property
     def enabled(self) -> bool:
@@ -162,9 +163,14 @@ class KernelPool:
         while self._holds:
             await self._idle.wait()
 
-    def want(self, target: WarmTarget) -> None:
-        """Keep warm kernels for ``target`` (most recently used first); start what is missing."""
+    def want(self, target: WarmTarget, *, used: bool = True) -> None:
+        """Keep warm kernels for ``target`` (most recently used first); start what is missing.
+
+        ``used=False``: a guess (a default for new notebooks), not a use: it goes after the
+        environments actually used, and does not move ahead of them when already kept."""
         if not self.enabled or _adopt_code(target, Path(), "") is None:
+            return
+        if not used and target.env_id in self._slots:
             return
         slot = self._slots.pop(target.env_id, None) or _Slot(target)
         if slot.target.argv != target.argv:  # started for another command: not wanted now
@@ -174,11 +180,12 @@ class KernelPool:
             slot.too_big = False
         slot.target = target
         self._slots[target.env_id] = slot
-        self._slots.move_to_end(target.env_id, last=False)
+        self._slots.move_to_end(target.env_id, last=not used)
         while len(self._slots) > self.max_envs:
             _, dropped = self._slots.popitem()
             self._discard(dropped)
-        self._fill(slot)
+        if self._slots.get(target.env_id) is slot:  # a guess may find no room
+            self._fill(slot)
 
     async def take(
         self, env_id: str, *, cwd: Path, session: str = "", argv: list[str] | None = None
@@ -252,11 +259,14 @@ class KernelPool:
             self._watcher.cancel()
         slots = list(self._slots.values())
         self._slots.clear()
-        for slot in slots:
-            for task in slot.starting:
-                task.cancel()
+        starting = [t for slot in slots for t in slot.starting]
+        for task in starting:
+            task.cancel()
         await asyncio.gather(
-            *(w.shutdown() for s in slots for w in s.ready), return_exceptions=True
+            *(w.shutdown() for s in slots for w in s.ready),
+            *starting,  # each stops the kernel it was starting
+            *self._stopping,
+            return_exceptions=True,
         )
 
     def _event(self, kind: str, env_id: str = "", **more: object) -> None:
@@ -278,6 +288,16 @@ class KernelPool:
         for warm in slot.ready:
             self._retire(warm)
         slot.ready.clear()
+
+    def _room_for(self, slot: _Slot) -> bool:
+        """Whether a kernel for ``slot`` fits in the budget beside the warm kernels of the
+        environments used more recently (a typical kernel's size: the last one measured)."""
+        ahead = 0
+        for other in self._slots.values():
+            if other is slot:
+                break
+            ahead += sum(w.rss for w in other.ready)
+        return ahead == 0 or ahead + self._typical_rss <= self.budget_mb * pool_memory.MIB
 
     def _enforce(self) -> None:
         """Drop the least recently used warm kernels while they hold more than the budget, and
@@ -317,6 +337,9 @@ class KernelPool:
     async def _start(self, slot: _Slot) -> None:
         target = slot.target
         await self.idle()  # never while a user's kernel starts
+        if not self._room_for(slot):  # it would only be dropped again once started
+            self._event("skip", target.env_id, why="no room in the budget")
+            return
         task = asyncio.current_task()
         km = new_kernel_manager(target.argv, target.language, target.env_id)
         kc = None
@@ -353,7 +376,7 @@ class KernelPool:
             slot.booting.pop(task, None)
         warm = Warm(km, kc, target.argv)
         if warm.pid:
-            warm.rss = await asyncio.to_thread(pool_memory.rss, warm.pid)
+            warm.rss = self._typical_rss = await asyncio.to_thread(pool_memory.rss, warm.pid)
         if self._slots.get(target.env_id) is slot:
             slot.ready.append(warm)
             self._event("prewarm-ready", target.env_id, rss_mb=round(warm.rss / pool_memory.MIB, 1))

@@ -13,8 +13,10 @@ import contextlib
 import psutil
 
 MIB = 1 << 20
-# Without a setting: 1/128 of the RAM (192 MiB on 24 GiB, 64 MiB on 8 GiB), within these bounds.
-DEFAULT_SHARE = 128
+# Without a setting: 1/256 of the RAM (96 MiB on 24 GiB: one or two bare Python kernels, so an
+# idle server with its pool stays near 1.5x a plain JupyterLab; 256 MiB on 64 GiB), within these
+# bounds.
+DEFAULT_SHARE = 256
 DEFAULT_MIN_MB, DEFAULT_MAX_MB = 64, 1024
 # Under pressure below this much available memory: 5% of the RAM, at least 256 MiB.
 PRESSURE_SHARE, PRESSURE_MIN_MB = 20, 256

@@ -265,7 +265,8 @@ class OrbitRuntime:
                 prepared = await asyncio.to_thread(
                     prepare, folder, choices, self.paths, progress=progress
                 )
-                self.pool.want(self.warm_target(prepared))
+                # a guess, not a use: the environments opened here come first
+                self.pool.want(self.warm_target(prepared), used=False)
             except Exception as e:  # a default that cannot be warmed is not an error
                 self.log.info("Orbit: not prewarming %s in %s: %s", name, folder, e)
 
