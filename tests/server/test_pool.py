@@ -72,16 +72,33 @@ def test_no_prewarm_starts_while_a_users_kernel_starts(tmp_path: Path):
                 ("prewarm-start", "env-a"),
                 ("prewarm-ready", "env-a"),
             ]
-            # the warm kernel waits at low priority, and gets the server's back when taken
-            base = os.getpriority(os.PRIO_PROCESS, 0)
             (kernel,) = kernels()
-            assert kernel.nice() == min(19, base + NICE_STEP)
-            assert kernel.ionice().ioclass == psutil.IOPRIO_CLASS_IDLE
             warm = await pool.take("env-a", cwd=tmp_path)
             assert warm is not None and warm.pid == kernel.pid
+            await warm.shutdown()
+        finally:
+            await pool.shutdown()
+
+    asyncio.run(go())
+
+
+@pytest.mark.integration
+def test_a_booting_prewarm_yields_while_a_users_kernel_starts(tmp_path: Path):
+    async def go():
+        pool = new_pool(tmp_path)
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        try:
+            pool.want(target("env-a"))
+            await until(lambda: any(s.booting for s in pool._slots.values()), timeout=60)
+            (kernel,) = kernels()
+            assert kernel.nice() == base  # nobody waits: it boots at the server's priority
+            hold = pool.hold("nb.ipynb")
+            assert kernel.nice() == min(19, base + NICE_STEP)
+            assert kernel.ionice().ioclass == psutil.IOPRIO_CLASS_IDLE
+            hold.release()
             assert kernel.nice() == base
             assert kernel.ionice().ioclass == psutil.IOPRIO_CLASS_NONE
-            await warm.shutdown()
+            await until(lambda: ready(pool, "env-a") == 1)
         finally:
             await pool.shutdown()
 

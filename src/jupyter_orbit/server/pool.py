@@ -9,8 +9,10 @@ of memory (``pool_memory``). A kernel handed out is replaced in the background. 
 start in the server's root folder and are moved into the notebook's folder when handed out.
 
 No prewarm competes with a kernel someone waits for: while a user's kernel starts (a ``hold``,
-from the provisioner, until that kernel answers) no pool kernel is started, and pool kernels
-boot at low priority (``warm_priority``), given the server's own when handed out. The pool
+from the provisioner, until that kernel answers) no pool kernel is started, and the pool
+kernels still booting drop to low priority (``warm_priority``) until no hold is left; one
+handed out gets the server's priority at once. (Booting at low priority all along was
+measured to make the first notebook after ``orbit up`` wait longer on a busy machine.) The pool
 keeps a short log of what it did (``events``), which the status API shows.
 """
 
@@ -150,6 +152,9 @@ class KernelPool:
         self._holds += 1
         self._idle.clear()
         self._event("user-start", label)
+        for slot in self._slots.values():  # kernels booting now yield to it
+            for pid in slot.booting.values():
+                self._priority.lower(pid)
         return Hold(self, label)
 
     def _release(self, label: str) -> None:
@@ -157,6 +162,9 @@ class KernelPool:
         self._event("user-ready", label)
         if self._holds == 0:
             self._idle.set()
+            for slot in self._slots.values():
+                for pid in slot.booting.values():
+                    self._priority.restore(pid)
 
     async def idle(self) -> None:
         """Return once no user's kernel is starting."""
@@ -348,7 +356,8 @@ class KernelPool:
             await km.start_kernel(cwd=str(self.cwd), env={**self.env, **target.env})
             pid = getattr(km.provisioner, "pid", None)
             if pid and task is not None:
-                self._priority.lower(pid)
+                if self._holds:  # a user's kernel started meanwhile
+                    self._priority.lower(pid)
                 slot.booting[task] = pid
             kc = km.client()
             kc.start_channels()
