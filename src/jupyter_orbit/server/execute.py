@@ -148,6 +148,8 @@ async def run_streaming(runtime: OrbitRuntime, request: RunRequest, emit: Emit) 
     runtime.log.info("Orbit: running %s in environment %s (%s kernel)", session, env.env_id, how)
     await emit({"kernel": how})
     tail = None if warm else StderrTail()
+    # a kernel started for this run: the pool starts none until it answered (its first event)
+    hold = runtime.pool.hold(str(session)) if engine.warm_kernels and not warm else None
     if warm:
         km = warm.km
     else:
@@ -156,10 +158,16 @@ async def run_streaming(runtime: OrbitRuntime, request: RunRequest, emit: Emit) 
             km = await start_kernel(
                 argv, recipe.language, cwd, session, log=tail.fd, extra_env=kernel_env
             )
+        except BaseException:
+            if hold is not None:
+                hold.release()
+            raise
         finally:
             tail.launched()
 
     async def told(event: dict[str, Any]) -> None:
+        if hold is not None:
+            hold.release()
         if tail is not None and event.get("ename") in ("DeadKernel", "KernelDied"):
             event["stderr"] = tail.lines()  # what the kernel said before it died
         await emit(event)
@@ -174,6 +182,8 @@ async def run_streaming(runtime: OrbitRuntime, request: RunRequest, emit: Emit) 
             emit=told,
         )
     finally:
+        if hold is not None:
+            hold.release()
         if warm:
             warm.kc.stop_channels()
         with contextlib.suppress(Exception):
