@@ -201,3 +201,16 @@ def test_the_pool_memory_budget_is_a_profile_setting(tmp_path):
         with pytest.raises(InputError, match=rf"defaults\.pool_memory_mb: .*{message}") as e:
             st.parse(GOOD + f"pool_memory_mb = {bad}\n", Path("/p/profile.toml"))
         assert e.value.hint
+
+
+def test_a_setting_back_at_its_default_leaves_the_file():
+    from dataclasses import replace
+
+    base = st.parse(GOOD, Path("profile.toml"))
+    for field, value in (("cooldown_days", 14), ("pool_memory_mb", 512), ("services", "keep")):
+        changed = replace(base, defaults=replace(base.defaults, **{field: value}))
+        text = st.render(changed, "# mine\n" + GOOD)
+        assert f"{field} = " in text
+        back = st.render(base, text)
+        assert f"{field} = " not in back and back.startswith("# mine\n")  # comments kept
+        assert st.parse(back, Path("profile.toml")) == base

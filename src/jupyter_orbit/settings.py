@@ -348,14 +348,14 @@ def render(settings: Settings, previous: str | None = None) -> str:
     return tomlkit.dumps(doc)
 
 
-def _merge(table: Any, values: dict[str, Any]) -> None:
+def _merge(table: Any, values: dict[str, Any], where: str = "") -> None:
     import tomlkit
 
     for key, value in values.items():
         if isinstance(value, dict):
             if key not in table:
                 table[key] = tomlkit.table()
-            _merge(table[key], value)
+            _merge(table[key], value, key)
         elif key not in table or _plain(table[key]) != value:
             if isinstance(value, list):
                 array = tomlkit.array()
@@ -365,6 +365,9 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
                 table[key] = array
             else:
                 table[key] = value
+    if where:  # a setting written only when it differs from its default, now back to it
+        for key in [k for k in table if k in _SCHEMA.get(where, {}) and k not in values]:
+            del table[key]
 
 
 def _plain(item: Any) -> Any:
