@@ -83,31 +83,46 @@ def row(name: str, values: list[float]) -> str:
 # -- search -----------------------------------------------------------------------------------
 
 
+SEARCH_COLD = "PyPI, cold (name index downloaded, summaries fetched)"
+SEARCH_WARM = "PyPI, warm"
+SEARCH_MERGED = "PyPI + apt merged, warm"
+SEARCH_APT = "for comparison: `apt-cache search` (this machine, no pkgcache)"
+
+
+def search_times(
+    work: Path, runs: int, cold_runs: int | None = None, queries: list[str] = QUERIES
+) -> dict[str, list[float]]:
+    """Seconds per `orbit search` (cold: a fresh ORBIT_HOME each; warm: ``runs * 2`` queries per
+    row) and per `apt-cache search`, by row label."""
+    out: dict[str, list[float]] = {}
+    cold = []
+    for i in range(cold_runs or max(2, runs // 3)):
+        home = work / f"search-cold-{i}"
+        cold.append(timed(lambda h=home: orbit(h, "search", "requests", "--in", "pypi")))
+    out[SEARCH_COLD] = cold
+    home = work / "search-warm"
+    for q in queries:  # warm the summaries of every query once
+        orbit(home, "search", q, "--in", "pypi,apt")
+    for label, where in ((SEARCH_WARM, "pypi"), (SEARCH_MERGED, "pypi,apt")):
+        warm = []
+        for i in range(runs * 2):
+            q = queries[i % len(queries)]
+            warm.append(timed(lambda q=q, w=where: orbit(home, "search", q, "--in", w)))
+        out[label] = warm
+    if shutil.which("apt-cache"):
+        out[SEARCH_APT] = [
+            timed(lambda q=q: subprocess.run(["apt-cache", "search", q], capture_output=True))
+            for q in queries[: max(3, runs)]
+        ]
+    return out
+
+
 def bench_search(work: Path, runs: int) -> list[str]:
     lines = [
         "| search (`orbit search`, CLI end to end) | p50 ms | p95 ms | runs |",
         "|---|---|---|---|",
     ]
-    cold = []
-    for i in range(max(2, runs // 3)):
-        home = work / f"search-cold-{i}"
-        cold.append(timed(lambda h=home: orbit(h, "search", "requests", "--in", "pypi")))
-    lines.append(row("PyPI, cold (name index downloaded, summaries fetched)", cold))
-    home = work / "search-warm"
-    for q in QUERIES:  # warm the summaries of every query once
-        orbit(home, "search", q, "--in", "pypi,apt")
-    for label, where in (("PyPI, warm", "pypi"), ("PyPI + apt merged, warm", "pypi,apt")):
-        warm = []
-        for i in range(runs * 2):
-            q = QUERIES[i % len(QUERIES)]
-            warm.append(timed(lambda q=q, w=where: orbit(home, "search", q, "--in", w)))
-        lines.append(row(label, warm))
-    if shutil.which("apt-cache"):
-        apt = [
-            timed(lambda q=q: subprocess.run(["apt-cache", "search", q], capture_output=True))
-            for q in QUERIES[: max(3, runs)]
-        ]
-        lines.append(row("for comparison: `apt-cache search` (this machine, no pkgcache)", apt))
+    lines += [row(label, values) for label, values in search_times(work, runs).items()]
     return lines
 
 
@@ -125,8 +140,12 @@ async def until_import(k: KernelWS, module: str, timeout: float = 300) -> None:
         await asyncio.sleep(0.05)
 
 
-def bench_orbit_add(work: Path, runs: int) -> list[float]:
-    home = work / "orbit-add"
+def bench_orbit_add(
+    work: Path, runs: int, *, warm: bool = True, home: Path | None = None
+) -> list[float]:
+    """Seconds of ``runs`` hot adds (after one untimed pass unless ``warm`` is false), in
+    ``home`` (default: a fresh ORBIT_HOME under ``work``)."""
+    home = home or work / "orbit-add"
     root = work / "orbit-project"
     nb = make_notebook(root / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": []}}})
     info = json.loads(
@@ -137,7 +156,7 @@ def bench_orbit_add(work: Path, runs: int) -> list[float]:
     try:
         kid = server.new_session("nb.ipynb")["kernel"]["id"]
         envs = home / "envs" / "local"
-        for i in range(runs + 1):  # the first pass warms the caches and is not counted
+        for i in range(0 if warm else 1, runs + 1):  # pass 0 warms the caches, not counted
             pkg = PACKAGES[i % len(PACKAGES)]
 
             async def one(pkg: str = pkg) -> float:
@@ -163,19 +182,23 @@ def bench_orbit_add(work: Path, runs: int) -> list[float]:
     return times
 
 
-def bench_pip(work: Path, runs: int) -> list[float]:
+def bench_pip(work: Path, runs: int, *, warm: bool = True, venv: Path | None = None) -> list[float]:
+    """Seconds of ``runs`` `%pip install` + import (after one untimed pass unless ``warm`` is
+    false) in a kernel of ``venv`` (made with pip + ipykernel unless it has them already)."""
     from jupyter_client.manager import AsyncKernelManager  # noqa: F401
 
-    venv = work / "pip-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    venv = venv or work / "pip-venv"
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "ipykernel"], check=True)
+    if not (venv / "bin" / "ipykernel_ready").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "ipykernel"], check=True)
+        (venv / "bin" / "ipykernel_ready").write_text("")
 
     async def go() -> list[float]:
         from jupyter_orbit.execute import start_kernel
 
         out = []
-        for i in range(runs + 1):
+        for i in range(0 if warm else 1, runs + 1):
             pkg = PACKAGES[i % len(PACKAGES)]
             km = await start_kernel(
                 [str(py), "-m", "ipykernel_launcher", "-f", "{connection_file}"],

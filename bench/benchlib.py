@@ -245,10 +245,12 @@ class KernelTimes:
     imported: float  # `import numpy, pandas` finished
 
 
-def kernel_ready(url: str, token: str, notebook: str, timeout: float = 180) -> KernelTimes:
+def kernel_ready(
+    url: str, token: str, notebook: str, timeout: float = 180, code: str = "import numpy, pandas"
+) -> KernelTimes:
     """Start a session for ``notebook`` (a path relative to the server root), as JupyterLab does,
-    and time it until the kernel answers kernel_info, then until it has imported numpy and pandas.
-    Times are seconds from the call.
+    and time it until the kernel answers kernel_info, then until it has run ``code`` (by default
+    imported numpy and pandas). Times are seconds from the call.
     """
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
@@ -263,9 +265,9 @@ def kernel_ready(url: str, token: str, notebook: str, timeout: float = 180) -> K
         async with KernelWS(server, session["kernel"]["id"]) as k:
             await k.kernel_info(timeout=timeout)
             t_info = time.perf_counter() - start
-            reply = await k.execute("import numpy, pandas", timeout=timeout)
+            reply = await k.execute(code, timeout=timeout)
             if reply.status != "ok":
-                raise BenchError(f"importing numpy and pandas failed in the kernel: {reply.error}")
+                raise BenchError(f"{code!r} failed in the kernel: {reply.error}")
             return t_info, time.perf_counter() - start
 
     t_info, t_import = asyncio.run(asyncio.wait_for(talk(), timeout))

@@ -31,7 +31,8 @@ RESULTS = HERE / "results"
 
 CODE = 'import numpy as np, pandas as pd; print(pd.DataFrame({"a": np.arange(3)}).a.sum())'
 EXPECT = "3\n"  # what CODE prints
-CLASSIC = ["numpy", "pandas", "ipykernel", "nbconvert"]
+CLASSIC = ["numpy", "pandas", "ipykernel", "nbconvert", "papermill"]
+UV_ANCHOR = ["numpy", "pandas", "ipykernel"]  # what a new environment of the notebook holds
 # Small pure-Python packages that numpy, pandas and ipykernel do not already pull in.
 EXTRAS = [
     "idna",
@@ -95,8 +96,8 @@ class Bench:
 # -- building blocks --------------------------------------------------------------------------
 
 
-def write_notebook(path: Path, deps: list[str]) -> Path:
-    """Two code cells: a juv/uv-compatible PEP 723 block declaring ``deps``, then CODE."""
+def write_notebook(path: Path, deps: list[str], code: str = CODE) -> Path:
+    """Two code cells: a juv/uv-compatible PEP 723 block declaring ``deps``, then ``code``."""
     block = "\n".join(
         ["# /// script", '# requires-python = ">=3.11"', "# dependencies = ["]
         + [f'#     "{d}",' for d in deps]
@@ -104,7 +105,7 @@ def write_notebook(path: Path, deps: list[str]) -> Path:
     )
     cells = [
         {"metadata": {"jupyter": {"source_hidden": True}}, "source": block},
-        {"metadata": {}, "source": CODE},
+        {"metadata": {}, "source": code},
     ]
     nb = {
         "cells": [
@@ -129,11 +130,12 @@ def orbit(
     return bl.run([b.tools["orbit"], *args], cwd=b.work, env=env, timeout=timeout, expect=expect)
 
 
-def orbit_up(b: Bench, home: Path, profile: str) -> tuple[dict, float]:
-    """``orbit up`` on the work folder; returns its JSON line and how long it took."""
+def orbit_up(b: Bench, home: Path, profile: str, root: Path | None = None) -> tuple[dict, float]:
+    """``orbit up`` on ``root`` (default: the work folder); returns its JSON line and how long it
+    took."""
     b.servers.add((home, profile))
     done = orbit(
-        b, home, "up", b.work, "--detach", "--no-browser", "--profile", profile, timeout=180
+        b, home, "up", root or b.work, "--detach", "--no-browser", "--profile", profile, timeout=180
     )
     line = done.stdout.strip().splitlines()[-1]
     return json.loads(line), done.seconds
@@ -170,6 +172,29 @@ def nbconvert(b: Bench, venv: Path) -> float:
     executed = json.loads((out / b.nb.name).read_text())
     if EXPECT not in "".join("".join(o.get("text", "")) for o in executed["cells"][1]["outputs"]):
         raise BenchError(f"nbconvert's output notebook lacks {EXPECT!r}")
+    return done.seconds
+
+
+def papermill(b: Bench) -> float:
+    """``papermill`` (from PyPI, in the classic venv with numpy and pandas) on the notebook."""
+    out = b.tmp / "papermill-out.ipynb"
+    done = bl.run(
+        [b.classic_venv / "bin" / "papermill", "--kernel", "python3", b.nb, out],
+        cwd=b.work,
+        timeout=T_RUN,
+    )
+    executed = json.loads(out.read_text())
+    if EXPECT not in "".join("".join(o.get("text", "")) for o in executed["cells"][1]["outputs"]):
+        raise BenchError(f"papermill's output notebook lacks {EXPECT!r}")
+    return done.seconds
+
+
+def uv_jupyter_execute(b: Bench) -> float:
+    """``uv run --with jupyter --with numpy --with pandas jupyter execute NB`` (uv's cache warm)."""
+    argv = [b.tools["uv"], "run", "--no-project", "--with", "jupyter"]
+    for dep in ("numpy", "pandas"):
+        argv += ["--with", dep]
+    done = bl.run([*argv, "jupyter", "execute", b.nb], cwd=b.work, timeout=T_RUN)
     return done.seconds
 
 
@@ -222,6 +247,20 @@ def _shutdown_jupyter(url: str, token: str) -> None:
         httpx.post(url + "api/shutdown", headers={"Authorization": f"token {token}"}, timeout=10)
 
 
+def uv_new_env(b: Bench, path: Path) -> float:
+    """``uv venv && uv pip install`` of the notebook's packages and the kernel's (issue 15's
+    anchor for a new environment); returns the seconds both took."""
+    shutil.rmtree(path, ignore_errors=True)
+    venv = bl.run([b.tools["uv"], "venv", "--python", b.base_python, path], cwd=b.work)
+    pip = bl.run(
+        [b.tools["uv"], "pip", "install", "--python", path / "bin" / "python", *UV_ANCHOR],
+        cwd=b.work,
+        timeout=T_BUILD,
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    return venv.seconds + pip.seconds
+
+
 def env_folders(home: Path) -> list[Path]:
     root = home / "envs" / "local"
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -250,6 +289,9 @@ def warm_up(b: Bench) -> None:
         timeout=T_BUILD,
     )
     nbconvert(b, b.classic_venv)
+    say("warm-up: papermill, uv run --with jupyter ... jupyter execute")
+    papermill(b)
+    uv_jupyter_execute(b)
 
 
 # -- scenario 1: run a notebook ---------------------------------------------------------------
@@ -295,8 +337,17 @@ def _run_round(b: Bench, i: int) -> None:
     b.add("1a_orbit_new", done.seconds, "fresh ORBIT_HOME: includes building the environment")
     shutil.rmtree(home, ignore_errors=True)
 
+    say("   1a anchor: uv venv && uv pip install (the same packages, Python and uv cache)")
+    b.add("1a_uv_new", uv_new_env(b, b.tmp / f"uv-new-{i}"), "uv venv + uv pip install")
+
     say("   juv exec")
     b.add("juv_exec", juv_exec(b))
+
+    say("   papermill (classic venv)")
+    b.add("papermill", papermill(b))
+
+    say("   uv run --with jupyter ... jupyter execute")
+    b.add("uv_jupyter_execute", uv_jupyter_execute(b))
 
     say("   classic built: nbconvert --execute")
     b.add("classic_built", nbconvert(b, b.classic_venv))
@@ -333,11 +384,14 @@ def scenario_ready(b: Bench) -> None:
         b.add("2_juv_import", k.imported)
 
 
-def _orbit_ready(b: Bench, home: Path, profile: str, key: str | None) -> None:
-    """``orbit up`` then a kernel for the notebook; recorded under ``key`` (None: untimed)."""
+def _orbit_ready(
+    b: Bench, home: Path, profile: str, key: str | None, code: str = "import numpy, pandas"
+) -> None:
+    """``orbit up`` then a kernel for the notebook (until it has run ``code``); recorded under
+    ``key`` (None: untimed)."""
     info, t_up = orbit_up(b, home, profile)
     try:
-        k = bl.kernel_ready(info["url"], info["token"], b.nb.name)
+        k = bl.kernel_ready(info["url"], info["token"], b.nb.name, code=code)
         kernels = orbit_status(b, home, profile).get("kernels", [])
     finally:
         orbit_down(b, home, profile)
@@ -430,7 +484,15 @@ def report_run(b: Bench) -> str:
         ),
         ("1b", "orbit run, environment built", "`orbit run --no-server`", "1b_orbit_built"),
         ("1c", "orbit run, built + server with warm kernel", "`orbit run`", "1c_orbit_server"),
+        ("", "uv, new (anchor of 1a)", "`uv venv && uv pip install` (no run)", "1a_uv_new"),
         ("", "juv exec (uv cache warm)", "`juv exec NB`", "juv_exec"),
+        ("", "papermill (venv built)", "`papermill NB OUT`", "papermill"),
+        (
+            "",
+            "uv run + jupyter execute (uv cache warm)",
+            "`uv run --with jupyter --with numpy --with pandas jupyter execute NB`",
+            "uv_jupyter_execute",
+        ),
         ("", "classic, new", "venv + pip install + nbconvert --execute", "classic_new"),
         ("", "classic, built", "`jupyter nbconvert --execute`", "classic_built"),
     ]
@@ -445,11 +507,15 @@ def report_run(b: Bench) -> str:
         return "(not run)"
     table = md_table(["", "scenario", "command", "median", "min", "max", "÷ 1c"], rows)
     pairs = [
+        ("papermill ÷ orbit run (1c, server)", "papermill", "1c_orbit_server"),
+        ("papermill ÷ orbit run (1b, no server)", "papermill", "1b_orbit_built"),
+        ("uv run … jupyter execute ÷ orbit run (1b)", "uv_jupyter_execute", "1b_orbit_built"),
         ("juv exec ÷ orbit run (1c, server)", "juv_exec", "1c_orbit_server"),
         ("juv exec ÷ orbit run (1b, no server)", "juv_exec", "1b_orbit_built"),
         ("classic built ÷ orbit run (1c)", "classic_built", "1c_orbit_server"),
         ("classic built ÷ orbit run (1b)", "classic_built", "1b_orbit_built"),
         ("classic new ÷ orbit run new (1a)", "classic_new", "1a_orbit_new"),
+        ("orbit run new (1a) ÷ uv venv + uv pip install", "1a_orbit_new", "1a_uv_new"),
     ]
     lines = [
         f"- {label}: **{bl.ratio(s[a].median, s[c].median):.1f}×**"

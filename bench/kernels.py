@@ -111,13 +111,15 @@ def cold_jupyterlab(browser, env: dict, root: Path) -> float:
     return elapsed
 
 
-def start_plain(module: str, env: dict, root: Path) -> tuple[subprocess.Popen, str]:
+def start_plain(
+    module: str, env: dict, root: Path, python: str = sys.executable
+) -> tuple[subprocess.Popen, str]:
     """``python -m MODULE`` (jupyterlab or jupyter_server) on a free loopback port, with the
     token in ``env``; returns once it answers."""
     port = free_port()
     proc = subprocess.Popen(
         [
-            sys.executable,
+            python,
             "-m",
             module,
             "--no-browser",

@@ -144,8 +144,9 @@ def memory(pid: int) -> dict[str, float]:
 # -- phases -----------------------------------------------------------------------------------
 
 
-async def open_all(server: Server, names: list[str]) -> list[dict]:
-    """A session per notebook at once; each until its kernel answers and imports its attrs."""
+async def open_all(server: Server, names: list[str], check: bool = True) -> list[dict]:
+    """A session per notebook at once; each until its kernel answers and imports its attrs
+    (``check``: the version its notebook pins; off for a plain server, whose kernels share one)."""
 
     async def one(name: str, version: str) -> dict:
         t0 = time.perf_counter()
@@ -166,7 +167,7 @@ async def open_all(server: Server, names: list[str]) -> list[dict]:
             await k.kernel_info(timeout=1800)
             ready = time.perf_counter() - t0
             reply = await k.execute("import attr; print(attr.__version__)", timeout=300)
-        if reply.stdout.strip() != version:
+        if reply.status != "ok" or (check and reply.stdout.strip() != version):
             raise RuntimeError(f"{name}: attrs {reply.stdout.strip()!r}, expected {version}")
         return {"notebook": name, "kernel": kernel, "ready_s": ready}
 

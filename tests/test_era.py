@@ -324,3 +324,30 @@ def test_uv_is_told_each_packages_date(tmp_path):
     assert "orbit-pins floating" not in build
     unfitted = dataclasses.replace(dated, kernel_as_of=None, floating=(), wheels_only=False)
     assert "orbit-pins floating" in " ".join(PyPI.image_stage(unfitted).build)
+
+
+def test_the_fit_keeps_its_versions_for_the_build(tmp_path, fake):
+    """The build's resolve step compares uv's cached answer with these (``pypi_answers``)."""
+    from jupyter_orbit.ecosystems import pypi_answers
+
+    fake(NUMPY_2021, _machine("3.9.18", "3.11.7"))
+    spec = fit(_res(tmp_path, ["numpy"]), tmp_path).spec
+    paths = Paths(tmp_path / "home")
+    known = pypi_answers.recall(paths, pypi_answers.key(spec, "3.9.18"))
+    assert known is not None and "numpy==1.20" in known
+    assert any(p.startswith("ipykernel==") for p in known)
+    assert pypi_answers.recall(paths, pypi_answers.key(spec, "3.9.17")) is None
+
+
+def test_the_kernel_s_packages_are_resolved_once_per_python_and_date(tmp_path, fake):
+    """Two notebooks of the same date on the same Python: the kernel's own packages (alone, at
+    their date) are asked about once (asked ahead in a thread the first time, then kept)."""
+    more = {"six": [Release("1.16", "2021-05-05", ALL)]}
+    index = fake({**NUMPY_2021, **more}, _machine("3.9.18"))
+    a = fit(_res(tmp_path, ["numpy"], as_of="2025-06-01T00:00:00Z", source="now"), tmp_path)
+    b = fit(_res(tmp_path, ["six"], as_of="2025-06-01T00:00:00Z", source="now"), tmp_path)
+    assert a.spec.kernel_as_of == b.spec.kernel_as_of == "2025-05-25T00:00:00Z"
+    kernel_alone = [
+        q for q in index.asked if "2025-05-25T00:00:00Z" in q and "--exclude-newer" in q
+    ]
+    assert len(kernel_alone) == 1, kernel_alone

@@ -174,3 +174,43 @@ def test_the_cooldown_is_a_profile_setting(tmp_path):
     plain = tmp_path / "plain.toml"
     st.write(plain, st.default_settings())
     assert "cooldown" not in plain.read_text()
+
+
+def test_the_pool_memory_budget_is_a_profile_setting(tmp_path):
+    from traitlets.config import Config
+
+    from jupyter_orbit.profiles.server_env import launch_args
+    from jupyter_orbit.server.extension import OrbitExtension
+
+    plain = st.parse(GOOD, Path("profile.toml"))
+    assert plain.defaults.pool_memory_mb is None  # sized from the RAM by the server
+    assert not any("pool_memory_mb" in a for a in launch_args(plain))
+    assert OrbitExtension(config=Config()).pool_memory_mb is None
+    set_ = st.parse(GOOD + "pool_memory_mb = 256\n", Path("profile.toml"))
+    assert set_.defaults.pool_memory_mb == 256
+    app = OrbitExtension(config=Config())
+    app.parse_command_line(list(launch_args(set_)))
+    assert app.pool_memory_mb == 256
+    path = tmp_path / "profile.toml"
+    st.write(path, set_)
+    assert "pool_memory_mb = 256" in path.read_text()
+    fresh = tmp_path / "plain.toml"
+    st.write(fresh, plain)  # written only when set
+    assert "pool_memory_mb" not in fresh.read_text()
+    for bad, message in (("-1", "out of range"), ('"1G"', "must be a int")):
+        with pytest.raises(InputError, match=rf"defaults\.pool_memory_mb: .*{message}") as e:
+            st.parse(GOOD + f"pool_memory_mb = {bad}\n", Path("/p/profile.toml"))
+        assert e.value.hint
+
+
+def test_a_setting_back_at_its_default_leaves_the_file():
+    from dataclasses import replace
+
+    base = st.parse(GOOD, Path("profile.toml"))
+    for field, value in (("cooldown_days", 14), ("pool_memory_mb", 512), ("services", "keep")):
+        changed = replace(base, defaults=replace(base.defaults, **{field: value}))
+        text = st.render(changed, "# mine\n" + GOOD)
+        assert f"{field} = " in text
+        back = st.render(base, text)
+        assert f"{field} = " not in back and back.startswith("# mine\n")  # comments kept
+        assert st.parse(back, Path("profile.toml")) == base

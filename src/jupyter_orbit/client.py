@@ -57,10 +57,12 @@ class ServerClient:
         resp = self._request("POST", path, body, timeout=timeout)
         if resp.status != 200:
             self._json(resp, path)
-        while line := resp.readline():
-            if line.strip():
-                yield json.loads(line)
-        resp.close()
+        try:
+            while line := resp.readline():
+                if line.strip():
+                    yield json.loads(line)
+        finally:  # also when the caller stops reading early
+            resp.close()
 
     @staticmethod
     def _json(resp: http.client.HTTPResponse, path: str) -> Any:

@@ -33,7 +33,9 @@ import contextlib
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,7 +45,7 @@ from packaging.utils import canonicalize_name
 
 from jupyter_orbit import asof, atomic, pythons
 from jupyter_orbit.errors import BuildError, IndexUnreachable
-from jupyter_orbit.model import Level, Resolution
+from jupyter_orbit.model import EnvSpec, Level, Resolution
 from jupyter_orbit.paths import Paths
 from jupyter_orbit.progress import NullProgress, Progress
 
@@ -126,6 +128,8 @@ def fit(
     except Unanswerable as e:
         note = f"the Python and the kernel's packages were not fitted to the date: {e}"
         return replace(res, notes=(*res.notes, note))
+    finally:
+        fitter.close()
     notes = [*res.notes, *fitter.notes]
     python = spec.python
     if found is not None:
@@ -143,6 +147,7 @@ def fit(
             floating=found.floating,
             wheels_only=found.wheels_only,
         )
+        fitter.remember(spec)
     return replace(res, spec=spec, python_detail=why, notes=tuple(dict.fromkeys(notes)))
 
 
@@ -158,6 +163,8 @@ def suggest(
         found, _ = fitter.choose(None)
     except Unanswerable:
         return None
+    finally:
+        fitter.close()
     asked = pythons.minor_of(res.spec.python or pythons.default_python())
     return found.python if found is not None and found.python != asked else None
 
@@ -255,6 +262,12 @@ class _Fitter:
         # why the index could not be reached, once it could not: uv's cache only from then on
         self.unreachable: str | None = None
         self.announce: Callable[[], None] | None = None  # the first time uv is asked
+        # the last answer that fitted: the versions the build will install, on that Python
+        self.accepted: tuple[Candidate, str] | None = None
+        # questions asked ahead, in a thread, while uv answers another (``ahead``)
+        self._ahead: dict[tuple, Future[str | None]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._once = threading.Lock()
 
     @functools.cached_property
     def interpreters(self) -> list[pythons.Interpreter]:
@@ -281,6 +294,16 @@ class _Fitter:
         if declared or not choose or recorded is None:
             return python
         return python if pythons.minor_of(recorded) == python else None
+
+    def remember(self, spec: EnvSpec) -> None:
+        """Keep the versions of the fit for the build's own resolve (``pypi_answers``)."""
+        from jupyter_orbit.ecosystems import pypi_answers
+
+        if self.accepted is None or self.accepted[0].interpreter is None:
+            return
+        c, pins = self.accepted
+        if pythons.minor_of(c.interpreter.version) == pythons.minor_of(spec.python or ""):
+            pypi_answers.remember(self.paths, pypi_answers.key(spec, c.interpreter.version), pins)
 
     # -- choosing ---------------------------------------------------------------------------
 
@@ -378,14 +401,17 @@ class _Fitter:
 
     def try_python(self, c: Candidate, wheels: bool) -> Fit | None:
         """Do the notebook's packages as of its date, with the kernel's, install on ``c``?"""
+        released = asof.python_released(c.minor) or self.own_as_of
+        low = max(self.own_as_of, released)
+        if self.own and self.declared and low != self.as_of:  # the kernel's own, meanwhile
+            self.ahead(c, [*self.lines, *self.own], low)
         dated = self.compile(c, self.declared, self.as_of) if self.declared else ""
         if dated is None or (wheels and dated and not self.wheels(c, dated)):
             return None
         dated_names = _pinned(dated)
         if not self.own:
+            self.accepted = (c, dated or "")
             return Fit(c.minor, self.as_of, (), wheels)
-        released = asof.python_released(c.minor) or self.own_as_of
-        low = max(self.own_as_of, released)
         high = max(self.ceiling, low)
         if (floating := self.kernel_at(c, low, dated_names, wheels)) is not None:
             return Fit(c.minor, low, floating, wheels)
@@ -410,6 +436,8 @@ class _Fitter:
         if when == self.as_of:
             pins = self.compile(c, [*self.declared, *self.own], self.as_of)
             ok = pins is not None and (not wheels or self.wheels(c, pins))
+            if ok:
+                self.accepted = (c, pins or "")
             return () if ok else None
         closure = self.compile(c, [*self.lines, *self.own], when)
         if closure is None:
@@ -427,15 +455,37 @@ class _Fitter:
             extra = [f"--exclude-newer-package={n}={when}" for n in sorted(names)]
             pins = self.compile(c, [*self.declared, *self.own], self.as_of, extra)
             if pins is not None and (not wheels or self.wheels(c, pins)):
+                self.accepted = (c, pins)
                 return tuple(sorted(names))
         return None
 
     # -- asking uv --------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """No more questions: a question asked ahead and not needed is left to finish."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def ahead(self, c: Candidate, lines: list[str], when: str) -> None:
+        """Ask uv now, in a thread, what ``compile`` will be asked next (two uv processes
+        waiting on the index at once take the time of one); the answer is the same."""
+        question = (c, tuple(lines), when, ())
+        if question not in self._ahead:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orbit-era")
+            self._ahead[question] = self._pool.submit(self._compile, c, lines, when)
+
     def compile(
         self, c: Candidate, lines: list[str], when: str, extra: Sequence[str] = ()
     ) -> str | None:
         """``uv pip compile`` of ``lines`` for ``c`` as of ``when``: the pins, or None."""
+        if (asked := self._ahead.pop((c, tuple(lines), when, tuple(extra)), None)) is not None:
+            return asked.result()
+        return self._compile(c, lines, when, extra)
+
+    def _compile(
+        self, c: Candidate, lines: list[str], when: str, extra: Sequence[str] = ()
+    ) -> str | None:
         args = ["pip", "compile", "-", "--no-header", "--no-annotate", "-v", *self.flags]
         args += [*c.python_args, "--exclude-newer", when, *self.undated, *extra]
         return self._ask(c, args, lines, constraints=self.constraints)
@@ -485,9 +535,10 @@ class _Fitter:
             call += ["--constraint", str(cfile)]
         stdin = "\n".join(lines) + "\n"
         said: list[str] = []
-        if self.announce is not None:
-            self.announce()
-            self.announce = None
+        with self._once:
+            if self.announce is not None:
+                self.announce()
+                self.announce = None
         try:
             if self.unreachable is not None:
                 return self._offline(call, stdin, self.unreachable), ""

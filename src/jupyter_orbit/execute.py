@@ -3,20 +3,34 @@
 Used in two places: by ``orbit run`` directly, and inside the profile's server (which holds
 prewarmed kernels) when one is running. Either way the caller gets one event per executed cell
 and a final event with the executed notebook and, if a cell failed, which one and why.
+
+The kernel's start is the slow part, so everything around it is kept short: the caller starts
+the kernel first and reads the notebook while it boots (``read_notebook``); the kernel is ready
+once it answered ``kernel_info`` and its IOPub messages arrive (``wait_ready``: without
+jupyter_client's further wait for IOPub to fall silent); it is stopped and its process waited
+for (``stop_kernel``: no polling loop); and its provisioner
+is made directly, without scanning every installed distribution's entry points.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import subprocess
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+READY_TIMEOUT = 120  # seconds a kernel may take to answer kernel_info
 
 
 def new_kernel_manager(argv: list[str], language: str, name: str = "orbit") -> AsyncKernelManager:
@@ -27,7 +41,12 @@ def new_kernel_manager(argv: list[str], language: str, name: str = "orbit") -> A
         def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
             return KernelSpec(argv=argv, display_name=name, language=language)
 
-    return AsyncKernelManager(kernel_name=name, kernel_spec_manager=OneSpec())
+    km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=OneSpec())
+    # The provisioner every kernel here gets, made directly: jupyter_client's factory would
+    # first scan the entry points of every installed distribution for provisioners.
+    km.kernel_id = km.kernel_id or str(uuid.uuid4())
+    km.provisioner = LocalProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    return km
 
 
 async def start_kernel(
@@ -61,12 +80,10 @@ async def execute(
 
     ``kc``, when given, is a client already connected to that kernel.
     """
-    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    # reads() also joins multi-line sources and upgrades v4.x minor versions, as nbclient expects
-    nb = nbformat.reads(json.dumps(nb_json), as_version=4)
+    nb = read_notebook(nb_json)
     failed: dict[str, Any] = {}
 
     async def on_start(cell: Any, cell_index: int) -> None:
@@ -101,7 +118,7 @@ async def execute(
         kc = km.client()
         kc.start_channels()
         try:
-            await kc.wait_for_ready(timeout=120)
+            await wait_ready(km, kc, timeout=READY_TIMEOUT)
         except RuntimeError as e:
             kc.stop_channels()
             code = await km.provisioner.poll() if km.provisioner is not None else None
@@ -133,3 +150,69 @@ async def execute(
 
 def _cell(failed: dict[str, Any]) -> dict[str, Any]:
     return {"cell": failed["cell"]} if "cell" in failed else {}
+
+
+def read_notebook(nb_json: dict[str, Any]) -> Any:
+    """``nb_json`` as the notebook node nbclient runs, checked against the notebook schema.
+
+    nbformat's reader joins multi-line sources and upgrades v4.x minor versions; its check uses
+    the schema's structure only (fastjsonschema when installed; no format checkers).
+    """
+    import nbformat
+
+    return nbformat.reads(json.dumps(nb_json), as_version=4)
+
+
+async def wait_ready(km: AsyncKernelManager, kc: AsyncKernelClient, timeout: float) -> dict:
+    """Until the kernel answers ``kernel_info`` with its IOPub channel connected; return the reply.
+
+    jupyter_client's ``wait_for_ready`` then also waits for IOPub to stay silent for 0.2 s;
+    that is not needed here, as nbclient takes each cell's messages by their parent.
+    Raises ``RuntimeError`` when the kernel dies or does not answer within ``timeout`` seconds.
+    """
+    from queue import Empty
+
+    give_up = time.monotonic() + timeout
+    while True:
+        kc.kernel_info()
+        try:
+            reply = await kc.get_shell_msg(timeout=1)
+        except Empty:
+            pass
+        else:
+            if reply["msg_type"] == "kernel_info_reply":
+                try:  # a message on IOPub (its "busy" for this request): subscribed in time
+                    await kc.get_iopub_msg(timeout=0.2)
+                except Empty:
+                    pass  # not connected yet: ask again
+                else:
+                    return reply
+        if not await km.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+
+async def stop_kernel(km: AsyncKernelManager, grace: float = 0.0) -> int | None:
+    """Stop the kernel and wait for its process to end; then jupyter_client cleans up.
+
+    With ``grace``, the kernel is first asked to shut down and given that many seconds;
+    what is left is killed (its process group, as jupyter_client does). The process is waited
+    for, not polled: jupyter_client's own ``shutdown_kernel`` checks every 0.1 s whether it is
+    gone. Returns the process's exit code, if it had one.
+    """
+    process = getattr(km.provisioner, "process", None)  # a local kernel's Popen
+    if isinstance(process, subprocess.Popen):
+        if grace > 0 and process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError, RuntimeError):
+                await km.request_shutdown()
+                await asyncio.to_thread(process.wait, grace)
+        if process.poll() is None:
+            assert km.provisioner is not None
+            await km.provisioner.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(process.wait, 5)
+    code = process.returncode if isinstance(process, subprocess.Popen) else None
+    if km.has_kernel:  # a process that ended is only cleaned up after (no polling loop)
+        await km.shutdown_kernel(now=True)
+    return code

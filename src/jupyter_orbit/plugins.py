@@ -15,7 +15,9 @@ plug-in of a kind is listed. An unknown name is an error that lists the valid on
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Generic, TypeVar
@@ -51,8 +53,9 @@ class Registry(Generic[T]):
         """Every plug-in of this kind: Orbit's own first, then other packages' by name."""
         if self._all is None:
             own = self.own()
+            found = _installed(tuple(sys.path)).select(group=self.group)
             others = sorted(
-                (ep for ep in metadata.entry_points(group=self.group) if ep.name not in own),
+                (ep for ep in found if ep.name not in own),
                 key=lambda ep: ep.name,
             )
             self._all = {**own, **{ep.name: ep for ep in others}}
@@ -116,6 +119,14 @@ class Registry(Generic[T]):
         """Forget what was found (after installing a package into the running process)."""
         self._own = self._all = None
         self._loaded.clear()
+        _installed.cache_clear()
+
+
+@functools.lru_cache(maxsize=4)
+def _installed(path: tuple[str, ...]) -> metadata.EntryPoints:
+    """The entry points of every distribution on ``path`` (``sys.path``), read once for all
+    four kinds: each scan reads every installed distribution's metadata."""
+    return metadata.entry_points()
 
 
 def _registry(kind: str, group: str) -> Registry[Any]:

@@ -24,6 +24,7 @@ ALL_KERNELS = "all"
 SERVICES = ("stop", "keep", "off")  # what becomes of services beside kernels (jupyter_orbit.beside)
 MAX_EXTENSIONS = 64
 MAX_POOL = 16
+MAX_POOL_MEMORY_MB = 1 << 20  # a MiB count no machine reaches (1 TiB)
 MAX_COOLDOWN = 365
 # Parts of the server environment itself: an extension list may not replace them.
 CORE_PACKAGES = frozenset({"jupyterlab", "jupyter-orbit", "jupyter-server", "jupyterlab-server"})
@@ -52,6 +53,8 @@ class Defaults:
     kernels: tuple[str, ...] | None = None  # None: every kernel Orbit has a recipe for
     pool_per_env: int = 1
     pool_max_envs: int = 3
+    # MiB the warm kernels may hold; None: sized from the machine's RAM (server/pool_memory.py)
+    pool_memory_mb: int | None = None
     announcements: bool = False  # JupyterLab's news feed and update checks (they go online)
     services: str = "stop"  # services beside kernels, after the last: "stop", "keep"; or "off"
     # Days a release must have been public before the kernel's own packages, moving forward
@@ -88,6 +91,8 @@ class Settings:
                 "pool_per_env": d.pool_per_env,
                 "pool_max_envs": d.pool_max_envs,
                 "announcements": d.announcements,
+                # written only when set: without it the budget follows the machine's RAM
+                **({"pool_memory_mb": d.pool_memory_mb} if d.pool_memory_mb is not None else {}),
                 # written once it differs from the default, so older files stay as they are
                 **({"services": d.services} if d.services != Defaults.services else {}),
                 # written only when changed, so profiles made before keep their text
@@ -122,6 +127,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "kernels": (str, list),
         "pool_per_env": int,
         "pool_max_envs": int,
+        "pool_memory_mb": int,
         "announcements": bool,
         "services": str,
         "cooldown_days": int,
@@ -203,6 +209,14 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")
         pools[key] = value
+    memory = defaults.get("pool_memory_mb")
+    if memory is not None and not 0 <= memory <= MAX_POOL_MEMORY_MB:
+        raise bad(
+            "defaults.pool_memory_mb",
+            f"{memory} is out of range",
+            "give the MiB warm kernels may hold (0: none), or leave it out to size it from the RAM",
+        )
+    pools["pool_memory_mb"] = memory
     announcements = defaults.get("announcements", False)
     services = defaults.get("services", Defaults.services)
     if services not in SERVICES:
@@ -334,14 +348,14 @@ def render(settings: Settings, previous: str | None = None) -> str:
     return tomlkit.dumps(doc)
 
 
-def _merge(table: Any, values: dict[str, Any]) -> None:
+def _merge(table: Any, values: dict[str, Any], where: str = "") -> None:
     import tomlkit
 
     for key, value in values.items():
         if isinstance(value, dict):
             if key not in table:
                 table[key] = tomlkit.table()
-            _merge(table[key], value)
+            _merge(table[key], value, key)
         elif key not in table or _plain(table[key]) != value:
             if isinstance(value, list):
                 array = tomlkit.array()
@@ -351,6 +365,9 @@ def _merge(table: Any, values: dict[str, Any]) -> None:
                 table[key] = array
             else:
                 table[key] = value
+    if where:  # a setting written only when it differs from its default, now back to it
+        for key in [k for k in table if k in _SCHEMA.get(where, {}) and k not in values]:
+            del table[key]
 
 
 def _plain(item: Any) -> Any:

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jupyter_orbit import __version__, atomic
+from jupyter_orbit import __version__
 from jupyter_orbit.client import ServerClient
 from jupyter_orbit.errors import ServerError
 from jupyter_orbit.paths import ProfilePaths
@@ -138,6 +138,8 @@ def successor(profile: ProfilePaths, pid: int, *, timeout: float = 600) -> Serve
 
 
 def write_state(profile: ProfilePaths, state: ServerState) -> None:
+    from jupyter_orbit import atomic  # only the command that starts a server writes it
+
     atomic.write_json(profile.server_state, asdict(state), mode=0o600)
 
 

@@ -90,6 +90,7 @@ def _run_once(
     stdin: str | None,
     on_line: Callable[[str], None] | None,
 ) -> tuple[int, str, list[str]]:
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [uv_bin(), *args, "--no-config"],
         cwd=cwd,
@@ -111,7 +112,22 @@ def _run_once(
         if on_line:
             on_line(line.rstrip("\n"))
     out = proc.stdout.read()
-    return proc.wait(), out, err_lines
+    code = proc.wait()
+    _trace(args, time.perf_counter() - started, code)
+    return code, out, err_lines
+
+
+def _trace(args: Sequence[str], seconds: float, code: int) -> None:
+    """With ``ORBIT_UV_TRACE=FILE``: one JSON line per uv call (its arguments, wall time and
+    exit code), appended to FILE, for profiling builds (bench/build_profile.py)."""
+    if not (where := os.environ.get("ORBIT_UV_TRACE")):
+        return
+    line = json.dumps({"args": list(args), "seconds": round(seconds, 4), "code": code})
+    try:
+        with Path(where).open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass  # a trace is only a trace
 
 
 def uv_failure(

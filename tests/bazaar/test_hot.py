@@ -22,6 +22,15 @@ def tree(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_ino for p in folder.rglob("*") if p.is_file()}
 
 
+async def no_build_folders(envs: Path) -> None:
+    """Until no clone or build folder is left (the bound guards against one that stays)."""
+    for _ in range(300):
+        if not list(envs.glob(".build-*")):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"left over: {list(envs.glob('.build-*'))}")
+
+
 def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
     root = tmp_path / "proj"
     nb = make_notebook(
@@ -44,8 +53,15 @@ def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
             old_dir = orbit_idx.home / "envs" / "local" / old_env
             before = tree(old_dir)
 
+            # a refused add leaves nothing: the clone started while it was checked is removed
+            bad = await asyncio.to_thread(orbit_idx.run, "add", "orbit-bz-nope", "--to", str(nb))
+            assert bad.returncode == 2, bad.stdout + bad.stderr
+            await no_build_folders(orbit_idx.home / "envs" / "local")
+
             add = await asyncio.to_thread(orbit_idx.run, "add", "orbit-bz-alpha", "--to", str(nb))
             assert add.returncode == 0, add.stderr
+            # the clone made ahead became the grown environment; none is left over
+            assert not list((orbit_idx.home / "envs" / "local").glob(".build-*"))
             assert "ready now, no restart needed" in add.stdout, add.stdout
 
             # the very next cell, same kernel, same variables

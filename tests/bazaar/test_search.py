@@ -161,3 +161,81 @@ def test_live_apt_cache(orbit):
     out = json.loads(orbit.run("search", "graphviz", "--in", "apt", "--json").stdout)
     top = out["results"][0]
     assert top["name"] == "graphviz" and top["exact"] and top["version"]
+
+
+# -- every ecosystem asked at once; one failing does not hold up the others --------------------
+
+
+def test_ecosystems_are_asked_concurrently_and_each_answers(tmp_path: Path):
+    import threading
+
+    from jupyter_orbit.bazaar.search import search as run_search
+    from jupyter_orbit.ecosystems.base import Ecosystem, Found, Hit
+    from jupyter_orbit.model import Requirement
+    from jupyter_orbit.paths import Paths
+    from jupyter_orbit.plugins import ECOSYSTEMS
+
+    both = threading.Barrier(2, timeout=30)  # passed only if the two searches overlap
+
+    def meeting(eco_name: str) -> type[Ecosystem]:
+        class Meets(Ecosystem):
+            name = eco_name
+
+            @classmethod
+            def parse(cls, text: str, origin: object = None) -> Requirement:
+                return Requirement(cls.name, text, text, origin)
+
+            def search(self, query: str, *, limit: int = 10, prefix: str = "") -> Found:
+                both.wait()
+                return Found(self.name, [Hit(self.name, f"{query}-{self.name}", "1", "")])
+
+        return Meets
+
+    for cls in (meeting("orbit-one"), meeting("orbit-two")):
+        ECOSYSTEMS.add(cls)
+    try:
+        out = run_search(Paths(tmp_path), "q", ecosystems=["orbit-one", "orbit-two"])
+    finally:
+        ECOSYSTEMS.remove("orbit-one")
+        ECOSYSTEMS.remove("orbit-two")
+    assert not out["errors"], out["errors"]
+    assert [h["name"] for h in out["results"]] == ["q-orbit-one", "q-orbit-two"]
+
+
+def test_a_failing_registry_does_not_hold_up_the_others(tmp_path: Path):
+    """npm's registry is a stand-in that fails every request; PyPI's a local index."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from jupyter_orbit.bazaar.search import search as run_search
+    from jupyter_orbit.paths import Paths
+
+    class Broken(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    broken = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    Thread(target=broken.serve_forever, daemon=True).start()
+    try:
+        with LocalIndex(tmp_path) as index:
+            fill(index)
+            environ = {
+                "UV_DEFAULT_INDEX": index.url,
+                "ORBIT_NPM_REGISTRY": f"http://127.0.0.1:{broken.server_address[1]}/",
+            }
+            out = run_search(
+                Paths(tmp_path / "home"),
+                "orbit-bz-beta",
+                ecosystems=["pypi", "npm"],
+                environ=environ,
+            )
+    finally:
+        broken.shutdown()
+    assert [h["name"] for h in out["results"]] == ["orbit-bz-beta"]
+    assert "npm" in out["errors"] and "pypi" not in out["errors"]
+    assert out["partial"] is False

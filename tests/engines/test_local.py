@@ -206,3 +206,19 @@ def test_a_python_uv_can_download_is_installed_first(orbit: Orbit, tmp_path: Pat
     err = " ".join(r.stderr.split())
     assert f"uv could not download Python {wanted}" in err and "found here: " in err
     assert "connect and try again" in err
+
+
+def test_pip_install_in_a_kernel_of_a_new_environment_installs_there(orbit: Orbit, tmp_path: Path):
+    """Every environment has its own pip (``uv venv --seed``): ``%pip install`` in its kernel
+    installs into it, while its bytecode may still be in the making."""
+    nb = make_notebook(
+        tmp_path / "p" / "nb.ipynb",
+        "%pip install --quiet --disable-pip-version-check idna==3.7\n"
+        "import idna, sys; print(idna.__version__, idna.__file__.startswith(sys.prefix))",
+        metadata={"orbit": {"as_of": "2025-06-01", "packages": {"pypi": ["six"]}}},
+    )
+    r = orbit.run("run", str(nb), "--yes", "--no-server")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "3.7 True", r.stdout
+    env = Path(env_info(orbit, nb)["location"])
+    assert list(env.glob("lib/python*/site-packages/idna-3.7.dist-info"))

@@ -27,6 +27,9 @@ def test_set_get_unset_and_refusals(orbit: Orbit):
     r = orbit.run("config", "set", "OrbitExtension.pool_max_envs", "5")
     assert r.returncode == 0 and "(was 3)" in r.stdout
     assert "pool_max_envs = 5" in (config.parents[2] / "profile.toml").read_text()
+    r = orbit.run("config", "set", "OrbitExtension.pool_memory_mb", "512")
+    assert r.returncode == 0, r.stderr
+    assert "pool_memory_mb = 512" in (config.parents[2] / "profile.toml").read_text()
 
     before = snapshot(orbit.home / "profiles")
     refused = [
@@ -37,6 +40,8 @@ def test_set_get_unset_and_refusals(orbit: Orbit):
         (("ServerApp.token", "abc"), "fresh token"),
         (("LabApp.extension_manager", "pypi"), "orbit ext add"),
         (("OrbitExtension.pool_per_env", "99"), "out of range"),
+        (("OrbitExtension.pool_memory_mb", "2000000"), "out of range"),
+        (("OrbitExtension.pool_memory_mb", "lots"), "takes a whole number"),
         (("not-a-key", "1"), "not a setting name"),
     ]
     for args, message in refused:
@@ -65,6 +70,9 @@ def test_set_get_unset_and_refusals(orbit: Orbit):
         r.returncode == 0
         and "pool_max_envs = 3" in (config.parents[2] / "profile.toml").read_text()
     )
+    r = orbit.run("config", "unset", "OrbitExtension.pool_memory_mb")
+    assert r.returncode == 0, r.stderr
+    assert "pool_memory_mb" not in (config.parents[2] / "profile.toml").read_text()  # RAM-sized
 
 
 def test_a_broken_config_file_is_named(orbit: Orbit):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_orbit import linkmode
-from jupyter_orbit.engines import integrity
+from jupyter_orbit.engines import bytecode, integrity
 from tests.conftest import UV_CACHE, Orbit, make_notebook
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,9 @@ def _build(orbit: Orbit, folder: Path, packages: list[str], **env: str) -> tuple
             else:
                 os.environ[k] = v
     assert r.returncode == 0, r.stderr
-    return nb, _env(orbit, nb)
+    env = _env(orbit, nb)
+    assert bytecode.wait(env)  # made in the background once the environment is in place
+    return nb, env
 
 
 def test_an_edit_in_one_environment_stays_there(orbit: Orbit, tmp_path: Path):

@@ -164,6 +164,16 @@ def test_run_uses_the_running_server_and_its_warm_kernels(orbit: Orbit, project:
     assert first.returncode == 0 and first.stdout == "1\n", first.stderr
     log = (orbit.home / "profiles" / "default" / "logs" / "server.log").read_text()
     assert f"Orbit: running {nb} in environment" in log
+    # again, and changed: the server runs the pipeline for it (orbit run sends no environment)
+    again = orbit.run("run", str(nb))
+    assert again.returncode == 0 and again.stdout == "1\n", again.stderr
+    raw = json.loads(nb.read_text())
+    raw["cells"].append({**raw["cells"][-1], "id": "more", "source": "print(2)"})
+    nb.write_text(json.dumps(raw))
+    changed = orbit.run("run", str(nb))
+    assert changed.returncode == 0 and changed.stdout == "1\n2\n", changed.stderr
+    log = (orbit.home / "profiles" / "default" / "logs" / "server.log").read_text()
+    assert log.count(f"Orbit: running {nb} in environment") == 3
     # the pool now keeps a kernel warm for this environment
     status = json.loads(orbit.run("status", "--json").stdout)
     assert [p["env_id"] for p in status["pool"]] == [

@@ -24,11 +24,13 @@ grown environment under the new id.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
-from jupyter_orbit.engines.grow import NeedsRestart, grow
+from jupyter_orbit.engines.grow import NeedsRestart, clone_ahead, grow
 from jupyter_orbit.engines.local import LocalEngine
 from jupyter_orbit.errors import BuildError, OrbitError
 from jupyter_orbit.model import Environment
@@ -81,11 +83,76 @@ async def inject(km: Any, old: Environment, new: Environment, timeout: float = 6
         kc.stop_channels()
 
 
+def _affected(runtime: Any, target: Path) -> list[tuple[str, dict[str, Any], Path]]:
+    """The running kernels whose notebook is ``target`` or inside it: (id, record, notebook)."""
+    target = target.resolve()
+    out = []
+    for kid, info in list(runtime.kernels.items()):
+        nb = Path(info.get("notebook", ""))
+        if info.get("env_id") and (nb == target or nb.is_relative_to(target)):
+            out.append((kid, info, nb))
+    return out
+
+
+def clone_ahead_for(runtime: Any, target: Path) -> dict[str, Any]:
+    """Start cloning the environment of every local kernel ``target`` concerns while the new
+    packages are checked (the clone is most of what growing costs): kernel id → a future of
+    the clone's folder, for ``hot_update(spares=…)``, which uses or removes each."""
+    import asyncio
+
+    from jupyter_orbit.engines import get_engine
+    from jupyter_orbit.kernels.recipes import find_recipe
+
+    out: dict[str, Any] = {}
+    started: set[str] = set()  # one clone per environment, however many kernels share it
+    for kid, info, _ in _affected(runtime, target):
+        recipe = find_recipe(info.get("recipe") or "python")
+        if recipe is None or recipe.language != "python":
+            continue  # only Python kernels grow
+        engine = get_engine(info.get("engine", "local"), runtime.paths)
+        base = engine.lookup_id(info["env_id"]) if isinstance(engine, LocalEngine) else None
+        if base is not None and base.env_id not in started:
+            started.add(base.env_id)
+            out[kid] = asyncio.ensure_future(asyncio.to_thread(clone_ahead, engine, base))
+    return out
+
+
+async def drop_spares(spares: dict[str, Any]) -> None:
+    """Remove the clones made ahead that nothing took."""
+    import asyncio
+
+    for future in spares.values():
+        try:
+            spare = await future
+        except Exception:  # a clone that failed removed what it made
+            continue
+        await asyncio.to_thread(shutil.rmtree, spare, True)
+
+
 async def hot_update(
-    runtime: Any, kernel_manager: Any, target: Path, candidate: list[str] | None = None
+    runtime: Any,
+    kernel_manager: Any,
+    target: Path,
+    candidate: list[str] | None = None,
+    spares: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Grow and switch every running kernel whose notebook is ``target`` (or inside it, for a
-    project folder) and whose environment the change altered. One entry per kernel."""
+    project folder) and whose environment the change altered. One entry per kernel.
+    ``spares`` are clones made ahead (``clone_ahead_for``); each is used or removed."""
+    spares = dict(spares or {})
+    try:
+        return await _hot_update(runtime, kernel_manager, target, candidate, spares)
+    finally:
+        await drop_spares(spares)
+
+
+async def _hot_update(
+    runtime: Any,
+    kernel_manager: Any,
+    target: Path,
+    candidate: list[str] | None,
+    spares: dict[str, Any],
+) -> list[dict[str, Any]]:
     import asyncio
 
     from jupyter_orbit import indexes, offline
@@ -94,12 +161,8 @@ async def hot_update(
     from jupyter_orbit.prepare import Choices, prepare
     from jupyter_orbit.progress import LogProgress
 
-    target = target.resolve()
     out: list[dict[str, Any]] = []
-    for kid, info in list(runtime.kernels.items()):
-        nb = Path(info.get("notebook", ""))
-        if not info.get("env_id") or not (nb == target or nb.is_relative_to(target)):
-            continue
+    for kid, info, nb in _affected(runtime, target):
         entry: dict[str, Any] = {"kernel": kid, "notebook": str(nb), "from": info["env_id"]}
         out.append(entry)
         try:
@@ -120,10 +183,25 @@ async def hot_update(
                 )
             progress = LogProgress(runtime.log, prefix=f"Orbit [grow {res.spec.env_id[:8]}] ")
             later: list[Any] = []
-            with offline.using(getattr(runtime, "offline", None)):  # installed bundles
-                new = await asyncio.to_thread(
-                    grow, engine, base, res.spec, progress, candidate=candidate, later=later
-                )
+            spare = None
+            if kid in spares:
+                with contextlib.suppress(Exception):  # a failed clone: grow clones itself
+                    spare = await spares.pop(kid)
+            try:
+                with offline.using(getattr(runtime, "offline", None)):  # installed bundles
+                    new = await asyncio.to_thread(
+                        grow,
+                        engine,
+                        base,
+                        res.spec,
+                        progress,
+                        candidate=candidate,
+                        later=later,
+                        spare=spare,
+                    )
+            finally:
+                if spare is not None and spare.exists():  # grow did not take it
+                    await asyncio.to_thread(shutil.rmtree, spare, True)
             ok = await inject(kernel_manager.get_kernel(kid), base, new)
             for job in later:  # bytecode for the new packages, once the kernel has them
                 asyncio.get_running_loop().run_in_executor(None, job)

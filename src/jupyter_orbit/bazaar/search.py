@@ -66,6 +66,7 @@ def search(
         "ecosystems": chosen,
         "results": [h.to_dict() for h in hits[: limit * len(ecos)]],
         "stale": any(f.stale for f in found),
+        "partial": any(f.partial for f in found),
         "notes": [f"{f.ecosystem}: {n}" for f in found for n in f.notes],
         "errors": {f.ecosystem: f.error for f in found if f.error},
     }

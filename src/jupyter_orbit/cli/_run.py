@@ -4,26 +4,84 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jupyter_orbit.cli._common import confirm, locations, progress, use_profile
 from jupyter_orbit.errors import InputError, ServerError
-from jupyter_orbit.model import Resolution
 from jupyter_orbit.paths import Paths
-from jupyter_orbit.prepare import Prepared
+
+if TYPE_CHECKING:
+    from jupyter_orbit.model import Resolution
+    from jupyter_orbit.prepare import Prepared
 
 
 def run_command(notebook: Path, **options: Any) -> int:
-    """``_run_command`` installing from the installed bundles' stand-in registries, if any:
-    the running server's, else ones started for this run (the kernel uses them too)."""
+    """On the profile's server when it is up and has the notebook's environment built (it runs
+    the pipeline itself and keeps the answer); otherwise ``_run_command``, installing from the
+    installed bundles' stand-in registries, if any: the running server's, else ones started for
+    this run (the kernel uses them too)."""
+    if options["use_server"] and not options.get("dry_run"):
+        ran = _run_on_server(Path(notebook), options)
+        if ran is not None:
+            return _finish(*ran, options["output"])
     from jupyter_orbit.bundle.serve import serving
 
     paths, prof = locations(options["profile"])
     with serving(paths, prof) as stand_ins:
         return _run_command(notebook, offline=stand_ins, **options)
+
+
+def _run_on_server(notebook: Path, options: dict[str, Any]) -> tuple[dict, dict] | None:
+    """Ask the running server to run ``notebook`` in the environment the pipeline finds for it;
+    None when there is no server for it, or the server says to prepare it here (to build it,
+    ask for consent, start services, or tell an error): nothing ran then."""
+    from jupyter_orbit.state import running
+
+    _, prof = locations(options["profile"])
+    state = running(prof, check_http=False)
+    target = notebook.expanduser().resolve()
+    if state is None or target.suffix != ".ipynb" or not target.is_file():
+        return None
+    if not target.parent.is_relative_to(Path(state.root_dir).resolve()):
+        return None
+    nb_json = _read_json(target)
+    timeout = options["timeout"]
+    payload = {
+        "notebook": nb_json,
+        "cwd": str(target.parent),
+        "session": str(target),
+        "timeout": timeout,
+        "python": options["python"],
+        "engine": options["engine"],
+        "as_of": options["as_of"],
+        "locked": options["locked"],
+        "allow_host_access": options["allow_host_access"],
+    }
+    try:
+        events = state.client(timeout=timeout * 2 if timeout else None).stream(
+            "/orbit/api/run", payload
+        )
+        final = _show(events)
+    except ServerError:
+        return None  # no answer before any cell ran: prepare and run here
+    if final.get("prepare") == "here":
+        return None
+    return final, nb_json
+
+
+def _finish(final: dict, nb_json: dict | None, output: Path | None) -> int:
+    """Write the executed notebook if asked, and say what failed; the exit code."""
+    if output is not None:
+        _write_notebook(output, final["notebook"])
+        click.echo(f"wrote {output}", err=True)  # stdout carries the cells' own output
+    if not final.get("ok"):
+        _report_failure(final, nb_json)
+        return 1
+    return 0
 
 
 def _run_command(
@@ -43,11 +101,13 @@ def _run_command(
     dry_run: bool = False,
     offline: Any = None,
 ) -> int:
+    from jupyter_orbit._imports import skip_unused
     from jupyter_orbit.hardware.fit import Hardware
     from jupyter_orbit.indexes import IndexPolicy
     from jupyter_orbit.prepare import Choices, Consent, prepare
     from jupyter_orbit.settings import cooldown_days
 
+    skip_unused()  # before anything imports jsonschema (nbformat, through the pipeline or here)
     paths, prof = locations(profile)
     use_profile(profile)
     choices = Choices(
@@ -74,26 +134,26 @@ def _run_command(
         prepared = prepare(target, choices, paths, progress=p)
     res, env, recipe = prepared.resolution, prepared.environment, prepared.recipe
     assert res.notebook is not None and env is not None
-    nb_json = json.loads(res.notebook.read_text(encoding="utf-8"))
     cwd = res.notebook.parent
-    payload = {
-        "notebook": nb_json,
-        "env_id": env.env_id,
-        "engine": env.engine,
-        "kernel": recipe.name,
-        "cwd": str(cwd),
-        "session": str(res.notebook),
-        "timeout": timeout,
-        "imports": [r.name for r in res.spec.declared("pypi")],
-        "allow_host_access": allow_host_access,  # the server refuses what it was not given
-    }
-    final = None
+    final, nb_json = None, None
     if use_server and not prepared.services:  # a kernel beside services starts here
         from jupyter_orbit.state import running
 
         state = running(prof, check_http=False)
         # The server runs notebooks inside its root only, as its own kernels see it.
         if state is not None and cwd.resolve().is_relative_to(Path(state.root_dir).resolve()):
+            nb_json = _read_json(res.notebook)
+            payload = {
+                "notebook": nb_json,
+                "env_id": env.env_id,
+                "engine": env.engine,
+                "kernel": recipe.name,
+                "cwd": str(cwd),
+                "session": str(res.notebook),
+                "timeout": timeout,
+                "imports": [r.name for r in res.spec.declared("pypi")],
+                "allow_host_access": allow_host_access,  # the server refuses what it was not given
+            }
             try:
                 events = state.client(timeout=timeout * 2 if timeout else None).stream(
                     "/orbit/api/run", payload
@@ -102,20 +162,15 @@ def _run_command(
             except ServerError:
                 final = None  # no answer before any cell ran: run here instead
     if final is None:
-        prof.logs_dir.mkdir(parents=True, exist_ok=True)
         import asyncio
 
-        log = prof.logs_dir / "run.log"
-        final = asyncio.run(
-            _run_here(payload, prepared.argv, recipe.language, cwd, log, prepared.kernel_env)
-        )
-    if output is not None:
-        _write_notebook(output, final["notebook"])
-        click.echo(f"wrote {output}", err=True)  # stdout carries the cells' own output
-    if not final.get("ok"):
-        _report_failure(final, nb_json)
-        return 1
-    return 0
+        kernel = Kernel(prepared.argv, recipe.language, prepared.kernel_env, str(res.notebook))
+        final, nb_json = asyncio.run(_run_here(res.notebook, kernel, cwd, prof.logs_dir, timeout))
+    return _finish(final, nb_json, output)
+
+
+def _read_json(notebook: Path) -> dict[str, Any]:
+    return json.loads(notebook.read_text(encoding="utf-8"))
 
 
 def _print_plan(prepared: Prepared) -> None:
@@ -174,44 +229,54 @@ def _profile_services(paths: Paths, profile: str) -> str:
     return settings.read(path).defaults.services if path.exists() else "stop"
 
 
-async def _run_here(
-    payload: dict[str, Any],
-    argv: list[str],
-    language: str,
-    cwd: Path,
-    log_path: Path,
-    kernel_env: dict[str, str],
-) -> dict:
-    """Without a server: start a kernel here; its own messages go to the profile's run.log."""
-    from jupyter_orbit._imports import skip_unused
+@dataclass(frozen=True)
+class Kernel:
+    """The kernel a run starts here: its command, language, variables and session name."""
 
-    skip_unused()
-    from jupyter_orbit.execute import execute, start_kernel
+    argv: list[str]
+    language: str
+    env: dict[str, str]
+    session: str
+
+
+async def _run_here(
+    notebook: Path, kernel: Kernel, cwd: Path, logs_dir: Path, timeout: int | None
+) -> tuple[dict, dict]:
+    """Without a server: start a kernel here first, then read the notebook while it boots; the
+    kernel's own messages go to the profile's run.log. Returns the final event and the
+    notebook's JSON."""
+    from jupyter_orbit.execute import execute, start_kernel, stop_kernel
 
     async def emit(event: dict) -> None:
         _show_event(event)
 
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = logs_dir / "run.log"
     with log_path.open("wb") as log:
         km = await start_kernel(
-            argv, language, cwd, payload["session"], log=log, extra_env=kernel_env
+            kernel.argv, kernel.language, cwd, kernel.session, log=log, extra_env=kernel.env
         )
         try:
-            final = await execute(
-                payload["notebook"], km=km, cwd=cwd, timeout=payload["timeout"], emit=emit
-            )
+            nb_json = _read_json(notebook)
+            final = await execute(nb_json, km=km, cwd=cwd, timeout=timeout, emit=emit)
         finally:
-            await km.shutdown_kernel(now=True)
+            await stop_kernel(km)
     if final.get("ename") in ("DeadKernel", "KernelDied"):  # what it said before it died
         final["stderr"] = log_path.read_text(errors="replace").strip().splitlines()[-20:]
-    return final
+    return final, nb_json
 
 
 def _show(events: Any) -> dict | None:
+    """Show the server's events up to the final one; the server stops its kernel after that
+    on its own, so the run here ends without waiting for it."""
     final = None
     for event in events:
         _show_event(event)
         if event.get("done"):
             final = event
+            break
+    if hasattr(events, "close"):
+        events.close()
     if final is None:
         raise ServerError("the server stopped answering mid-run", "see `orbit status` and its log")
     return final
@@ -226,11 +291,11 @@ def _show_event(event: dict) -> None:
             stream.flush()
 
 
-def _report_failure(final: dict, nb_json: dict) -> None:
+def _report_failure(final: dict, nb_json: dict | None) -> None:
     if final.get("traceback"):
         click.echo("\n".join(final["traceback"]), err=True)
     where = "the notebook"
-    if (index := final.get("cell")) is not None:
+    if (index := final.get("cell")) is not None and nb_json is not None:
         source = nb_json["cells"][index].get("source", "")
         first = ("".join(source) if isinstance(source, list) else source).strip().splitlines()
         where = f"cell {index + 1}" + (f" ({first[0][:60]!r})" if first else "")

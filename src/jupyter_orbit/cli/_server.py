@@ -317,4 +317,8 @@ def status_command(*, as_json: bool, profile: str) -> None:
         )
     for p in info.get("pool", []):
         click.echo(f"  warm: env {p['env_id']}  ready {p['ready']}  starting {p['starting']}")
+    if usage := info.get("pool_usage"):
+        click.echo(
+            f"  warm kernels hold {usage['used_mb']:.0f} MiB of the pool's {usage['budget_mb']} MiB"
+        )
     _services.show(services)

@@ -82,8 +82,7 @@ class Apt(Ecosystem):
         out = Found(self.name)
         q = query.strip().lower()
         index = AptIndex(self.cache)
-        blob = index.load()
-        if blob is None:
+        if index.load_bytes() is None:
             if not shutil.which("apt-cache"):
                 out.error = "apt-cache is not installed (not a Debian-based system)"
             else:
@@ -231,6 +230,7 @@ class AptIndex:
     def __init__(self, cache: Path) -> None:
         self.file = cache / "index.tsv"
         self.meta = cache / "index.json"
+        self._raw: bytes | None = None
 
     def _lists(self) -> list[Path]:
         try:
@@ -241,6 +241,13 @@ class AptIndex:
         return sorted(found, key=lambda p: ("security" in p.name, "updates" in p.name, p.name))
 
     def load(self) -> str | None:
+        raw = self.load_bytes()
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+    def load_bytes(self) -> bytes | None:
+        """The index as UTF-8 bytes, each line framed by newlines; read once per instance."""
+        if self._raw is not None:
+            return self._raw
         import json
 
         lists = self._lists()
@@ -249,7 +256,8 @@ class AptIndex:
         signature = [[p.name, p.stat().st_mtime_ns, p.stat().st_size] for p in lists]
         try:
             if json.loads(self.meta.read_text()) == signature:
-                return "\n" + self.file.read_text()
+                self._raw = b"\n" + self.file.read_bytes()
+                return self._raw
         except (OSError, ValueError):
             pass
         text = self._build(lists)
@@ -257,7 +265,8 @@ class AptIndex:
 
         atomic.write_text(self.file, text)
         atomic.write_json(self.meta, signature)
-        return "\n" + text
+        self._raw = b"\n" + text.encode()
+        return self._raw
 
     @staticmethod
     def _build(lists: list[Path]) -> str:
@@ -284,17 +293,26 @@ class AptIndex:
         return "".join(f"{n}\t{v}\t{s}\n" for n, (v, s) in sorted(packages.items()))
 
     def search(self, query: str) -> list[tuple[str, str, str]]:
-        blob = self.load() or ""
+        """Lines whose text contains ``query`` (lower case), any case. An ASCII query is
+        looked for in the bytes lowered byte by byte (no decoding of the whole index)."""
+        if query.isascii():
+            blob, nl = self.load_bytes() or b"", b"\n"
+            low, q = blob.lower(), query.encode()
+        else:
+            blob, nl = self.load() or "", "\n"
+            low, q = blob.lower(), query
         out = []
-        low = blob.lower()
-        pos = low.find(query)
+        pos = low.find(q)
         while pos >= 0:
-            start = low.rfind("\n", 0, pos) + 1
-            end = low.find("\n", pos)
-            name, _, rest = blob[start:end].partition("\t")
+            start = low.rfind(nl, 0, pos) + 1
+            end = low.find(nl, pos)
+            line = blob[start:end]
+            if isinstance(line, bytes):
+                line = line.decode("utf-8", "replace")
+            name, _, rest = line.partition("\t")
             version, _, summary = rest.partition("\t")
             out.append((name, version, summary))
-            pos = low.find(query, end)
+            pos = low.find(q, end)
         return out
 
     def versions(self, names: Sequence[str]) -> dict[str, str]:

@@ -59,6 +59,7 @@ class Found:
     stale: bool = False
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    partial: bool = False  # not every name was searched (an index still loading)
 
 
 def tier(name: str, query: str, *, summary: str = "") -> int:

@@ -125,8 +125,7 @@ class Npm(Ecosystem):
                     return cached[0]
                 raise
             objects = None if data is None else data.get("objects", [])
-            if objects is not None:
-                cache.put(url, objects)
+            cache.put(url, objects)  # "no search API here" too: not asked again within the TTL
             return objects
 
         def exact() -> dict | None:

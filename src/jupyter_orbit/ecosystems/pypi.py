@@ -4,6 +4,7 @@ environment or a kernel image."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import shlex
@@ -36,6 +37,8 @@ from jupyter_orbit.model import EnvSpec, Origin, Requirement, Step
 
 PYPI = "https://pypi.org/simple/"
 SUMMARY_TTL = 7 * 24 * 3600
+# How long a first search waits for a small project list before leaving it to the background.
+COLD_WAIT = 2.0
 LOCK_FILE = "requirements.lock.txt"  # inside an environment's orbit/ folder
 # The origin of requirements read from a Pipfile.lock: exact versions its lock decided, which
 # the date does not filter (PyPI has re-uploaded old releases, whose files then look newer).
@@ -186,17 +189,48 @@ class PyPI(Ecosystem):
         out = Found(self.name)
         q = canonicalize_name(prefix + query.strip())
         where: dict[str, str] = {}  # name -> the first index that has it
+        loading: list[str] = []  # indexes whose names are still on their way
+        cold = [u for u in self.index_urls if NameIndex(self.cache, u).age() is None]
+        if cold:  # the exact name is asked for while the names come (used if they do not)
+            early = ThreadPoolExecutor(max_workers=1)
+            exact = early.submit(self._details, [q], {q: cold[0]}, Found(self.name))
+            early.shutdown(wait=False)
         for url in self.index_urls:
             index = NameIndex(self.cache, url)
-            if not self._ready(index, out):
+            state = self._ready(index, out)
+            if state == "loading":
+                loading.append(url)
+            if state != "ready":
                 continue
             for name in index.search(q, limit=limit):
                 where.setdefault(name, url)
+        known: dict[str, dict[str, Any]] = {}
+        if cold:
+            with contextlib.suppress(Unreachable):
+                known = {n: v for n, v in exact.result().items() if v.get("name")}
+        guessed = bool(loading) and q not in where  # the exact name, not known to exist
+        if guessed:
+            where[q] = loading[0]
         if not where and out.error:
             return out
-        out.error = None
         names = sorted(where, key=lambda n: (tier(n, q), len(n), n))[:limit]
-        details = self._details(names, where, out)
+        details = self._details(names, where, out, known=known)
+        if loading:
+            out.partial = True
+            out.notes.append(
+                f"the project names of {', '.join(loading)} are still being downloaded (in "
+                "the background): only the exact name was looked up there; search again in a "
+                "moment for every match"
+            )
+        if guessed and not (details.get(q) or {}).get("name"):  # no such name, or no answer
+            names.remove(q)
+            if not names and out.stale:
+                out.error = (
+                    f"the project list of {loading[0]} is not cached and cannot be fetched "
+                    "(the index did not answer)"
+                )
+                return out
+        out.error = None
         for name in names:
             info = details.get(name) or {}
             out.hits.append(
@@ -211,17 +245,21 @@ class PyPI(Ecosystem):
             )
         return out
 
-    def _ready(self, index: NameIndex, out: Found) -> bool:
-        """Make sure ``index`` has names to search: fetch it cold, refresh it when old."""
+    def _ready(self, index: NameIndex, out: Found) -> str:
+        """Make sure ``index`` has names to search: fetch it cold (if it comes quickly, else
+        in the background: "loading"), refresh it in the background when old; "ready", or
+        "missing" (and ``out.error``) when it cannot be had."""
         age = index.age()
         if age is None:
             try:
-                index.refresh()
+                if index.loading() or not index.fetch_if_small(COLD_WAIT):
+                    index.refresh_in_background()
+                    return "loading"
             except Unreachable as e:
                 out.error = (
                     f"the project list of {index.url} is not cached and cannot be fetched ({e})"
                 )
-                return False
+                return "missing"
         elif age > REFRESH_AFTER:
             out.stale = True
             started = index.refresh_in_background()
@@ -229,16 +267,23 @@ class PyPI(Ecosystem):
                 f"the name index of {index.url} is {age / 3600:.0f} h old"
                 + ("; refreshing it in the background" if started else "")
             )
-        return True
+        return "ready"
 
     def _details(
-        self, names: list[str], where: dict[str, str], out: Found
+        self,
+        names: list[str],
+        where: dict[str, str],
+        out: Found,
+        known: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Latest version and summary of each name: from the cache, else the JSON API."""
+        """Latest version and summary of each name: ``known``, the cache, else the JSON API."""
         cache = DiskCache(self.cache / "summaries")
         got: dict[str, dict[str, Any]] = {}
         todo = []
         for n in names:
+            if known and n in known:
+                got[n] = known[n]
+                continue
             hit = cache.get(self.json_api(n, where[n]))
             if hit is not None and hit[1] < SUMMARY_TTL:
                 got[n] = hit[0]
@@ -252,7 +297,8 @@ class PyPI(Ecosystem):
             data = fetch_json(url, timeout=5)
             info = (data or {}).get("info") or {}
             value = {k: info.get(k) for k in ("name", "version", "summary")}
-            cache.put(url, value)
+            if data is not None:  # a name the index lacks (an exact guess) is not remembered
+                cache.put(url, value)
             return value
 
         offline = False
@@ -484,7 +530,7 @@ class PyPI(Ecosystem):
 
         work = self.paths.cache_dir / "bazaar" / "resolve"
         work.mkdir(parents=True, exist_ok=True)
-        python = find_python(spec.python or default_python(), cwd=work)
+        python = find_python(spec.python or default_python(), cwd=work, cache=self.paths.cache_dir)
         flags, lines = split_options(spec.index_options)
         try:
             out = self.compile(
@@ -632,6 +678,8 @@ class ResolveStep(Step):
         )
         try:
             args += pypi.date_args(spec, str(build.python), flags, lines, log)
+            if spec.lock is None and _as_fitted(build, [*args, *repairs.args()], requirements):
+                return
             for attempt in (1, 2):
                 try:
                     run_uv(
@@ -646,6 +694,38 @@ class ResolveStep(Step):
                         raise
         except BuildError as err:
             raise blame(pypi.did_you_mean(err), spec) from None
+
+
+def _as_fitted(build: Prefix, args: list[str], requirements: Path) -> bool:
+    """Resolve from uv's cache alone, and keep the answer when it names exactly the versions
+    the date fit was just given by the index for this spec (``pypi_answers``)."""
+    from jupyter_orbit.ecosystems import pypi_answers
+    from jupyter_orbit.uvcli import run_uv
+
+    cfg = (build.path / "pyvenv.cfg").read_text(errors="replace")
+    version = next(
+        (
+            v.strip()
+            for k, _, v in (ln.partition("=") for ln in cfg.splitlines())
+            if k.strip() == "version_info"
+        ),
+        "",
+    )
+    known = pypi_answers.recall(build.paths, pypi_answers.key(build.spec, version))
+    if not version or known is None:
+        return False
+    pinned = build.meta / LOCK_FILE
+    try:
+        run_uv(
+            [*args, str(requirements), "-o", str(pinned), "--quiet", "--offline"],
+            cwd=build.meta,
+        )
+    except BuildError:
+        return False
+    if pypi_answers.same(pinned.read_text(), known):
+        return True
+    pinned.unlink(missing_ok=True)
+    return False
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,14 @@ search API.
 The names come from the index's project list (``/simple/``): PEP 691 JSON when the index serves
 it, else the PEP 503 HTML page. They are stored canonicalised, one per line, in a plain text
 file under ORBIT_HOME's cache; a search scans that text with ``str.find`` (tens of
-milliseconds for PyPI's ~700,000 names). An index older than a day is refreshed by a
+milliseconds for PyPI's ~900,000 names). An index older than a day is refreshed by a
 background process while the search uses the copy it has; with no network the copy is used and
 reported as stale.
+
+The first search has no copy. It starts the download itself and reads it only when it is small
+(``fetch_if_small``): a small index (a company's, a test's) is searched in full at once; PyPI's
+(tens of megabytes) is left to the background process, and that first search is answered from
+the exact name alone and says that the list is still loading.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ import sys
 import time
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from jupyter_orbit import atomic
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 REFRESH_AFTER = 24 * 3600
+# A project list larger than this is not read while a search waits: the background does it.
+INLINE_BYTES = 2_000_000
+# Indexes known to be far larger (PyPI: ~40 MB), not even asked while a search waits.
+KNOWN_LARGE = frozenset({"https://pypi.org/simple/"})
 _ANCHOR = re.compile(r"<a\b[^>]*>([^<]+)</a>", re.I)
+_SEPARATORS = re.compile(r"[-_.]+")
 
 
 class NameIndex:
@@ -70,11 +78,54 @@ class NameIndex:
             from jupyter_orbit.ecosystems._http import Unreachable
 
             raise Unreachable(f"{self.url}: HTTP {status}")
-        if "json" in ctype:
-            raw = [p["name"] for p in json.loads(body)["projects"]]
-        else:  # PEP 503: one anchor per project
-            raw = [html.unescape(m) for m in _ANCHOR.findall(body.decode("utf-8", "replace"))]
-        names = sorted({canonicalize_name(n.strip()) for n in raw if n.strip()})
+        return self._store(parse_project_list(body, ctype))
+
+    def fetch_if_small(self, seconds: float) -> bool:
+        """Download and store the project list if it is small (``INLINE_BYTES``: its
+        Content-Length says so, or its body stays under it) and comes within ``seconds``;
+        False, with nothing stored, for a larger or slower one. ``Unreachable`` when the index
+        cannot be reached at all."""
+        import httpx
+
+        from jupyter_orbit.ecosystems._http import USER_AGENT, Unreachable
+
+        if self.url in KNOWN_LARGE:
+            return False
+        deadline = time.monotonic() + seconds
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            with httpx.stream(
+                "GET",
+                self.url,
+                headers={"Accept": f"{SIMPLE_JSON}, text/html;q=0.1", "User-Agent": USER_AGENT},
+                timeout=httpx.Timeout(max(seconds, 0.01)),
+                follow_redirects=True,
+            ) as r:
+                if r.status_code >= 400:
+                    raise Unreachable(f"{self.url}: HTTP {r.status_code}")
+                ctype = r.headers.get("content-type", "")
+                if int(r.headers.get("content-length") or 0) > INLINE_BYTES:
+                    return False
+                for chunk in r.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > INLINE_BYTES or time.monotonic() > deadline:
+                        return False
+        except httpx.TimeoutException:
+            return False
+        except httpx.HTTPError as e:
+            raise Unreachable(f"{self.url}: {type(e).__name__}: {e}") from None
+        self._store(parse_project_list(b"".join(chunks), ctype))
+        return True
+
+    def loading(self) -> bool:
+        """Whether a background download of this index is under way."""
+        with contextlib.suppress(OSError):
+            return time.time() - (self.dir / "refreshing").stat().st_mtime < 600
+        return False
+
+    def _store(self, names: list[str]) -> int:
         atomic.write_text(self.names_file, "\n".join(names) + "\n")
         atomic.write_json(
             self.meta_file, {"url": self.url, "fetched": time.time(), "count": len(names)}
@@ -86,9 +137,8 @@ class NameIndex:
         """Start a detached refresher unless one is running; True if one was started."""
         self.dir.mkdir(parents=True, exist_ok=True)
         marker = self.dir / "refreshing"
-        with contextlib.suppress(OSError):
-            if time.time() - marker.stat().st_mtime < 600:
-                return False
+        if self.loading():
+            return False
         marker.touch()
         subprocess.Popen(
             [
@@ -109,22 +159,44 @@ class NameIndex:
         return True
 
     def search(self, query: str, limit: int = 200) -> list[str]:
-        """Names containing ``query`` (canonicalised), at most ``limit`` of the best."""
+        """Names containing ``query`` (canonicalised), at most ``limit`` of the best.
+
+        Names that start with the query rank above every other (``tier``), so when there are
+        ``limit`` of those, only they are looked at: a short query ("a") need not rank most
+        of PyPI."""
         from jupyter_orbit.ecosystems.base import tier
 
         blob = self.load()
         if not blob or not query:
             return []
         found: dict[str, int] = {}
-        pos = blob.find(query)
-        while pos >= 0:
-            start = blob.rfind("\n", 0, pos) + 1
-            end = blob.find("\n", pos)
-            name = blob[start:end]
-            found.setdefault(name, tier(name, query))
-            pos = blob.find(query, end)
+        for needle in ("\n" + query, query):
+            pos = blob.find(needle)
+            while pos >= 0:
+                start = blob.rfind("\n", 0, pos + 1) + 1
+                end = blob.find("\n", pos + 1)
+                name = blob[start:end]
+                found.setdefault(name, tier(name, query))
+                pos = blob.find(needle, end)
+            if len(found) >= limit:
+                break
         ranked = sorted(found, key=lambda n: (found[n], len(n), n))
         return ranked[:limit]
+
+
+def parse_project_list(body: bytes, ctype: str) -> list[str]:
+    """The canonical names in a project list (PEP 691 JSON or PEP 503 HTML), sorted.
+
+    Canonicalised all at once (one substitution over the joined names, which is what
+    ``packaging.utils.canonicalize_name`` does to each): a million calls would take seconds.
+    """
+    if "json" in ctype:
+        joined = "\n".join(p["name"] for p in json.loads(body)["projects"])
+    else:  # PEP 503: one anchor per project
+        joined = "\n".join(_ANCHOR.findall(body.decode("utf-8", "replace")))
+        if "&" in joined:
+            joined = html.unescape(joined)
+    return sorted(set(_SEPARATORS.sub("-", joined).lower().split()))
 
 
 def main(argv: list[str]) -> int:

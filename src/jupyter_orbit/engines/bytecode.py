@@ -14,14 +14,25 @@ copies, and ten compilations. Instead:
   never changed through one environment;
 * a new environment first links the bytecode of every source the store has seen, so
   ``compileall`` only compiles what is new.
+
+A new environment's bytecode is made in the background, after the environment is in place
+(``start``): its kernel can start at once, and Python reads the sources it imports before the
+bytecode is there. The background job holds the store's lock, so jobs run one after the other
+and each reuses what the one before it stored; ``orbit/bytecode.pending`` says a job has not
+finished (``wait``). A ``.pyc`` a running kernel wrote meanwhile (timestamp-based, valid for
+that copy only) is never stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import marshal
 import os
 import re
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,14 +40,22 @@ RECORDED_PREFIX = "/orbit-env"
 # Test suites shipped inside packages (pandas/tests alone is half of pandas) are rarely imported;
 # Python compiles them on first use, if ever.
 SKIP = re.compile(r"[\\/]tests?[\\/]")
+PENDING = "bytecode.pending"  # in an environment's orbit/ folder while its job has not finished
+_CHECKED_HASH = 0b11  # a .pyc's flags: hash-based, checked against the source
 
 
 def compile_tree(
-    python: Path, prefix: Path, targets: list[Path], *, to_compile: int | list[Path]
+    python: Path,
+    prefix: Path,
+    targets: list[Path],
+    *,
+    to_compile: int | list[Path],
+    one_process: bool = False,
+    force: bool = False,
 ) -> None:
     """Compile what is not compiled yet (``to_compile``: the sources the store had no
     bytecode for, or a count meaning "the whole of ``targets``"); failures in odd files are
-    ignored, as pip and uv do.
+    ignored, as pip and uv do. ``force``: also the sources whose bytecode looks up to date.
 
     compileall's process pool costs seconds just to check thousands of files that are already
     compiled (and with hash-based bytecode its check always fails), so only the sources that
@@ -57,8 +76,12 @@ def compile_tree(
             "-m",
             "compileall",
             "-q",
+            *(["-f"] if force else []),
             "-j",
-            "0" if len(names) > 300 or (isinstance(to_compile, int) and to_compile > 300) else "1",
+            "0"
+            if not one_process
+            and (len(names) > 300 or (isinstance(to_compile, int) and to_compile > 300))
+            else "1",
             "-s",
             str(prefix),
             "-p",
@@ -119,7 +142,16 @@ class BytecodeStore:
             key = self._key(source)
             if not pyc.exists() or key.exists():
                 continue
-            data = pyc.read_bytes()
+            try:
+                data = pyc.read_bytes()
+            except OSError:
+                continue
+            if int.from_bytes(data[4:8], "little") != _CHECKED_HASH:
+                continue  # written by a kernel meanwhile: valid for this copy of the source only
+            if not _whole(data):  # cut short (a full disk): Python would fail to import it
+                with contextlib.suppress(OSError):
+                    pyc.unlink()  # it compiles the source instead
+                continue
             obj = self.objects / hashlib.sha256(data).hexdigest()
             try:
                 if obj.exists():
@@ -135,6 +167,17 @@ class BytecodeStore:
                 continue
 
 
+def _whole(pyc: bytes) -> bool:
+    """Whether a ``.pyc``'s code unmarshals: compileall writes with one raw write, which a
+    full disk can cut short without an error, and a shared short file would break the import
+    in every environment that links it."""
+    try:
+        marshal.loads(pyc[16:])
+    except (EOFError, ValueError, TypeError):
+        return False
+    return True
+
+
 def _in_site(source: Path) -> str:
     """The source's path inside site-packages (the same in every environment)."""
     text = source.as_posix()
@@ -145,3 +188,77 @@ def _sources(targets: list[Path]) -> Iterator[Path]:
     for target in targets:
         if target.exists():
             yield from (p for p in target.rglob("*.py") if not SKIP.search(str(p)))
+
+
+# -- in the background -------------------------------------------------------------------------
+
+
+def schedule(meta: Path) -> None:
+    """Mark the environment being built (its ``orbit/`` folder) as waiting for its bytecode."""
+    (meta / PENDING).write_text("")
+
+
+def start(prefix: Path, store: Path, tag: str | None) -> subprocess.Popen | None:
+    """Make the bytecode of the environment at ``prefix`` (in place, complete) in a process of
+    its own at low priority, which outlives this one; None when nothing is pending."""
+    if not (prefix / "orbit" / PENDING).exists():
+        return None
+    args = [sys.executable, "-I", "-m", "jupyter_orbit.engines.bytecode", str(prefix), str(store)]
+    try:
+        return subprocess.Popen(
+            [*args, tag or ""],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not stopped with the command that built the environment
+            close_fds=True,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        )
+    except OSError:  # the environment works without: Python compiles what it imports
+        (prefix / "orbit" / PENDING).unlink(missing_ok=True)
+        return None
+
+
+def finish(prefix: Path, store: Path, tag: str | None) -> None:
+    """The background job: link what the store knows, compile the rest, store it."""
+    from filelock import FileLock
+
+    from jupyter_orbit.pythons import site_packages, venv_python
+
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        with FileLock(store / ".lock"):
+            site = site_packages(prefix)
+            shared = BytecodeStore(store, tag) if tag else None
+            to_compile = shared.link_known(site) if shared is not None else 10**6
+            # one process: a core stays free for the kernel that may be starting meanwhile;
+            # forced, since compileall takes a .pyc a kernel wrote meanwhile as up to date
+            python = venv_python(prefix)
+            compile_tree(python, prefix, site, to_compile=to_compile, one_process=True, force=True)
+            if shared is not None:
+                shared.keep(site)
+    except OSError:
+        pass  # the environment was removed meanwhile, or the disk is full: only bytecode
+    finally:
+        with contextlib.suppress(OSError):
+            (prefix / "orbit" / PENDING).unlink(missing_ok=True)
+
+
+def pending(prefix: Path) -> bool:
+    return (prefix / "orbit" / PENDING).exists()
+
+
+def wait(prefix: Path, timeout: float = 300) -> bool:
+    """Until the environment's bytecode job has finished (True) or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while pending(prefix):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+if __name__ == "__main__":  # the background job (``start``)
+    finish(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] or None)

@@ -62,6 +62,22 @@ def clone(src: Path, dest: Path) -> None:
     _clone_walk(src, dest)
 
 
+def clone_ahead(engine: LocalEngine, base: Environment) -> Path:
+    """A clone of ``base`` made before it is known what will grow from it (hot add starts one
+    while the new packages are still being checked), for ``grow(spare=…)``. A hidden sibling
+    named like a build of ``base`` (``.build-<id>-spare…``), so an interrupted one is a
+    leftover ``orbit gc`` removes; the caller removes one ``grow`` did not take."""
+    import secrets
+
+    spare = engine.root / f".build-{base.env_id}-spare{secrets.token_hex(4)}"
+    try:
+        clone(base.location, spare)
+    except BaseException:
+        shutil.rmtree(spare, ignore_errors=True)
+        raise
+    return spare
+
+
 def _clone_walk(src: Path, dest: Path) -> None:
     for root, dirs, files in os.walk(src):
         rel = Path(root).relative_to(src)
@@ -102,6 +118,7 @@ def grow(
     *,
     candidate: list[str] | None = None,
     later: list[Any] | None = None,
+    spare: Path | None = None,
 ) -> Environment:
     """The environment of ``spec``, grown from ``base`` (see the module's doc).
 
@@ -109,6 +126,8 @@ def grow(
     used as it is when it keeps every version ``base`` has. With ``later``, the bytecode of
     the new packages is not compiled here: a callable that does it is appended to ``later``
     (the server runs it once the kernel has switched; until then, imports compile in memory).
+    ``spare`` is a clone of ``base`` made ahead (``clone_ahead``): taken instead of cloning
+    now (moved, so the caller need not remove it when it is gone).
     """
     from filelock import FileLock
 
@@ -124,8 +143,12 @@ def grow(
             return existing
         final = engine.location(spec)
         with atomic.staged_dir(final) as build:
-            progress.step("clone", f"{base.env_id} (files of its own)")
-            clone(base.location, build)
+            if spare is not None and spare.is_dir():
+                progress.step("clone", f"{base.env_id} (files of its own, made ahead)")
+                spare.rename(build)
+            else:
+                progress.step("clone", f"{base.env_id} (files of its own)")
+                clone(base.location, build)
             meta = build / "orbit"
             pinned = meta / LOCK_FILE
             python = venv_python(build)

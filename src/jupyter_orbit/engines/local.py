@@ -2,7 +2,7 @@
 
 Its plan is a list of typed steps: make the venv, then each ecosystem's own steps (PyPI: resolve
 and install; npm, conda: install into the environment's own folders; Debian: check what dpkg
-has), then compile bytecode and commit. ``realize`` runs exactly those steps.
+has), then bytecode (made in the background) and commit. ``realize`` runs exactly those steps.
 
 A build happens in a hidden sibling folder and is renamed into place (``atomic.staged_dir``);
 ``orbit-env.json`` is written after the rename and is the only proof of completeness, so a build
@@ -32,7 +32,7 @@ from jupyter_orbit.errors import BuildError, InputError
 from jupyter_orbit.kernels.recipes import KernelRecipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Step
 from jupyter_orbit.progress import Progress
-from jupyter_orbit.pythons import default_python, site_packages, venv_python
+from jupyter_orbit.pythons import default_python, venv_python
 from jupyter_orbit.uvcli import find_python, install_python, run_uv
 
 MARKER = "orbit-env.json"
@@ -81,7 +81,9 @@ class LocalEngine(Engine):
             eco = ecosystem_class(name)(self.paths)
             steps += eco.local_steps(spec)
             warnings += eco.local_warnings(spec)
-        steps.append(BytecodeStep("compiled once, identical files shared between environments"))
+        steps.append(
+            BytecodeStep("in the background: compiled once, identical files shared between them")
+        )
         steps.append(CommitStep(f"move into {loc}"))
         return Plan(
             self.name,
@@ -229,33 +231,37 @@ class VenvStep(Step):
         args = ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)]
         # pip's files are the environment's own too (see linkmode), not links into uv's cache
         seed = ["--seed", *linkmode.args(build.path)]
-        try:  # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here
-            run_uv([*args, *seed], cwd=build.path.parent, on_line=build.progress.log)
-        except BuildError:  # no pip to be had (offline): the environment works without
-            run_uv([*args, "--clear"], cwd=build.path.parent, on_line=build.progress.log)
+        # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here. The pip in
+        # uv's cache first (asking the index for the newest takes most of a second), then the
+        # index's; with no pip to be had (offline) the environment works without.
+        for extra in ([*seed, "--offline"], seed, []):
+            try:
+                run_uv(
+                    [*args, *extra, "--clear"], cwd=build.path.parent, on_line=build.progress.log
+                )
+                break
+            except BuildError:
+                if not extra:
+                    raise
         build.meta.mkdir()
 
 
 @dataclass(frozen=True)
 class BytecodeStep(Step):
-    """Bytecode for the environment's packages: what the shared store has is linked, only the
-    rest is compiled (see ``bytecode``)."""
+    """Bytecode for the environment's packages, made in the background once the environment
+    is in place, so its kernel starts without waiting: what the shared store has is linked,
+    only the rest is compiled (see ``bytecode``)."""
 
     ACTION: ClassVar[str] = "bytecode"
 
     def run(self, build: Prefix) -> None:
-        engine: LocalEngine = build.facts["engine"]
-        site = site_packages(build.path)
-        store = engine.bytecode_store(build.path)
-        to_compile = store.link_known(site) if store is not None else 10**6
-        bytecode.compile_tree(build.python, build.path, site, to_compile=to_compile)
-        if store is not None:
-            store.keep(site)
+        bytecode.schedule(build.meta)
 
 
 @dataclass(frozen=True)
 class CommitStep(Step):
-    """Move the complete environment into place, then write its marker (the proof)."""
+    """Move the complete environment into place, then write its marker (the proof); then
+    start its bytecode job."""
 
     ACTION: ClassVar[str] = "commit"
 
@@ -263,6 +269,8 @@ class CommitStep(Step):
         engine: LocalEngine = build.facts["engine"]
         record = engine.record(build.spec, build)
         atomic.commit_dir(build.path, build.final, marker=MARKER, record=record)
+        store = engine.bytecode_store(build.final)
+        bytecode.start(build.final, engine.bytecode_root, store.tag if store else None)
 
 
 def read_pyvenv_cfg(path: Path) -> dict[str, str]:

@@ -432,6 +432,8 @@ def find_recipe(name: str) -> KernelRecipe | None:
     """The recipe answering to ``name`` (its name, kernelspec name or an alias, any case):
     Orbit's own are looked at first, other packages' only when none of those answers."""
     key = name.strip().lower()
+    if key in RECIPES.own():  # a recipe's own name: load that one alone (no alias collides)
+        return RECIPES.load(key)()
     own = {n: RECIPES.load(n) for n in RECIPES.own()}
     found = _aliases(own).get(key)
     if found is None:

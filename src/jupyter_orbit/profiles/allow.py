@@ -176,6 +176,7 @@ IMPORTABLE: frozenset[str] = frozenset(
         "LabApp.collaborative",
         "OrbitExtension.pool_per_env",
         "OrbitExtension.pool_max_envs",
+        "OrbitExtension.pool_memory_mb",
         "OrbitExtension.prewarm_kernels",
     }
 )

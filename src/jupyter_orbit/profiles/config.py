@@ -27,9 +27,11 @@ from jupyter_orbit.settings import MAX_POOL, Settings
 ORBIT_KEYS = {
     "OrbitExtension.pool_per_env": "pool_per_env",
     "OrbitExtension.pool_max_envs": "pool_max_envs",
+    "OrbitExtension.pool_memory_mb": "pool_memory_mb",  # unset: sized from the machine's RAM
     "OrbitExtension.announcements": "announcements",
 }
 _YES, _NO = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_MAX = {"OrbitExtension.pool_memory_mb": 1 << 20}  # MiB; the others are counts up to MAX_POOL
 # Where packages may come from (profile.toml's [indexes] allowed): a list, not a trait.
 INDEXES_KEY = "indexes.allowed"
 PROFILE_KEYS = (*ORBIT_KEYS, INDEXES_KEY)  # the keys kept in profile.toml
@@ -268,9 +270,12 @@ def _orbit_value(key: str, current: Any, text: str) -> bool | int:
     try:
         value = int(text)
     except ValueError:
-        raise InputError(f"{key} takes a whole number, not {text!r}", f"0 to {MAX_POOL}") from None
-    if not 0 <= value <= MAX_POOL:
-        raise InputError(f"{key}: {value} is out of range", f"use 0 to {MAX_POOL}")
+        raise InputError(
+            f"{key} takes a whole number, not {text!r}", f"0 to {_MAX.get(key, MAX_POOL)}"
+        ) from None
+    top = _MAX.get(key, MAX_POOL)
+    if not 0 <= value <= top:
+        raise InputError(f"{key}: {value} is out of range", f"use 0 to {top}")
     return value
 
 

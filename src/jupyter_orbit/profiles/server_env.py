@@ -192,11 +192,13 @@ def ensure(paths: Paths, settings: Settings, progress: Progress | None = None) -
 
 def launch_args(settings: Settings) -> tuple[str, ...]:
     d = settings.defaults
+    memory = d.pool_memory_mb  # None: the server sizes the pool's budget from the RAM
     return (
         f"--OrbitExtension.pool_per_env={d.pool_per_env}",
         f"--OrbitExtension.pool_max_envs={d.pool_max_envs}",
         f"--OrbitExtension.default_engine={d.engine}",
         f"--OrbitExtension.announcements={d.announcements}",
+        *((f"--OrbitExtension.pool_memory_mb={memory}",) if memory is not None else ()),
     )
 
 

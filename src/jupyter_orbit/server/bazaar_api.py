@@ -13,12 +13,22 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from jupyter_orbit.errors import InputError, OrbitError
 from jupyter_orbit.server.extension import _OrbitHandler
+
+_BACKGROUND: set[asyncio.Future] = set()
+
+
+def _later(work: Any) -> None:
+    """Run the coroutine ``work`` without waiting for it (kept referenced until done)."""
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 class _BazaarHandler(_OrbitHandler):
@@ -63,16 +73,19 @@ class PackagesHandler(_BazaarHandler):
     @authorized
     async def post(self) -> None:
         from jupyter_orbit.bazaar import edit
-        from jupyter_orbit.bazaar.hot import hot_update
+        from jupyter_orbit.bazaar.hot import clone_ahead_for, drop_spares, hot_update
 
         body = self.get_json_body() or {}
         action = body.get("action", "add")
         packages = body.get("packages")
         if action not in ("add", "remove") or not isinstance(packages, list):
             raise web.HTTPError(400, "expected action add|remove and a list of packages")
+        spares: dict = {}
         try:
             target = self.inside_root(str(body.get("target", ".")), "target")
             file = self.inside_root(str(body["file"]), "file") if body.get("file") else None
+            if action == "add" and not body.get("dry_run"):  # cloned while the check runs
+                spares = clone_ahead_for(self.runtime, target)
             change = await asyncio.to_thread(
                 edit.run,
                 self.runtime.paths,
@@ -85,13 +98,17 @@ class PackagesHandler(_BazaarHandler):
                 to_notebook=bool(body.get("to_notebook")),
             )
         except OrbitError as err:
+            _later(drop_spares(spares))  # the answer does not wait for the clone
             return self.fail(err)
+        except BaseException:
+            _later(drop_spares(spares))
+            raise
         report = change.to_dict()
         report["pins"] = change.pins
         report["kernels"] = []
         if not body.get("dry_run"):
             report["kernels"] = await hot_update(
-                self.runtime, self.kernel_manager, change.target, change.pins or None
+                self.runtime, self.kernel_manager, change.target, change.pins or None, spares
             )
         else:
             report["diff"] = edit.diff(change)

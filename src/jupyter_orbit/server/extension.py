@@ -50,6 +50,7 @@ class StatusHandler(_OrbitHandler):
                     "pid": os.getpid(),
                     "kernels": kernels,
                     "pool": self.runtime.pool.status(),
+                    "pool_usage": self.runtime.pool.usage(),
                     "engine": self.runtime.default_engine,
                     "allow_host_access": self.runtime.allow_host_access,
                 },
@@ -70,7 +71,7 @@ class RunHandler(_OrbitHandler):
         from jupyter_orbit.server.execute import check_request, run_streaming
 
         body = self.get_json_body() or {}
-        for key in ("notebook", "env_id", "cwd"):
+        for key in ("notebook", "cwd"):  # and env_id, or a notebook's path as session
             if key not in body:
                 raise web.HTTPError(400, f"missing {key}")
         try:
@@ -113,6 +114,12 @@ class OrbitExtension(ExtensionApp):
     pool_max_envs = Int(
         3, config=True, help="How many recently used environments keep warm kernels."
     )
+    pool_memory_mb = Int(
+        None,
+        allow_none=True,
+        config=True,
+        help="MiB the warm kernels may hold together (None: sized from the machine's RAM).",
+    )
     default_engine = Unicode(
         "local", config=True, help="The engine for notebooks whose sources name none."
     )
@@ -145,6 +152,7 @@ class OrbitExtension(ExtensionApp):
             log=self.log,
             pool_per_env=self.pool_per_env,
             pool_max_envs=self.pool_max_envs,
+            pool_memory_mb=self.pool_memory_mb,
             default_engine=self.default_engine,
             allow_host_access=self.allow_host_access,
         )

@@ -2,9 +2,18 @@
 
 A kernel takes about a second to start and its packages as long again to import; a warm kernel
 has done both, so the notebook that asks next gets a ready kernel at once. The pool is bounded
-(``per_env`` kernels for at most ``max_envs`` environments, least recently used dropped first);
-a kernel handed out is replaced in the background. Pool kernels start in the server's root
-folder and are moved into the notebook's folder when they are handed out.
+(``per_env`` kernels for at most ``max_envs`` environments, least recently used dropped first)
+and governed by a memory budget: warm kernels' resident memory is measured, and the least
+recently used ones are dropped when they hold more than the budget or the machine runs short
+of memory (``pool_memory``). A kernel handed out is replaced in the background. Pool kernels
+start in the server's root folder and are moved into the notebook's folder when handed out.
+
+No prewarm competes with a kernel someone waits for: while a user's kernel starts (a ``hold``,
+from the provisioner, until that kernel answers) no pool kernel is started, and the pool
+kernels still booting drop to low priority (``warm_priority``) until no hold is left; one
+handed out gets the server's priority at once. (Booting at low priority all along was
+measured to make the first notebook after ``orbit up`` wait longer on a busy machine.) The pool
+keeps a short log of what it did (``events``), which the status API shows.
 """
 
 from __future__ import annotations
@@ -13,7 +22,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +31,10 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
 from jupyter_orbit.execute import new_kernel_manager
+from jupyter_orbit.server import pool_memory
+from jupyter_orbit.server.warm_priority import Priority
+
+CHECK_EVERY = 30.0  # seconds between checks of the warm kernels' memory and the machine's
 
 # Runs silently in a fresh kernel: import the top-level modules of the packages the notebook
 # declares, so its own imports find them loaded. Failures are the notebook's to report.
@@ -65,6 +79,11 @@ class Warm:
     km: AsyncKernelManager
     kc: AsyncKernelClient
     argv: list[str] = field(default_factory=list)  # the command it was started with
+    rss: int = 0  # resident memory of its processes when last measured, in bytes
+
+    @property
+    def pid(self) -> int | None:
+        return getattr(self.km.provisioner, "pid", None)
 
     async def shutdown(self) -> None:
         self.kc.stop_channels()
@@ -76,6 +95,21 @@ class _Slot:
     target: WarmTarget
     ready: list[Warm] = field(default_factory=list)
     starting: set[asyncio.Task] = field(default_factory=set)
+    booting: dict[asyncio.Task, int] = field(default_factory=dict)  # started: task -> its pid
+    too_big: bool = False  # alone it held more than the budget: not started again
+
+
+class Hold:
+    """A user's kernel is starting: no pool kernel starts until every hold is released."""
+
+    def __init__(self, pool: KernelPool, label: str) -> None:
+        self.label = label
+        self._pool: KernelPool | None = pool
+
+    def release(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool._release(self.label)
 
 
 class KernelPool:
@@ -87,6 +121,7 @@ class KernelPool:
         per_env: int = 1,
         max_envs: int = 3,
         preimport: bool = True,
+        budget_mb: int | None = None,
         log: logging.Logger | None = None,
     ) -> None:
         self.cwd = cwd
@@ -94,30 +129,71 @@ class KernelPool:
         self.per_env = per_env
         self.max_envs = max_envs
         self.preimport = preimport
+        # None: sized from this machine's RAM
+        self.budget_mb = pool_memory.default_budget_mb() if budget_mb is None else budget_mb
         self.log = log or logging.getLogger(__name__)
+        self.events: deque[dict] = deque(maxlen=200)
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._stopping: set[asyncio.Task] = set()
+        self._holds = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._priority = Priority()
+        self._watcher: asyncio.Task | None = None
+        self._typical_rss = 0  # the last warm kernel's measured size, in bytes
 
     @property
     def enabled(self) -> bool:
-        return self.per_env > 0 and self.max_envs > 0
+        return self.per_env > 0 and self.max_envs > 0 and self.budget_mb > 0
 
-    def want(self, target: WarmTarget) -> None:
-        """Keep warm kernels for ``target`` (most recently used first); start what is missing."""
+    def hold(self, label: str = "") -> Hold:
+        """A user's kernel starts now: pool kernels wait until ``release`` (call it once the
+        kernel answered, or failed)."""
+        self._holds += 1
+        self._idle.clear()
+        self._event("user-start", label)
+        for slot in self._slots.values():  # kernels booting now yield to it
+            for pid in slot.booting.values():
+                self._priority.lower(pid)
+        return Hold(self, label)
+
+    def _release(self, label: str) -> None:
+        self._holds -= 1
+        self._event("user-ready", label)
+        if self._holds == 0:
+            self._idle.set()
+            for slot in self._slots.values():
+                for pid in slot.booting.values():
+                    self._priority.restore(pid)
+
+    async def idle(self) -> None:
+        """Return once no user's kernel is starting."""
+        while self._holds:
+            await self._idle.wait()
+
+    def want(self, target: WarmTarget, *, used: bool = True) -> None:
+        """Keep warm kernels for ``target`` (most recently used first); start what is missing.
+
+        ``used=False``: a guess (a default for new notebooks), not a use: it goes after the
+        environments actually used, and does not move ahead of them when already kept."""
         if not self.enabled or _adopt_code(target, Path(), "") is None:
+            return
+        if not used and target.env_id in self._slots:
             return
         slot = self._slots.pop(target.env_id, None) or _Slot(target)
         if slot.target.argv != target.argv:  # started for another command: not wanted now
             for warm in slot.ready:
                 self._retire(warm)
             slot.ready.clear()
+            slot.too_big = False
         slot.target = target
         self._slots[target.env_id] = slot
-        self._slots.move_to_end(target.env_id, last=False)
+        self._slots.move_to_end(target.env_id, last=not used)
         while len(self._slots) > self.max_envs:
             _, dropped = self._slots.popitem()
             self._discard(dropped)
-        self._fill(slot)
+        if self._slots.get(target.env_id) is slot:  # a guess may find no room
+            self._fill(slot)
 
     async def take(
         self, env_id: str, *, cwd: Path, session: str = "", argv: list[str] | None = None
@@ -130,9 +206,12 @@ class KernelPool:
         slot = self._slots.get(env_id)
         if slot is None or (argv is not None and slot.target.argv != argv):
             return None
-        if not slot.ready and slot.starting:
-            # One is on its way: it will be ready sooner than a kernel started now.
-            await asyncio.wait(set(slot.starting), return_when=asyncio.FIRST_COMPLETED)
+        if not slot.ready and slot.booting:
+            # One is on its way: it will be ready sooner than a kernel started now, at the
+            # priority of a kernel someone waits for. (One still waiting to start is not.)
+            for pid in slot.booting.values():
+                self._priority.restore(pid)
+            await asyncio.wait(set(slot.booting), return_when=asyncio.FIRST_COMPLETED)
         warm = slot.ready.pop(0) if slot.ready else None
         if warm is not None and argv is not None and warm.argv != argv:
             self._retire(warm)
@@ -141,6 +220,9 @@ class KernelPool:
         self._fill(slot)
         if warm is None:
             return None
+        self._event("take", env_id)
+        if warm.pid:
+            self._priority.restore(warm.pid)
         try:
             if not await warm.km.is_alive():
                 raise RuntimeError("the warm kernel died")
@@ -161,21 +243,47 @@ class KernelPool:
 
     def status(self) -> list[dict]:
         return [
-            {"env_id": k, "ready": len(s.ready), "starting": len(s.starting)}
+            {
+                "env_id": k,
+                "ready": len(s.ready),
+                "starting": len(s.starting),
+                "rss_mb": round(sum(w.rss for w in s.ready) / pool_memory.MIB, 1),
+            }
             for k, s in self._slots.items()
         ]
 
+    def usage(self) -> dict:
+        """The budget and what the warm kernels hold of it, with the pool's recent events."""
+        used = sum(w.rss for s in self._slots.values() for w in s.ready)
+        return {
+            "budget_mb": self.budget_mb,
+            "used_mb": round(used / pool_memory.MIB, 1),
+            "warm": sum(len(s.ready) for s in self._slots.values()),
+            "events": list(self.events),
+        }
+
     async def shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
         slots = list(self._slots.values())
         self._slots.clear()
-        for slot in slots:
-            for task in slot.starting:
-                task.cancel()
+        starting = [t for slot in slots for t in slot.starting]
+        for task in starting:
+            task.cancel()
         await asyncio.gather(
-            *(w.shutdown() for s in slots for w in s.ready), return_exceptions=True
+            *(w.shutdown() for s in slots for w in s.ready),
+            *starting,  # each stops the kernel it was starting
+            *self._stopping,
+            return_exceptions=True,
         )
 
+    def _event(self, kind: str, env_id: str = "", **more: object) -> None:
+        at = round(time.monotonic(), 4)
+        self.events.append({"t": at, "event": kind, "env_id": env_id, **more})
+
     def _fill(self, slot: _Slot) -> None:
+        if slot.too_big:
+            return
         missing = self.per_env - len(slot.ready) - len(slot.starting)
         for _ in range(max(0, missing)):
             task = asyncio.ensure_future(self._start(slot))
@@ -189,6 +297,46 @@ class KernelPool:
             self._retire(warm)
         slot.ready.clear()
 
+    def _room_for(self, slot: _Slot) -> bool:
+        """Whether a kernel for ``slot`` fits in the budget beside the warm kernels of the
+        environments used more recently (a typical kernel's size: the last one measured)."""
+        ahead = 0
+        for other in self._slots.values():
+            if other is slot:
+                break
+            ahead += sum(w.rss for w in other.ready)
+        return ahead == 0 or ahead + self._typical_rss <= self.budget_mb * pool_memory.MIB
+
+    def _enforce(self) -> None:
+        """Drop the least recently used warm kernels while they hold more than the budget, and
+        one (the least recently used) when the machine is short of memory."""
+        budget = self.budget_mb * pool_memory.MIB
+        used = sum(w.rss for s in self._slots.values() for w in s.ready)
+        pressure = used > 0 and pool_memory.under_pressure()
+        warm_slots = [(k, s) for k, s in self._slots.items() if s.ready]
+        for env_id, slot in reversed(warm_slots):  # least recently used first
+            if not (used > budget or pressure):
+                return
+            warm = slot.ready.pop()
+            used -= warm.rss
+            why = "memory pressure" if pressure else "over budget"
+            if len(warm_slots) == 1 and not pressure and warm.rss > budget:
+                slot.too_big = True  # alone over the budget: starting it again would only churn
+                why = "alone over budget"
+            self._event("drop", env_id, why=why, rss_mb=round(warm.rss / pool_memory.MIB, 1))
+            self.log.info("Orbit: dropped a warm kernel for %s (%s)", env_id, why)
+            self._retire(warm)
+            pressure = False  # one at a time: the next check sees what that gave back
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            for slot in list(self._slots.values()):
+                for warm in slot.ready:
+                    if warm.pid:
+                        warm.rss = await asyncio.to_thread(pool_memory.rss, warm.pid)
+            self._enforce()
+
     def _retire(self, warm: Warm) -> None:
         task = asyncio.ensure_future(warm.shutdown())
         self._stopping.add(task)
@@ -196,10 +344,21 @@ class KernelPool:
 
     async def _start(self, slot: _Slot) -> None:
         target = slot.target
+        await self.idle()  # never while a user's kernel starts
+        if not self._room_for(slot):  # it would only be dropped again once started
+            self._event("skip", target.env_id, why="no room in the budget")
+            return
+        task = asyncio.current_task()
         km = new_kernel_manager(target.argv, target.language, target.env_id)
         kc = None
         try:
+            self._event("prewarm-start", target.env_id)
             await km.start_kernel(cwd=str(self.cwd), env={**self.env, **target.env})
+            pid = getattr(km.provisioner, "pid", None)
+            if pid and task is not None:
+                if self._holds:  # a user's kernel started meanwhile
+                    self._priority.lower(pid)
+                slot.booting[task] = pid
             kc = km.client()
             kc.start_channels()
             await kc.wait_for_ready(timeout=120)
@@ -222,9 +381,17 @@ class KernelPool:
             if isinstance(e, asyncio.CancelledError):
                 raise
             return
+        finally:
+            slot.booting.pop(task, None)
         warm = Warm(km, kc, target.argv)
+        if warm.pid:
+            warm.rss = self._typical_rss = await asyncio.to_thread(pool_memory.rss, warm.pid)
         if self._slots.get(target.env_id) is slot:
             slot.ready.append(warm)
+            self._event("prewarm-ready", target.env_id, rss_mb=round(warm.rss / pool_memory.MIB, 1))
+            self._enforce()
+            if self._watcher is None or self._watcher.done():
+                self._watcher = asyncio.ensure_future(self._watch())
         else:
             await warm.shutdown()
 

@@ -6,6 +6,10 @@ and named by the profile's kernelspecs. In ``pre_launch`` it finds the session's
 points the kernel command at it; in ``launch_kernel`` it hands over a prewarmed kernel when the
 pool has one. When the environment cannot be built it launches the explaining kernel instead.
 
+While a notebook's kernel starts, the warm-kernel pool starts none of its own (a hold on the
+pool, released once the kernel answered or failed): a prewarm never competes with a kernel
+someone waits for.
+
 Every step goes to the notebook's build job (``server/builds.py``), which JupyterLab follows;
 the job ends when the kernel answers, or when it exits first: then its last lines on stderr are
 kept, and the restart that follows launches the explaining kernel with them.
@@ -35,6 +39,7 @@ class OrbitProvisioner(LocalProvisioner):
     recipe = Unicode("python", config=True, help="The kernel recipe this kernelspec stands for.")
 
     _pooled: Any = None
+    _hold: Any = None  # the pool waits while this kernel starts (server/pool.py's Hold)
     _job: Job | None = None  # the notebook's build job, until the kernel answers
     _tail: StderrTail | None = None  # the launched kernel's stderr
     _answered = True  # the launched kernel answered (or is one that needs no watching)
@@ -54,6 +59,8 @@ class OrbitProvisioner(LocalProvisioner):
         cwd = Path(kwargs.get("cwd") or runtime.root_dir)
         target = self._notebook(runtime.root_dir, cwd, session)
         info: dict[str, Any] = {"notebook": str(target), "recipe": self.recipe}
+        self._release()
+        self._hold = runtime.pool.hold(str(target))
         job = self._job = runtime.builds.begin(target)
         died, self._died = self._died, None
         try:
@@ -69,9 +76,11 @@ class OrbitProvisioner(LocalProvisioner):
             info["error"] = problem
             job.emit({"done": True, "ok": False, "problem": problem})
             self._job = None
+            self._release()  # the explaining kernel is no kernel to wait for
         except BaseException as err:
             job.emit({"done": True, "ok": False, "problem": {"error": f"{err!r}"}})
             self._job = None
+            self._release()
             raise
         else:
             environment = prepared.environment
@@ -106,6 +115,9 @@ class OrbitProvisioner(LocalProvisioner):
             self._exited = asyncio.Event()
             try:
                 return await super().launch_kernel(cmd, **{**kwargs, "stderr": self._tail.fd})
+            except BaseException:
+                self._release()
+                raise
             finally:
                 self._tail.launched()
         self._tail, self._answered = None, True
@@ -129,8 +141,10 @@ class OrbitProvisioner(LocalProvisioner):
         await super().post_launch(**kwargs)
         job, self._job = self._job, None
         if job is None:
+            self._release()
             return
         if self._answered:  # a prewarmed kernel: it answered long ago
+            self._release()
             job.emit({"done": True, "ok": True})
             return
         task = asyncio.ensure_future(self._until_answered(job))
@@ -146,15 +160,22 @@ class OrbitProvisioner(LocalProvisioner):
             await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
             if ready.done() and ready.exception() is None:
                 self._answered = True
+                self._release()  # now the pool may warm the next one
                 job.emit({"done": True, "ok": True})
                 return
             await self.poll()  # records why, if it exited
             problem = self._died or {"error": "the kernel has not answered", "kind": "Timeout"}
             job.emit({"done": True, "ok": False, "problem": problem})
         finally:
+            self._release()
             for task in (ready, exited):
                 task.cancel()
             client.stop_channels()
+
+    def _release(self) -> None:
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.release()
 
     async def poll(self) -> int | None:
         code = await super().poll()
@@ -193,6 +214,7 @@ class OrbitProvisioner(LocalProvisioner):
         await super().terminate(restart)
 
     async def cleanup(self, restart: bool = False) -> None:
+        self._release()
         await super().cleanup(restart)
         from jupyter_orbit.server import runtime as rt
 

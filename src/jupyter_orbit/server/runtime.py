@@ -26,6 +26,7 @@ from jupyter_orbit.prepare import NO_CONSENT, Choices, Prepared, prepare
 from jupyter_orbit.progress import FanOutProgress, LogProgress, Progress
 from jupyter_orbit.server.builds import Builds
 from jupyter_orbit.server.pool import KernelPool, WarmTarget
+from jupyter_orbit.server.recent_opens import RecentOpens
 from jupyter_orbit.trust import TrustStore
 
 _current: OrbitRuntime | None = None
@@ -51,6 +52,7 @@ class OrbitRuntime:
         log: logging.Logger,
         pool_per_env: int = 1,
         pool_max_envs: int = 3,
+        pool_memory_mb: int | None = None,
         default_engine: str = "local",
         allow_host_access: bool = False,
     ) -> None:
@@ -63,9 +65,15 @@ class OrbitRuntime:
         self.trust = TrustStore(paths.trust_file)
         self.kernels: dict[str, dict] = {}
         self.pool = KernelPool(
-            cwd=root_dir, env=kernel_env, per_env=pool_per_env, max_envs=pool_max_envs, log=log
+            cwd=root_dir,
+            env=kernel_env,
+            per_env=pool_per_env,
+            max_envs=pool_max_envs,
+            budget_mb=pool_memory_mb,
+            log=log,
         )
-        self._recent_file = profile.root / "recent-envs.json"
+        # The environments recently opened under each root, warmed after a restart.
+        self.recent = RecentOpens(profile.root / "recent-opens.json")
         # The dates detected for notebooks, kept in Orbit's state: the notebooks stay untouched.
         self.dates = NotebookDates(paths.notebook_dates_dir)
         self._projects_file = profile.root / "recent-projects.json"
@@ -186,28 +194,28 @@ class OrbitRuntime:
         )
 
     def remember(self, target: WarmTarget) -> None:
-        """Mark an environment as recently used: keep it warm now and after a restart."""
+        """Mark an environment as recently used: keep it warm (once the kernel being started
+        answered), and again after a restart of the server on this root."""
         self.pool.want(target)
-        recent = [t for t in self._load_recent() if t["env_id"] != target.env_id]
-        recent.insert(
-            0,
-            {
-                "env_id": target.env_id,
-                "argv": target.argv,
-                "language": target.language,
-                "imports": list(target.imports),
-                "recipe": target.recipe,
-                "env": target.env,
-            },
-        )
+        entry = {
+            "env_id": target.env_id,
+            "argv": target.argv,
+            "language": target.language,
+            "imports": list(target.imports),
+            "recipe": target.recipe,
+            "env": target.env,
+        }
         try:
-            atomic.write_json(self._recent_file, recent[: self.pool.max_envs or 1])
+            self.recent.remember(self.root_dir, entry)
         except OSError as e:
             self.log.warning("Orbit: could not record recent environments: %s", e)
 
     def prewarm_recent(self) -> None:
-        for t in reversed(self._load_recent()[: self.pool.max_envs]):
-            if t.get("argv") and Path(t["argv"][0]).exists():
+        """Warm the environments last opened under this root (the pool starts them once no
+        user's kernel is starting, at low priority, within its memory budget)."""
+        for t in reversed(self.recent.of(self.root_dir)[: self.pool.max_envs]):
+            argv = t.get("argv")
+            if isinstance(argv, list) and argv and Path(argv[0]).exists():
                 self.pool.want(
                     WarmTarget(
                         t["env_id"],
@@ -240,6 +248,7 @@ class OrbitRuntime:
             self.log.info("Orbit: could not prepare the kernel menu: %s", e)
         if not self.pool.enabled:
             return
+        await self.pool.idle()  # building and resolving wait for a user's kernel to start
         for name in reversed(recipes[: self.pool.max_envs]):
             try:
                 recipe = get_recipe(name)
@@ -256,7 +265,8 @@ class OrbitRuntime:
                 prepared = await asyncio.to_thread(
                     prepare, folder, choices, self.paths, progress=progress
                 )
-                self.pool.want(self.warm_target(prepared))
+                # a guess, not a use: the environments opened here come first
+                self.pool.want(self.warm_target(prepared), used=False)
             except Exception as e:  # a default that cannot be warmed is not an error
                 self.log.info("Orbit: not prewarming %s in %s: %s", name, folder, e)
 
@@ -279,10 +289,3 @@ class OrbitRuntime:
             atomic.write_json(self._projects_file, [entry, *recent][:12])
         except OSError as e:
             self.log.warning("Orbit: could not record recent projects: %s", e)
-
-    def _load_recent(self) -> list[dict]:
-        try:
-            data = json.loads(self._recent_file.read_text())
-            return [d for d in data if isinstance(d, dict) and "env_id" in d]
-        except (FileNotFoundError, ValueError):
-            return []

@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
-from jupyter_orbit.kernels.devices.devicekernel import bootstrap_argv, package_folder
 from jupyter_orbit.kernels.recipes import KernelRecipe, SystemRequirement, Which
 
 SERIAL_GROUP = "dialout"
@@ -55,9 +54,14 @@ class _DeviceRecipe(KernelRecipe):
     module: ClassVar[str]  # the kernel's module in Orbit's package
 
     def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
+        # devicekernel imports ipykernel: loaded when a device kernel starts, not with the recipes
+        from jupyter_orbit.kernels.devices.devicekernel import bootstrap_argv
+
         return bootstrap_argv(str(python), self.module)
 
     def host_folders(self) -> tuple[Path, ...]:
+        from jupyter_orbit.kernels.devices.devicekernel import package_folder
+
         return (package_folder(),)  # the kernel's code is Orbit's own
 
     def logo_svg(self) -> str:

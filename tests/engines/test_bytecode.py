@@ -1,0 +1,106 @@
+"""Bytecode made in the background once an environment is in place: the kernel does not wait
+for it, and what a kernel wrote meanwhile is never shared."""
+
+from __future__ import annotations
+
+import json
+import py_compile
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_orbit.engines import bytecode
+from tests.conftest import Orbit, make_notebook
+
+TAG = sys.implementation.cache_tag
+
+
+def _fake_env(root: Path) -> Path:
+    """A folder laid out as a venv of this Python, with one module in site-packages."""
+    env = root / "env"
+    minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site = env / "lib" / minor / "site-packages"
+    site.mkdir(parents=True)
+    (site / "mod.py").write_text("VALUE = 42\n")
+    (env / "bin").mkdir()
+    (env / "bin" / "python").symlink_to(sys.executable)
+    (env / "orbit").mkdir()
+    return env
+
+
+def test_the_job_compiles_stores_and_clears_its_mark(tmp_path: Path):
+    env = _fake_env(tmp_path)
+    bytecode.schedule(env / "orbit")
+    assert bytecode.pending(env)
+    proc = bytecode.start(env, tmp_path / "store", TAG)
+    assert proc is not None and proc.wait(timeout=120) == 0
+    assert not bytecode.pending(env) and bytecode.wait(env, timeout=0)
+    pyc = next((env / "lib").rglob(f"__pycache__/mod.{TAG}.pyc"))
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b11  # checked hash: shareable
+    assert pyc.stat().st_nlink == 3  # the environment's, the store's object, its source key
+
+
+def test_nothing_starts_without_a_mark(tmp_path: Path):
+    env = _fake_env(tmp_path)
+    assert bytecode.start(env, tmp_path / "store", TAG) is None
+
+
+def test_a_pyc_a_kernel_wrote_is_not_stored(tmp_path: Path):
+    env = _fake_env(tmp_path)
+    site = next((env / "lib").glob("*/site-packages"))
+    store = bytecode.BytecodeStore(tmp_path / "store", TAG)
+    pyc = site / "__pycache__" / f"mod.{TAG}.pyc"
+    # what a kernel's import writes: timestamp-based, valid for this copy of the source only
+    py_compile.compile(str(site / "mod.py"), cfile=str(pyc))
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0
+    store.keep([site])
+    assert pyc.stat().st_nlink == 1 and not list((tmp_path / "store").rglob(f"{TAG}-*"))
+
+
+def test_a_pyc_cut_short_by_a_full_disk_is_neither_stored_nor_left(tmp_path: Path):
+    env = _fake_env(tmp_path)
+    site = next((env / "lib").glob("*/site-packages"))
+    store = bytecode.BytecodeStore(tmp_path / "store", TAG)
+    pyc = site / "__pycache__" / f"mod.{TAG}.pyc"
+    py_compile.compile(
+        str(site / "mod.py"),
+        cfile=str(pyc),
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+    )
+    whole = pyc.read_bytes()
+    pyc.write_bytes(whole[: len(whole) - 20])  # what a short raw write leaves
+    store.keep([site])
+    assert not pyc.exists()  # Python compiles the source on import instead of failing
+    assert not list((tmp_path / "store").rglob(f"{TAG}-*"))
+    pyc.write_bytes(whole)  # the same file whole is stored
+    store.keep([site])
+    assert pyc.stat().st_nlink == 3
+
+
+@pytest.mark.integration
+def test_the_first_cell_runs_while_the_bytecode_job_waits(orbit: Orbit, tmp_path: Path):
+    """The store's lock held by someone else keeps the job waiting: the notebook still runs
+    (its kernel sees the job pending), and the job finishes once the lock is free."""
+    from filelock import FileLock
+
+    code = (
+        "import os, sys, six; "
+        "print(os.path.exists(os.path.join(sys.prefix, 'orbit', 'bytecode.pending')))"
+    )
+    nb = make_notebook(
+        tmp_path / "p" / "nb.ipynb",
+        code,
+        metadata={"orbit": {"as_of": "2025-06-01", "packages": {"pypi": ["six"]}}},
+    )
+    store = orbit.home / "envs" / "local" / ".bytecode"
+    store.mkdir(parents=True, exist_ok=True)
+    with FileLock(store / ".lock"):
+        r = orbit.run("run", str(nb), "--yes", "--no-server")
+        assert r.returncode == 0 and r.stdout == "True\n", (r.stdout, r.stderr)
+        env = Path(json.loads(orbit.run("env", str(nb), "--json").stdout)["location"])
+        assert bytecode.pending(env)
+    assert bytecode.wait(env, timeout=120)
+    pyc = next(env.rglob("site-packages/__pycache__/six.*.pyc"))
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b11
+    assert pyc.stat().st_mode & 0o222 == 0  # stored, shared read-only
