@@ -131,6 +131,8 @@ class Orbit:
             for k, v in os.environ.items()
             if not k.startswith(("ORBIT_", "JUPYTER_")) and k not in ("IPYTHONDIR",)
         }
+        if "ORBIT_DEBUG" in os.environ:  # tracebacks of internal errors, when asked for
+            env["ORBIT_DEBUG"] = os.environ["ORBIT_DEBUG"]
         env.update(
             ORBIT_HOME=str(self.home),
             HOME=str(self.user_home),

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,11 +26,22 @@ if TYPE_CHECKING:
 _SCRUB = ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", "UV_PROJECT", "PYTHONHOME")
 
 
+_FINDING = threading.Lock()
+
+
 @functools.cache
-def uv_bin() -> str:
+def _find_uv() -> str:
     from uv import find_uv_bin
 
     return find_uv_bin()
+
+
+def uv_bin() -> str:
+    # One thread at a time: the first call reads sysconfig's variables, which Python 3.11 fills
+    # in without a lock (a second thread could see "EXE" missing), and the date fit asks uv from
+    # two threads at once.
+    with _FINDING:
+        return _find_uv()
 
 
 def uv_environ(extra: dict[str, str] | None = None) -> dict[str, str]:

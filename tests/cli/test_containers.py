@@ -10,7 +10,9 @@ def test_unknown_engine_is_bad_input(orbit: Orbit, tmp_path: Path):
     for args in (("run", str(nb), "--engine", "nope"), ("up", str(tmp_path), "--engine", "nope")):
         r = orbit.run(*args, "--no-browser") if args[0] == "up" else orbit.run(*args)
         assert r.returncode == 2, r.stderr
-        assert "unknown engine 'nope'" in r.stderr and "docker, " in r.stderr and "local" in r.stderr
+        assert (
+            "unknown engine 'nope'" in r.stderr and "docker, " in r.stderr and "local" in r.stderr
+        )
     assert not (orbit.home / "profiles" / "default" / "server.json").exists()
 
 
