@@ -140,7 +140,13 @@ def fake(monkeypatch, tmp_path):
 
     def install(packages, machine, downloads=()):
         index = FakeIndex({**KERNEL, **packages})
-        monkeypatch.setattr(era._Fitter, "_run", lambda self, *a: index.run(*a))
+
+        def answer(self, *a):  # as ``_run`` does when the index itself answers
+            pins, said = index.run(*a)
+            self.given.add(pins)
+            return pins, said
+
+        monkeypatch.setattr(era._Fitter, "_run", answer)
         monkeypatch.setattr(era.pythons, "discover", lambda cache=None, environ=None: machine)
         monkeypatch.setattr("jupyter_orbit.uvcli.python_downloads", lambda: frozenset(downloads))
         monkeypatch.setattr(era.pythons, "default_python", lambda: "3.11")
@@ -332,11 +338,23 @@ def test_the_fit_keeps_its_versions_for_the_build(tmp_path, fake):
 
     fake(NUMPY_2021, _machine("3.9.18", "3.11.7"))
     spec = fit(_res(tmp_path, ["numpy"]), tmp_path).spec
-    paths = Paths(tmp_path / "home")
-    known = pypi_answers.recall(paths, pypi_answers.key(spec, "3.9.18"))
+    known = pypi_answers.recall(pypi_answers.key(spec, "3.9.18"))
     assert known is not None and "numpy==1.20" in known
     assert any(p.startswith("ipykernel==") for p in known)
-    assert pypi_answers.recall(paths, pypi_answers.key(spec, "3.9.17")) is None
+    assert pypi_answers.recall(pypi_answers.key(spec, "3.9.17")) is None
+
+
+def test_a_fit_answered_from_its_cache_leaves_the_build_to_ask_the_index(tmp_path, fake):
+    """The fit's answers are kept on disk; an index without upload dates may serve more by now,
+    so only what the index answered in this process spares the build its question."""
+    from jupyter_orbit.ecosystems import pypi_answers
+
+    fake(NUMPY_2021, _machine("3.9.18", "3.11.7"))
+    spec = fit(_res(tmp_path, ["numpy"]), tmp_path).spec
+    question = pypi_answers.key(spec, "3.9.18")
+    pypi_answers._GIVEN.clear()  # a later process: the same fit, now from the fit's cache
+    again = fit(_res(tmp_path, ["numpy"]), tmp_path).spec
+    assert again == spec and pypi_answers.recall(question) is None
 
 
 def test_the_kernel_s_packages_are_resolved_once_per_python_and_date(tmp_path, fake):

@@ -264,6 +264,7 @@ class _Fitter:
         self.announce: Callable[[], None] | None = None  # the first time uv is asked
         # the last answer that fitted: the versions the build will install, on that Python
         self.accepted: tuple[Candidate, str] | None = None
+        self.given: set[str] = set()  # answers the index gave now (not cached, not offline)
         # questions asked ahead, in a thread, while uv answers another (``ahead``)
         self._ahead: dict[tuple, Future[str | None]] = {}
         self._pool: ThreadPoolExecutor | None = None
@@ -302,8 +303,10 @@ class _Fitter:
         if self.accepted is None or self.accepted[0].interpreter is None:
             return
         c, pins = self.accepted
+        if pins not in self.given:  # from the cache of answers: the index may know more now
+            return
         if pythons.minor_of(c.interpreter.version) == pythons.minor_of(spec.python or ""):
-            pypi_answers.remember(self.paths, pypi_answers.key(spec, c.interpreter.version), pins)
+            pypi_answers.remember(pypi_answers.key(spec, c.interpreter.version), pins)
 
     # -- choosing ---------------------------------------------------------------------------
 
@@ -542,7 +545,9 @@ class _Fitter:
         try:
             if self.unreachable is not None:
                 return self._offline(call, stdin, self.unreachable), ""
-            return run_uv(call, cwd=self.work, stdin=stdin, on_line=said.append), "\n".join(said)
+            pins = run_uv(call, cwd=self.work, stdin=stdin, on_line=said.append)
+            self.given.add(pins)  # what the index itself answered, in this process
+            return pins, "\n".join(said)
         except IndexUnreachable as err:
             self.unreachable = err.message
             return self._offline(call, stdin, err.message), ""

@@ -13,7 +13,6 @@ import pytest
 
 from jupyter_orbit.ecosystems import pypi_answers
 from jupyter_orbit.model import EnvSpec, Requirement
-from jupyter_orbit.paths import Paths
 from tests.conftest import Orbit, make_notebook
 
 
@@ -30,9 +29,8 @@ def test_the_question_names_everything_that_changes_the_answer(tmp_path: Path):
     assert asked != pypi_answers.key(replace(spec, as_of="2025-06-02T00:00:00Z"), "3.11.7")
     assert asked != pypi_answers.key(replace(spec, floating=("ipykernel",)), "3.11.7")
     assert asked != pypi_answers.key(replace(spec, wheels_only=True), "3.11.7")
-    paths = Paths(tmp_path)
-    pypi_answers.remember(paths, asked, "numpy==2.2.6\nsix==1.17.0\n")
-    known = pypi_answers.recall(paths, asked)
+    pypi_answers.remember(asked, "numpy==2.2.6\nsix==1.17.0\n")
+    known = pypi_answers.recall(asked)
     assert known == {"numpy==2.2.6", "six==1.17.0"}
     assert pypi_answers.same("--index-url x\nnumpy==2.2.6\n    # via y\nsix==1.17.0\n", known)
     assert not pypi_answers.same("numpy==2.2.5\nsix==1.17.0\n", known)

@@ -711,7 +711,7 @@ def _as_fitted(build: Prefix, args: list[str], requirements: Path) -> bool:
         ),
         "",
     )
-    known = pypi_answers.recall(build.paths, pypi_answers.key(build.spec, version))
+    known = pypi_answers.recall(pypi_answers.key(build.spec, version))
     if not version or known is None:
         return False
     pinned = build.meta / LOCK_FILE

@@ -5,19 +5,19 @@ install: the notebook's packages and the kernel's, for that Python, as of those 
 build's resolve step asks that question again; when uv's cache alone gives the same versions
 (a few hundredths of a second, where asking the index takes a second or two) the answer is the
 one the index just gave, and the index is not asked again. Any difference, and the index is.
+
+Only answers the index gave in this process count: the fit's own cache of answers, or an answer
+kept from another day, may be older than what an index without upload dates serves now.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-from pathlib import Path
+import threading
 
-from jupyter_orbit import atomic
 from jupyter_orbit.model import EnvSpec
-from jupyter_orbit.paths import Paths
 
 
 def key(spec: EnvSpec, python_version: str) -> str:
@@ -46,25 +46,23 @@ def key(spec: EnvSpec, python_version: str) -> str:
     return hashlib.sha256(json.dumps(question, sort_keys=True).encode()).hexdigest()
 
 
-def _record(paths: Paths, question: str) -> Path:
-    return paths.cache_dir / "era" / "builds" / f"{question}.json"
+# question -> the pins the index gave for it in this process (a fit and its build run in one)
+_GIVEN: dict[str, frozenset[str]] = {}
+_LOCK = threading.Lock()
 
 
-def remember(paths: Paths, question: str, pins: str) -> None:
-    """Keep the pins the index gave for ``question`` (only a cache: failures are ignored)."""
-    lines = sorted(_pins(pins))
-    with contextlib.suppress(OSError):
-        atomic.write_text(_record(paths, question), json.dumps({"pins": lines}))
+def remember(question: str, pins: str) -> None:
+    """Keep the pins the index just gave for ``question``."""
+    with _LOCK:
+        _GIVEN[question] = frozenset(_pins(pins))
 
 
-def recall(paths: Paths, question: str) -> set[str] | None:
-    try:
-        return set(json.loads(_record(paths, question).read_text())["pins"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def recall(question: str) -> frozenset[str] | None:
+    with _LOCK:
+        return _GIVEN.get(question)
 
 
-def same(pins: str, known: set[str]) -> bool:
+def same(pins: str, known: frozenset[str]) -> bool:
     """Whether uv's output ``pins`` names exactly the versions ``known``."""
     return _pins(pins) == known
 
