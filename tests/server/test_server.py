@@ -123,7 +123,8 @@ def test_kernels_run_in_their_own_environments_side_by_side(orbit: Orbit, projec
     kernel_pids = [
         int(p.name)
         for p in Path("/proc").iterdir()
-        if p.name.isdigit() and _cmd(p).find(str(envs)) >= 0
+        # kernels only: an environment's bytecode job may still be finishing, and may
+        if p.name.isdigit() and str(envs) in (cmd := _cmd(p)) and "ipykernel_launcher" in cmd
     ]
     assert kernel_pids
     down = orbit.run("down")
