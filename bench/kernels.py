@@ -146,9 +146,13 @@ def start_plain(
 
 
 def stop_plain(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGINT)  # the second one skips the confirmation
-    proc.wait(timeout=60)
+    # SIGTERM: a server started where SIGINT is ignored (CI, a background job) ignores it too
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:
