@@ -157,11 +157,11 @@ def test_a_budget_of_zero_keeps_no_kernels_warm(tmp_path: Path):
 
 def test_default_budget_follows_the_ram():
     gib = 1 << 30
-    assert pool_memory.default_budget_mb(24 * gib) == 96
-    assert pool_memory.default_budget_mb(64 * gib) == 256
-    assert pool_memory.default_budget_mb(8 * gib) == pool_memory.DEFAULT_MIN_MB
+    assert pool_memory.default_budget_mb(24 * gib) == 768
+    assert pool_memory.default_budget_mb(64 * gib) == 2048
+    assert pool_memory.default_budget_mb(8 * gib) == 256 == pool_memory.DEFAULT_MIN_MB
     assert pool_memory.default_budget_mb(2 * gib) == pool_memory.DEFAULT_MIN_MB
-    assert pool_memory.default_budget_mb(1024 * gib) == pool_memory.DEFAULT_MAX_MB
+    assert pool_memory.default_budget_mb(1024 * gib) == pool_memory.DEFAULT_MAX_MB == 2048
     assert new_pool(Path()).budget_mb == pool_memory.default_budget_mb()
 
 

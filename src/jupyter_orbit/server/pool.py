@@ -212,6 +212,8 @@ class KernelPool:
             for pid in slot.booting.values():
                 self._priority.restore(pid)
             await asyncio.wait(set(slot.booting), return_when=asyncio.FIRST_COMPLETED)
+            if self._slots.get(env_id) is not slot:  # dropped meanwhile (budget, other envs)
+                return None
         warm = slot.ready.pop(0) if slot.ready else None
         if warm is not None and argv is not None and warm.argv != argv:
             self._retire(warm)

@@ -13,11 +13,12 @@ import contextlib
 import psutil
 
 MIB = 1 << 20
-# Without a setting: 1/256 of the RAM (96 MiB on 24 GiB: one or two bare Python kernels, so an
-# idle server with its pool stays near 1.5x a plain JupyterLab; 256 MiB on 64 GiB), within these
-# bounds.
-DEFAULT_SHARE = 256
-DEFAULT_MIN_MB, DEFAULT_MAX_MB = 64, 1024
+# Without a setting: 1/32 of the RAM (768 MiB on 24 GiB: a warm kernel with pandas, ~120 MiB,
+# for each of the recently used environments; 256 MiB on 8 GiB), within these bounds. A smaller
+# budget keeps an idle server nearer a plain JupyterLab, but then environments with pandas are
+# never warm and open at a kernel's full start.
+DEFAULT_SHARE = 32
+DEFAULT_MIN_MB, DEFAULT_MAX_MB = 256, 2048
 # Under pressure below this much available memory: 5% of the RAM, at least 256 MiB.
 PRESSURE_SHARE, PRESSURE_MIN_MB = 20, 256
 
