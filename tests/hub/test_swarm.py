@@ -10,9 +10,7 @@ no other test's containers share the engine (``ORBIT_SLOW_TESTS=1``)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,44 +23,7 @@ from tests.hub.test_runner import api, spawn
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 PROFILE = "swarmtest"
-REGISTRY = "/usr/bin/docker-registry"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[str]:
-    """A registry on 127.0.0.1 (Docker pushes to loopback registries over plain HTTP)."""
-    if not Path(REGISTRY).exists():
-        pytest.skip("needs Debian's docker-registry (apt-get install docker-registry)")
-    port = _free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    log = (tmp_path / "registry.log").open("wb")
-    proc = subprocess.Popen([REGISTRY, "serve", str(config)], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "registry did not start"
-            time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
+# `registry`: Debian's docker-registry on 127.0.0.1 (tests/support/registry.py)
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ spec and which render format made it. A kernel runs in a container of it, starte
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 import sys
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -327,16 +325,7 @@ class DockerEngine(Engine):
 
     def read_file(self, ref: str, path: str) -> str:
         """A file from an image, read without running anything in it."""
-        container = self.client.containers.create(ref, command=["true"])
-        try:
-            stream, _ = container.get_archive(path)
-            data = io.BytesIO(b"".join(stream))
-        finally:
-            container.remove(force=True)
-        with tarfile.open(fileobj=data) as tar:
-            member = tar.next()
-            f = tar.extractfile(member) if member else None
-            return f.read().decode() if f else ""
+        return dockerapi.image_file(self.client, ref, path).decode()
 
     def _check_python(self, spec: EnvSpec) -> None:
         from packaging.specifiers import InvalidSpecifier, SpecifierSet

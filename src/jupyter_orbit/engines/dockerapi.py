@@ -312,3 +312,17 @@ def _project_files(tree: Path, ignore: Iterable[str]) -> set[str]:
 def image_size(client: docker.DockerClient, ref: str) -> int:
     found = image(client, ref)
     return int(found.attrs.get("Size", 0)) if found is not None else 0
+
+
+def image_file(client: docker.DockerClient, ref: str, path: str) -> bytes:
+    """The bytes of one file in an image, read without running anything in it."""
+    container = client.containers.create(ref, command=["true"])
+    try:
+        stream, _ = container.get_archive(path)
+        data = io.BytesIO(b"".join(stream))
+    finally:
+        container.remove(force=True)
+    with tarfile.open(fileobj=data) as tar:
+        member = tar.next()
+        f = tar.extractfile(member) if member else None
+        return f.read() if f else b""

@@ -169,19 +169,9 @@ def read_lock(client: Any, image: str) -> str:
 
 
 def _read(client: Any, image: str, path: str) -> str:
-    import io
-    import tarfile
+    from jupyter_orbit.engines import dockerapi
 
-    container = client.containers.create(image, command=["true"])
-    try:
-        stream, _ = container.get_archive(path)
-        data = io.BytesIO(b"".join(stream))
-    finally:
-        container.remove(force=True)
-    with tarfile.open(fileobj=data) as tar:
-        member = tar.next()
-        f = tar.extractfile(member) if member else None
-        return f.read().decode(errors="replace") if f else ""
+    return dockerapi.image_file(client, image, path).decode(errors="replace")
 
 
 def common_base(client: Any, project: Project) -> str:
