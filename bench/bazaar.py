@@ -140,11 +140,31 @@ async def until_import(k: KernelWS, module: str, timeout: float = 300) -> None:
         await asyncio.sleep(0.05)
 
 
+def spare_ready(home: Path, kid: str, timeout: float = 120) -> bool:
+    """Wait until the server keeps a clone of kernel ``kid``'s environment ready for hot add
+    (what it does a few seconds after a kernel started); False if none came."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = json.loads(orbit(home, "status", "--json").stdout)
+        env = next((k.get("env_id") for k in status["kernels"] if k["id"] == kid), None)
+        if status.get("spares", {}).get(env, {}).get("state") == "ready":
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def bench_orbit_add(
-    work: Path, runs: int, *, warm: bool = True, home: Path | None = None
+    work: Path,
+    runs: int,
+    *,
+    warm: bool = True,
+    home: Path | None = None,
+    settled: bool = True,
 ) -> list[float]:
     """Seconds of ``runs`` hot adds (after one untimed pass unless ``warm`` is false), in
-    ``home`` (default: a fresh ORBIT_HOME under ``work``)."""
+    ``home`` (default: a fresh ORBIT_HOME under ``work``). ``settled``: into a kernel that has
+    been open long enough for the server to keep its environment's clone ready (a few
+    seconds); otherwise at once after the kernel answered."""
     home = home or work / "orbit-add"
     root = work / "orbit-project"
     nb = make_notebook(root / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": []}}})
@@ -162,6 +182,8 @@ def bench_orbit_add(
             async def one(pkg: str = pkg) -> float:
                 async with KernelWS(server, kid) as k:
                     await k.kernel_info(timeout=600)
+                    if settled:
+                        await asyncio.to_thread(spare_ready, home, kid)
                     t = time.perf_counter()
                     r = await asyncio.to_thread(orbit, home, "add", pkg, "--to", str(nb))
                     if "ready now" not in r.stdout:

@@ -203,11 +203,32 @@ def test_the_pool_memory_budget_is_a_profile_setting(tmp_path):
         assert e.value.hint
 
 
+def test_the_hot_add_spares_are_a_profile_setting():
+    from traitlets.config import Config
+
+    from jupyter_orbit.profiles.server_env import launch_args
+    from jupyter_orbit.server.extension import OrbitExtension
+
+    assert st.parse(GOOD, Path("profile.toml")).defaults.hot_add_spares == 1
+    assert OrbitExtension(config=Config()).hot_add_spares == 1
+    none = st.parse(GOOD + "hot_add_spares = 0\n", Path("profile.toml"))
+    app = OrbitExtension(config=Config())
+    app.parse_command_line(list(launch_args(none)))
+    assert app.hot_add_spares == 0
+    with pytest.raises(InputError, match=r"defaults\.hot_add_spares: 99 is out of range"):
+        st.parse(GOOD + "hot_add_spares = 99\n", Path("/p/profile.toml"))
+
+
 def test_a_setting_back_at_its_default_leaves_the_file():
     from dataclasses import replace
 
     base = st.parse(GOOD, Path("profile.toml"))
-    for field, value in (("cooldown_days", 14), ("pool_memory_mb", 512), ("services", "keep")):
+    for field, value in (
+        ("cooldown_days", 14),
+        ("pool_memory_mb", 512),
+        ("services", "keep"),
+        ("hot_add_spares", 0),
+    ):
         changed = replace(base, defaults=replace(base.defaults, **{field: value}))
         text = st.render(changed, "# mine\n" + GOOD)
         assert f"{field} = " in text

@@ -55,6 +55,8 @@ class Defaults:
     pool_max_envs: int = 3
     # MiB the warm kernels may hold; None: sized from the machine's RAM (server/pool_memory.py)
     pool_memory_mb: int | None = None
+    # clones of running kernels' environments kept ready for hot add (server/spares.py)
+    hot_add_spares: int = 1
     announcements: bool = False  # JupyterLab's news feed and update checks (they go online)
     services: str = "stop"  # services beside kernels, after the last: "stop", "keep"; or "off"
     # Days a release must have been public before the kernel's own packages, moving forward
@@ -95,6 +97,11 @@ class Settings:
                 **({"pool_memory_mb": d.pool_memory_mb} if d.pool_memory_mb is not None else {}),
                 # written once it differs from the default, so older files stay as they are
                 **({"services": d.services} if d.services != Defaults.services else {}),
+                **(
+                    {"hot_add_spares": d.hot_add_spares}
+                    if d.hot_add_spares != Defaults.hot_add_spares
+                    else {}
+                ),
                 # written only when changed, so profiles made before keep their text
                 **({"cooldown_days": d.cooldown_days} if d.cooldown_days != 7 else {}),
             },
@@ -131,6 +138,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "announcements": bool,
         "services": str,
         "cooldown_days": int,
+        "hot_add_spares": int,
     },
     "indexes": {"allowed": list},
 }
@@ -204,7 +212,7 @@ def from_dict(doc: dict[str, Any], path: Path | str) -> Settings:
     engine = defaults.get("engine", "local")
     check_engine(engine, path)
     pools = {}
-    for key in ("pool_per_env", "pool_max_envs"):
+    for key in ("pool_per_env", "pool_max_envs", "hot_add_spares"):
         value = defaults.get(key, getattr(Defaults, key))
         if not 0 <= value <= MAX_POOL:
             raise bad(f"defaults.{key}", f"{value} is out of range", f"use 0 to {MAX_POOL}")

@@ -22,13 +22,25 @@ def tree(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_ino for p in folder.rglob("*") if p.is_file()}
 
 
-async def no_build_folders(envs: Path) -> None:
-    """Until no clone or build folder is left (the bound guards against one that stays)."""
+async def only_build_folders(envs: Path, *keep: Path) -> None:
+    """Until no clone or build folder but ``keep`` is left (the bound guards against one that
+    stays)."""
     for _ in range(300):
-        if not list(envs.glob(".build-*")):
+        if set(envs.glob(".build-*")) == set(keep):
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"left over: {list(envs.glob('.build-*'))}")
+    raise AssertionError(f"left over: {list(envs.glob('.build-*'))}, kept: {keep}")
+
+
+async def ready_spare(orbit_idx: IndexedOrbit, env_id: str) -> Path:
+    """The folder of the spare the server keeps for ``env_id``, once it is ready."""
+    for _ in range(600):
+        status = json.loads(orbit_idx.run("status", "--json").stdout)
+        spare = status["spares"].get(env_id, {})
+        if spare.get("state") == "ready":
+            return Path(spare["folder"])
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no spare of {env_id}: {status['spares']}")
 
 
 def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
@@ -50,18 +62,29 @@ def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
 
             status = json.loads(orbit_idx.run("status", "--json").stdout)
             old_env = next(k for k in status["kernels"] if k["id"] == kid)["env_id"]
-            old_dir = orbit_idx.home / "envs" / "local" / old_env
+            envs = orbit_idx.home / "envs" / "local"
+            old_dir = envs / old_env
             before = tree(old_dir)
 
-            # a refused add leaves nothing: the clone started while it was checked is removed
+            # the server keeps a clone of the running kernel's environment ready (files of its
+            # own), the only build folder there is
+            spare = await ready_spare(orbit_idx, old_env)
+            assert tree(spare).keys() == before.keys()
+            own = {p for p in spare.rglob("*") if p.is_file() and not p.is_symlink()}
+            assert own and not {p.stat().st_ino for p in own} & set(before.values())
+            await only_build_folders(envs, spare)
+
+            # a refused add gives the spare back: nothing else is left, and it is still kept
             bad = await asyncio.to_thread(orbit_idx.run, "add", "orbit-bz-nope", "--to", str(nb))
             assert bad.returncode == 2, bad.stdout + bad.stderr
-            await no_build_folders(orbit_idx.home / "envs" / "local")
+            await only_build_folders(envs, spare)
+            assert await ready_spare(orbit_idx, old_env) == spare
 
             add = await asyncio.to_thread(orbit_idx.run, "add", "orbit-bz-alpha", "--to", str(nb))
             assert add.returncode == 0, add.stderr
-            # the clone made ahead became the grown environment; none is left over
-            assert not list((orbit_idx.home / "envs" / "local").glob(".build-*"))
+            # the spare became the grown environment; no other build folder is left
+            assert not spare.exists()
+            assert not [p for p in envs.glob(".build-*") if old_env in p.name]
             assert "ready now, no restart needed" in add.stdout, add.stdout
 
             # the very next cell, same kernel, same variables
@@ -85,6 +108,8 @@ def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
             beta_new = next(Path(env["location"]).rglob("site-packages/orbit_bz_beta/__init__.py"))
             assert beta_old.read_bytes() == beta_new.read_bytes()
             assert beta_old.stat().st_ino != beta_new.stat().st_ino
+            # the next add will grow from the new environment: its spare is made in turn
+            await ready_spare(orbit_idx, info["env_id"])
 
         # a restart starts in the grown environment
         r = server.post(f"/api/kernels/{kid}/restart")
@@ -96,6 +121,11 @@ def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
             )
             assert r.status == "ok", r.error
             assert r.stdout.split() == ["1.0", env["location"]]
+        spare = await ready_spare(orbit_idx, info["env_id"])
+
+        # the kernel's end removes its environment's spare
+        assert server.delete(f"/api/kernels/{kid}").status_code == 204
+        await only_build_folders(envs)
 
     asyncio.run(scenario())
 

@@ -30,6 +30,9 @@ def test_set_get_unset_and_refusals(orbit: Orbit):
     r = orbit.run("config", "set", "OrbitExtension.pool_memory_mb", "512")
     assert r.returncode == 0, r.stderr
     assert "pool_memory_mb = 512" in (config.parents[2] / "profile.toml").read_text()
+    r = orbit.run("config", "set", "OrbitExtension.hot_add_spares", "0")
+    assert r.returncode == 0 and "(was 1)" in r.stdout, r.stdout + r.stderr
+    assert "hot_add_spares = 0" in (config.parents[2] / "profile.toml").read_text()
 
     before = snapshot(orbit.home / "profiles")
     refused = [
@@ -42,6 +45,7 @@ def test_set_get_unset_and_refusals(orbit: Orbit):
         (("OrbitExtension.pool_per_env", "99"), "out of range"),
         (("OrbitExtension.pool_memory_mb", "2000000"), "out of range"),
         (("OrbitExtension.pool_memory_mb", "lots"), "takes a whole number"),
+        (("OrbitExtension.hot_add_spares", "17"), "out of range"),
         (("not-a-key", "1"), "not a setting name"),
     ]
     for args, message in refused:
@@ -73,6 +77,9 @@ def test_set_get_unset_and_refusals(orbit: Orbit):
     r = orbit.run("config", "unset", "OrbitExtension.pool_memory_mb")
     assert r.returncode == 0, r.stderr
     assert "pool_memory_mb" not in (config.parents[2] / "profile.toml").read_text()  # RAM-sized
+    r = orbit.run("config", "unset", "OrbitExtension.hot_add_spares")
+    assert r.returncode == 0, r.stderr
+    assert "hot_add_spares" not in (config.parents[2] / "profile.toml").read_text()  # default
 
 
 def test_a_broken_config_file_is_named(orbit: Orbit):

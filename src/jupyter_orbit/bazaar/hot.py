@@ -4,8 +4,9 @@ Environments are content-addressed (id = hash of the spec) and may be shared by 
 notebooks, so the running kernel's environment is never changed. Instead the new spec's
 environment is *grown* from it (``engines.grow``):
 
-1. clone the running environment into a build folder: every file hardlinked (uv's cache and
-   the bytecode store already share them), the few files tools rewrite copied;
+1. clone the running environment into a build folder, with files of its own (``grow.clone``);
+   the server keeps such a clone ready for a running kernel (``server.spares``), and starts
+   one while the new packages are checked when it has none;
 2. resolve the new spec with the running environment's versions as constraints, so nothing
    the kernel may have imported changes version (if that is impossible, say a restart is
    needed), or take the notebook's new lock as it is;
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -94,39 +94,60 @@ def _affected(runtime: Any, target: Path) -> list[tuple[str, dict[str, Any], Pat
     return out
 
 
-def clone_ahead_for(runtime: Any, target: Path) -> dict[str, Any]:
-    """Start cloning the environment of every local kernel ``target`` concerns while the new
-    packages are checked (the clone is most of what growing costs): kernel id → a future of
-    the clone's folder, for ``hot_update(spares=…)``, which uses or removes each."""
-    import asyncio
-
+def growable(runtime: Any, info: dict[str, Any]) -> tuple[LocalEngine, Environment] | None:
+    """The engine and environment of a running kernel (its record in ``runtime.kernels``), if
+    that kernel can grow while it runs: a Python kernel in a local environment."""
     from jupyter_orbit.engines import get_engine
     from jupyter_orbit.kernels.recipes import find_recipe
 
-    out: dict[str, Any] = {}
+    recipe = find_recipe(info.get("recipe") or "python")
+    if recipe is None or recipe.language != "python" or not info.get("env_id"):
+        return None
+    engine = get_engine(info.get("engine", "local"), runtime.paths)
+    if not isinstance(engine, LocalEngine):
+        return None
+    base = engine.lookup_id(info["env_id"])
+    return (engine, base) if base is not None else None
+
+
+def clone_ahead_for(runtime: Any, target: Path) -> dict[str, tuple[str, Any]]:
+    """A clone of the environment of every local kernel ``target`` concerns, while the new
+    packages are checked (the clone is most of what growing costs): the spare the server kept
+    (``server.spares``), or one begun now. Kernel id → (the environment's id, a future of the
+    clone's folder), for ``hot_update(spares=…)``, which uses each or gives it back."""
+    import asyncio
+
+    async def spare_or_clone(engine: LocalEngine, base: Environment) -> Path:
+        kept = await runtime.spares.take(base.env_id)
+        if kept is not None and kept.is_dir():
+            return kept
+        return await asyncio.to_thread(clone_ahead, engine, base)
+
+    out: dict[str, tuple[str, Any]] = {}
     started: set[str] = set()  # one clone per environment, however many kernels share it
     for kid, info, _ in _affected(runtime, target):
-        recipe = find_recipe(info.get("recipe") or "python")
-        if recipe is None or recipe.language != "python":
-            continue  # only Python kernels grow
-        engine = get_engine(info.get("engine", "local"), runtime.paths)
-        base = engine.lookup_id(info["env_id"]) if isinstance(engine, LocalEngine) else None
-        if base is not None and base.env_id not in started:
-            started.add(base.env_id)
-            out[kid] = asyncio.ensure_future(asyncio.to_thread(clone_ahead, engine, base))
+        found = growable(runtime, info)
+        if found is not None and found[1].env_id not in started:
+            started.add(found[1].env_id)
+            out[kid] = (found[1].env_id, asyncio.ensure_future(spare_or_clone(*found)))
     return out
 
 
-async def drop_spares(spares: dict[str, Any]) -> None:
-    """Remove the clones made ahead that nothing took."""
-    import asyncio
-
-    for future in spares.values():
+async def give_back(runtime: Any, spares: dict[str, tuple[str, Any]]) -> None:
+    """The clones made ahead that nothing took go back to the server's spares (or are removed
+    where it keeps none)."""
+    for env_id, future in spares.values():
         try:
             spare = await future
         except Exception:  # a clone that failed removed what it made
             continue
-        await asyncio.to_thread(shutil.rmtree, spare, True)
+        await _give_back(runtime, env_id, spare)
+
+
+async def _give_back(runtime: Any, env_id: str, spare: Path) -> None:
+    removing = runtime.spares.put(env_id, spare)
+    if removing is not None:
+        await removing
 
 
 async def hot_update(
@@ -134,16 +155,16 @@ async def hot_update(
     kernel_manager: Any,
     target: Path,
     candidate: list[str] | None = None,
-    spares: dict[str, Any] | None = None,
+    spares: dict[str, tuple[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Grow and switch every running kernel whose notebook is ``target`` (or inside it, for a
     project folder) and whose environment the change altered. One entry per kernel.
-    ``spares`` are clones made ahead (``clone_ahead_for``); each is used or removed."""
+    ``spares`` are clones made ahead (``clone_ahead_for``); each is used or given back."""
     spares = dict(spares or {})
     try:
         return await _hot_update(runtime, kernel_manager, target, candidate, spares)
     finally:
-        await drop_spares(spares)
+        await give_back(runtime, spares)
 
 
 async def _hot_update(
@@ -151,7 +172,7 @@ async def _hot_update(
     kernel_manager: Any,
     target: Path,
     candidate: list[str] | None,
-    spares: dict[str, Any],
+    spares: dict[str, tuple[str, Any]],
 ) -> list[dict[str, Any]]:
     import asyncio
 
@@ -186,7 +207,7 @@ async def _hot_update(
             spare = None
             if kid in spares:
                 with contextlib.suppress(Exception):  # a failed clone: grow clones itself
-                    spare = await spares.pop(kid)
+                    spare = await spares.pop(kid)[1]
             try:
                 with offline.using(getattr(runtime, "offline", None)):  # installed bundles
                     new = await asyncio.to_thread(
@@ -201,11 +222,13 @@ async def _hot_update(
                     )
             finally:
                 if spare is not None and spare.exists():  # grow did not take it
-                    await asyncio.to_thread(shutil.rmtree, spare, True)
+                    await _give_back(runtime, base.env_id, spare)
             ok = await inject(kernel_manager.get_kernel(kid), base, new)
-            for job in later:  # bytecode for the new packages, once the kernel has them
-                asyncio.get_running_loop().run_in_executor(None, job)
+            loop = asyncio.get_running_loop()
+            # bytecode for the new packages, once the kernel has them
+            jobs = [loop.run_in_executor(None, job) for job in later]
             info.update(env_id=new.env_id, location=str(new.location), grown_from=base.env_id)
+            runtime.keep_spare(kid, after=jobs)  # the next add grows from the new one
             runtime.remember(runtime.warm_target(prepared, engine.kernel_argv(new, recipe)))
             entry.update(hot=ok, to=new.env_id)
             if not ok:

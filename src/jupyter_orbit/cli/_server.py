@@ -321,4 +321,6 @@ def status_command(*, as_json: bool, profile: str) -> None:
         click.echo(
             f"  warm kernels hold {usage['used_mb']:.0f} MiB of the pool's {usage['budget_mb']} MiB"
         )
+    for env_id, spare in info.get("spares", {}).items():
+        click.echo(f"  hot add: a clone of env {env_id} is {spare['state']}")
     _services.show(services)

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,20 +36,30 @@ class NeedsRestart(OrbitError):
     """The new packages cannot join the running kernel; a restart will use them."""
 
 
-def clone(src: Path, dest: Path) -> None:
+def clone(src: Path, dest: Path, *, started: Callable[[int], None] | None = None) -> None:
     """Recreate ``src`` at ``dest`` (symlinks kept as links) with files of its own — cloned
     copy-on-write where the disk can, copied elsewhere — so the running kernel's environment and
     the grown one cannot change each other (``linkmode``); with hardlinks only when the user
     asked uv for them (``UV_LINK_MODE=hardlink``), the few files tools rewrite then copied.
     ``cp`` where there is one: several times faster than walking thousands of files from
-    Python."""
+    Python. ``started`` gets the copying process's id (to change its priority, or stop it: a
+    ``cp`` stopped by a signal raises ``OSError``, and ``dest`` is left for the caller)."""
     import subprocess
 
     cp = shutil.which("cp")
     if cp and os.name == "posix" and sys.platform.startswith("linux"):
         how = "-al" if linkmode.shares_files() else "--reflink=auto"
-        r = subprocess.run([cp, "-a", how, str(src), str(dest)], capture_output=True)
-        if r.returncode == 0:
+        proc = subprocess.Popen(
+            [cp, "-a", how, str(src), str(dest)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if started is not None:
+            started(proc.pid)
+        code = proc.wait()
+        if code < 0:
+            raise OSError(f"copying {src} was stopped (signal {-code})")
+        if code == 0:
             for name in _COPY_DIRS:
                 if (dest / name).is_dir():
                     shutil.rmtree(dest / name)
@@ -62,16 +73,19 @@ def clone(src: Path, dest: Path) -> None:
     _clone_walk(src, dest)
 
 
-def clone_ahead(engine: LocalEngine, base: Environment) -> Path:
+def clone_ahead(
+    engine: LocalEngine, base: Environment, *, started: Callable[[int], None] | None = None
+) -> Path:
     """A clone of ``base`` made before it is known what will grow from it (hot add starts one
-    while the new packages are still being checked), for ``grow(spare=…)``. A hidden sibling
-    named like a build of ``base`` (``.build-<id>-spare…``), so an interrupted one is a
-    leftover ``orbit gc`` removes; the caller removes one ``grow`` did not take."""
+    while the new packages are still being checked; the server keeps one ready for a running
+    kernel, ``server.spares``), for ``grow(spare=…)``. A hidden sibling named like a build of
+    ``base`` (``.build-<id>-spare…``), so an interrupted one is a leftover ``orbit gc``
+    removes; the caller removes one ``grow`` did not take. ``started``: as for ``clone``."""
     import secrets
 
     spare = engine.root / f".build-{base.env_id}-spare{secrets.token_hex(4)}"
     try:
-        clone(base.location, spare)
+        clone(base.location, spare, started=started)
     except BaseException:
         shutil.rmtree(spare, ignore_errors=True)
         raise

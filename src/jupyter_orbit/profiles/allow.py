@@ -177,6 +177,7 @@ IMPORTABLE: frozenset[str] = frozenset(
         "OrbitExtension.pool_per_env",
         "OrbitExtension.pool_max_envs",
         "OrbitExtension.pool_memory_mb",
+        "OrbitExtension.hot_add_spares",
         "OrbitExtension.prewarm_kernels",
     }
 )

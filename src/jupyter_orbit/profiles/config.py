@@ -28,6 +28,7 @@ ORBIT_KEYS = {
     "OrbitExtension.pool_per_env": "pool_per_env",
     "OrbitExtension.pool_max_envs": "pool_max_envs",
     "OrbitExtension.pool_memory_mb": "pool_memory_mb",  # unset: sized from the machine's RAM
+    "OrbitExtension.hot_add_spares": "hot_add_spares",
     "OrbitExtension.announcements": "announcements",
 }
 _YES, _NO = ("true", "yes", "on", "1"), ("false", "no", "off", "0")

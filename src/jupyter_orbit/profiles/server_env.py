@@ -198,6 +198,7 @@ def launch_args(settings: Settings) -> tuple[str, ...]:
         f"--OrbitExtension.pool_max_envs={d.pool_max_envs}",
         f"--OrbitExtension.default_engine={d.engine}",
         f"--OrbitExtension.announcements={d.announcements}",
+        f"--OrbitExtension.hot_add_spares={d.hot_add_spares}",
         *((f"--OrbitExtension.pool_memory_mb={memory}",) if memory is not None else ()),
     )
 

@@ -73,7 +73,7 @@ class PackagesHandler(_BazaarHandler):
     @authorized
     async def post(self) -> None:
         from jupyter_orbit.bazaar import edit
-        from jupyter_orbit.bazaar.hot import clone_ahead_for, drop_spares, hot_update
+        from jupyter_orbit.bazaar.hot import clone_ahead_for, give_back, hot_update
 
         body = self.get_json_body() or {}
         action = body.get("action", "add")
@@ -98,10 +98,10 @@ class PackagesHandler(_BazaarHandler):
                 to_notebook=bool(body.get("to_notebook")),
             )
         except OrbitError as err:
-            _later(drop_spares(spares))  # the answer does not wait for the clone
+            _later(give_back(self.runtime, spares))  # the answer does not wait for the clone
             return self.fail(err)
         except BaseException:
-            _later(drop_spares(spares))
+            _later(give_back(self.runtime, spares))
             raise
         report = change.to_dict()
         report["pins"] = change.pins

@@ -51,6 +51,7 @@ class StatusHandler(_OrbitHandler):
                     "kernels": kernels,
                     "pool": self.runtime.pool.status(),
                     "pool_usage": self.runtime.pool.usage(),
+                    "spares": self.runtime.spares.status(),
                     "engine": self.runtime.default_engine,
                     "allow_host_access": self.runtime.allow_host_access,
                 },
@@ -120,6 +121,12 @@ class OrbitExtension(ExtensionApp):
         config=True,
         help="MiB the warm kernels may hold together (None: sized from the machine's RAM).",
     )
+    hot_add_spares = Int(
+        1,
+        config=True,
+        help="Clones of running kernels' environments kept ready, so `orbit add` need not "
+        "copy one first (0: none; each takes the environment's size on disk).",
+    )
     default_engine = Unicode(
         "local", config=True, help="The engine for notebooks whose sources name none."
     )
@@ -153,6 +160,7 @@ class OrbitExtension(ExtensionApp):
             pool_per_env=self.pool_per_env,
             pool_max_envs=self.pool_max_envs,
             pool_memory_mb=self.pool_memory_mb,
+            hot_add_spares=self.hot_add_spares,
             default_engine=self.default_engine,
             allow_host_access=self.allow_host_access,
         )
@@ -175,6 +183,7 @@ class OrbitExtension(ExtensionApp):
     async def stop_extension(self) -> None:
         runtime = rt.current()
         if runtime is not None:
+            await runtime.spares.shutdown()
             await runtime.pool.shutdown()
             runtime.stop_bundles()
             rt.install(None)

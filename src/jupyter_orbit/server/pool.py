@@ -166,6 +166,11 @@ class KernelPool:
                 for pid in slot.booting.values():
                     self._priority.restore(pid)
 
+    @property
+    def holding(self) -> bool:
+        """Whether a user's kernel is starting now."""
+        return self._holds > 0
+
     async def idle(self) -> None:
         """Return once no user's kernel is starting."""
         while self._holds:

@@ -146,6 +146,7 @@ class OrbitProvisioner(LocalProvisioner):
         if self._answered:  # a prewarmed kernel: it answered long ago
             self._release()
             job.emit({"done": True, "ok": True})
+            self._keep_spare()
             return
         task = asyncio.ensure_future(self._until_answered(job))
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -162,6 +163,7 @@ class OrbitProvisioner(LocalProvisioner):
                 self._answered = True
                 self._release()  # now the pool may warm the next one
                 job.emit({"done": True, "ok": True})
+                self._keep_spare()
                 return
             await self.poll()  # records why, if it exited
             problem = self._died or {"error": "the kernel has not answered", "kind": "Timeout"}
@@ -171,6 +173,13 @@ class OrbitProvisioner(LocalProvisioner):
             for task in (ready, exited):
                 task.cancel()
             client.stop_channels()
+
+    def _keep_spare(self) -> None:
+        from jupyter_orbit.server import runtime as rt
+
+        runtime = rt.current()
+        if runtime is not None:
+            runtime.keep_spare(self.kernel_id)
 
     def _release(self) -> None:
         hold, self._hold = self._hold, None
@@ -220,7 +229,7 @@ class OrbitProvisioner(LocalProvisioner):
 
         runtime = rt.current()
         if runtime is not None and not restart:
-            runtime.kernels.pop(self.kernel_id, None)
+            runtime.kernel_gone(self.kernel_id)
 
     def _fill(self, argv: list[str]) -> list[str]:
         connection_file = self.parent.connection_file

@@ -27,6 +27,7 @@ from jupyter_orbit.progress import FanOutProgress, LogProgress, Progress
 from jupyter_orbit.server.builds import Builds
 from jupyter_orbit.server.pool import KernelPool, WarmTarget
 from jupyter_orbit.server.recent_opens import RecentOpens
+from jupyter_orbit.server.spares import Spares
 from jupyter_orbit.trust import TrustStore
 
 _current: OrbitRuntime | None = None
@@ -53,6 +54,7 @@ class OrbitRuntime:
         pool_per_env: int = 1,
         pool_max_envs: int = 3,
         pool_memory_mb: int | None = None,
+        hot_add_spares: int = 1,
         default_engine: str = "local",
         allow_host_access: bool = False,
     ) -> None:
@@ -72,6 +74,8 @@ class OrbitRuntime:
             budget_mb=pool_memory_mb,
             log=log,
         )
+        # Clones of running kernels' environments, ready for hot add.
+        self.spares = Spares(self.pool, limit=hot_add_spares, log=log)
         # The environments recently opened under each root, warmed after a restart.
         self.recent = RecentOpens(profile.root / "recent-opens.json")
         # The dates detected for notebooks, kept in Orbit's state: the notebooks stay untouched.
@@ -209,6 +213,24 @@ class OrbitRuntime:
             self.recent.remember(self.root_dir, entry)
         except OSError as e:
             self.log.warning("Orbit: could not record recent environments: %s", e)
+
+    def keep_spare(self, kernel_id: str, *, after: list[asyncio.Future] | None = None) -> None:
+        """Keep a clone of the running kernel's environment ready for a hot add (if it is a
+        kernel that can grow), made once ``after`` is done."""
+        from jupyter_orbit.bazaar.hot import growable
+
+        info = self.kernels.get(kernel_id)
+        found = growable(self, info) if info and not info.get("error") else None
+        if found is not None:
+            self.spares.want(*found, after=after)
+
+    def kernel_gone(self, kernel_id: str) -> None:
+        """A kernel stopped for good: forget it, and its environment's spare if no other kernel
+        runs in that environment."""
+        info = self.kernels.pop(kernel_id, None) or {}
+        env_id = info.get("env_id")
+        if env_id and not any(k.get("env_id") == env_id for k in self.kernels.values()):
+            self.spares.forget(env_id)
 
     def prewarm_recent(self) -> None:
         """Warm the environments last opened under this root (the pool starts them once no
