@@ -51,6 +51,16 @@ def test_ages():
         parse_age("soon")
 
 
+def _server_spare(orbit: Orbit, env_id: str) -> Path:
+    """The folder of the clone of ``env_id`` the running server keeps (or is making)."""
+    for _ in range(600):
+        status = json.loads(orbit.run("status", "--json").stdout)
+        if folder := status["spares"].get(env_id, {}).get("folder"):
+            return Path(folder)
+        time.sleep(0.1)
+    raise AssertionError(f"no spare of {env_id}: {status['spares']}")
+
+
 def test_envs_lists_and_gc_keeps_what_kernels_and_servers_use(orbit: Orbit, tmp_path: Path):
     project = tmp_path / "proj"
     a = make_notebook(project / "a.ipynb", "print('a')", metadata=PLAIN)
@@ -91,8 +101,14 @@ def test_envs_lists_and_gc_keeps_what_kernels_and_servers_use(orbit: Orbit, tmp_
         server_envs = [i for i in items.values() if i["kind"] == "server environment"]
         assert all(i["in_use"] for i in server_envs)  # the running server's, the profile's
 
+        # the clone the server keeps ready for hot add (server/spares.py) is kept, not a leftover
+        spare = _server_spare(orbit, env_a["env_id"])
+        kept = next(i for i in envs(orbit) if i["location"] == str(spare))
+        assert kept["kind"] == "leftover" and "kept ready for hot add" in kept["in_use"]
+
         planned = gc(orbit, "--dry-run")
         assert [r["kind"] for r in planned] == ["leftover"] and leftover.exists()
+        assert planned[0]["env_id"] == "0123abcd"
     finally:
         os.killpg(run.pid, signal.SIGTERM)
         run.wait(timeout=60)

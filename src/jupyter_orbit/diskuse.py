@@ -107,24 +107,30 @@ def inventory(paths: Paths) -> tuple[list[Entry], list[str]]:
                     busy.get(item.location),
                 )
             )
-    keep = _kept_by_servers(paths, notes)
+    keep, folders = _kept_by_servers(paths, notes)
     for entry in entries:  # the servers' account says more than a process number
         if not entry.stored.leftover:
             entry.kept = keep.get((entry.engine.id, entry.stored.env_id)) or entry.kept
+        else:  # a build folder a running server keeps is no leftover
+            entry.kept = folders.get(str(entry.stored.location)) or entry.kept
     return entries, notes
 
 
-def _kept_by_servers(paths: Paths, notes: list[str]) -> dict[tuple[str, str], str]:
+def _kept_by_servers(
+    paths: Paths, notes: list[str]
+) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
     """(engine, env id) → why: kernels and warm kernels of running servers, and each
-    profile's current server environment."""
+    profile's current server environment; and folder → why: the clones running servers keep
+    ready for hot add."""
     from jupyter_orbit import settings as profile_settings
     from jupyter_orbit.profiles.server_env import ServerEngine, server_spec
     from jupyter_orbit.state import running
 
     server_engine = ServerEngine(paths).id
     out: dict[tuple[str, str], str] = {}
+    folders: dict[str, str] = {}
     if not paths.profiles_dir.is_dir():
-        return out
+        return out, folders
     for folder in sorted(paths.profiles_dir.iterdir()):
         try:
             prof = paths.profile(folder.name)
@@ -151,7 +157,11 @@ def _kept_by_servers(paths: Paths, notes: list[str]) -> dict[tuple[str, str], st
                 out.setdefault((k.get("engine") or "local", k["env_id"]), why)
         for p in info.get("pool", []):  # warm kernels are local ones
             out.setdefault(("local", p["env_id"]), f"a warm kernel of profile {prof.name}'s server")
-    return out
+        for spare in info.get("spares", {}).values():
+            if spare.get("folder"):
+                why = f"a clone kept ready for hot add by profile {prof.name}'s server"
+                folders[spare["folder"]] = why
+    return out, folders
 
 
 @dataclass

@@ -177,8 +177,8 @@ def test_stopping_the_server_stops_a_copy_and_leaves_nothing(
     env = make_env(root, "h" * 20)
     began = []
 
-    def slow_clone(engine, base, *, started):
-        spare = engine.root / f".build-{base.env_id}-spareslow"
+    def slow_clone(engine, base, *, started, dest):
+        spare = dest
         spare.mkdir()
         proc = subprocess.Popen(["sleep", "60"])
         began.append(proc.pid)
@@ -196,6 +196,7 @@ def test_stopping_the_server_stops_a_copy_and_leaves_nothing(
         keeper.delay = 0.01
         keeper.want(engine, env)
         await until(lambda: keeper.status()[env.env_id]["state"] == "copying" and began)
+        assert Path(keeper.status()[env.env_id]["folder"]) == builds(root)[0]
         # the copy runs at idle priority until a hot add waits for it
         assert os.getpriority(os.PRIO_PROCESS, began[0]) > os.getpriority(os.PRIO_PROCESS, 0)
         t = asyncio.get_running_loop().time()

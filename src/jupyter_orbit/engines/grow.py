@@ -73,17 +73,27 @@ def clone(src: Path, dest: Path, *, started: Callable[[int], None] | None = None
     _clone_walk(src, dest)
 
 
+def spare_folder(engine: LocalEngine, base: Environment) -> Path:
+    """Where a clone of ``base`` made ahead goes (see ``clone_ahead``)."""
+    import secrets
+
+    return engine.root / f".build-{base.env_id}-spare{secrets.token_hex(4)}"
+
+
 def clone_ahead(
-    engine: LocalEngine, base: Environment, *, started: Callable[[int], None] | None = None
+    engine: LocalEngine,
+    base: Environment,
+    *,
+    started: Callable[[int], None] | None = None,
+    dest: Path | None = None,
 ) -> Path:
     """A clone of ``base`` made before it is known what will grow from it (hot add starts one
     while the new packages are still being checked; the server keeps one ready for a running
     kernel, ``server.spares``), for ``grow(spare=…)``. A hidden sibling named like a build of
     ``base`` (``.build-<id>-spare…``), so an interrupted one is a leftover ``orbit gc``
-    removes; the caller removes one ``grow`` did not take. ``started``: as for ``clone``."""
-    import secrets
-
-    spare = engine.root / f".build-{base.env_id}-spare{secrets.token_hex(4)}"
+    removes; the caller removes one ``grow`` did not take. ``started``: as for ``clone``;
+    ``dest``: the folder, from ``spare_folder`` (a new one by default)."""
+    spare = dest or spare_folder(engine, base)
     try:
         clone(base.location, spare, started=started)
     except BaseException:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jupyter_orbit.engines import bytecode, storage
-from jupyter_orbit.engines.grow import clone_ahead
+from jupyter_orbit.engines.grow import clone_ahead, spare_folder
 from jupyter_orbit.server.warm_priority import Priority
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ class _Spare:
     urgent: bool = False  # a hot add waits for it
     dropped: bool = False
     folder: Path | None = None  # once made
+    dest: Path | None = None  # where it is being made
     after: list[asyncio.Future] = field(default_factory=list)
 
 
@@ -105,6 +106,7 @@ class Spares:
             await self._pool.idle()
             await asyncio.sleep(self.delay)  # the kernel that started imports next
         spare.copying = True
+        spare.dest = spare_folder(engine, env)
 
         def started(pid: int) -> None:
             spare.pid = pid
@@ -115,7 +117,7 @@ class Spares:
             bytecode.wait(env.location)  # never copy a .pyc being written
             if spare.dropped or not has_room(engine, env):
                 return None
-            return clone_ahead(engine, env, started=started)
+            return clone_ahead(engine, env, started=started, dest=spare.dest)
 
         try:
             path = await asyncio.to_thread(make)
@@ -191,14 +193,17 @@ class Spares:
         return task
 
     def status(self) -> dict[str, dict[str, str]]:
-        """env id → {"state": "ready" (with its "folder") or "waiting" or "copying"}, for
-        the status API."""
+        """env id → {"state": "waiting", "copying" or "ready"; "folder" once it has one},
+        for the status API (``orbit gc`` keeps those folders)."""
         out: dict[str, dict[str, str]] = {}
         for env_id, spare in self._spares.items():
             if spare.folder is not None:
                 out[env_id] = {"state": "ready", "folder": str(spare.folder)}
             elif spare.task is not None and not spare.task.done():
-                out[env_id] = {"state": "copying" if spare.copying else "waiting"}
+                if spare.copying and spare.dest is not None:
+                    out[env_id] = {"state": "copying", "folder": str(spare.dest)}
+                else:
+                    out[env_id] = {"state": "waiting"}
         return out
 
     async def shutdown(self) -> None:
