@@ -137,3 +137,19 @@ def test_a_kernel_that_exits_as_it_starts_is_told_as_such(tmp_path: Path):
     final = asyncio.run(run())
     assert final["ename"] == "KernelDied" and "exit code 3" in final["evalue"]
     assert events == [final]
+
+
+def test_cells_without_ids_are_read_quietly():
+    """A v4.5 notebook whose cells lack ids (some tools write them) runs without nbformat's
+    warning; the ids exist in memory only."""
+    import warnings
+
+    nb = notebook("1", "2")
+    for cell in nb["cells"]:
+        del cell["id"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        node = ex.read_notebook(nb)
+    assert [c.source for c in node.cells] == ["1", "2"]
+    assert all(c.get("id") for c in node.cells)
+    assert "id" not in nb["cells"][0]  # the caller's dict is as it was

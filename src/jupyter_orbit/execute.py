@@ -156,11 +156,18 @@ def read_notebook(nb_json: dict[str, Any]) -> Any:
     """``nb_json`` as the notebook node nbclient runs, checked against the notebook schema.
 
     nbformat's reader joins multi-line sources and upgrades v4.x minor versions; its check uses
-    the schema's structure only (fastjsonschema when installed; no format checkers).
+    the schema's structure only (fastjsonschema when installed; no format checkers). A v4.5
+    notebook whose cells lack ids (some tools write them) gets ids in memory, without
+    nbformat's warning to "normalize" it: running a notebook changes nothing in its file.
     """
-    import nbformat
+    import warnings
 
-    return nbformat.reads(json.dumps(nb_json), as_version=4)
+    import nbformat
+    from nbformat.validator import MissingIDFieldWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingIDFieldWarning)
+        return nbformat.reads(json.dumps(nb_json), as_version=4)
 
 
 async def wait_ready(km: AsyncKernelManager, kc: AsyncKernelClient, timeout: float) -> dict:
