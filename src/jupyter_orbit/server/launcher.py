@@ -31,6 +31,7 @@ from tornado import web
 
 from jupyter_orbit import __version__
 from jupyter_orbit.errors import OrbitError
+from jupyter_orbit.execute import wait_ready
 from jupyter_orbit.kernels.recipes import find_recipe, recipe_classes
 from jupyter_orbit.server import runtime as rt
 from jupyter_orbit.server.jobs import Job, JobProgress, stream
@@ -318,7 +319,7 @@ class LaunchHandler(_Base):
                 client = km.client()
                 client.start_channels()
                 try:
-                    await client.wait_for_ready(timeout=300)
+                    await wait_ready(km, client, 300)
                 finally:
                     client.stop_channels()
             job.emit(

@@ -30,7 +30,7 @@ from pathlib import Path
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
-from jupyter_orbit.execute import new_kernel_manager
+from jupyter_orbit.execute import new_kernel_manager, wait_ready
 from jupyter_orbit.server import pool_memory
 from jupyter_orbit.server.warm_priority import Priority
 
@@ -368,7 +368,7 @@ class KernelPool:
                 slot.booting[task] = pid
             kc = km.client()
             kc.start_channels()
-            await kc.wait_for_ready(timeout=120)
+            await wait_ready(km, kc, timeout=120)  # no IOPub quiet wait
             if self.preimport and target.imports and target.language == "python":
                 await kc.execute_interactive(
                     _WARMUP.format(names=json.dumps(list(target.imports))),

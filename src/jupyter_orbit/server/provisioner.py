@@ -28,6 +28,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Unicode
 
 from jupyter_orbit.errors import OrbitError
+from jupyter_orbit.execute import wait_ready
 from jupyter_orbit.server import fallback
 from jupyter_orbit.server.jobs import Job, JobProgress
 from jupyter_orbit.server.kernel_stderr import StderrTail
@@ -156,7 +157,7 @@ class OrbitProvisioner(LocalProvisioner):
         exited = asyncio.ensure_future(self._exited.wait())
         client = self.parent.client()
         client.start_channels()
-        ready = asyncio.ensure_future(client.wait_for_ready(timeout=READY_TIMEOUT))
+        ready = asyncio.ensure_future(wait_ready(self.parent, client, READY_TIMEOUT))
         try:
             await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
             if ready.done() and ready.exception() is None:
