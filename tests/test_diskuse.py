@@ -104,7 +104,8 @@ def test_envs_lists_and_gc_keeps_what_kernels_and_servers_use(orbit: Orbit, tmp_
         # the clone the server keeps ready for hot add (server/spares.py) is kept, not a leftover
         spare = _server_spare(orbit, env_a["env_id"])
         kept = next(i for i in envs(orbit) if i["location"] == str(spare))
-        assert kept["kind"] == "leftover" and "kept ready for hot add" in kept["in_use"]
+        assert kept["kind"] == "hot add clone" and "kept ready for hot add" in kept["in_use"]
+        assert "hot add clone" in orbit.run("envs").stdout
 
         planned = gc(orbit, "--dry-run")
         assert [r["kind"] for r in planned] == ["leftover"] and leftover.exists()

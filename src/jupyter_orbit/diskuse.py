@@ -35,10 +35,13 @@ class Entry:
     last_used: str | None = None
     notebooks: list[str] = field(default_factory=list)
     kept: str | None = None  # why it stays, whatever its age
+    spare: bool = False  # a build folder a running server keeps ready for hot add
 
     @property
     def kind(self) -> str:
-        return "leftover" if self.stored.leftover else self.engine.stores
+        if self.stored.leftover:
+            return "hot add clone" if self.spare else "leftover"
+        return self.engine.stores
 
     @property
     def when(self) -> datetime | None:
@@ -111,8 +114,8 @@ def inventory(paths: Paths) -> tuple[list[Entry], list[str]]:
     for entry in entries:  # the servers' account says more than a process number
         if not entry.stored.leftover:
             entry.kept = keep.get((entry.engine.id, entry.stored.env_id)) or entry.kept
-        else:  # a build folder a running server keeps is no leftover
-            entry.kept = folders.get(str(entry.stored.location)) or entry.kept
+        elif why := folders.get(str(entry.stored.location)):  # kept by a running server
+            entry.kept, entry.spare = why, True
     return entries, notes
 
 
