@@ -100,6 +100,20 @@ def docker_gid() -> int:
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _removed(network: Any) -> bool:
+    import docker.errors
+
+    try:
+        network.remove()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as e:
+        if "active endpoints" not in str(e):
+            raise
+        return False
+    return True
+
+
 def remove_services(client: Any, home: Path) -> None:
     """Everything the service runner of ORBIT_HOME ``home`` made: containers, networks, volumes."""
     from jupyter_orbit.engines.services import LABEL_HOME
@@ -108,7 +122,8 @@ def remove_services(client: Any, home: Path) -> None:
     for c in client.containers.list(all=True, filters=label):
         c.remove(force=True)
     for n in client.networks.list(filters=label):
-        n.remove()
+        # a kernel container on it may still be going away (docker removes it after it exits)
+        wait_for(lambda n=n: _removed(n), timeout=60, what=f"the network {n.name} to be free")
     for v in client.volumes.list(filters=label):
         v.remove(force=True)
 
