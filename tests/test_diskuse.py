@@ -55,7 +55,8 @@ def _server_spare(orbit: Orbit, env_id: str) -> Path:
     """The folder of the clone of ``env_id`` the running server keeps (or is making)."""
     for _ in range(600):
         status = json.loads(orbit.run("status", "--json").stdout)
-        if folder := status["spares"].get(env_id, {}).get("folder"):
+        folder = status["spares"].get(env_id, {}).get("folder")
+        if folder and Path(folder).is_dir():  # the copy has begun
             return Path(folder)
         time.sleep(0.1)
     raise AssertionError(f"no spare of {env_id}: {status['spares']}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jupyter_orbit.engines import bytecode
 from tests.conftest import make_notebook
 from tests.support.indexes import IndexedOrbit
 from tests.support.kernelws import KernelWS, Server
@@ -64,6 +65,9 @@ def test_hot_add_in_a_running_kernel(orbit_idx: IndexedOrbit, tmp_path: Path):
             old_env = next(k for k in status["kernels"] if k["id"] == kid)["env_id"]
             envs = orbit_idx.home / "envs" / "local"
             old_dir = envs / old_env
+            # its bytecode is made in the background after the build: the files are final once
+            # that job is done (and the server's clone is made only then)
+            assert await asyncio.to_thread(bytecode.wait, old_dir)
             before = tree(old_dir)
 
             # the server keeps a clone of the running kernel's environment ready (files of its
