@@ -26,8 +26,8 @@ def launcher_command(
     target = path.expanduser().resolve() if path is not None else None
     foreground_signals()  # a server this command starts stops with it
     state, proc = ensure_server(paths, prof, target, quiet=False)
-    click.echo(f"Orbit's kernel menu (profile {profile}) at {state.url}{PAGE}")
     try:
+        click.echo(f"Orbit's kernel menu (profile {profile}) at {state.url}{PAGE}")
         if no_browser:
             show_links(prof, state, PAGE)  # the token stays out of the terminal
         else:

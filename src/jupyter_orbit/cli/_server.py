@@ -52,9 +52,9 @@ def up_command(
         engine=engine,
         allow_host_access=allow_host_access,
     )
-    rel = target.relative_to(state.root_dir)
-    page = "lab/tree/" + quote(rel.as_posix()) if str(rel) != "." else "lab"
-    try:
+    try:  # from here, a Ctrl-C stops the server this command started
+        rel = target.relative_to(state.root_dir)
+        page = "lab/tree/" + quote(rel.as_posix()) if str(rel) != "." else "lab"
         if detach:
             click.echo(
                 json.dumps(
@@ -199,10 +199,10 @@ def wait_foreground(prof: ProfilePaths, state: ServerState, proc: subprocess.Pop
     JupyterLab's File > Shut Down, its idle timeout) ends this command without an error."""
     if proc is None:
         return
-    click.echo("  stop with Ctrl-C or `orbit down`")
-    foreground_signals()
-    gone = _output_watch()
+    foreground_signals()  # before saying so: a Ctrl-C at once must find the handler in place
     try:
+        click.echo("  stop with Ctrl-C or `orbit down`")
+        gone = _output_watch()
         while proc.poll() is None:
             if gone(0.5):
                 return _stop_quietly(prof, state)
