@@ -14,11 +14,20 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from jupyter_orbit.hardware.needs import HardwareNeeds
+if TYPE_CHECKING:
+    from jupyter_orbit.hardware.needs import HardwareNeeds
 
 SPEC_VERSION = 1  # bump when the meaning of a field changes, so old ids are not reused
+
+
+def _no_hardware() -> HardwareNeeds:
+    """A resolution that declares no hardware (the module is imported only when one is made:
+    most commands that read this model never make one)."""
+    from jupyter_orbit.hardware.needs import HardwareNeeds
+
+    return HardwareNeeds()
 
 
 class Level(Enum):
@@ -221,7 +230,7 @@ class Resolution:
     # Options and requirements that change where packages come from (always reported).
     source_changing: tuple[str, ...] = ()
     # What the notebook declares it needs of the machine (metadata.orbit.hardware).
-    hardware: HardwareNeeds = field(default_factory=HardwareNeeds)
+    hardware: HardwareNeeds = field(default_factory=_no_hardware)
 
 
 @dataclass(frozen=True)

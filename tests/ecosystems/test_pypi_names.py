@@ -54,6 +54,26 @@ def test_a_small_list_is_searched_in_full_at_once(tmp_path: Path):
         assert found.hits[0].summary == "Alpha: the first test package"
 
 
+def test_a_listed_name_with_no_release_is_asked_for_once(tmp_path: Path):
+    """A name the project list has but the JSON API lacks (no release) is shown without a
+    version and remembered: the next search does not ask the index again."""
+    with LocalIndex(tmp_path) as index:
+        fill(index)
+        index.projects["orbit-bz-alpha-void"] = []
+        eco = pypi(tmp_path / "home", index)
+        first = eco.search("orbit-bz-alpha")
+        assert [(h.name, h.version) for h in first.hits] == [
+            ("orbit-bz-alpha", "1.0"),
+            ("orbit-bz-alpha-void", None),
+            ("orbit-bz-alphabet", "0.1"),
+        ]
+        asked = [p for p in index.requests if "orbit-bz-alpha-void" in p]
+        assert asked == ["/pypi/orbit-bz-alpha-void/json"]
+        again = eco.search("orbit-bz-alpha")
+        assert again.hits == first.hits
+        assert [p for p in index.requests if "orbit-bz-alpha-void" in p] == asked
+
+
 def test_a_large_list_loads_in_the_background_while_the_exact_name_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -128,6 +148,10 @@ def test_search_ranks_as_a_full_scan_would(tmp_path: Path):
         | {f"a{i}" for i in range(5)}
     )
     index = NameIndex(tmp_path, "http://127.0.0.1:9/simple/")
+    assert index.search("a") == []  # no list yet
+    index.names_file.parent.mkdir(parents=True)
+    index.names_file.write_bytes(b"")
+    assert index.search("a") == []  # an empty file (nothing to map)
     index._store(names)
     for query in ("a", "b", "a-b", "pkg1", "y", "zzz"):
         for limit in (3, 10, 200):

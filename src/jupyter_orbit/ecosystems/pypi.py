@@ -193,7 +193,7 @@ class PyPI(Ecosystem):
         cold = [u for u in self.index_urls if NameIndex(self.cache, u).age() is None]
         if cold:  # the exact name is asked for while the names come (used if they do not)
             early = ThreadPoolExecutor(max_workers=1)
-            exact = early.submit(self._details, [q], {q: cold[0]}, Found(self.name))
+            exact = early.submit(self._details, [q], {q: cold[0]}, Found(self.name), guesses={q})
             early.shutdown(wait=False)
         for url in self.index_urls:
             index = NameIndex(self.cache, url)
@@ -214,7 +214,7 @@ class PyPI(Ecosystem):
         if not where and out.error:
             return out
         names = sorted(where, key=lambda n: (tier(n, q), len(n), n))[:limit]
-        details = self._details(names, where, out, known=known)
+        details = self._details(names, where, out, known=known, guesses={q} if guessed else set())
         if loading:
             out.partial = True
             out.notes.append(
@@ -275,8 +275,13 @@ class PyPI(Ecosystem):
         where: dict[str, str],
         out: Found,
         known: dict[str, dict[str, Any]] | None = None,
+        guesses: set[str] | frozenset[str] = frozenset(),
     ) -> dict[str, dict[str, Any]]:
-        """Latest version and summary of each name: ``known``, the cache, else the JSON API."""
+        """Latest version and summary of each name: ``known``, the cache, else the JSON API.
+
+        A listed name the JSON API has nothing for (a project with no release) is remembered
+        as such, or every search showing it would ask again; a name in ``guesses`` (looked up
+        before the list says it exists) is not, so it is asked again once it may exist."""
         cache = DiskCache(self.cache / "summaries")
         got: dict[str, dict[str, Any]] = {}
         todo = []
@@ -297,7 +302,7 @@ class PyPI(Ecosystem):
             data = fetch_json(url, timeout=5)
             info = (data or {}).get("info") or {}
             value = {k: info.get(k) for k in ("name", "version", "summary")}
-            if data is not None:  # a name the index lacks (an exact guess) is not remembered
+            if data is not None or name not in guesses:
                 cache.put(url, value)
             return value
 

@@ -3,8 +3,8 @@ search API.
 
 The names come from the index's project list (``/simple/``): PEP 691 JSON when the index serves
 it, else the PEP 503 HTML page. They are stored canonicalised, one per line, in a plain text
-file under ORBIT_HOME's cache; a search scans that text with ``str.find`` (tens of
-milliseconds for PyPI's ~900,000 names). An index older than a day is refreshed by a
+file under ORBIT_HOME's cache; a search scans that file where it lies, mapped into memory
+(about ten milliseconds for PyPI's ~900,000 names). An index older than a day is refreshed by a
 background process while the search uses the copy it has; with no network the copy is used and
 reported as stale.
 
@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import html
 import json
+import mmap
 import os
 import re
 import subprocess
@@ -163,25 +164,39 @@ class NameIndex:
 
         Names that start with the query rank above every other (``tier``), so when there are
         ``limit`` of those, only they are looked at: a short query ("a") need not rank most
-        of PyPI."""
+        of PyPI. The file is scanned where it lies (mapped, as bytes), not read into a string:
+        reading and decoding PyPI's list would take twice as long as the scan."""
         from jupyter_orbit.ecosystems.base import tier
 
-        blob = self.load()
-        if not blob or not query:
+        if not query:
             return []
-        found: dict[str, int] = {}
-        for needle in ("\n" + query, query):
-            pos = blob.find(needle)
-            while pos >= 0:
-                start = blob.rfind("\n", 0, pos + 1) + 1
-                end = blob.find("\n", pos + 1)
-                name = blob[start:end]
-                found.setdefault(name, tier(name, query))
-                pos = blob.find(needle, end)
-            if len(found) >= limit:
-                break
-        ranked = sorted(found, key=lambda n: (found[n], len(n), n))
-        return ranked[:limit]
+        try:
+            with (
+                self.names_file.open("rb") as f,
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as blob,
+            ):
+                lines = _lines_with(blob, query.encode(), limit)
+        except (OSError, ValueError):  # no list yet, or an empty one (nothing to map)
+            return []
+        found = {name: tier(name, query) for name in lines}
+        return sorted(found, key=lambda n: (found[n], len(n), n))[:limit]
+
+
+def _lines_with(blob: mmap.mmap, query: bytes, limit: int) -> list[str]:
+    """The lines of ``blob`` that start with ``query``, then (if fewer than ``limit``) those
+    that contain it anywhere, each once."""
+    found: dict[str, None] = {}
+    for needle, at_start in ((b"\n" + query, blob[: len(query)] == query), (query, False)):
+        pos = 0 if at_start else blob.find(needle)
+        while pos >= 0:
+            start = blob.rfind(b"\n", 0, pos + 1) + 1
+            end = blob.find(b"\n", pos + 1)
+            end = len(blob) if end < 0 else end
+            found.setdefault(blob[start:end].decode(), None)
+            pos = blob.find(needle, end)
+        if len(found) >= limit:
+            break
+    return list(found)
 
 
 def parse_project_list(body: bytes, ctype: str) -> list[str]:
