@@ -18,8 +18,10 @@ def _profile_params(cmd: click.Command, path: str = "orbit"):
     for p in cmd.params:
         if p.name == "profile":
             yield path, p
-    for name, sub in getattr(cmd, "commands", {}).items():
-        yield from _profile_params(sub, f"{path} {name}")
+    if isinstance(cmd, click.Group):  # every command, those imported only when asked for too
+        ctx = click.Context(cmd)
+        for name in cmd.list_commands(ctx):
+            yield from _profile_params(cmd.get_command(ctx, name), f"{path} {name}")
 
 
 def test_every_command_takes_the_same_profile_default():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
@@ -45,7 +46,44 @@ def _engine_options(f):  # noqa: ANN001
     )(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+class _Commands(click.Group):
+    """The commands defined here, and those in modules of their own (``LAZY``: name → module
+    and attribute), imported only when one of them is asked for or listed (``--help``)."""
+
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {
+        "bundle": ("_bundle", "bundle_group"),
+        "config": ("_config", "config_group"),
+        "data": ("_data", "data_group"),
+        "doctor": ("_doctor", "doctor_command"),
+        "envs": ("_disk", "envs_command"),
+        "ext": ("_ext", "ext_group"),
+        "gc": ("_disk", "gc_command"),
+        "hardware": ("_hardware", "hardware_command"),
+        "hub": ("_hub", "hub"),
+        "install-desktop": ("_desktop", "install_desktop_command"),
+        "open": ("_desktop", "open_command"),
+        "profile": ("_profile", "profile_group"),
+        "publish": ("_publish", "publish_command"),
+        "remote": ("_remote", "remote_group"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY and name not in self.commands:
+            import importlib
+
+            module, attr = self.LAZY[name]
+            self.add_command(getattr(importlib.import_module(f"{__name__}.{module}"), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
+)
 @click.version_option(__version__, prog_name="orbit")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -263,38 +301,6 @@ def trust(path: Path | None, revoke: bool) -> None:
 
 
 _bazaar.register(cli)  # search, add, remove, lock, export
-
-# Commands that live in modules of their own (each still imports its work only when it runs).
-from jupyter_orbit.cli._bundle import bundle_group  # noqa: E402
-from jupyter_orbit.cli._config import config_group  # noqa: E402
-from jupyter_orbit.cli._data import data_group  # noqa: E402
-from jupyter_orbit.cli._desktop import install_desktop_command, open_command  # noqa: E402
-from jupyter_orbit.cli._disk import envs_command, gc_command  # noqa: E402
-from jupyter_orbit.cli._doctor import doctor_command  # noqa: E402
-from jupyter_orbit.cli._ext import ext_group  # noqa: E402
-from jupyter_orbit.cli._hardware import hardware_command  # noqa: E402
-from jupyter_orbit.cli._hub import hub  # noqa: E402
-from jupyter_orbit.cli._profile import profile_group  # noqa: E402
-from jupyter_orbit.cli._publish import publish_command  # noqa: E402
-from jupyter_orbit.cli._remote import remote_group  # noqa: E402
-
-for _command in (
-    profile_group,
-    ext_group,
-    config_group,
-    install_desktop_command,
-    open_command,
-    doctor_command,
-    hardware_command,
-    hub,
-    publish_command,
-    remote_group,
-    envs_command,
-    gc_command,
-    data_group,
-    bundle_group,
-):
-    cli.add_command(_command)
 
 
 def main() -> None:

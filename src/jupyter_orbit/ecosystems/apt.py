@@ -4,6 +4,7 @@ kernel image installs them in a stage of its own (``image_stage``)."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from jupyter_orbit.ecosystems.base import (
     Ecosystem,
@@ -82,7 +83,7 @@ class Apt(Ecosystem):
         out = Found(self.name)
         q = query.strip().lower()
         index = AptIndex(self.cache)
-        if index.load_bytes() is None:
+        if not index.ready():
             if not shutil.which("apt-cache"):
                 out.error = "apt-cache is not installed (not a Debian-based system)"
             else:
@@ -229,8 +230,11 @@ class AptIndex:
 
     def __init__(self, cache: Path) -> None:
         self.file = cache / "index.tsv"
+        # The same bytes with ASCII letters lowered (offsets equal): what a search scans.
+        self.lowered = cache / "index.lower.tsv"
         self.meta = cache / "index.json"
         self._raw: bytes | None = None
+        self._ready: bool | None = None
 
     def _lists(self) -> list[Path]:
         try:
@@ -240,32 +244,41 @@ class AptIndex:
         # Later lists win a name: the main archive first, then updates, then security.
         return sorted(found, key=lambda p: ("security" in p.name, "updates" in p.name, p.name))
 
+    def ready(self) -> bool:
+        """Whether there is an index (apt has lists), rebuilt first if the lists changed."""
+        if self._ready is not None:
+            return self._ready
+        import json
+
+        lists = self._lists()
+        if not lists:
+            self._ready = False
+            return False
+        signature = [[p.name, p.stat().st_mtime_ns, p.stat().st_size] for p in lists]
+        try:
+            if json.loads(self.meta.read_text()) == signature and self.lowered.exists():
+                self._ready = True
+                return True
+        except (OSError, ValueError):
+            pass
+        from jupyter_orbit import atomic
+
+        data = self._build(lists).encode()
+        atomic.write_bytes(self.file, data)
+        atomic.write_bytes(self.lowered, data.lower())
+        atomic.write_json(self.meta, signature)
+        self._raw = b"\n" + data
+        self._ready = True
+        return True
+
     def load(self) -> str | None:
         raw = self.load_bytes()
         return None if raw is None else raw.decode("utf-8", "replace")
 
     def load_bytes(self) -> bytes | None:
         """The index as UTF-8 bytes, each line framed by newlines; read once per instance."""
-        if self._raw is not None:
-            return self._raw
-        import json
-
-        lists = self._lists()
-        if not lists:
-            return None
-        signature = [[p.name, p.stat().st_mtime_ns, p.stat().st_size] for p in lists]
-        try:
-            if json.loads(self.meta.read_text()) == signature:
-                self._raw = b"\n" + self.file.read_bytes()
-                return self._raw
-        except (OSError, ValueError):
-            pass
-        text = self._build(lists)
-        from jupyter_orbit import atomic
-
-        atomic.write_text(self.file, text)
-        atomic.write_json(self.meta, signature)
-        self._raw = b"\n" + text.encode()
+        if self._raw is None and self.ready():
+            self._raw = b"\n" + self.file.read_bytes()
         return self._raw
 
     @staticmethod
@@ -293,27 +306,25 @@ class AptIndex:
         return "".join(f"{n}\t{v}\t{s}\n" for n, (v, s) in sorted(packages.items()))
 
     def search(self, query: str) -> list[tuple[str, str, str]]:
-        """Lines whose text contains ``query`` (lower case), any case. An ASCII query is
-        looked for in the bytes lowered byte by byte (no decoding of the whole index)."""
+        """Lines whose text contains ``query`` (lower case), any case. An ASCII query is looked
+        for in the lowered copy, mapped where it lies, and the line read from the index at the
+        same offsets: nothing is read whole, nothing decoded but the lines found."""
+        if not self.ready():
+            return []
         if query.isascii():
-            blob, nl = self.load_bytes() or b"", b"\n"
-            low, q = blob.lower(), query.encode()
-        else:
-            blob, nl = self.load() or "", "\n"
-            low, q = blob.lower(), query
-        out = []
-        pos = low.find(q)
-        while pos >= 0:
-            start = low.rfind(nl, 0, pos) + 1
-            end = low.find(nl, pos)
-            line = blob[start:end]
-            if isinstance(line, bytes):
-                line = line.decode("utf-8", "replace")
-            name, _, rest = line.partition("\t")
-            version, _, summary = rest.partition("\t")
-            out.append((name, version, summary))
-            pos = low.find(q, end)
-        return out
+            try:
+                with (
+                    self.file.open("rb") as f,
+                    self.lowered.open("rb") as g,
+                    mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as blob,
+                    mmap.mmap(g.fileno(), 0, access=mmap.ACCESS_READ) as low,
+                ):
+                    if len(blob) == len(low):  # not caught between two rebuilds
+                        return _lines(blob, low, query.encode(), b"\n")
+            except (OSError, ValueError):  # ValueError: an empty file (nothing to map)
+                pass
+        blob = self.load() or ""
+        return _lines(blob, blob.lower(), query, "\n")
 
     def versions(self, names: Sequence[str]) -> dict[str, str]:
         blob = self.load() or ""
@@ -323,3 +334,22 @@ class AptIndex:
             if i >= 0:
                 out[n] = blob[i + len(n) + 2 : blob.find("\t", i + len(n) + 2)]
         return out
+
+
+def _lines(blob: Any, low: Any, query: Any, nl: Any) -> list[tuple[str, str, str]]:
+    """(name, version, summary) of each line of ``blob`` where ``low`` (its lowered twin, the
+    same length) contains ``query``: str or bytes alike."""
+    out = []
+    pos = low.find(query)
+    while pos >= 0:
+        start = low.rfind(nl, 0, pos) + 1
+        end = low.find(nl, pos)
+        end = len(low) if end < 0 else end
+        line = blob[start:end]
+        if isinstance(line, bytes):
+            line = line.decode("utf-8", "replace")
+        name, _, rest = line.partition("\t")
+        version, _, summary = rest.partition("\t")
+        out.append((name, version, summary))
+        pos = low.find(query, end)
+    return out
