@@ -34,7 +34,7 @@ import functools
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -311,8 +311,6 @@ class _Fitter:
     # -- choosing ---------------------------------------------------------------------------
 
     def choose(self, allowed: str | None) -> tuple[Fit | None, str]:
-        from jupyter_orbit.uvcli import python_downloads
-
         recorded = recorded_python(self.res.notebook)
         if recorded and pythons.version_key(recorded)[:2] < pythons.OLDEST_USABLE:
             self.notes.append(
@@ -340,20 +338,29 @@ class _Fitter:
         order = [m for m in dict.fromkeys([*first, era, *older, *newer]) if m in released]
         if allowed:
             order = [m for m in order if _allows(allowed, m, self.here.get(m))]
-        downloads = python_downloads()
-        candidates = [Candidate(m, self.here[m]) for m in order if m in self.here]
-        candidates += [Candidate(m, None) for m in order if m not in self.here and m in downloads]
-        for wheels in (True, False):
-            for c in candidates:
-                found = self.try_python(c, wheels)
-                if found is not None:
-                    return found, self._why(c, found, recorded, era, allowed, candidates)
+        candidates: list[Candidate] = []  # those tried so far, in order
+        for c in self._candidates(order):
+            candidates.append(c)
+            if (found := self.try_python(c, True)) is not None:
+                return found, self._why(c, found, recorded, era, allowed, candidates)
+        for c in candidates:
+            if (found := self.try_python(c, False)) is not None:
+                return found, self._why(c, found, recorded, era, allowed, candidates)
         present = ", ".join(i.label() for i in self.interpreters if i.usable) or "none"
         why = (
             f"no Python here or from uv installs the packages as of {asof.short(self.as_of)} "
             f"(tried {', '.join(c.minor for c in candidates) or 'none'}; found: {present})"
         )
         return None, why
+
+    def _candidates(self, order: list[str]) -> Iterator[Candidate]:
+        """The Pythons in ``order`` found here, then those uv can download: uv is asked for
+        its list only once every Python here has been tried."""
+        from jupyter_orbit.uvcli import python_downloads
+
+        yield from (Candidate(m, self.here[m]) for m in order if m in self.here)
+        downloads = python_downloads()
+        yield from (Candidate(m, None) for m in order if m not in self.here and m in downloads)
 
     def _why(
         self,

@@ -115,13 +115,12 @@ def _home(environ: Mapping[str, str]) -> Path:
 
 def _names_in(folder: Path) -> Iterator[Path]:
     """``python``, ``python3``, ``python3.12`` (and ``.exe``) files in ``folder``."""
-    try:
-        entries = sorted(folder.iterdir())
+    try:  # names first, Paths only for the few that match (/usr/bin holds thousands)
+        names = sorted(name for name in os.listdir(folder) if _NAME.match(name))  # noqa: PTH208
     except OSError:
         return
-    for entry in entries:
-        if _NAME.match(entry.name):
-            yield entry
+    for name in names:
+        yield folder / name
 
 
 def _installs(root: Path, pattern: str) -> Iterator[Path]:
