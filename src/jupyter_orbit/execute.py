@@ -67,6 +67,41 @@ async def start_kernel(
     return km
 
 
+class _Adopting(LocalProvisioner):  # type: ignore[misc]
+    """Gives its kernel manager a kernel process already started (``prestart.Started``):
+    its connection info and process, instead of new ports and a new process."""
+
+    started: Any = None
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        km = self.parent
+        km.load_connection_info(self.started.info)
+        km.connection_file = str(self.started.connection_file)
+        self.connection_info = km.get_connection_info()
+        return {**kwargs, "cmd": list(self.started.process.args)}
+
+    async def cleanup(self, restart: bool = False) -> None:
+        self.started.connection_file.unlink(missing_ok=True)  # written by prestart, not km
+        await super().cleanup(restart)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        process = self.started.process
+        self.process, self.pid, self.pgid = process, process.pid, os.getpgid(process.pid)
+        self.cwd = kwargs.get("cwd")
+        self.started.adopted = True
+        return self.connection_info
+
+
+async def adopt_kernel(started: Any, language: str) -> AsyncKernelManager:
+    """A kernel manager for a kernel ``prestart.start`` started: it stops and cleans it up as
+    one it started itself."""
+    km = new_kernel_manager(list(started.command.argv), language)
+    km.provisioner = _Adopting(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    km.provisioner.started = started
+    await km.start_kernel(cwd=started.command.cwd)
+    return km
+
+
 async def execute(
     nb_json: dict[str, Any],
     *,

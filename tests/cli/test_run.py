@@ -205,3 +205,51 @@ def test_a_gpu_notebook_on_this_machine_without_one_is_refused(tmp_path: Path):
     assert "no NVIDIA GPU here: metadata.orbit.hardware.gpu asks for 1 NVIDIA GPU" in r.stderr
     assert "an NVIDIA GPU with its driver" in r.stderr and "Traceback" not in r.stderr
     assert not (home / "envs").exists()
+
+
+def test_a_second_run_here_adopts_the_kernel_started_ahead(shared_orbit: Orbit, tmp_path: Path):
+    """The first run keeps how it started the kernel (in the data root, the user's alone); the
+    next starts that kernel before anything else and runs in it; when the record no longer is
+    what the pipeline prepares, the early kernel is stopped and the right one runs."""
+    from jupyter_orbit.paths import Paths
+
+    nb = make_notebook(
+        tmp_path / "ahead.ipynb",
+        "import os\nfrom ipykernel.kernelapp import IPKernelApp\n"
+        "print(IPKernelApp.instance().connection_file, os.environ.get('ORBIT_STALE_MARK'))",
+    )
+    assert shared_orbit.run("run", str(nb), "--no-server", "--yes").returncode == 0
+    records = [
+        p
+        for p in (shared_orbit.home / "cache" / "prestart").iterdir()
+        if json.loads(p.read_text())["notebook"] == str(nb.resolve())
+    ]
+    assert len(records) == 1
+    runtime = Paths(shared_orbit.home).profile("default").runtime_dir
+
+    second = shared_orbit.run("run", str(nb), "--no-server")
+    assert second.returncode == 0, second.stderr
+    connection_file, mark = second.stdout.split()
+    assert Path(connection_file).parent == runtime and mark == "None"  # the one started ahead
+    assert not Path(connection_file).exists()  # cleaned up with the kernel
+
+    record = json.loads(records[0].read_text())
+    record["env"].append(["ORBIT_STALE_MARK", "stale"])  # no longer what the pipeline prepares
+    records[0].write_text(json.dumps(record))
+    third = shared_orbit.run("run", str(nb), "--no-server")
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.split()[1] == "None"  # the right kernel ran the cell
+    left = [
+        proc.name
+        for proc in Path("/proc").iterdir()
+        if proc.name.isdigit() and b"ORBIT_STALE_MARK=stale" in _environ(proc)
+    ]
+    assert left == []  # the early kernel was stopped, not left behind
+    assert "ORBIT_STALE_MARK" not in records[0].read_text()  # the record describes this run
+
+
+def _environ(proc: Path) -> bytes:
+    try:
+        return (proc / "environ").read_bytes()
+    except OSError:
+        return b""

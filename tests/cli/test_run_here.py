@@ -12,6 +12,7 @@ import pytest
 
 from jupyter_orbit import execute
 from jupyter_orbit.cli import _run
+from jupyter_orbit.prestart import KernelCommand
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +50,14 @@ def test_the_kernel_starts_before_the_notebook_is_read_and_checked(tmp_path: Pat
     monkeypatch.setattr(_run, "_read_json", recorded("read", _run._read_json))
     monkeypatch.setattr(execute, "read_notebook", recorded("check", execute.read_notebook))
     monkeypatch.setattr(execute, "stop_kernel", recorded("stop", execute.stop_kernel))
-    kernel = _run.Kernel(
+    kernel = KernelCommand.of(
         [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "python",
         {},
+        tmp_path,
         str(nb),
     )
-    final, nb_json = asyncio.run(_run._run_here(nb, kernel, tmp_path, tmp_path / "logs", 60))
+    final, nb_json = asyncio.run(_run._run_here(nb, kernel, tmp_path / "logs", 60))
     assert final["ok"], final
     assert order == ["start", "read", "check", "stop"]
     assert nb_json["cells"][0]["source"] == "print('hi')"

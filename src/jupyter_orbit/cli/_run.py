@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,9 @@ from jupyter_orbit.paths import Paths
 
 if TYPE_CHECKING:
     from jupyter_orbit.model import Resolution
+    from jupyter_orbit.paths import ProfilePaths
     from jupyter_orbit.prepare import Prepared
+    from jupyter_orbit.prestart import KernelCommand, Started
 
 
 def run_command(notebook: Path, **options: Any) -> int:
@@ -28,11 +29,37 @@ def run_command(notebook: Path, **options: Any) -> int:
         ran = _run_on_server(Path(notebook), options)
         if ran is not None:
             return _finish(*ran, options["output"])
-    from jupyter_orbit.bundle.serve import serving
-
     paths, prof = locations(options["profile"])
-    with serving(paths, prof) as stand_ins:
-        return _run_command(notebook, offline=stand_ins, **options)
+    ahead = _start_ahead(paths, prof, Path(notebook), options)
+    try:
+        from jupyter_orbit.bundle.serve import serving
+
+        with serving(paths, prof) as stand_ins:
+            return _run_command(notebook, offline=stand_ins, ahead=ahead, **options)
+    finally:
+        if ahead is not None:
+            ahead.discard()  # unless the run adopted it
+
+
+def _start_ahead(
+    paths: Paths, prof: ProfilePaths, notebook: Path, options: dict[str, Any]
+) -> Started | None:
+    """The kernel the notebook's last run here started, started again before anything else
+    (``jupyter_orbit.prestart``); None without a record, for a dry run, or when the profile's
+    server is up (a run may still go there once its environment is prepared)."""
+    from jupyter_orbit import prestart
+
+    if options.get("dry_run"):
+        return None
+    command = prestart.recall(paths.cache_dir, notebook.expanduser().resolve())
+    if command is None:
+        return None
+    if options["use_server"]:
+        from jupyter_orbit.state import running
+
+        if running(prof, check_http=False) is not None:
+            return None
+    return prestart.start(command, prof.runtime_dir, prof.logs_dir / "run.log")
 
 
 def _run_on_server(notebook: Path, options: dict[str, Any]) -> tuple[dict, dict] | None:
@@ -100,6 +127,7 @@ def _run_command(
     allow_host_access: bool = False,
     dry_run: bool = False,
     offline: Any = None,
+    ahead: Started | None = None,
 ) -> int:
     from jupyter_orbit._imports import skip_unused
     from jupyter_orbit.hardware.fit import Hardware
@@ -164,8 +192,17 @@ def _run_command(
     if final is None:
         import asyncio
 
-        kernel = Kernel(prepared.argv, recipe.language, prepared.kernel_env, str(res.notebook))
-        final, nb_json = asyncio.run(_run_here(res.notebook, kernel, cwd, prof.logs_dir, timeout))
+        from jupyter_orbit import prestart
+
+        kernel = prestart.KernelCommand.of(
+            prepared.argv, recipe.language, prepared.kernel_env, cwd, str(res.notebook)
+        )
+        keep = prepared.engine.starts_ahead and offline is None and not prepared.services
+        if keep and (ahead is None or ahead.command != kernel):
+            prestart.remember(paths.cache_dir, res.notebook.resolve(), kernel)
+        final, nb_json = asyncio.run(
+            _run_here(res.notebook, kernel, prof.logs_dir, timeout, ahead=ahead)
+        )
     return _finish(final, nb_json, output)
 
 
@@ -229,38 +266,43 @@ def _profile_services(paths: Paths, profile: str) -> str:
     return settings.read(path).defaults.services if path.exists() else "stop"
 
 
-@dataclass(frozen=True)
-class Kernel:
-    """The kernel a run starts here: its command, language, variables and session name."""
-
-    argv: list[str]
-    language: str
-    env: dict[str, str]
-    session: str
-
-
 async def _run_here(
-    notebook: Path, kernel: Kernel, cwd: Path, logs_dir: Path, timeout: int | None
+    notebook: Path,
+    kernel: KernelCommand,
+    logs_dir: Path,
+    timeout: int | None,
+    ahead: Started | None = None,
 ) -> tuple[dict, dict]:
-    """Without a server: start a kernel here first, then read the notebook while it boots; the
-    kernel's own messages go to the profile's run.log. Returns the final event and the
-    notebook's JSON."""
-    from jupyter_orbit.execute import execute, start_kernel, stop_kernel
+    """Without a server: the kernel started ahead when it is the one prepared, else a kernel
+    started now (the one ahead stopped); the notebook is read while it boots; the kernel's own
+    messages go to the profile's run.log. Returns the final event and the notebook's JSON."""
+    from jupyter_orbit.execute import adopt_kernel, execute, start_kernel, stop_kernel
 
     async def emit(event: dict) -> None:
         _show_event(event)
 
-    logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = logs_dir / "run.log"
-    with log_path.open("wb") as log:
-        km = await start_kernel(
-            kernel.argv, kernel.language, cwd, kernel.session, log=log, extra_env=kernel.env
-        )
-        try:
-            nb_json = _read_json(notebook)
-            final = await execute(nb_json, km=km, cwd=cwd, timeout=timeout, emit=emit)
-        finally:
-            await stop_kernel(km)
+    cwd = Path(kernel.cwd)
+    if ahead is not None and ahead.command == kernel:
+        km = await adopt_kernel(ahead, kernel.language)
+    else:
+        if ahead is not None:
+            ahead.discard()
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:  # the kernel writes to its own copy of the file
+            km = await start_kernel(
+                list(kernel.argv),
+                kernel.language,
+                cwd,
+                kernel.session,
+                log=log,
+                extra_env=dict(kernel.env),
+            )
+    try:
+        nb_json = _read_json(notebook)
+        final = await execute(nb_json, km=km, cwd=cwd, timeout=timeout, emit=emit)
+    finally:
+        await stop_kernel(km)
     if final.get("ename") in ("DeadKernel", "KernelDied"):  # what it said before it died
         final["stderr"] = log_path.read_text(errors="replace").strip().splitlines()[-20:]
     return final, nb_json

@@ -69,6 +69,9 @@ class Engine(ABC):
     # Whether a server may start kernels of this engine ahead of need (the warm pool); not
     # for kernels that hold resources elsewhere (a remote host, a gateway).
     warm_kernels: ClassVar[bool] = True
+    # Whether its kernel is a process of this machine that ``orbit run`` may start from the
+    # notebook's last run before the pipeline has confirmed it (``jupyter_orbit.prestart``).
+    starts_ahead: ClassVar[bool] = False
     label: ClassVar[str] = ""  # where its kernels run, as a menu says it ("this machine")
 
     def __init__(self, paths: Paths, target: str | None = None) -> None:

@@ -43,6 +43,7 @@ class LocalEngine(Engine):
     label = "this machine"
     chooses_python = True
     dates_kernel = True
+    starts_ahead = True
 
     @property
     def root(self) -> Path:
