@@ -201,6 +201,19 @@ def uv_run_execute(r: Run) -> float:
     ).seconds
 
 
+def kernel_floor(r: Run, packages: bool = True) -> list[str]:
+    """What no way of starting the notebook's kernel here can go below: the built environment's
+    Python importing ipykernel's kernel (and, with ``packages``, the notebook's packages); no
+    kernel started, no Orbit."""
+    where = json.loads(fd.orbit(r.b, r.home, "env", r.nb, "--json").stdout)["location"]
+    names = [d.replace("-", "_") for d in r.deps] if packages else []
+    return [
+        str(Path(where) / "bin" / "python"),
+        "-c",
+        f"import {', '.join(['ipykernel.kernelapp', *names])}",
+    ]
+
+
 ANCHOR_RUNS: dict[str, Callable[[Run], float]] = {
     "papermill": papermill,
     "juv_exec": juv_exec,
@@ -217,6 +230,7 @@ def group_run(r: Run) -> list[Row]:
             fd.orbit(b, home, "run", r.nb, expect=fd.EXPECT)
             for fn in ANCHOR_RUNS.values():
                 fn(r)
+        floor = kernel_floor(r)
         for i in range(r.rounds):
             say(f"run: round {i + 1}/{r.rounds}")
             time.sleep(0 if r.smoke else SETTLE)
@@ -224,6 +238,7 @@ def group_run(r: Run) -> list[Row]:
             time.sleep(0 if r.smoke else SETTLE)
             done = fd.orbit(b, home, "run", r.nb, "--no-server", expect=fd.EXPECT)
             r.add("run_no_server", done.seconds)
+            r.add("kernel_floor", bl.run(floor, cwd=b.work, env=bl.tool_env({})).seconds)
             for key, fn in ANCHOR_RUNS.items():
                 r.add(key, fn(r))
     finally:
@@ -236,7 +251,7 @@ def group_run(r: Run) -> list[Row]:
         "jupyter execute NB` "
         "(anchor venv; the same samples serve both rows)"
     )
-    up, no = med(r, "run_server"), med(r, "run_no_server")
+    up, no, low = med(r, "run_server"), med(r, "run_no_server"), med(r, "kernel_floor")
     return [
         Row(
             f"`orbit run`, server up ({' + '.join(r.deps) or 'no package'} notebook, env built)",
@@ -256,8 +271,11 @@ def group_run(r: Run) -> list[Row]:
             anchors,
             "≤ 0.6 s, ≥ 2× papermill, ≥ 2× uv run",
             no <= 0.6 and pm / no >= 2 and uvr / no >= 2,
-            f"papermill ÷ orbit {pm / no:.1f}×; juv {juv / no:.1f}×; uv run {uvr / no:.1f}×",
-            "`orbit run NB --no-server`; " + measured_anchors,
+            f"papermill ÷ orbit {pm / no:.1f}×; juv {juv / no:.1f}×; uv run {uvr / no:.1f}×; "
+            f"floor {sec(low)} (orbit − floor {sec(no - low)})",
+            "`orbit run NB --no-server`; floor: the environment's Python importing what a "
+            "kernel and the notebook import (`python -c 'import ipykernel.kernelapp, "
+            f"{', '.join(r.deps) or '…'}'`), no kernel, no Orbit; " + measured_anchors,
         ),
     ]
 
@@ -303,8 +321,10 @@ def group_open(r: Run) -> list[Row]:
             say("open: priming the 'first after up' profile (up, one session, down)")
             fd._orbit_ready(b, home, "first", None, code=r.probe)
             _session(lab_url, token, name, r.probe)  # JupyterLab's first kernel start, untimed
+        floor = kernel_floor(r, packages=False)
         for i in range(r.rounds):
             say(f"open: round {i + 1}/{r.rounds}")
+            r.add("open_floor", bl.run(floor, cwd=b.work, env=bl.tool_env({})).seconds)
             kernels.wait_warm(Server(pooled["url"], pooled["token"]), env_id, timeout=300)
             time.sleep(0 if r.smoke else 1)
             mem = soak.memory(pooled["pid"])
@@ -313,6 +333,7 @@ def group_open(r: Run) -> list[Row]:
             r.add("open_pooled", _session(pooled["url"], pooled["token"], name, r.probe))
             if any(p.get("ready") for p in _pool(nopool["url"], nopool["token"])):
                 notes.append("the pool-off profile had a warm kernel: pool_per_env=0 not honoured")
+            r.add("idle_nopool_rss", soak.memory(nopool["pid"])["rss_mib"])
             r.add("open_built", _session(nopool["url"], nopool["token"], name, r.probe))
             mem = soak.memory(lab.pid)
             r.add("idle_lab_rss", mem["rss_mib"])
@@ -325,12 +346,13 @@ def group_open(r: Run) -> list[Row]:
         for profile in ("pooled", "nopool"):
             if (home, profile) in b.servers:
                 fd.orbit_down(b, home, profile)
-    lab_t = med(r, "open_lab")
-    anchor = f"JupyterLab {sec(lab_t)}"
+    lab_t, low = med(r, "open_lab"), med(r, "open_floor")
+    anchor = f"JupyterLab {sec(lab_t)}; floor {sec(low)}"
     how = (
         "POST /api/sessions for the notebook, then kernel_info over the kernel's websocket "
         "until the reply (tests/support/kernelws.py); anchor: the same against `jupyter lab` "
-        "from the anchor venv (its python3 kernel)"
+        "from the anchor venv (its python3 kernel); floor: the environment's Python importing "
+        "ipykernel's kernel (`python -c 'import ipykernel.kernelapp'`), no kernel, no server"
     )
     rows = []
     for key, what, extra in (
@@ -362,7 +384,8 @@ def group_open(r: Run) -> list[Row]:
             )
         )
     o, lab_m = med(r, "idle_orbit_rss"), med(r, "idle_lab_rss")
-    procs = r.b.data["idle_orbit"][-1]["processes"]
+    last = r.b.data["idle_orbit"][-1]
+    procs, alone = last["processes"], last["server_rss_mib"]
     rows.append(
         Row(
             "idle server RSS (with its pool)",
@@ -370,9 +393,23 @@ def group_open(r: Run) -> list[Row]:
             f"JupyterLab {lab_m:.0f} MiB",
             "≤ 1.5× JupyterLab",
             o <= 1.5 * lab_m,
-            f"orbit ÷ JupyterLab {o / lab_m:.2f}×",
+            f"orbit ÷ JupyterLab {o / lab_m:.2f}×; the server process alone {alone:.0f} MiB "
+            f"({alone / lab_m:.2f}×), the rest its warm kernels",
             "RSS summed over the server and every process under it (/proc smaps_rollup), no "
-            "session open, pool warm; PSS in the JSON",
+            "session open, pool warm; PSS and every process's own RSS in the JSON",
+        )
+    )
+    off = med(r, "idle_nopool_rss")
+    rows.append(
+        Row(
+            "idle server RSS, pool off (`pool_per_env 0`): what its pool costs",
+            f"{off:.0f} MiB",
+            f"JupyterLab {lab_m:.0f} MiB",
+            "–",
+            None,
+            f"orbit ÷ JupyterLab {off / lab_m:.2f}×",
+            "the same, for the profile whose pool is off (as the row 'built, not pooled'), "
+            "before its session",
         )
     )
     return rows

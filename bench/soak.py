@@ -128,17 +128,31 @@ def tree(pid: int) -> list[int]:
 
 
 def memory(pid: int) -> dict[str, float]:
-    """MiB of RSS and PSS summed over the server and its processes, and how many there are."""
+    """MiB of RSS and PSS summed over the server and its processes, how many there are, the
+    server's own RSS, and each process's RSS with its command (the profile of the sum)."""
     rss = pss = 0
     pids = tree(pid)
+    each = []
     for p in pids:
+        mine = 0
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
+                    mine = int(line.split()[1])
+                    rss += mine
                 elif line.startswith("Pss:"):
                     pss += int(line.split()[1])
-    return {"rss_mib": rss / 1024, "pss_mib": pss / 1024, "processes": len(pids)}
+        cmd = ""
+        with contextlib.suppress(OSError):
+            cmd = " ".join(Path(f"/proc/{p}/cmdline").read_bytes().decode().split("\0")[:3])
+        each.append({"pid": p, "rss_mib": mine / 1024, "cmd": cmd})
+    return {
+        "rss_mib": rss / 1024,
+        "pss_mib": pss / 1024,
+        "processes": len(pids),
+        "server_rss_mib": next((e["rss_mib"] for e in each if e["pid"] == pid), 0.0),
+        "each": each,
+    }
 
 
 # -- phases -----------------------------------------------------------------------------------

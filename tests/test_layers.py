@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "offline",
                 "paths",
                 "plugins",
+                "prestart",
                 "progress",
                 "pythons",
                 "settings",
