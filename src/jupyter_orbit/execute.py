@@ -31,6 +31,11 @@ from jupyter_client.provisioning import LocalProvisioner
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 READY_TIMEOUT = 120  # seconds a kernel may take to answer kernel_info
+# Seconds to wait, once kernel_info is answered, for that request's status on IOPub. It is
+# published before the reply, so it is there already when the subscription was in place; when
+# it was not (a kernel that booted before the client connected: the one ``prestart`` started),
+# asking again at once costs a round trip instead of a long wait.
+IOPUB_GRACE = 0.05
 
 
 def new_kernel_manager(argv: list[str], language: str, name: str = "orbit") -> AsyncKernelManager:
@@ -224,9 +229,9 @@ async def wait_ready(km: AsyncKernelManager, kc: AsyncKernelClient, timeout: flo
         else:
             if reply["msg_type"] == "kernel_info_reply":
                 try:  # a message on IOPub (its "busy" for this request): subscribed in time
-                    await kc.get_iopub_msg(timeout=0.2)
+                    await kc.get_iopub_msg(timeout=IOPUB_GRACE)
                 except Empty:
-                    pass  # not connected yet: ask again
+                    pass  # not subscribed yet when the kernel published: ask again
                 else:
                     return reply
         if not await km.is_alive():
