@@ -87,6 +87,7 @@ SEARCH_COLD = "PyPI, cold (name index downloaded, summaries fetched)"
 SEARCH_WARM = "PyPI, warm"
 SEARCH_MERGED = "PyPI + apt merged, warm"
 SEARCH_APT = "for comparison: `apt-cache search` (this machine, no pkgcache)"
+SEARCH_FLOOR = "for comparison: the same Python starting and importing click (any click CLI)"
 
 
 def search_times(
@@ -109,11 +110,16 @@ def search_times(
         time.sleep(1)
     for q in queries:  # warm the summaries of every query once
         orbit(home, "search", q, "--in", "pypi,apt")
+    floor = [sys.executable, "-c", "import click"]
+    out[SEARCH_FLOOR] = []
     for label, where in ((SEARCH_WARM, "pypi"), (SEARCH_MERGED, "pypi,apt")):
         warm = []
         for i in range(runs * 2):
             q = queries[i % len(queries)]
             warm.append(timed(lambda q=q, w=where: orbit(home, "search", q, "--in", w)))
+            out[SEARCH_FLOOR].append(
+                timed(lambda: subprocess.run(floor, env=env_for(home), capture_output=True))
+            )
         out[label] = warm
     if shutil.which("apt-cache"):
         out[SEARCH_APT] = [
