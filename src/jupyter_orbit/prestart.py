@@ -11,7 +11,8 @@ profile, the date changed what it needs), the early kernel is stopped unused and
 started, as without a record.
 
 Nothing here is read from the project: a record is written by Orbit after the pipeline
-prepared the kernel, in the user's data root, readable by the user alone.
+prepared the kernel, in the user's data root, readable and writable by the user alone; a record
+anyone else could have written is not used.
 """
 
 from __future__ import annotations
@@ -61,9 +62,17 @@ def _record(cache_dir: Path, notebook: Path) -> Path:
 
 
 def recall(cache_dir: Path, notebook: Path) -> KernelCommand | None:
-    """The command the last run of ``notebook`` (a resolved path) used, if Orbit kept one."""
+    """The command the last run of ``notebook`` (a resolved path) used, if Orbit kept one.
+
+    A record is a command this user's next run executes before any check, so one that another
+    user owns or could have written (group or others may write it) is ignored, as ssh ignores
+    such a key file."""
+    path = _record(cache_dir, notebook)
     try:
-        data = json.loads(_record(cache_dir, notebook).read_text())
+        st = path.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return None
+        data = json.loads(path.read_text())
         if data.get("version") != _VERSION or data.get("notebook") != str(notebook):
             return None
         command = KernelCommand(
