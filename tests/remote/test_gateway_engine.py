@@ -58,7 +58,7 @@ def test_a_notebook_on_the_gateway_beside_a_local_one(
         ):
             await lk.kernel_info()
             info = await rk.kernel_info()
-            assert info["implementation"] == "ipython"
+            assert info["implementation"] == "ipython", _why_not(server, there, gw)
             assert len(gw.kernels()) == 1  # the gateway runs one kernel: this notebook's
             a, b = await asyncio.gather(lk.execute(CODE), rk.execute(CODE))
             assert b.status == "ok", b
@@ -94,6 +94,14 @@ def test_a_notebook_on_the_gateway_beside_a_local_one(
     while gw.kernels():
         assert time.monotonic() < deadline, gw.kernels()
         time.sleep(0.3)
+
+
+def _why_not(server: Server, notebook: Path, gw: EnterpriseGateway) -> str:
+    """What the server knows of the notebook's kernel, and the gateway's last lines."""
+    kernels = server.get("/orbit/api/status").json()["kernels"]
+    mine = [k for k in kernels if k.get("notebook") == str(notebook)]
+    tail = gw.log.read_text(errors="replace").splitlines()[-20:]
+    return f"{mine}\n--- gateway log ---\n" + "\n".join(tail)
 
 
 def _cmdline(proc: Path) -> bytes:

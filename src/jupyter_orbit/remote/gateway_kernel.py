@@ -82,22 +82,27 @@ class Bridge:
         loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(self.interrupt()))
         for signum in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, self.stopping.set)
-        self._configure()
-        try:
-            await self._start()
-        except HTTPError as e:
-            say(f"error: the gateway {self.gateway.name} could not start a kernel: {_why(e)}")
-            return 1
+        # The connection file's ports are taken first, as a local kernel takes them: a port
+        # chosen for it stays free only so long, and the gateway may take seconds to answer.
+        # What the server sends meanwhile waits in the sockets.
         self._bind()
-        pumps = [asyncio.ensure_future(self._from_local(ch)) for ch in _ROUTED]
-        pumps.append(asyncio.ensure_future(self._heartbeat()))
         try:
-            return await self._follow()
+            self._configure()
+            try:
+                await self._start()
+            except HTTPError as e:
+                say(f"error: the gateway {self.gateway.name} could not start a kernel: {_why(e)}")
+                return 1
+            pumps = [asyncio.ensure_future(self._from_local(ch)) for ch in _ROUTED]
+            pumps.append(asyncio.ensure_future(self._heartbeat()))
+            try:
+                return await self._follow()
+            finally:
+                for task in pumps:
+                    task.cancel()
+                with contextlib.suppress(Exception):
+                    await self.km.shutdown_kernel()
         finally:
-            for task in pumps:
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await self.km.shutdown_kernel()
             for sock in self.sockets.values():
                 sock.close(linger=0)
 
@@ -276,6 +281,9 @@ class Bridge:
             await sock.send_multipart(await sock.recv_multipart())
 
     async def interrupt(self) -> None:
+        if self.km is None or self.km.kernel_id is None:
+            say("the kernel on the gateway has not started yet: nothing to interrupt")
+            return
         try:
             await self.km.interrupt_kernel()
         except Exception as e:

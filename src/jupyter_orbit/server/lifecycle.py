@@ -21,7 +21,9 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,11 @@ from jupyter_orbit.model import Environment
 from jupyter_orbit.paths import Paths, ProfilePaths
 from jupyter_orbit.progress import NullProgress, Progress
 from jupyter_orbit.state import ServerState, forget_state, process_identity, write_state
+
+# What stops `orbit up` while it starts the server (SIGHUP where there is one).
+_STOPPING = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 # Variables that would point the server at some other Jupyter installation than the profile's.
 _SCRUB = (
@@ -115,25 +122,27 @@ def start(
     if log_path.exists():
         log_path.replace(log_path.with_suffix(".log.1"))
     progress.step("server", f"starting JupyterLab in {root}")
-    with log_path.open("ab") as log:
-        log_path.chmod(0o600)
-        proc = subprocess.Popen(
-            argv,
-            cwd=profile.runtime_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    info_file = profile.runtime_dir / f"jpserver-{proc.pid}.json"
+    proc: subprocess.Popen | None = None
     try:
+        with log_path.open("ab") as log, _signals_deferred():
+            log_path.chmod(0o600)
+            proc = subprocess.Popen(
+                argv,
+                cwd=profile.runtime_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        info_file = profile.runtime_dir / f"jpserver-{proc.pid}.json"
         info = _wait_answering(proc, info_file, token, port, log_path, timeout)
     except BaseException:
         # Failed, timed out or interrupted (Ctrl-C, a signal): no server is left behind.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         token_file.unlink(missing_ok=True)
         raise
     token_file.unlink(missing_ok=True)  # the server has read it
@@ -155,6 +164,32 @@ def start(
     if not trial:
         write_state(profile, state)
     return state, proc
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C or a signal whose handler raises waits while the server process is created.
+
+    Raised inside ``Popen`` once the child was forked, the exception would lose its pid and
+    leave the server running; held until ``Popen`` returns, it reaches the caller's cleanup
+    with the process known. Default and ignored dispositions are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = {}
+    for signum in _STOPPING:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            held[signum] = handler
+            signal.signal(signum, lambda n, _frame: caught.append(n))
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 def _wait_answering(
