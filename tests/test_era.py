@@ -369,3 +369,33 @@ def test_the_kernel_s_packages_are_resolved_once_per_python_and_date(tmp_path, f
         q for q in index.asked if "2025-05-25T00:00:00Z" in q and "--exclude-newer" in q
     ]
     assert len(kernel_alone) == 1, kernel_alone
+
+
+def test_the_kernel_s_question_is_asked_while_the_notebook_s_is_answered(
+    tmp_path, fake, monkeypatch
+):
+    """The question that dates the kernel's packages apart from the notebook's is asked in the
+    thread while uv answers the notebook's own (it used to wait for that answer), and its answer
+    is the one the fit takes: the index is asked each question once."""
+    import threading
+
+    index = fake(NUMPY_2021, _machine("3.9.18"))
+    answer = era._Fitter._run
+    moved = threading.Event()
+
+    questions = []
+
+    def run(self, args, lines, constraints, key):
+        questions.append((tuple(args), tuple(lines)))
+        if any(a.startswith("--exclude-newer-package=") for a in args):
+            moved.set()
+        elif lines == ["numpy"] and "--no-deps" not in args:  # the notebook's own question
+            assert moved.wait(10), "the kernel's question waited for this answer"
+        return answer(self, args, lines, constraints, key)
+
+    monkeypatch.setattr(era._Fitter, "_run", run)
+    res = _res(tmp_path, ["numpy"], as_of="2025-06-01T00:00:00Z", source="now")
+    spec = fit(res, tmp_path).spec
+    assert spec.python == "3.9" and spec.kernel_as_of == "2025-05-25T00:00:00Z"
+    assert set(spec.floating) == {"ipykernel", "matplotlib-inline", "tornado"}
+    assert len(questions) == len(set(questions)) == len(index.asked) == 5, questions

@@ -450,7 +450,7 @@ def verify(paths: Paths) -> list[Check]:
     ``UV_LINK_MODE=hardlink``) warn."""
     import json
 
-    from jupyter_orbit.engines import integrity
+    from jupyter_orbit.engines import bytecode, integrity
 
     checks = []
     intact = files = 0
@@ -481,7 +481,8 @@ def verify(paths: Paths) -> list[Check]:
                         rebuild,
                     )
                 )
-            elif report.shared:
+            elif report.shared and not bytecode.pending(location):
+                # (while its background job runs, a new environment's files are still linked)
                 checks.append(
                     Check(
                         name,

@@ -24,7 +24,10 @@ the notebook, changes nothing).
 
 Every answer comes from ``uv pip compile`` against the user's indexes, for that Python, at those
 dates; answers are kept in the data root's cache (they cannot change: every date asked about is
-in the past), so deciding again costs nothing.
+in the past), so deciding again costs nothing. The questions that follow the notebook's own are
+asked in a thread while uv answers that one (the kernel's packages alone at their date, then
+everything with them moved there, guessing the coupling from the names the notebook declares);
+the fit takes an answer asked ahead only when its own question turns out to be the same.
 """
 
 from __future__ import annotations
@@ -267,6 +270,8 @@ class _Fitter:
         self.given: set[str] = set()  # answers the index gave now (not cached, not offline)
         # questions asked ahead, in a thread, while uv answers another (``ahead``)
         self._ahead: dict[tuple, Future[str | None]] = {}
+        # the question kernel_at will likely ask, per Python and date, with its answer (guess)
+        self._guesses: dict[tuple, Future[tuple[tuple[str, ...], str | None]]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._once = threading.Lock()
 
@@ -415,6 +420,7 @@ class _Fitter:
         low = max(self.own_as_of, released)
         if self.own and self.declared and low != self.as_of:  # the kernel's own, meanwhile
             self.ahead(c, [*self.lines, *self.own], low)
+            self.guess(c, low, wheels)
         dated = self.compile(c, self.declared, self.as_of) if self.declared else ""
         if dated is None or (wheels and dated and not self.wheels(c, dated)):
             return None
@@ -452,6 +458,19 @@ class _Fitter:
         closure = self.compile(c, [*self.lines, *self.own], when)
         if closure is None:
             return None
+        for names in self._moving(closure, dated):
+            extra = _moved_to(names, when)
+            hit, pins = self._guessed(c, when, extra)
+            if not hit:
+                pins = self.compile(c, [*self.declared, *self.own], self.as_of, extra)
+            if pins is not None and (not wheels or self.wheels(c, pins)):
+                self.accepted = (c, pins)
+                return tuple(sorted(names))
+        return None
+
+    def _moving(self, closure: str, dated: set[str]) -> list[set[str]]:
+        """The kernel's packages to move to their own date, as ``kernel_at`` tries them: those
+        not coupled to a ``dated`` package of the notebook first (when any are), then all."""
         declared = {_name(d) for d in self.declared if _name(d)}
         exempt = {a.split("=")[1] for a in self.undated}  # dated (or not) by a rule of their own
         moving = _pinned(closure) - declared - exempt
@@ -461,13 +480,42 @@ class _Fitter:
             if not more:
                 break
             coupled |= more
-        for names in (moving - coupled, moving) if coupled else (moving,):
-            extra = [f"--exclude-newer-package={n}={when}" for n in sorted(names)]
-            pins = self.compile(c, [*self.declared, *self.own], self.as_of, extra)
-            if pins is not None and (not wheels or self.wheels(c, pins)):
-                self.accepted = (c, pins)
-                return tuple(sorted(names))
-        return None
+        return [moving - coupled, moving] if coupled else [moving]
+
+    def guess(self, c: Candidate, when: str, wheels: bool) -> None:
+        """Ask ahead, in the thread, the question ``kernel_at`` most likely asks after the
+        notebook's own resolve: everything, with the kernel's packages moved to ``when``,
+        coupled by the names the notebook declares (the names of its resolve are not known
+        yet); then its wheel check, whose answer is kept like every answer. It runs while uv
+        answers the notebook's question, instead of after it."""
+        if (c, when) in self._guesses or self._pool is None:
+            return
+        closure = self._ahead.get((c, (*self.lines, *self.own), when, ()))
+        if closure is None:
+            return
+        named = {n for d in self.declared if (n := _name(d))}
+
+        def ask() -> tuple[tuple[str, ...], str | None]:
+            kernel = closure.result()
+            if kernel is None:
+                return (), None
+            extra = _moved_to(self._moving(kernel, named)[0], when)
+            pins = self._compile(c, [*self.declared, *self.own], self.as_of, extra)
+            if pins is not None and wheels:
+                self.wheels(c, pins)
+            return tuple(extra), pins
+
+        self._guesses[(c, when)] = self._pool.submit(ask)
+
+    def _guessed(self, c: Candidate, when: str, extra: list[str]) -> tuple[bool, str | None]:
+        """Whether ``guess`` asked exactly this question, and its answer if it did."""
+        if (guessed := self._guesses.get((c, when))) is None:
+            return False, None
+        with contextlib.suppress(Exception):  # (it failed: ask again here, and see why)
+            question, pins = guessed.result()
+            if question == tuple(extra):
+                return True, pins
+        return False, None
 
     # -- asking uv --------------------------------------------------------------------------
 
@@ -569,6 +617,11 @@ class _Fitter:
             return run_uv([*call, "--offline"], cwd=self.work, stdin=stdin)
         except BuildError:
             raise Unanswerable(reason) from None
+
+
+def _moved_to(names: set[str], when: str) -> list[str]:
+    """uv's arguments that date each of ``names`` at ``when``."""
+    return [f"--exclude-newer-package={n}={when}" for n in sorted(names)]
 
 
 def _env() -> dict[str, str]:

@@ -11,12 +11,18 @@ the user's other uv projects. Orbit therefore asks uv for
 - ``copy`` everywhere else (ext4, tmpfs, network disks): each environment owns its files; it
   costs the space of a copy (measured in ``bench/link_modes.py``).
 
+A new environment's build may ask for hardlinks instead of copies (``args(own_later=True)``):
+copying numpy and pandas takes seconds that hardlinks do not, and the kernel can start on the
+linked files. The environment's background job (``engines.bytecode``, started once it is in
+place) then gives every linked file a copy of its own (``own_files``), before it does anything
+else; the files are shared with uv's cache only for those first seconds.
+
 uv's own ``clone`` falls back to hardlinks where reflinks do not work, which is why Orbit probes
 the environments' file system itself rather than always asking for ``clone``.
 
 A user who prefers hardlinks (less space, shared inodes) says so with uv's own setting,
-``UV_LINK_MODE=hardlink``, and Orbit leaves the choice to uv; ``orbit doctor --verify`` then
-reports the shared files.
+``UV_LINK_MODE=hardlink``, and Orbit leaves the choice to uv and the links as they are;
+``orbit doctor --verify`` then reports the shared files.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -58,8 +66,10 @@ def shares_files() -> bool:
     return os.environ.get("UV_LINK_MODE", "").lower() in ("hardlink", "symlink")
 
 
-def mode(target: Path) -> str | None:
-    """uv's link mode for installing into ``target`` (None: the user chose one for uv)."""
+def mode(target: Path, *, own_later: bool = False) -> str | None:
+    """uv's link mode for installing into ``target`` (None: the user chose one for uv).
+    ``own_later``: the caller has ``own_files`` run on ``target`` once it is in place, so
+    hardlinks may stand in for copies until then."""
     if os.environ.get("UV_LINK_MODE"):
         return None
     # probed in the folder that holds the environments (one probe per process, and no probe
@@ -67,10 +77,47 @@ def mode(target: Path) -> str | None:
     folder = target.parent
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
-    return "clone" if _reflinks(str(folder)) else "copy"
+    if _reflinks(str(folder)):
+        return "clone"
+    return "hardlink" if own_later else "copy"
 
 
-def args(target: Path) -> list[str]:
+def args(target: Path, *, own_later: bool = False) -> list[str]:
     """The ``--link-mode`` flag for a ``uv pip`` command that installs into ``target``."""
-    chosen = mode(target)
+    chosen = mode(target, own_later=own_later)
     return ["--link-mode", chosen] if chosen else []
+
+
+def own_files(prefix: Path) -> int:
+    """Give every file under ``prefix`` that is linked elsewhere (uv's cache) a copy of its own,
+    put in place by a rename: a process that has the file open or mapped keeps reading the
+    same bytes. Bytecode (``__pycache__``) stays linked: it is shared read-only on purpose
+    (``engines.bytecode``). Nothing is done when the user asked uv to share files. Returns how
+    many files were copied."""
+    if shares_files():
+        return 0
+    copied = 0
+    for root, dirs, files in os.walk(prefix):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            path = Path(root, name)
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            if st.st_nlink < 2 or not stat.S_ISREG(st.st_mode):
+                continue
+            _own(path)
+            copied += 1
+    return copied
+
+
+def _own(path: Path) -> None:
+    """``path`` replaced by a copy of itself (its mode and times kept)."""
+    tmp = path.with_name(path.name + ".orbit-own")
+    try:
+        shutil.copy2(path, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_orbit.engines import bytecode
 from tests.conftest import UV_CACHE, Orbit, make_notebook
 
 pytestmark = pytest.mark.integration
@@ -70,8 +71,8 @@ def test_concurrent_requests_build_once(orbit: Orbit, tmp_path: Path):
 
 
 def test_environments_hold_package_files_of_their_own(orbit: Orbit, tmp_path: Path):
-    """Copied (or cloned) from uv's cache, not hardlinked: an edit in one environment cannot
-    reach another (tests/security/test_shared_files.py)."""
+    """Cloned from uv's cache, or hardlinked and copied by the environment's background job:
+    an edit in one environment cannot reach another (tests/security/test_shared_files.py)."""
     a = make_notebook(
         tmp_path / "a" / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": ["six"]}}}
     )
@@ -84,6 +85,7 @@ def test_environments_hold_package_files_of_their_own(orbit: Orbit, tmp_path: Pa
         assert orbit.run("run", str(nb), "--yes").returncode == 0
     ea, eb = (Path(env_info(orbit, nb)["location"]) for nb in (a, b))
     assert ea != eb
+    assert bytecode.wait(ea) and bytecode.wait(eb)  # the background job has run
     six_a = next(ea.rglob("site-packages/six.py"))
     six_b = next(eb.rglob("site-packages/six.py"))
     assert six_a.read_bytes() == six_b.read_bytes()

@@ -50,7 +50,9 @@ def test_a_stop_while_the_process_is_created_leaves_no_server(
     monkeypatch.setattr(lifecycle.subprocess, "Popen", popen_then_stop)
     paths = Paths(tmp_path / "home")
     profile = paths.profile()
-    server = lifecycle.ServerLaunch(Environment("local", "x", Path(sys.prefix), Path(sys.executable)))
+    server = lifecycle.ServerLaunch(
+        Environment("local", "x", Path(sys.prefix), Path(sys.executable))
+    )
     with pytest.raises(_Stopped):
         lifecycle.start(paths, profile, tmp_path, server=server, timeout=60)
     (proc,) = created

@@ -581,7 +581,7 @@ class PyPI(Ecosystem):
             detail += f", the versions of the notebook's {spec.lock.format} as constraints"
         return [
             ResolveStep(f"{detail}: {names_of(reqs)}"),
-            InstallStep("copied (or cloned) from uv's cache: files of its own"),
+            InstallStep("from uv's cache (the environment gets files of its own)"),
         ]
 
     @classmethod
@@ -735,8 +735,9 @@ def _as_fitted(build: Prefix, args: list[str], requirements: Path) -> bool:
 
 @dataclass(frozen=True)
 class InstallStep(Step):
-    """``uv pip sync`` of the resolved lock into the environment (files of its own, cloned or
-    copied from uv's cache: ``linkmode``)."""
+    """``uv pip sync`` of the resolved lock into the environment: cloned from uv's cache where
+    the disk can, else hardlinked and given copies of their own by the environment's
+    background job (``linkmode``, ``engines.bytecode``)."""
 
     ACTION: ClassVar[str] = "install"
     exact: bool = False  # the lock carries hashes: require them
@@ -750,7 +751,7 @@ class InstallStep(Step):
         if build.spec.wheels_only:
             hashes += ["--only-binary", ":all:"]
         build.progress.log(f"{len(pin_lines(pinned.read_text()))} packages")
-        links = linkmode.args(build.path)  # files of its own: see linkmode
+        links = linkmode.args(build.path, own_later=True)  # files of its own: see linkmode
         run_uv(
             ["pip", "sync", "--python", str(build.python), *flags, *hashes, *links, str(pinned)],
             cwd=build.meta,

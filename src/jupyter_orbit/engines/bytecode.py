@@ -17,10 +17,12 @@ copies, and ten compilations. Instead:
 
 A new environment's bytecode is made in the background, after the environment is in place
 (``start``): its kernel can start at once, and Python reads the sources it imports before the
-bytecode is there. The background job holds the store's lock, so jobs run one after the other
-and each reuses what the one before it stored; ``orbit/bytecode.pending`` says a job has not
-finished (``wait``). A ``.pyc`` a running kernel wrote meanwhile (timestamp-based, valid for
-that copy only) is never stored.
+bytecode is there. The same job first gives the environment's files that uv hardlinked from its
+cache copies of their own (``linkmode.own_files``), outside the store's lock, so that this
+happens seconds after the build, however many jobs wait for the store. For its bytecode the job
+holds the store's lock, so jobs compile one after the other and each reuses what the one before
+it stored; ``orbit/bytecode.pending`` says a job has not finished (``wait``). A ``.pyc`` a
+running kernel wrote meanwhile (timestamp-based, valid for that copy only) is never stored.
 """
 
 from __future__ import annotations
@@ -127,9 +129,15 @@ class BytecodeStore:
                 continue
             pyc = self._pyc(source)
             pyc.parent.mkdir(exist_ok=True)
+            # over a .pyc a kernel wrote meanwhile (valid for this copy only): a rename, so an
+            # import reading it reads one or the other, whole
+            tmp = pyc.with_name(pyc.name + ".orbit-link")
             try:
-                os.link(key, pyc)
+                os.link(key, tmp)
+                tmp.replace(pyc)
             except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
                 missing.append(source)
         return missing
 
@@ -199,8 +207,9 @@ def schedule(meta: Path) -> None:
 
 
 def start(prefix: Path, store: Path, tag: str | None) -> subprocess.Popen | None:
-    """Make the bytecode of the environment at ``prefix`` (in place, complete) in a process of
-    its own at low priority, which outlives this one; None when nothing is pending."""
+    """Give the environment at ``prefix`` (in place, complete) files of its own and make its
+    bytecode, in a process of its own at low priority, which outlives this one; None when
+    nothing is pending."""
     if not (prefix / "orbit" / PENDING).exists():
         return None
     args = [sys.executable, "-I", "-m", "jupyter_orbit.engines.bytecode", str(prefix), str(store)]
@@ -215,19 +224,27 @@ def start(prefix: Path, store: Path, tag: str | None) -> subprocess.Popen | None
             env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         )
     except OSError:  # the environment works without: Python compiles what it imports
-        (prefix / "orbit" / PENDING).unlink(missing_ok=True)
+        from jupyter_orbit import linkmode
+
+        try:
+            linkmode.own_files(prefix)  # but not without files of its own
+        finally:
+            (prefix / "orbit" / PENDING).unlink(missing_ok=True)
         return None
 
 
 def finish(prefix: Path, store: Path, tag: str | None) -> None:
-    """The background job: link what the store knows, compile the rest, store it."""
+    """The background job: files of the environment's own, then bytecode: link what the store
+    knows, compile the rest, store it."""
     from filelock import FileLock
 
+    from jupyter_orbit import linkmode
     from jupyter_orbit.pythons import site_packages, venv_python
 
     with contextlib.suppress(OSError):
         os.nice(10)
     try:
+        linkmode.own_files(prefix)
         store.mkdir(parents=True, exist_ok=True)
         with FileLock(store / ".lock"):
             site = site_packages(prefix)
