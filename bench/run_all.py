@@ -434,30 +434,43 @@ def group_new_env(r: Run) -> list[Row]:
         r.add("new_orbit_run", new.seconds)
         r.add("new_orbit_rerun", built.seconds)
         r.add("new_orbit", new.seconds - built.seconds)
-        venv = b.tmp / f"uv-new-{i}"
         env = bl.tool_env({"UV_CACHE_DIR": UV_CACHE})
-        t_venv = bl.run([uv, "venv", "--python", b.base_python, venv], cwd=b.work, env=env)
-        t_pip = bl.run(
-            [uv, "pip", "install", "--python", venv / "bin" / "python", *r.deps, extra],
-            cwd=b.work,
-            env=env,
-            timeout=900,
-        )
-        r.add("new_uv", t_venv.seconds + t_pip.seconds)
-        shutil.rmtree(venv, ignore_errors=True)
-    o, a = med(r, "new_orbit"), med(r, "new_uv")
+        # the same packages as Orbit's environment (a kernel needs ipykernel), and without it
+        for key, kernel in (("new_uv", ["ipykernel"]), ("new_uv_bare", [])):
+            venv = b.tmp / f"uv-new-{i}"
+            t_venv = bl.run([uv, "venv", "--python", b.base_python, venv], cwd=b.work, env=env)
+            t_pip = bl.run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--python",
+                    venv / "bin" / "python",
+                    *r.deps,
+                    extra,
+                    *kernel,
+                ],
+                cwd=b.work,
+                env=env,
+                timeout=900,
+            )
+            r.add(key, t_venv.seconds + t_pip.seconds)
+            shutil.rmtree(venv, ignore_errors=True)
+    o, a, bare = med(r, "new_orbit"), med(r, "new_uv"), med(r, "new_uv_bare")
     return [
         Row(
             f"new environment, {' + '.join([*r.deps, '1'])} (warm uv cache)",
             f"{sec(o)} (run with build {sec(med(r, 'new_orbit_run'))})",
-            f"uv venv && uv pip install {sec(a)}",
+            f"uv venv && uv pip install {sec(a)} (without ipykernel {sec(bare)})",
             "≤ 1.3× uv",
             o <= 1.3 * a,
-            f"orbit ÷ uv {o / a:.2f}×",
+            f"orbit ÷ uv {o / a:.2f}× (÷ without ipykernel {o / bare:.2f}×)",
             "`orbit run NB --yes --no-server` of a notebook with a new extra each round, minus the "
             "same command right after (environment built) = the build's share; in the ORBIT_HOME "
             "every row uses (its caches warm); anchor: `uv venv --python BASE V && uv pip install "
-            f"--python V {' '.join(r.deps)} EXTRA` with Orbit's own uv binary",
+            f"--python V {' '.join(r.deps)} EXTRA ipykernel` with Orbit's own uv binary (the "
+            "packages of Orbit's environment; before 2026-12-06 19:00 the anchor left ipykernel "
+            "out, still measured)",
         )
     ]
 

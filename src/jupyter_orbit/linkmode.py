@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import secrets
 import shutil
 import stat
 import sys
@@ -91,33 +92,31 @@ def args(target: Path, *, own_later: bool = False) -> list[str]:
 def own_files(prefix: Path) -> int:
     """Give every file under ``prefix`` that is linked elsewhere (uv's cache) a copy of its own,
     put in place by a rename: a process that has the file open or mapped keeps reading the
-    same bytes. Bytecode (``__pycache__``) stays linked: it is shared read-only on purpose
-    (``engines.bytecode``). Nothing is done when the user asked uv to share files. Returns how
-    many files were copied."""
+    same bytes, and one that copies or walks the environment meanwhile (a hot add's clone)
+    finds every file whole under its own name. The copies are made in a hidden sibling named
+    like a build's leftover (removed after, or by ``orbit gc`` if this was killed). Bytecode
+    (``__pycache__``) stays linked: it is shared read-only on purpose (``engines.bytecode``).
+    Nothing is done when the user asked uv to share files. Returns how many were copied."""
     if shares_files():
         return 0
     copied = 0
-    for root, dirs, files in os.walk(prefix):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            path = Path(root, name)
-            try:
-                st = path.lstat()
-            except OSError:
-                continue
-            if st.st_nlink < 2 or not stat.S_ISREG(st.st_mode):
-                continue
-            _own(path)
-            copied += 1
-    return copied
-
-
-def _own(path: Path) -> None:
-    """``path`` replaced by a copy of itself (its mode and times kept)."""
-    tmp = path.with_name(path.name + ".orbit-own")
+    staging = prefix.parent / f".build-{prefix.name}-own{secrets.token_hex(4)}"
+    staging.mkdir()
     try:
-        shutil.copy2(path, tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        tmp = staging / "file"
+        for root, dirs, files in os.walk(prefix):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                path = Path(root, name)
+                try:
+                    st = path.lstat()
+                except OSError:
+                    continue
+                if st.st_nlink < 2 or not stat.S_ISREG(st.st_mode):
+                    continue
+                shutil.copy2(path, tmp)
+                tmp.replace(path)
+                copied += 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return copied

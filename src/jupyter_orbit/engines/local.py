@@ -230,8 +230,8 @@ class VenvStep(Step):
     def run(self, build: Prefix) -> None:
         python = str(build.base_python)
         args = ["venv", "--relocatable", "--quiet", "--python", python, str(build.path)]
-        # pip's files are the environment's own too (see linkmode), not links into uv's cache
-        seed = ["--seed", *linkmode.args(build.path)]
+        # pip's files become the environment's own too (see linkmode), as its packages' do
+        seed = ["--seed", *linkmode.args(build.path, own_later=True)]
         # with pip, as `python -m venv` makes them: `!pip` and `%pip` install here. The pip in
         # uv's cache first (asking the index for the newest takes most of a second), then the
         # index's; with no pip to be had (offline) the environment works without.
