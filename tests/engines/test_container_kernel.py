@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,39 @@ def test_refused_options_explain_themselves_in_the_notebook(
     assert reply.status == "error"
     assert "metadata.orbit.container.privileged asks for a privileged container" in reply.stderr
     assert "--allow-host-access" in reply.stderr
+
+
+# Stands for a stop (SIGTERM, as a kernel manager escalates to) that lands while the engine is
+# still creating the container: it is sent from inside the create call, once the container exists.
+_STOPPED_WHILE_CREATED = """
+import os, signal, sys
+import docker.models.containers as containers
+from jupyter_orbit.engines import container_kernel
+
+real = containers.ContainerCollection.create
+
+def create(self, *args, **kwargs):
+    made = real(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return made
+
+containers.ContainerCollection.create = create
+sys.exit(container_kernel.main(sys.argv[1:]))
+"""
+
+
+def test_a_stop_while_the_container_is_created_leaves_no_container(
+    tmp_path: Path, docker_base: str, docker_client: Any
+):
+    connection = tmp_path / "kernel.json"
+    names = ("shell", "iopub", "stdin", "control", "hb")
+    info = {f"{k}_port": 50101 + i for i, k in enumerate(names)}
+    connection.write_text(json.dumps(info | {"ip": "127.0.0.1", "key": "k", "transport": "tcp"}))
+    env_id = "stoppedwhilecreated"
+    r = subprocess.run(
+        [sys.executable, "-c", _STOPPED_WHILE_CREATED, "--image", docker_base, "--env-id", env_id,
+         "--connection-file", str(connection), "--", "python3", "-c", "pass"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 1 and "stopped before it started" in r.stderr, (r.returncode, r.stderr)
+    assert kernel_containers(docker_client, env_id) == []

@@ -209,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = kernel_argv
     kw = container_spec(args, connection)
     inside = dict(connection, ip="127.0.0.1" if kw.get("network_mode") == "host" else "0.0.0.0")
+    # A stop asked for while the container is being created (a server shutting down as its
+    # kernel restarts) waits for the container to exist, then removes it: stopped during the
+    # engine's call, this process would leave it behind, created and never started.
+    early: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda s, _f: early.append(s))
     try:
         client = docker.from_env(timeout=120)
         container = client.containers.create(**kw)
@@ -226,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     kernel = _Kernel(client, container)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda s, _f: kernel.signal(s))
+    kernel.stopping = any(s != signal.SIGINT for s in early)  # (an interrupt: nothing runs yet)
     try:
         data = json.dumps(inside).encode()
         container.put_archive(
