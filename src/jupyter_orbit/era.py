@@ -553,6 +553,10 @@ class _Fitter:
         lines = [*self.lines, *(ln for ln in pins.splitlines() if "==" in ln)]
         args = ["pip", "compile", "-", "--no-header", "--quiet", "--no-deps", *self.flags]
         args += [*c.python_args, "--only-binary", ":all:"]
+        # uv has just read these versions' files for the resolve that pinned them, so its cache
+        # answers at once (a wheel once published stays); the index is asked when it cannot
+        if self._ask(c, [*args, "--offline"], lines) is not None:
+            return True
         return self._ask(c, args, lines) is not None
 
     def _ask(
@@ -614,7 +618,8 @@ class _Fitter:
         from jupyter_orbit.uvcli import run_uv
 
         try:
-            return run_uv([*call, "--offline"], cwd=self.work, stdin=stdin)
+            offline = call if "--offline" in call else [*call, "--offline"]
+            return run_uv(offline, cwd=self.work, stdin=stdin)
         except BuildError:
             raise Unanswerable(reason) from None
 

@@ -17,12 +17,15 @@ copies, and ten compilations. Instead:
 
 A new environment's bytecode is made in the background, after the environment is in place
 (``start``): its kernel can start at once, and Python reads the sources it imports before the
-bytecode is there. The same job first gives the environment's files that uv hardlinked from its
-cache copies of their own (``linkmode.own_files``), outside the store's lock, so that this
-happens seconds after the build, however many jobs wait for the store. For its bytecode the job
-holds the store's lock, so jobs compile one after the other and each reuses what the one before
-it stored; ``orbit/bytecode.pending`` says a job has not finished (``wait``). A ``.pyc`` a
-running kernel wrote meanwhile (timestamp-based, valid for that copy only) is never stored.
+bytecode is there. What the store already has is linked by the build itself, before the commit
+(a fraction of a second for numpy and pandas): the first kernel then imports compiled code for
+every package an earlier environment had, and only what is new waits for the job. The job
+first gives the environment's files that uv hardlinked from its cache copies of their own
+(``linkmode.own_files``), outside the store's lock, so that this happens seconds after the
+build, however many jobs wait for the store. For its bytecode the job holds the store's lock,
+so jobs compile one after the other and each reuses what the one before it stored;
+``orbit/bytecode.pending`` says a job has not finished (``wait``). A ``.pyc`` a running kernel
+wrote meanwhile (timestamp-based, valid for that copy only) is never stored.
 """
 
 from __future__ import annotations
@@ -128,6 +131,9 @@ class BytecodeStore:
                 missing.append(source)
                 continue
             pyc = self._pyc(source)
+            with contextlib.suppress(OSError):
+                if os.path.samestat(key.stat(), pyc.stat()):
+                    continue  # linked already (by the build, before its kernel started)
             pyc.parent.mkdir(exist_ok=True)
             # over a .pyc a kernel wrote meanwhile (valid for this copy only): a rename, so an
             # import reading it reads one or the other, whole

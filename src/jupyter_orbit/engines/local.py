@@ -14,6 +14,7 @@ another.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,7 +33,7 @@ from jupyter_orbit.errors import BuildError, InputError
 from jupyter_orbit.kernels.recipes import KernelRecipe
 from jupyter_orbit.model import Environment, EnvSpec, Plan, Step
 from jupyter_orbit.progress import Progress
-from jupyter_orbit.pythons import default_python, venv_python
+from jupyter_orbit.pythons import default_python, site_packages, venv_python
 from jupyter_orbit.uvcli import find_python, install_python, run_uv
 
 MARKER = "orbit-env.json"
@@ -83,7 +84,9 @@ class LocalEngine(Engine):
             steps += eco.local_steps(spec)
             warnings += eco.local_warnings(spec)
         steps.append(
-            BytecodeStep("in the background: compiled once, identical files shared between them")
+            BytecodeStep(
+                "what earlier environments compiled linked now, the rest in the background"
+            )
         )
         steps.append(CommitStep(f"move into {loc}"))
         return Plan(
@@ -249,13 +252,17 @@ class VenvStep(Step):
 
 @dataclass(frozen=True)
 class BytecodeStep(Step):
-    """Bytecode for the environment's packages, made in the background once the environment
-    is in place, so its kernel starts without waiting: what the shared store has is linked,
-    only the rest is compiled (see ``bytecode``)."""
+    """Bytecode for the environment's packages: what the shared store has is linked now (the
+    first kernel imports compiled code), the rest is compiled in the background once the
+    environment is in place, so its kernel starts without waiting (see ``bytecode``)."""
 
     ACTION: ClassVar[str] = "bytecode"
 
     def run(self, build: Prefix) -> None:
+        engine: LocalEngine = build.facts["engine"]
+        if (store := engine.bytecode_store(build.path)) is not None:
+            with contextlib.suppress(OSError):  # the job links and compiles what this did not
+                store.link_known(site_packages(build.path))
         bytecode.schedule(build.meta)
 
 
