@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import secrets
 import shutil
 import stat
 import sys
@@ -38,6 +37,7 @@ import tempfile
 from pathlib import Path
 
 _FICLONE = 0x40049409  # Linux ioctl: share the source file's blocks (a reflink)
+STAGING = ".orbit-own"  # in an environment while ``own_files`` makes its copies
 
 
 @functools.cache
@@ -92,20 +92,19 @@ def args(target: Path, *, own_later: bool = False) -> list[str]:
 def own_files(prefix: Path) -> int:
     """Give every file under ``prefix`` that is linked elsewhere (uv's cache) a copy of its own,
     put in place by a rename: a process that has the file open or mapped keeps reading the
-    same bytes, and one that copies or walks the environment meanwhile (a hot add's clone)
-    finds every file whole under its own name. The copies are made in a hidden sibling named
-    like a build's leftover (removed after, or by ``orbit gc`` if this was killed). Bytecode
-    (``__pycache__``) stays linked: it is shared read-only on purpose (``engines.bytecode``).
+    same bytes. The copies are made in a hidden folder of the environment (``STAGING``,
+    removed after); whoever copies the environment waits for this first (``engines.bytecode``'s
+    ``OWN_PENDING``). Bytecode (``__pycache__``) stays linked: it is shared read-only on purpose.
     Nothing is done when the user asked uv to share files. Returns how many were copied."""
     if shares_files():
         return 0
     copied = 0
-    staging = prefix.parent / f".build-{prefix.name}-own{secrets.token_hex(4)}"
-    staging.mkdir()
+    staging = prefix / STAGING
+    staging.mkdir(exist_ok=True)
     try:
         tmp = staging / "file"
         for root, dirs, files in os.walk(prefix):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            dirs[:] = [d for d in dirs if d not in ("__pycache__", STAGING)]
             for name in files:
                 path = Path(root, name)
                 try:

@@ -22,7 +22,8 @@ bytecode is there. What the store already has is linked by the build itself, bef
 every package an earlier environment had, and only what is new waits for the job. The job
 first gives the environment's files that uv hardlinked from its cache copies of their own
 (``linkmode.own_files``), outside the store's lock, so that this happens seconds after the
-build, however many jobs wait for the store. For its bytecode the job holds the store's lock,
+build, however many jobs wait for the store (``orbit/own.pending`` until then: a clone of the
+environment waits for it). For its bytecode the job holds the store's lock,
 so jobs compile one after the other and each reuses what the one before it stored;
 ``orbit/bytecode.pending`` says a job has not finished (``wait``). A ``.pyc`` a running kernel
 wrote meanwhile (timestamp-based, valid for that copy only) is never stored.
@@ -46,6 +47,7 @@ RECORDED_PREFIX = "/orbit-env"
 # Python compiles them on first use, if ever.
 SKIP = re.compile(r"[\\/]tests?[\\/]")
 PENDING = "bytecode.pending"  # in an environment's orbit/ folder while its job has not finished
+OWN_PENDING = "own.pending"  # … while it has not given the environment files of its own
 _CHECKED_HASH = 0b11  # a .pyc's flags: hash-based, checked against the source
 
 
@@ -208,7 +210,9 @@ def _sources(targets: list[Path]) -> Iterator[Path]:
 
 
 def schedule(meta: Path) -> None:
-    """Mark the environment being built (its ``orbit/`` folder) as waiting for its bytecode."""
+    """Mark the environment being built (its ``orbit/`` folder) as waiting for its job: files of
+    its own, then bytecode."""
+    (meta / OWN_PENDING).write_text("")
     (meta / PENDING).write_text("")
 
 
@@ -235,6 +239,7 @@ def start(prefix: Path, store: Path, tag: str | None) -> subprocess.Popen | None
         try:
             linkmode.own_files(prefix)  # but not without files of its own
         finally:
+            (prefix / "orbit" / OWN_PENDING).unlink(missing_ok=True)
             (prefix / "orbit" / PENDING).unlink(missing_ok=True)
         return None
 
@@ -250,7 +255,10 @@ def finish(prefix: Path, store: Path, tag: str | None) -> None:
     with contextlib.suppress(OSError):
         os.nice(10)
     try:
-        linkmode.own_files(prefix)
+        try:
+            linkmode.own_files(prefix)
+        finally:
+            (prefix / "orbit" / OWN_PENDING).unlink(missing_ok=True)
         store.mkdir(parents=True, exist_ok=True)
         with FileLock(store / ".lock"):
             site = site_packages(prefix)
@@ -273,10 +281,11 @@ def pending(prefix: Path) -> bool:
     return (prefix / "orbit" / PENDING).exists()
 
 
-def wait(prefix: Path, timeout: float = 300) -> bool:
-    """Until the environment's bytecode job has finished (True) or ``timeout`` passed."""
+def wait(prefix: Path, timeout: float = 300, *, marker: str = PENDING) -> bool:
+    """Until the environment's job has finished (True) or ``timeout`` passed; with
+    ``marker=OWN_PENDING``, until its files are its own (the job's first seconds)."""
     deadline = time.monotonic() + timeout
-    while pending(prefix):
+    while (prefix / "orbit" / marker).exists():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)

@@ -46,6 +46,10 @@ def clone(src: Path, dest: Path, *, started: Callable[[int], None] | None = None
     ``cp`` stopped by a signal raises ``OSError``, and ``dest`` is left for the caller)."""
     import subprocess
 
+    from jupyter_orbit.engines import bytecode
+
+    # a new environment's job is still giving it files of its own (seconds): copy it after
+    bytecode.wait(src, timeout=120, marker=bytecode.OWN_PENDING)
     cp = shutil.which("cp")
     if cp and os.name == "posix" and sys.platform.startswith("linux"):
         how = "-al" if linkmode.shares_files() else "--reflink=auto"
