@@ -219,7 +219,8 @@ def test_a_service_that_fails_shows_its_last_log_lines_in_the_notebook(
     (project / ".git").mkdir(parents=True)
     (project / "compose.yaml").write_text(
         "services:\n  cache:\n    image: redis:7\n"
-        "    command: [sh, -c, 'echo the cache exploded >&2; exit 3']\n"
+        # it runs a moment before it fails: seen running, it is not taken as up
+        "    command: [sh, -c, 'sleep 0.3; echo the cache exploded >&2; exit 3']\n"
     )
     make_notebook(project / "nb.ipynb", "print('hi')")
     try:

@@ -60,6 +60,9 @@ LEASE_SCRIPT = Path(__file__).with_name("service_lease.py")
 STATE_FILE = "state.json"
 # How long services stay up after the last kernel using them ended (a restart's gap).
 GRACE_SECONDS = 10.0
+# A service without a health check that was just started counts as up once it has run this long
+# (one that exits as it starts is then said to have stopped, not taken as up).
+SETTLE = 1.0
 
 # The Compose service keys the runner understands; anything else is refused, never passed on.
 KEYS = frozenset(
@@ -596,9 +599,9 @@ class ServiceRunner:
             containers = []
             for p in planned:
                 image, stand_in = images[p.service.name]
-                containers.append((p, self._container(p, image, network, progress), stand_in))
-            for p, container, stand_in in containers:
-                self._wait(p, container, group, progress)
+                containers.append((p, *self._container(p, image, network, progress), stand_in))
+            for p, container, fresh, stand_in in containers:
+                self._wait(p, container, group, progress, fresh=fresh)
                 running.services.append(self._started(p, container, stand_in))
             atomic.write_json(
                 folder / STATE_FILE,
@@ -691,7 +694,10 @@ class ServiceRunner:
                 dockerapi.build(self.client, context, tag, progress, what=f"the stand-in {tag}")
         return tag, True
 
-    def _container(self, p: Planned, image: str, network: Any, progress: Progress) -> Any:
+    def _container(
+        self, p: Planned, image: str, network: Any, progress: Progress
+    ) -> tuple[Any, bool]:
+        """The service's container, running; and whether it was started just now."""
         import docker.errors
 
         image_id = dockerapi.image(self.client, image).id
@@ -703,10 +709,11 @@ class ServiceRunner:
             if c.labels.get(LABEL_SERVICE) != p.service.name:
                 continue
             if c.labels.get(LABEL_CONFIG) == config:
-                if c.status != "running":
-                    progress.step("service", f"{p.service.name}: starting {c.name}")
-                    c.start()
-                return c
+                if c.status == "running":
+                    return c, False
+                progress.step("service", f"{p.service.name}: starting {c.name}")
+                c.start()
+                return c, True
             progress.step("service", f"{p.service.name}: changed, recreating {c.name}")
             with contextlib.suppress(docker.errors.NotFound):
                 c.remove(force=True)
@@ -721,21 +728,33 @@ class ServiceRunner:
         progress.step("service", f"{p.service.name}: starting {p.container} ({image})")
         c = self.client.containers.create(image, name=p.container, detach=True, **kwargs, **create)
         c.start()
-        return c
+        return c, True
 
-    def _wait(self, p: Planned, container: Any, group: Services, progress: Progress) -> None:
-        """Until the service's health check passes (or it runs, without one)."""
+    def _wait(
+        self, p: Planned, container: Any, group: Services, progress: Progress, *, fresh: bool
+    ) -> None:
+        """Until the service's health check passes, or, without one, until it runs: for one
+        started just now, still running ``SETTLE`` seconds after it was first seen running (a
+        service that exits as it starts is said as such, not taken as up)."""
         progress.step("service", f"{p.service.name}: waiting until it is ready")
         deadline = time.monotonic() + p.ready_within
         checked = "healthcheck" in p.create and p.create["healthcheck"].get("test") != ["NONE"]
+        settled: float | None = None if fresh else 0.0  # when it counts as up, without a check
         while True:
             container.reload()
             state = container.attrs.get("State") or {}
             health = (state.get("Health") or {}).get("Status")
             if state.get("Status") in ("exited", "dead"):
                 self._fail(p, container, group, f"stopped (exit code {state.get('ExitCode')})")
-            if state.get("Status") == "running" and (not checked or health == "healthy"):
+            if state.get("Status") == "running" and checked and health == "healthy":
                 return
+            if state.get("Status") == "running" and not checked:
+                if settled is None:
+                    settled = time.monotonic() + SETTLE
+                if time.monotonic() >= settled:
+                    return
+            elif fresh and not checked:
+                settled = None  # restarting (a restart policy): it has to run that long again
             if health == "unhealthy":
                 said = ((state["Health"].get("Log") or [{}])[-1].get("Output") or "").strip()
                 self._fail(
@@ -746,7 +765,7 @@ class ServiceRunner:
                 )
             if time.monotonic() > deadline:
                 self._fail(p, container, group, f"was not ready after {p.ready_within:.0f} s")
-            time.sleep(0.3)
+            time.sleep(max(0.05, min(0.3, settled - time.monotonic())) if settled else 0.3)
 
     def _fail(self, p: Planned, container: Any, group: Services, what: str) -> None:
         try:
