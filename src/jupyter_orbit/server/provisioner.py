@@ -204,7 +204,8 @@ class OrbitProvisioner(LocalProvisioner):
         return code
 
     def _death(self, code: int) -> dict[str, Any]:
-        lines = self._tail.lines(wait=0.5) if self._tail else []
+        # (returns at the end of its stream; a loaded machine may take a while to read it all)
+        lines = self._tail.lines(wait=2.0) if self._tail else []
         how = f"exit code {code}" if code >= 0 else f"signal {-code}"
         return {
             "error": f"the kernel exited as it started ({how})",
