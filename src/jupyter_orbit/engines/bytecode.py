@@ -128,14 +128,16 @@ class BytecodeStore:
         """Put already-compiled bytecode in place; returns the sources that still need it."""
         missing = []
         for source in _sources(targets):
+            pyc = self._pyc(source)
+            with contextlib.suppress(OSError):
+                # linked already (by the build, before its kernel started): only the store's
+                # .pyc files have other links, so the source need not be hashed again
+                if pyc.stat().st_nlink > 1:
+                    continue
             key = self._key(source)
             if not key.exists():
                 missing.append(source)
                 continue
-            pyc = self._pyc(source)
-            with contextlib.suppress(OSError):
-                if os.path.samestat(key.stat(), pyc.stat()):
-                    continue  # linked already (by the build, before its kernel started)
             pyc.parent.mkdir(exist_ok=True)
             # over a .pyc a kernel wrote meanwhile (valid for this copy only): a rename, so an
             # import reading it reads one or the other, whole
