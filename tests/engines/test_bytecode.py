@@ -41,6 +41,33 @@ def test_the_job_compiles_stores_and_clears_its_mark(tmp_path: Path):
     assert pyc.stat().st_nlink == 3  # the environment's, the store's object, its source key
 
 
+def test_one_job_at_a_time_and_a_dead_one_is_replaced(tmp_path: Path):
+    """The job's process holds the environment's job lock: while it lives no second job
+    starts; a mark with no live job behind it (the job died) gets a new one."""
+    import fcntl
+    import os
+
+    env = _fake_env(tmp_path)
+    bytecode.schedule(env / "orbit")
+    fd = os.open(env / "orbit" / bytecode.JOB_LOCK, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a job running
+    try:
+        assert bytecode.start(env, tmp_path / "store", TAG) is None
+        assert bytecode.pending(env)
+    finally:
+        os.close(fd)  # it died without clearing its marks
+    proc = bytecode.start(env, tmp_path / "store", TAG)
+    assert proc is not None
+    # the started job holds the lock from its start, before it has even run a line
+    assert bytecode.start(env, tmp_path / "store", TAG) is None
+    assert proc.wait(timeout=120) == 0 and not bytecode.pending(env)
+    fd = os.open(env / "orbit" / bytecode.JOB_LOCK, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the job's process
+    finally:
+        os.close(fd)
+
+
 def test_nothing_starts_without_a_mark(tmp_path: Path):
     env = _fake_env(tmp_path)
     assert bytecode.start(env, tmp_path / "store", TAG) is None

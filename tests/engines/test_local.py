@@ -92,6 +92,27 @@ def test_environments_hold_package_files_of_their_own(orbit: Orbit, tmp_path: Pa
     assert six_a.stat().st_ino != six_b.stat().st_ino and six_a.stat().st_nlink == 1
 
 
+def test_a_job_that_never_ran_runs_at_the_next_look_up(orbit: Orbit, tmp_path: Path):
+    """A build killed between its commit and its job's start left an environment marked as
+    waiting, its files still shared (hardlinked) with uv's cache: the next run starts the job."""
+    nb = make_notebook(
+        tmp_path / "p" / "nb.ipynb", "1", metadata={"orbit": {"packages": {"pypi": ["six"]}}}
+    )
+    assert orbit.run("run", str(nb), "--yes").returncode == 0
+    env = Path(env_info(orbit, nb)["location"])
+    assert bytecode.wait(env)
+    six = next(env.rglob("site-packages/six.py"))
+    elsewhere = tmp_path / "cache-copy-of-six.py"  # what uv's cache holds
+    os.link(six, elsewhere)
+    bytecode.schedule(env / "orbit")  # the marks the killed build left
+
+    assert orbit.run("run", str(nb), "--yes").returncode == 0
+    assert bytecode.wait(env, timeout=120), "the job was not started again"
+    assert not (env / "orbit" / bytecode.OWN_PENDING).exists()
+    assert six.stat().st_nlink == 1 and elsewhere.stat().st_nlink == 1
+    assert six.read_bytes() == elsewhere.read_bytes()
+
+
 def test_installs_exactly_what_a_juv_lock_pins(orbit: Orbit, tmp_path: Path):
     """A notebook juv has locked ("six" unpinned, lock says 1.16.0) rebuilds the locked version."""
     from uv import find_uv_bin

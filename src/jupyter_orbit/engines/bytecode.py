@@ -27,6 +27,12 @@ environment waits for it). For its bytecode the job holds the store's lock,
 so jobs compile one after the other and each reuses what the one before it stored;
 ``orbit/bytecode.pending`` says a job has not finished (``wait``). A ``.pyc`` a running kernel
 wrote meanwhile (timestamp-based, valid for that copy only) is never stored.
+
+The job's process holds ``orbit/bytecode.lock`` (an ``flock`` taken by the command that starts
+it, handed over with the file descriptor) for as long as it lives, so "pending, and the lock is
+free" means a job that never ran (the command that built the environment was killed between its
+commit and the job's start) or died. The engine's look-up starts such a job again (``start``
+takes the lock or starts nothing), so an environment never keeps files shared with uv's cache.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ RECORDED_PREFIX = "/orbit-env"
 SKIP = re.compile(r"[\\/]tests?[\\/]")
 PENDING = "bytecode.pending"  # in an environment's orbit/ folder while its job has not finished
 OWN_PENDING = "own.pending"  # … while it has not given the environment files of its own
+JOB_LOCK = "bytecode.lock"  # … locked by the job's process while it lives
 _CHECKED_HASH = 0b11  # a .pyc's flags: hash-based, checked against the source
 
 
@@ -221,11 +228,16 @@ def schedule(meta: Path) -> None:
 def start(prefix: Path, store: Path, tag: str | None) -> subprocess.Popen | None:
     """Give the environment at ``prefix`` (in place, complete) files of its own and make its
     bytecode, in a process of its own at low priority, which outlives this one; None when
-    nothing is pending."""
+    nothing is pending or a job for it is running already."""
     if not (prefix / "orbit" / PENDING).exists():
+        return None
+    lock = _lock_job(prefix)
+    if lock is None:
         return None
     args = [sys.executable, "-I", "-m", "jupyter_orbit.engines.bytecode", str(prefix), str(store)]
     try:
+        if not (prefix / "orbit" / PENDING).exists():  # a job ended just before the lock
+            return None
         return subprocess.Popen(
             [*args, tag or ""],
             stdin=subprocess.DEVNULL,
@@ -233,6 +245,7 @@ def start(prefix: Path, store: Path, tag: str | None) -> subprocess.Popen | None
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # not stopped with the command that built the environment
             close_fds=True,
+            pass_fds=() if lock < 0 else (lock,),  # the job holds the lock until it exits
             env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         )
     except OSError:  # the environment works without: Python compiles what it imports
@@ -244,6 +257,28 @@ def start(prefix: Path, store: Path, tag: str | None) -> subprocess.Popen | None
             (prefix / "orbit" / OWN_PENDING).unlink(missing_ok=True)
             (prefix / "orbit" / PENDING).unlink(missing_ok=True)
         return None
+    finally:
+        if lock >= 0:
+            os.close(lock)  # this process's copy only: the job's keeps the lock
+
+
+def _lock_job(prefix: Path) -> int | None:
+    """An open, locked descriptor of the environment's job lock; None when a job holds it;
+    -1 where there is no ``flock`` (the job then runs unguarded)."""
+    try:
+        import fcntl
+    except ImportError:
+        return -1
+    try:
+        fd = os.open(prefix / "orbit" / JOB_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None  # a folder we cannot write: no job could work in it either
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def finish(prefix: Path, store: Path, tag: str | None) -> None:

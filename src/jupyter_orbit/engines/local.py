@@ -65,6 +65,8 @@ class LocalEngine(Engine):
             record = json.loads((loc / MARKER).read_text())
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
+        if bytecode.pending(loc):  # its job never ran, or died: started again
+            self.start_job(loc)
         return Environment(self.name, env_id, loc, venv_python(loc), record)
 
     def plan(self, spec: EnvSpec) -> Plan:
@@ -173,6 +175,12 @@ class LocalEngine(Engine):
             "lock": "orbit/requirements.lock.txt",
         }
 
+    def start_job(self, prefix: Path) -> None:
+        """The background job of the environment in place at ``prefix``, unless it runs."""
+        with contextlib.suppress(OSError):  # not a complete environment: nothing to start
+            store = self.bytecode_store(prefix)
+            bytecode.start(prefix, self.bytecode_root, store.tag if store else None)
+
     def bytecode_store(self, prefix: Path) -> bytecode.BytecodeStore | None:
         """The shared store for the environment at ``prefix``'s Python (CPython only)."""
         cfg = read_pyvenv_cfg(prefix / "pyvenv.cfg")
@@ -277,8 +285,7 @@ class CommitStep(Step):
         engine: LocalEngine = build.facts["engine"]
         record = engine.record(build.spec, build)
         atomic.commit_dir(build.path, build.final, marker=MARKER, record=record)
-        store = engine.bytecode_store(build.final)
-        bytecode.start(build.final, engine.bytecode_root, store.tag if store else None)
+        engine.start_job(build.final)
 
 
 def read_pyvenv_cfg(path: Path) -> dict[str, str]:
