@@ -6,6 +6,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -147,17 +148,40 @@ class Orbit:
         return env
 
     def run(
-        self, *args: str, input: str | None = None, timeout: float = 900, cwd: Path | None = None
+        self, *args: str, input: str | None = None, timeout: float = 480, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "jupyter_orbit", *args],
-            env=self.env,
-            input=input,
-            capture_output=True,
+        """``orbit *args``; one that does not end within ``timeout`` (under pytest-timeout's
+        600 s) fails the test with where it waited: its threads' stacks (faulthandler, on
+        SIGABRT) and the processes on the machine."""
+        argv = [sys.executable, "-m", "jupyter_orbit", *args]
+        tree = None
+        with subprocess.Popen(
+            argv,
+            env={**self.env, "PYTHONFAULTHANDLER": "1"},
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
             cwd=cwd or self.user_home,
-        )
+        ) as proc:
+            try:
+                out, err = proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                tree = "\n".join(line[:300] for line in _processes().splitlines())
+                proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                try:
+                    out, err = proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    out, err = proc.communicate()
+        if tree is not None:
+            pytest.fail(
+                f"`orbit {' '.join(args)}` did not end within {timeout:.0f} s\n"
+                f"--- its stderr, then its stacks:\n{err}\n--- its stdout:\n{out}\n"
+                f"--- the processes when it timed out:\n{tree}",
+                pytrace=False,
+            )
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
     def up(self, root: Path, *extra: str, profile: str = "default") -> dict[str, Any]:
         r = self.run("up", str(root), "--detach", "--no-browser", "--profile", profile, *extra)
@@ -173,6 +197,13 @@ class Orbit:
         for profile in self.started:
             self.run("down", "--profile", profile, timeout=60)
         self.started.clear()
+
+
+def _processes() -> str:
+    """The machine's user processes (not the kernel's threads), as a tree."""
+    ps = ["ps", "ww", "--ppid", "2", "-p", "2", "--deselect", "--forest"]
+    fields = "pid,ppid,pgid,stat,etime,args"
+    return subprocess.run([*ps, "-o", fields], capture_output=True, text=True).stdout
 
 
 # uv's answers to the date fit's questions (``era``), shared by every home of one test run: a
@@ -199,12 +230,19 @@ def server_env_seed(tmp_path_factory: pytest.TempPathFactory) -> ServerEnvSeed:
 
 
 @pytest.fixture
-def orbit(tmp_path: Path, server_env_seed: ServerEnvSeed) -> Iterator[Orbit]:
+def orbit(
+    tmp_path: Path, server_env_seed: ServerEnvSeed, request: pytest.FixtureRequest
+) -> Iterator[Orbit]:
     """A fresh ORBIT_HOME: nothing trusted, no kernel environment built (the default server
-    environment is linked in)."""
+    environment is linked in). When the test failed, the ends of its servers' logs are shown."""
     o = _orbit(tmp_path)
     server_env_seed.plant(o.home)
     yield o
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for log in sorted(o.home.glob("profiles/*/logs/*.log*")):
+            lines = log.read_text(errors="replace").splitlines()[-60:]
+            print(f"--- the end of {log.relative_to(o.home)}:", *lines, sep="\n")
     o.down_all()
 
 
