@@ -57,6 +57,22 @@ def container_of(client: Any, hostname: str) -> Any:
     return next(c for c in kernel_containers(client) if c.id.startswith(hostname))
 
 
+def _described(client: Any) -> list[dict]:
+    from jupyter_orbit.engines.container_kernel import owner_alive
+
+    return [
+        {
+            "name": c.name,
+            "status": c.status,
+            "created": c.attrs.get("Created"),
+            "owner": c.labels.get(LABEL_OWNER),
+            "owner alive": owner_alive(c.labels.get(LABEL_OWNER, "")),
+            "state": c.attrs.get("State"),
+        }
+        for c in kernel_containers(client)
+    ]
+
+
 def test_server_kernels_run_in_containers(
     orbit: Orbit, project: Path, docker_base: str, docker_client: Any
 ):
@@ -122,7 +138,10 @@ def test_server_kernels_run_in_containers(
     wait_for(lambda: c3.id not in {x.id for x in kernel_containers(docker_client)}, what="removal")
 
     orbit.down_all()
-    wait_for(lambda: not kernel_containers(docker_client), what="every kernel container gone")
+    try:
+        wait_for(lambda: not kernel_containers(docker_client), what="every kernel container gone")
+    except AssertionError:
+        raise AssertionError(f"kernel containers left: {_described(docker_client)}") from None
 
 
 def test_orphans_are_removed_when_a_server_starts(
@@ -292,3 +311,57 @@ def test_a_stop_while_the_container_is_created_leaves_no_container(
     )  # fmt: skip
     assert r.returncode == 1 and "stopped before it started" in r.stderr, (r.returncode, r.stderr)
     assert kernel_containers(docker_client, env_id) == []
+
+
+# Starts the host side of a kernel as a server does (a session of its own), then waits.
+_PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen(
+    [sys.executable, "-m", "jupyter_orbit.engines.container_kernel", *sys.argv[1:]],
+    start_new_session=True,
+)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_kernel_whose_server_is_gone_stops_and_leaves_no_container(
+    tmp_path: Path, docker_base: str, docker_client: Any
+):
+    """The process that started the kernel died without stopping it (a server killed, or one
+    that exited while its warm kernel was starting): the kernel stops, its container goes."""
+    connection = tmp_path / "kernel.json"
+    names = ("shell", "iopub", "stdin", "control", "hb")
+    info = {f"{k}_port": 50121 + i for i, k in enumerate(names)}
+    connection.write_text(json.dumps(info | {"ip": "127.0.0.1", "key": "k", "transport": "tcp"}))
+    env_id = "orphanedkernel"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, "--image", docker_base, "--env-id", env_id,
+         "--connection-file", str(connection), "--", "python3", "-c", "import time; time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert parent.stdout is not None
+    host = int(parent.stdout.readline())
+    try:
+        wait_for(
+            lambda: [c for c in kernel_containers(docker_client, env_id) if c.status == "running"],
+            timeout=120,
+            what="the kernel's container running",
+        )
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: not kernel_containers(docker_client, env_id), what="its container gone")
+        wait_for(lambda: _gone(host), what="its host process gone")
+    finally:
+        parent.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(host, signal.SIGKILL)
+        for c in kernel_containers(docker_client, env_id):
+            c.remove(force=True)
+
+
+def _gone(pid: int) -> bool:
+    try:  # (a zombie no init reaped is gone too)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True

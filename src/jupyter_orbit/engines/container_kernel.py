@@ -11,6 +11,9 @@ long as the container:
 - it copies in the connection file (the kernel binds every interface inside the container, which
   is only reachable through those loopback ports), then relays the container's output;
 - it passes SIGINT (an interrupt) and SIGTERM on to the kernel and exits with its status;
+- it stops the kernel when the process that started it is gone (a server that exited without
+  stopping it: one whose warm kernel was starting as it shut down, or one killed outright), as
+  a local kernel does (``ipykernel``'s parent poller);
 - it holds the container's stdin open: if this process is killed outright, stdin closes and the
   guard inside stops the kernel, so no container outlives its kernel for long. Anything left over
   (an engine restart, a host crash) is labelled with this process and removed when a server
@@ -196,6 +199,13 @@ class _Kernel:
         self._kill("SIGKILL")
 
 
+def _stop_when_orphaned(parent: int, every: float = 0.5) -> None:
+    """Once the process that started this one is gone, stop as if it had said so (SIGTERM)."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     import docker
     from docker.utils.socket import frames_iter
@@ -215,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     early: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda s, _f: early.append(s))
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     try:
         client = docker.from_env(timeout=120)
         container = client.containers.create(**kw)
