@@ -237,11 +237,12 @@ def test_second_kernel_for_an_environment_is_prewarmed(orbit: Orbit, tmp_path: P
     assert r1.stdout.split()[:2] == ["from", "a"]
     import time
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the pool refills in the background
-        pool = json.loads(orbit.run("status", "--json").stdout)["pool"]
-        if pool and pool[0]["ready"]:
-            break
+    # the pool refills in the background, niced: on a loaded machine that takes its time
+    deadline = time.monotonic() + 240
+    while not (
+        (pool := json.loads(orbit.run("status", "--json").stdout)["pool"]) and pool[0]["ready"]
+    ):
+        assert time.monotonic() < deadline, f"no warm kernel after 240 s: {pool}"
         time.sleep(0.2)
     second, r2 = run_code(server, "b/two.ipynb", code)
     # a warm kernel was handed over, and moved into the notebook's folder and session
