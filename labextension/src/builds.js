@@ -91,6 +91,7 @@ class Follower {
     this.queue = [];
     this.lastJob = "";
     this.reading = null;
+    this.again = false;
     this.note = null;
     this.draining = false;
     this.abort = new AbortController();
@@ -118,9 +119,16 @@ class Follower {
   }
 
   follow() {
-    if (this.reading || this.panel.isDisposed) {
+    if (this.panel.isDisposed) {
       return;
     }
+    if (this.reading) {
+      // a kernel starting while the last answer is on its way (that answer may be "nothing
+      // is being built", sent just before this start's build began): ask again after it
+      this.again = true;
+      return;
+    }
+    this.again = false;
     this.reading = this._read()
       .catch((err) => {
         if (err.name !== "AbortError") {
@@ -129,6 +137,9 @@ class Follower {
       })
       .finally(() => {
         this.reading = null;
+        if (this.again) {
+          this.follow();
+        }
       });
   }
 
