@@ -277,6 +277,15 @@ def test_refused_options_explain_themselves_in_the_notebook(
     assert "--allow-host-access" in reply.stderr
 
 
+def _connection_file(folder: Path, first_port: int) -> Path:
+    """A kernel connection file whose five ports start at ``first_port``."""
+    connection = folder / "kernel.json"
+    names = ("shell", "iopub", "stdin", "control", "hb")
+    info = {f"{k}_port": first_port + i for i, k in enumerate(names)}
+    connection.write_text(json.dumps(info | {"ip": "127.0.0.1", "key": "k", "transport": "tcp"}))
+    return connection
+
+
 # Stands for a stop (SIGTERM, as a kernel manager escalates to) that lands while the engine is
 # still creating the container: it is sent from inside the create call, once the container exists.
 _STOPPED_WHILE_CREATED = """
@@ -299,10 +308,7 @@ sys.exit(container_kernel.main(sys.argv[1:]))
 def test_a_stop_while_the_container_is_created_leaves_no_container(
     tmp_path: Path, docker_base: str, docker_client: Any
 ):
-    connection = tmp_path / "kernel.json"
-    names = ("shell", "iopub", "stdin", "control", "hb")
-    info = {f"{k}_port": 50101 + i for i, k in enumerate(names)}
-    connection.write_text(json.dumps(info | {"ip": "127.0.0.1", "key": "k", "transport": "tcp"}))
+    connection = _connection_file(tmp_path, 50101)
     env_id = "stoppedwhilecreated"
     r = subprocess.run(
         [sys.executable, "-c", _STOPPED_WHILE_CREATED, "--image", docker_base, "--env-id", env_id,
@@ -330,10 +336,7 @@ def test_a_kernel_whose_server_is_gone_stops_and_leaves_no_container(
 ):
     """The process that started the kernel died without stopping it (a server killed, or one
     that exited while its warm kernel was starting): the kernel stops, its container goes."""
-    connection = tmp_path / "kernel.json"
-    names = ("shell", "iopub", "stdin", "control", "hb")
-    info = {f"{k}_port": 50121 + i for i, k in enumerate(names)}
-    connection.write_text(json.dumps(info | {"ip": "127.0.0.1", "key": "k", "transport": "tcp"}))
+    connection = _connection_file(tmp_path, 50121)
     env_id = "orphanedkernel"
     parent = subprocess.Popen(
         [sys.executable, "-c", _PARENT, "--image", docker_base, "--env-id", env_id,
