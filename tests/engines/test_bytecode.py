@@ -105,6 +105,144 @@ def test_a_pyc_cut_short_by_a_full_disk_is_neither_stored_nor_left(tmp_path: Pat
     assert pyc.stat().st_nlink == 3
 
 
+def _stored(tmp_path: Path, files: dict[str, str]) -> tuple[bytecode.BytecodeStore, Path]:
+    """A store that knows ``files`` (paths inside site-packages), compiled as the job does, and
+    a fresh environment's site-packages holding the same sources, without bytecode."""
+    store = bytecode.BytecodeStore(tmp_path / "store", TAG)
+    for name in ("built", "fresh"):
+        site = tmp_path / name / "lib" / "site-packages"
+        for rel, text in files.items():
+            (site / rel).parent.mkdir(parents=True, exist_ok=True)
+            (site / rel).write_text(text)
+    built = tmp_path / "built" / "lib" / "site-packages"
+    for rel in files:
+        py_compile.compile(
+            str(built / rel),
+            cfile=str(store._pyc(built / rel)),
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
+    store.keep([built])
+    return store, tmp_path / "fresh" / "lib" / "site-packages"
+
+
+def _is_stored(store: bytecode.BytecodeStore, source: Path) -> bool:
+    return store._pyc(source).samefile(store._key(source))
+
+
+def test_known_bytecode_is_linked_and_the_unknown_returned(tmp_path: Path):
+    known = {"pkg/__init__.py": "", "pkg/a.py": "A = 1\n", "b.py": "", ".py": "DOT = 1\n"}
+    store, site = _stored(tmp_path, known)
+    (site / "pkg" / "new.py").write_text("NEW = 1\n")  # the store has never seen it
+    (site / "other").mkdir()
+    (site / "other" / "c.py").write_text("C = 1\n")
+    missing = store.link_known([site])
+    assert sorted(missing) == [site / "other" / "c.py", site / "pkg" / "new.py"]
+    assert all(_is_stored(store, site / rel) for rel in known)  # ".py" too: a name, no suffix
+    assert not (site / "pkg" / "__pycache__" / f"new.{TAG}.pyc").exists()
+    assert not (site / "other" / "__pycache__").exists()  # nothing to put there
+    assert not list(site.rglob("*.orbit-link"))
+
+
+def test_a_pyc_a_kernel_wrote_is_replaced_by_a_rename(tmp_path: Path):
+    store, site = _stored(tmp_path, {"mod.py": "VALUE = 42\n"})
+    pyc = store._pyc(site / "mod.py")
+    py_compile.compile(str(site / "mod.py"), cfile=str(pyc))  # timestamp-based, this copy's
+    assert pyc.stat().st_nlink == 1
+    assert store.link_known([site]) == []
+    assert _is_stored(store, site / "mod.py") and not list(site.rglob("*.orbit-link"))
+
+
+def test_a_pyc_written_between_the_look_and_the_link_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """No .pyc when looked at, one when linked (a kernel's import in between): the link
+    falls back to the rename."""
+    import os
+
+    store, site = _stored(tmp_path, {"mod.py": "VALUE = 42\n"})
+    pyc = store._pyc(site / "mod.py")
+    link = os.link
+
+    def kernel_first(src, dst):
+        if os.fspath(dst) == str(pyc) and not pyc.exists():
+            pyc.write_bytes(b"a kernel's")
+        link(src, dst)
+
+    monkeypatch.setattr(os, "link", kernel_first)
+    assert store.link_known([site]) == []
+    assert _is_stored(store, site / "mod.py") and not list(site.rglob("*.orbit-link"))
+
+
+def test_each_pycache_is_made_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import os
+
+    files = {f"pkg/m{i}.py": f"X = {i}\n" for i in range(5)} | {"pkg/sub/s.py": ""}
+    store, site = _stored(tmp_path, files)
+    made = []
+    mkdir = os.mkdir
+
+    def counted(path, *args, **kwargs):
+        made.append(os.fspath(path))
+        mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", counted)
+    assert store.link_known([site]) == []
+    assert sorted(made) == [str(site / "pkg" / "__pycache__"), str(site / "pkg/sub/__pycache__")]
+    assert all(_is_stored(store, site / rel) for rel in files)
+
+
+def test_linked_bytecode_is_not_hashed_again(tmp_path: Path):
+    store, site = _stored(tmp_path, {"mod.py": "VALUE = 42\n"})
+    assert store.link_known([site]) == []
+    # were it hashed, this source would be one the store never saw
+    (site / "mod.py").write_text("VALUE = 43\n")
+    assert store.link_known([site]) == []
+
+
+def test_a_failed_link_is_returned_not_raised(tmp_path: Path):
+    store, site = _stored(tmp_path, {"pkg/a.py": "A = 1\n", "b.py": ""})
+    (site / "pkg" / "__pycache__").write_text("")  # a file where the folder should be
+    (site / "gone.py").symlink_to(tmp_path / "nowhere.py")  # a source that cannot be read
+    missing = store.link_known([site])
+    assert sorted(missing) == [site / "gone.py", site / "pkg" / "a.py"]
+    assert _is_stored(store, site / "b.py")
+
+
+def test_the_sources_are_what_rglob_finds_outside_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    root = tmp_path / "site-packages"
+    for rel in (
+        "a.py",
+        ".py",
+        "pkg/b.py",
+        "pkg/data.txt",
+        "pkg/.hidden/c.py",
+        "pkg/tests/t.py",
+        "pkg/test/deep/t.py",
+        "pkg/testing/d.py",
+        "pkg/folder.py/e.py",
+    ):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("")
+    (root / "linked").symlink_to(root / "pkg")  # rglob does not enter a linked folder
+    (root / "pkg" / "link.py").symlink_to(root / "a.py")
+    (root / "pkg" / "dirlink.py").symlink_to(root / "pkg" / "testing")
+    targets = [root, root / "a.py", tmp_path / "missing", root / "pkg" / "tests"]
+    found = [str(p) for p in bytecode._sources(targets)]
+    expected = [
+        str(p)
+        for t in targets
+        for p in t.rglob("*.py")
+        if not bytecode.SKIP.search(str(p)) and not p.is_dir()
+    ]
+    assert found == expected and len(found) == 7
+    monkeypatch.chdir(root)  # relative as pathlib spells them: "pkg/b.py", not "./pkg/b.py"
+    assert [str(p) for p in bytecode._sources([Path()])] == [
+        str(p) for p in Path().rglob("*.py") if not bytecode.SKIP.search(str(p)) and not p.is_dir()
+    ]
+
+
 @pytest.mark.integration
 def test_the_first_cell_runs_while_the_bytecode_job_waits(orbit: Orbit, tmp_path: Path):
     """The store's lock held by someone else keeps the job waiting: the notebook still runs

@@ -56,6 +56,7 @@ PENDING = "bytecode.pending"  # in an environment's orbit/ folder while its job 
 OWN_PENDING = "own.pending"  # … while it has not given the environment files of its own
 JOB_LOCK = "bytecode.lock"  # … locked by the job's process while it lives
 _CHECKED_HASH = 0b11  # a .pyc's flags: hash-based, checked against the source
+_NT = os.name == "nt"  # where glob ignores case
 
 
 def compile_tree(
@@ -123,39 +124,67 @@ class BytecodeStore:
         self.tag = cache_tag  # e.g. "cpython-311"
 
     def _key(self, source: Path) -> Path:
+        return Path(self._key_path(os.fspath(source)))
+
+    def _key_path(self, source: str) -> str:
         digest = hashlib.sha256()
         digest.update(_in_site(source).encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(source.read_bytes())
-        return self.by_source / f"{self.tag}-{digest.hexdigest()[:40]}"
+        with open(source, "rb", buffering=0) as f:  # noqa: PTH123
+            digest.update(f.read())
+        return f"{self.by_source}{os.sep}{self.tag}-{digest.hexdigest()[:40]}"
 
     def _pyc(self, source: Path) -> Path:
         return source.parent / "__pycache__" / f"{source.stem}.{self.tag}.pyc"
 
     def link_known(self, targets: list[Path]) -> list[Path]:
-        """Put already-compiled bytecode in place; returns the sources that still need it."""
-        missing = []
-        for source in _sources(targets):
-            pyc = self._pyc(source)
-            with contextlib.suppress(OSError):
-                # linked already (by the build, before its kernel started): only the store's
-                # .pyc files have other links, so the source need not be hashed again
-                if pyc.stat().st_nlink > 1:
+        """Put already-compiled bytecode in place; returns the sources that still need it.
+
+        Thousands of sources, while the build waits: paths are str, not a Path for each."""
+        missing: list[Path] = []
+        for folder, names in _folders(targets):
+            cache = f"{folder}__pycache__"
+            made = False
+            for name in names:
+                source = folder + name
+                pyc = f"{cache}{os.sep}{name[:-3] or name}.{self.tag}.pyc"  # ".py": no suffix
+                try:
+                    # linked already (by the build, before its kernel started): only the store's
+                    # .pyc files have other links, so the source need not be hashed again
+                    if os.stat(pyc).st_nlink > 1:  # noqa: PTH116
+                        continue
+                    present = True
+                except FileNotFoundError:
+                    present = False
+                except OSError:
+                    present = True
+                try:
+                    key = self._key_path(source)
+                    if not os.path.exists(key):  # noqa: PTH110
+                        missing.append(Path(source))
+                        continue
+                    if not made:  # once per folder, not per file
+                        with contextlib.suppress(FileExistsError):
+                            Path(cache).mkdir()
+                        made = True
+                    if not present:
+                        try:
+                            os.link(key, pyc)  # nothing to replace: no temporary name
+                            continue
+                        except FileExistsError:  # a kernel wrote one since the stat
+                            pass
+                except OSError:
+                    missing.append(Path(source))
                     continue
-            key = self._key(source)
-            if not key.exists():
-                missing.append(source)
-                continue
-            pyc.parent.mkdir(exist_ok=True)
-            # over a .pyc a kernel wrote meanwhile (valid for this copy only): a rename, so an
-            # import reading it reads one or the other, whole
-            tmp = pyc.with_name(pyc.name + ".orbit-link")
-            try:
-                os.link(key, tmp)
-                tmp.replace(pyc)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                missing.append(source)
+                # over a .pyc a kernel wrote meanwhile (valid for this copy only): a rename, so
+                # an import reading it reads one or the other, whole
+                tmp = Path(f"{pyc}.orbit-link")
+                try:
+                    os.link(key, tmp)
+                    tmp.replace(pyc)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        tmp.unlink()
+                    missing.append(Path(source))
         return missing
 
     def keep(self, targets: list[Path]) -> None:
@@ -203,16 +232,52 @@ def _whole(pyc: bytes) -> bool:
     return True
 
 
-def _in_site(source: Path) -> str:
+def _in_site(source: str | Path) -> str:
     """The source's path inside site-packages (the same in every environment)."""
-    text = source.as_posix()
+    text = os.fspath(source)
+    if os.sep != "/":
+        text = text.replace(os.sep, "/")
     return text.split("/site-packages/", 1)[-1]
 
 
-def _sources(targets: list[Path]) -> Iterator[Path]:
+def _folders(targets: list[Path]) -> Iterator[tuple[str, list[str]]]:
+    """The folders under ``targets`` that hold sources, each as a path ending in a separator
+    ("" for the working folder), with their sources' names: what ``rglob("*.py")`` finds outside
+    ``SKIP``, without a Path for each of the environment's files. ``SKIP`` matches a folder (a
+    file matches it when its folder does), so the folders it leaves out are not even read."""
     for target in targets:
-        if target.exists():
-            yield from (p for p in target.rglob("*.py") if not SKIP.search(str(p)))
+        top = os.fspath(target)
+        # as pathlib spells them: "a.py", not "./a.py"
+        base = "" if top == os.curdir else os.path.join(top, "")  # noqa: PTH118
+        if SKIP.search(base):
+            continue
+        stack = [base]
+        while stack:
+            base = stack.pop()
+            names, subs = [], []
+            try:
+                with os.scandir(base or os.curdir) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if entry.is_dir(follow_symlinks=False):  # rglob enters no linked folder
+                            if not SKIP.search(sub := f"{base}{name}{os.sep}"):
+                                subs.append(sub)
+                        elif (name.lower() if _NT else name).endswith(".py"):
+                            with contextlib.suppress(OSError):
+                                if entry.is_dir():  # a link to a folder
+                                    continue
+                            names.append(name)
+            except OSError:  # a folder removed or unreadable meanwhile, as rglob skips it
+                continue
+            if names:
+                yield base, names
+            stack.extend(reversed(subs))  # in rglob's order
+
+
+def _sources(targets: list[Path]) -> Iterator[Path]:
+    for folder, names in _folders(targets):
+        for name in names:
+            yield Path(folder + name)
 
 
 # -- in the background -------------------------------------------------------------------------
