@@ -97,12 +97,18 @@ class _Adopting(LocalProvisioner):  # type: ignore[misc]
         return self.connection_info
 
 
-async def adopt_kernel(started: Any, language: str) -> AsyncKernelManager:
-    """A kernel manager for a kernel ``prestart.start`` started: it stops and cleans it up as
-    one it started itself."""
+def adopting_manager(started: Any, language: str) -> AsyncKernelManager:
+    """A kernel manager for a kernel ``prestart.start`` started: its ``start_kernel`` takes
+    that kernel over, and it stops and cleans it up as one it started itself."""
     km = new_kernel_manager(list(started.command.argv), language)
     km.provisioner = _Adopting(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
     km.provisioner.started = started
+    return km
+
+
+async def adopt_kernel(started: Any, language: str) -> AsyncKernelManager:
+    """``adopting_manager``, with the kernel taken over."""
+    km = adopting_manager(started, language)
     await km.start_kernel(cwd=started.command.cwd)
     return km
 

@@ -133,10 +133,10 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def start(command: KernelCommand, runtime_dir: Path, log: Path) -> Started | None:
-    """Start ``command``'s kernel on loopback ports with a new key, its output to ``log``;
-    None if it cannot start (its environment removed since, say): the run then starts its
-    kernel as usual."""
+def start(command: KernelCommand, runtime_dir: Path, log: Path | None) -> Started | None:
+    """Start ``command``'s kernel on loopback ports with a new key, its output to ``log`` (None:
+    this process's own output); None if it cannot start (its environment removed since, say):
+    the caller then starts its kernel as usual."""
     if not command.startable:
         return None
     shell, iopub, stdin, control, hb = _free_ports(5)
@@ -157,15 +157,15 @@ def start(command: KernelCommand, runtime_dir: Path, log: Path) -> Started | Non
     fd = os.open(connection_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(info, f)
-    env = {
-        **os.environ,
-        **dict(command.env),
-        "JPY_SESSION_NAME": command.session,
-        "JPY_PARENT_PID": str(os.getpid()),
-    }
+    env = {**os.environ, **dict(command.env), "JPY_PARENT_PID": str(os.getpid())}
+    if command.session:  # a pool's kernel gets its notebook's when it is handed out
+        env["JPY_SESSION_NAME"] = command.session
     try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as out:  # the kernel writes to its own copy of the file
+        with contextlib.ExitStack() as stack:
+            out = None
+            if log is not None:
+                log.parent.mkdir(parents=True, exist_ok=True)
+                out = stack.enter_context(log.open("wb"))  # the kernel writes to its own copy
             process = subprocess.Popen(
                 [arg.replace(PLACEHOLDER, str(connection_file)) for arg in command.argv],
                 cwd=command.cwd,

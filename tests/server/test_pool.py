@@ -206,3 +206,23 @@ def test_a_default_does_not_push_out_the_environments_used(tmp_path: Path):
         assert events(pool, "prewarm-start") == []
 
     asyncio.run(go())
+
+
+@pytest.mark.integration
+def test_a_guess_starts_once_the_environments_used_are_warm(tmp_path: Path):
+    async def go():
+        pool = new_pool(tmp_path)
+        try:
+            pool.want(target("default"), used=False)  # the launcher's card, wanted first
+            pool.want(target("used"))
+            await until(lambda: ready(pool, "default") == 1 and ready(pool, "used") == 1)
+            assert events(pool, "prewarm-start", "prewarm-ready") == [
+                ("prewarm-start", "used"),
+                ("prewarm-ready", "used"),
+                ("prewarm-start", "default"),
+                ("prewarm-ready", "default"),
+            ]
+        finally:
+            await pool.shutdown()
+
+    asyncio.run(go())

@@ -73,6 +73,9 @@ def test_recent_environments_are_warmed_after_a_restart(orbit: Orbit, tmp_path: 
     server = orbit.server(root)  # nothing opened yet: the pool warms what was opened here
     info = wait_warm(orbit, env_id)
     assert info["kernels"] == []
+    kinds = [(e["event"], e["env_id"]) for e in info["pool_usage"]["events"]]
+    # its kernel began with the server's process (``headstart``), and the pool adopted it
+    assert ("prewarm-adopt", env_id) in kinds and ("prewarm-start", env_id) not in kinds
     record = json.loads((orbit.home / "profiles" / "default" / "recent-opens.json").read_text())
     assert [e["env_id"] for e in record["roots"][str(root.resolve())]] == [env_id]
     session, result = run_code(server, "sub/one.ipynb", "print(3)")

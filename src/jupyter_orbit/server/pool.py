@@ -12,8 +12,10 @@ No prewarm competes with a kernel someone waits for: while a user's kernel start
 from the provisioner, until that kernel answers) no pool kernel is started, and the pool
 kernels still booting drop to low priority (``warm_priority``) until no hold is left; one
 handed out gets the server's priority at once. (Booting at low priority all along was
-measured to make the first notebook after ``orbit up`` wait longer on a busy machine.) The pool
-keeps a short log of what it did (``events``), which the status API shows.
+measured to make the first notebook after ``orbit up`` wait longer on a busy machine.) A
+guess (the kernels kept warm for new notebooks) starts once no kernel of an environment a
+notebook used is on its way. The pool keeps a short log of what it did (``events``), which
+the status API shows.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
-from jupyter_orbit.execute import new_kernel_manager, wait_ready
+from jupyter_orbit.execute import adopting_manager, new_kernel_manager, wait_ready
 from jupyter_orbit.server import pool_memory
 from jupyter_orbit.server.warm_priority import Priority
+
+if TYPE_CHECKING:
+    from jupyter_orbit.prestart import Started
 
 CHECK_EVERY = 30.0  # seconds between checks of the warm kernels' memory and the machine's
 
@@ -97,6 +103,8 @@ class _Slot:
     starting: set[asyncio.Task] = field(default_factory=set)
     booting: dict[asyncio.Task, int] = field(default_factory=dict)  # started: task -> its pid
     too_big: bool = False  # alone it held more than the budget: not started again
+    early: Started | None = None  # its kernel, started before the server (``headstart``)
+    used: bool = False  # a notebook used it (not only a guess for new notebooks)
 
 
 class Hold:
@@ -176,21 +184,32 @@ class KernelPool:
         while self._holds:
             await self._idle.wait()
 
-    def want(self, target: WarmTarget, *, used: bool = True) -> None:
+    def want(
+        self, target: WarmTarget, *, used: bool = True, started: Started | None = None
+    ) -> None:
         """Keep warm kernels for ``target`` (most recently used first); start what is missing.
 
         ``used=False``: a guess (a default for new notebooks), not a use: it goes after the
-        environments actually used, and does not move ahead of them when already kept."""
+        environments actually used, and does not move ahead of them when already kept.
+        ``started``: a kernel of ``target`` started already (``headstart``), adopted as its
+        first warm kernel; stopped if the pool does not keep ``target``."""
         if not self.enabled or _adopt_code(target, Path(), "") is None:
+            if started is not None:
+                started.discard()
             return
         if not used and target.env_id in self._slots:
             return
         slot = self._slots.pop(target.env_id, None) or _Slot(target)
+        slot.used = slot.used or used
         if slot.target.argv != target.argv:  # started for another command: not wanted now
             for warm in slot.ready:
                 self._retire(warm)
             slot.ready.clear()
             slot.too_big = False
+        if started is not None:
+            if slot.early is not None:
+                slot.early.discard()
+            slot.early = started
         slot.target = target
         self._slots[target.env_id] = slot
         self._slots.move_to_end(target.env_id, last=not used)
@@ -274,6 +293,10 @@ class KernelPool:
             self._watcher.cancel()
         slots = list(self._slots.values())
         self._slots.clear()
+        for slot in slots:
+            if slot.early is not None:
+                slot.early.discard()
+                slot.early = None
         starting = [t for slot in slots for t in slot.starting]
         for task in starting:
             task.cancel()
@@ -298,11 +321,19 @@ class KernelPool:
             task.add_done_callback(slot.starting.discard)
 
     def _discard(self, slot: _Slot) -> None:
+        if slot.early is not None:
+            slot.early.discard()
+            slot.early = None
         for task in slot.starting:
             task.cancel()
         for warm in slot.ready:
             self._retire(warm)
         slot.ready.clear()
+
+    def _used_starting(self) -> bool:
+        """Whether a kernel for an environment a notebook used is on its way (the notebook
+        opened next most likely wants it: a guess's kernel does not compete with it)."""
+        return any(s.used and s.starting for s in self._slots.values())
 
     def _room_for(self, slot: _Slot) -> bool:
         """Whether a kernel for ``slot`` fits in the budget beside the warm kernels of the
@@ -351,16 +382,31 @@ class KernelPool:
 
     async def _start(self, slot: _Slot) -> None:
         target = slot.target
-        await self.idle()  # never while a user's kernel starts
-        if not self._room_for(slot):  # it would only be dropped again once started
-            self._event("skip", target.env_id, why="no room in the budget")
-            return
+        early, slot.early = slot.early, None
+        if early is not None and tuple(target.argv) != early.command.argv:
+            early.discard()  # started for another command
+            early = None
+        if early is None:
+            await self.idle()  # never while a user's kernel starts
+            while not slot.used and self._used_starting():  # guesses after what was used
+                await asyncio.sleep(0.05)
+                await self.idle()
+            if not self._room_for(slot):  # it would only be dropped again once started
+                self._event("skip", target.env_id, why="no room in the budget")
+                return
         task = asyncio.current_task()
-        km = new_kernel_manager(target.argv, target.language, target.env_id)
         kc = None
+        if early is not None:  # booting since the server's process began: taken over
+            km = adopting_manager(early, target.language)
+        else:
+            km = new_kernel_manager(target.argv, target.language, target.env_id)
         try:
-            self._event("prewarm-start", target.env_id)
-            await km.start_kernel(cwd=str(self.cwd), env={**self.env, **target.env})
+            if early is not None:
+                self._event("prewarm-adopt", target.env_id)
+                await km.start_kernel(cwd=early.command.cwd)
+            else:
+                self._event("prewarm-start", target.env_id)
+                await km.start_kernel(cwd=str(self.cwd), env={**self.env, **target.env})
             pid = getattr(km.provisioner, "pid", None)
             if pid and task is not None:
                 if self._holds:  # a user's kernel started meanwhile
@@ -383,6 +429,8 @@ class KernelPool:
                 self.log.warning("Orbit: could not prewarm a kernel for %s: %s", target.env_id, e)
             if kc is not None:
                 kc.stop_channels()
+            if early is not None:  # stopped here if its manager had not taken it over yet
+                early.discard()
             with contextlib.suppress(Exception):
                 await km.shutdown_kernel(now=True)
             if isinstance(e, asyncio.CancelledError):

@@ -10,6 +10,7 @@ with the kernel command that keeps them warm.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,9 +25,16 @@ class RecentOpens:
         self.path = path
 
     def load(self) -> dict[str, list[dict]]:
+        """Every root's record. Its commands are started without asking (the pool warms them,
+        the server's head start first of all), so a file another user owns or could have
+        written (group or others may write it) is no record, as ssh ignores such a key file."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError, UnicodeDecodeError):
+            with self.path.open("rb") as f:
+                st = os.fstat(f.fileno())
+                if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                    return {}
+                data = json.loads(f.read().decode("utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
             return {}
         roots = data.get("roots") if isinstance(data, dict) else None
         if not isinstance(roots, dict):

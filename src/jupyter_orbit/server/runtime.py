@@ -234,7 +234,10 @@ class OrbitRuntime:
 
     def prewarm_recent(self) -> None:
         """Warm the environments last opened under this root (the pool starts them once no
-        user's kernel is starting, at low priority, within its memory budget)."""
+        user's kernel is starting, at low priority, within its memory budget); the kernel the
+        server's process started for the last one (``headstart``) is adopted."""
+        from jupyter_orbit.server import headstart
+
         for t in reversed(self.recent.of(self.root_dir)[: self.pool.max_envs]):
             argv = t.get("argv")
             if isinstance(argv, list) and argv and Path(argv[0]).exists():
@@ -246,8 +249,10 @@ class OrbitRuntime:
                         tuple(t.get("imports", ())),
                         t.get("recipe", "python"),
                         dict(t.get("env", {})),
-                    )
+                    ),
+                    started=headstart.claim(t["env_id"]),
                 )
+        headstart.discard()  # begun for an environment the pool does not warm
 
     def prewarm_defaults(self, recipes: list[str], folder: Path) -> None:
         """Keep kernels warm for what a new notebook in ``folder`` gets (the launcher's cards),

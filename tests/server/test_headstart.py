@@ -1,0 +1,156 @@
+"""The server process's head start: the kernel of the environment opened last under its root,
+started before jupyter_server is imported, and the pool's adoption of it (real kernels)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from jupyter_orbit.paths import Paths
+from jupyter_orbit.server import headstart
+from jupyter_orbit.server.pool import KernelPool, WarmTarget
+from jupyter_orbit.server.recent_opens import RecentOpens
+
+ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+POOLED = ["--OrbitExtension.pool_per_env=1", "--OrbitExtension.pool_max_envs=3"]
+
+
+def record(home: Path, root: Path, *env_ids: str, argv: list[str] | None = None) -> None:
+    """``env_ids`` opened under ``root``, the last one most recently."""
+    recent = RecentOpens(Paths(home).profile("default").root / "recent-opens.json")
+    for env_id in env_ids:
+        entry = {"env_id": env_id, "argv": argv or ARGV, "language": "python", "env": {}}
+        recent.remember(root.resolve(), {**entry, "recipe": "python", "imports": []})
+
+
+def environ(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
+    return {**env, "ORBIT_HOME": str(home), "ORBIT_PROFILE": "default"}
+
+
+def begin(home: Path, root: Path, *options: str):
+    return headstart.begin([*options, f"--ServerApp.root_dir={root}"], environ(home))
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left():
+    yield
+    headstart.discard()
+
+
+def test_the_last_environment_opened_here_is_begun_and_handed_over_once(tmp_path: Path):
+    root = tmp_path / "project"
+    root.mkdir()
+    record(tmp_path / "home", root, "older", "latest")
+    started = begin(tmp_path / "home", root, *POOLED)
+    assert started is not None and started.process.poll() is None
+    try:
+        assert started.command.argv == tuple(ARGV) and started.command.cwd == str(root.resolve())
+        assert started.connection_file.stat().st_mode & 0o077 == 0
+        assert headstart.claim("older") is None  # begun for the latest only
+        assert headstart.claim("latest") is started
+        assert headstart.claim("latest") is None  # handed over once
+        headstart.discard()  # claimed: not the head start's to stop any more
+        assert started.process.poll() is None
+    finally:
+        started.discard()
+    assert started.process.wait(10) is not None and not started.connection_file.exists()
+
+
+def test_one_nobody_claims_is_stopped(tmp_path: Path):
+    root = tmp_path / "project"
+    root.mkdir()
+    record(tmp_path / "home", root, "env-a")
+    started = begin(tmp_path / "home", root, *POOLED)
+    assert started is not None
+    headstart.discard()
+    assert started.process.wait(10) is not None
+    assert not started.connection_file.exists()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        (),  # no pool sizes given (a trial server's command line)
+        ("--OrbitExtension.pool_per_env=0", "--OrbitExtension.pool_max_envs=3"),
+        ("--OrbitExtension.pool_per_env=1", "--OrbitExtension.pool_max_envs=0"),
+        (*POOLED, "--OrbitExtension.pool_memory_mb=0"),
+        (*POOLED, "--OrbitExtension.pool_per_env=0"),  # the last of a name counts
+    ],
+)
+def test_nothing_begins_without_a_pool(tmp_path: Path, options: tuple[str, ...]):
+    root = tmp_path / "project"
+    root.mkdir()
+    record(tmp_path / "home", root, "env-a")
+    assert begin(tmp_path / "home", root, *options) is None
+    assert headstart.claim("env-a") is None
+
+
+def test_nothing_begins_for_another_root_or_a_gone_environment(tmp_path: Path):
+    home, root, other = tmp_path / "home", tmp_path / "project", tmp_path / "other"
+    root.mkdir()
+    other.mkdir()
+    record(home, root, "env-a")
+    assert begin(home, other, *POOLED) is None  # nothing was opened there
+    record(
+        home, root, "gone", argv=[str(tmp_path / "removed" / "python"), "-f", "{connection_file}"]
+    )
+    assert begin(home, root, *POOLED) is None
+    assert headstart.claim("gone") is None
+
+
+@pytest.mark.integration
+def test_the_pool_adopts_the_kernel_begun(tmp_path: Path):
+    root = tmp_path / "project"
+    root.mkdir()
+    record(tmp_path / "home", root, "env-a")
+    started = begin(tmp_path / "home", root, *POOLED)
+    assert started is not None
+
+    async def go():
+        env = environ(tmp_path / "home")
+        pool = KernelPool(cwd=root, env=env, preimport=False)
+        try:
+            pool.want(WarmTarget("env-a", list(ARGV), "python"), started=headstart.claim("env-a"))
+            deadline = asyncio.get_running_loop().time() + 120
+            while not any(p["ready"] for p in pool.status()):
+                assert asyncio.get_running_loop().time() < deadline, pool.events
+                await asyncio.sleep(0.05)
+            kinds = [(e["event"], e["env_id"]) for e in pool.events]
+            assert kinds == [("prewarm-adopt", "env-a"), ("prewarm-ready", "env-a")]
+            warm = await pool.take("env-a", cwd=tmp_path)
+            assert warm is not None and warm.pid == started.process.pid
+            reply = await warm.kc.execute_interactive("import os; print(os.getcwd())", timeout=30)
+            assert reply["content"]["status"] == "ok"
+            await warm.shutdown()
+            assert started.process.wait(10) is not None
+            assert not started.connection_file.exists()
+        finally:
+            await pool.shutdown()
+
+    asyncio.run(go())
+
+
+@pytest.mark.integration
+def test_a_pool_that_does_not_keep_it_stops_it(tmp_path: Path):
+    root = tmp_path / "project"
+    root.mkdir()
+    record(tmp_path / "home", root, "env-a")
+    started = begin(tmp_path / "home", root, *POOLED)
+    assert started is not None
+
+    async def go():
+        pool = KernelPool(cwd=root, env=environ(tmp_path / "home"), per_env=0)  # pool off
+        pool.want(WarmTarget("env-a", list(ARGV), "python"), started=headstart.claim("env-a"))
+        await pool.shutdown()
+
+    asyncio.run(go())
+    assert started.process.wait(10) is not None
+    assert not psutil.pid_exists(started.process.pid) or (
+        psutil.Process(started.process.pid).status() == psutil.STATUS_ZOMBIE
+    )
