@@ -140,6 +140,27 @@ def test_adoption_code_per_language(tmp_path):
     assert "os.chdir" in get_recipe("xpython").adopt_code(cwd, "a")
 
 
+def test_warming_code_and_the_command_that_runs_it_as_the_kernel_boots(tmp_path):
+    python = get_recipe("python")
+    code = python.warm_code(["numpy", "scikit-learn"])
+    assert '["numpy", "scikit-learn"]' in code and "del _orbit_warm" in code
+    compile(code, "warm", "exec")  # one piece of Python, run as one cell
+    assert python.warm_code([]) is None  # nothing declared: nothing to run
+    assert "del _orbit_warm" in get_recipe("xpython").warm_code(["numpy"])
+    assert get_recipe("r").warm_code(["ggplot2"]) is None
+    argv = python.argv(tmp_path, tmp_path / "bin" / "python")
+    assert python.warm_argv(argv, ["numpy"]) == [
+        *argv,
+        "--IPKernelApp.code_to_run=" + python.warm_code(["numpy"]),
+    ]
+    assert python.warm_argv(argv, []) is None
+    # another engine's command (a container's host side) is not IPython's to extend
+    hosted = [str(tmp_path / "python"), "-P", "-m", "jupyter_orbit.engines.container_kernel"]
+    assert python.warm_argv([*hosted, "--connection-file", "{connection_file}"], ["x"]) is None
+    xpython = get_recipe("xpython")
+    assert xpython.warm_argv(xpython.argv(tmp_path, tmp_path / "python"), ["numpy"]) is None
+
+
 def test_notebook_kernelspec_selects_the_recipe(tmp_path):
     for spec, recipe in [("ir", "r"), ("bash", "bash"), ("deno", "deno"), ("octave", "octave")]:
         nb = make_notebook(tmp_path / f"{spec}.ipynb", "1")

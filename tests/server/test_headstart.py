@@ -20,12 +20,14 @@ ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 POOLED = ["--OrbitExtension.pool_per_env=1", "--OrbitExtension.pool_max_envs=3"]
 
 
-def record(home: Path, root: Path, *env_ids: str, argv: list[str] | None = None) -> None:
+def record(
+    home: Path, root: Path, *env_ids: str, argv: list[str] | None = None, imports: list[str] = ()
+) -> None:
     """``env_ids`` opened under ``root``, the last one most recently."""
     recent = RecentOpens(Paths(home).profile("default").root / "recent-opens.json")
     for env_id in env_ids:
         entry = {"env_id": env_id, "argv": argv or ARGV, "language": "python", "env": {}}
-        recent.remember(root.resolve(), {**entry, "recipe": "python", "imports": []})
+        recent.remember(root.resolve(), {**entry, "recipe": "python", "imports": list(imports)})
 
 
 def environ(home: Path) -> dict[str, str]:
@@ -52,9 +54,10 @@ def test_the_last_environment_opened_here_is_begun_and_handed_over_once(tmp_path
     try:
         assert started.command.argv == tuple(ARGV) and started.command.cwd == str(root.resolve())
         assert started.connection_file.stat().st_mode & 0o077 == 0
-        assert headstart.claim("older") is None  # begun for the latest only
-        assert headstart.claim("latest") is started
-        assert headstart.claim("latest") is None  # handed over once
+        assert headstart.claim("older", ARGV) is None  # begun for the latest only
+        assert headstart.claim("latest", [*ARGV, "--another"]) is None  # for its command only
+        assert headstart.claim("latest", ARGV) is started
+        assert headstart.claim("latest", ARGV) is None  # handed over once
         headstart.discard()  # claimed: not the head start's to stop any more
         assert started.process.poll() is None
     finally:
@@ -88,7 +91,7 @@ def test_nothing_begins_without_a_pool(tmp_path: Path, options: tuple[str, ...])
     root.mkdir()
     record(tmp_path / "home", root, "env-a")
     assert begin(tmp_path / "home", root, *options) is None
-    assert headstart.claim("env-a") is None
+    assert headstart.claim("env-a", ARGV) is None
 
 
 def test_nothing_begins_for_another_root_or_a_gone_environment(tmp_path: Path):
@@ -101,7 +104,7 @@ def test_nothing_begins_for_another_root_or_a_gone_environment(tmp_path: Path):
         home, root, "gone", argv=[str(tmp_path / "removed" / "python"), "-f", "{connection_file}"]
     )
     assert begin(home, root, *POOLED) is None
-    assert headstart.claim("gone") is None
+    assert headstart.claim("gone", ARGV) is None
 
 
 @pytest.mark.integration
@@ -116,7 +119,9 @@ def test_the_pool_adopts_the_kernel_begun(tmp_path: Path):
         env = environ(tmp_path / "home")
         pool = KernelPool(cwd=root, env=env, preimport=False)
         try:
-            pool.want(WarmTarget("env-a", list(ARGV), "python"), started=headstart.claim("env-a"))
+            pool.want(
+                WarmTarget("env-a", list(ARGV), "python"), started=headstart.claim("env-a", ARGV)
+            )
             deadline = asyncio.get_running_loop().time() + 120
             while not any(p["ready"] for p in pool.status()):
                 assert asyncio.get_running_loop().time() < deadline, pool.events
@@ -146,7 +151,7 @@ def test_a_pool_that_does_not_keep_it_stops_it(tmp_path: Path):
 
     async def go():
         pool = KernelPool(cwd=root, env=environ(tmp_path / "home"), per_env=0)  # pool off
-        pool.want(WarmTarget("env-a", list(ARGV), "python"), started=headstart.claim("env-a"))
+        pool.want(WarmTarget("env-a", list(ARGV), "python"), started=headstart.claim("env-a", ARGV))
         await pool.shutdown()
 
     asyncio.run(go())
@@ -154,3 +159,42 @@ def test_a_pool_that_does_not_keep_it_stops_it(tmp_path: Path):
     assert not psutil.pid_exists(started.process.pid) or (
         psutil.Process(started.process.pid).status() == psutil.STATUS_ZOMBIE
     )
+
+
+@pytest.mark.integration
+def test_it_imports_the_notebooks_packages_as_it_boots(tmp_path: Path):
+    root = tmp_path / "project"
+    root.mkdir()
+    record(tmp_path / "home", root, "env-a", imports=["tomlkit"])  # not what a kernel imports
+    started = begin(tmp_path / "home", root, *POOLED)
+    assert started is not None
+    assert started.command.argv[: len(ARGV)] == tuple(ARGV)
+    assert started.command.argv[len(ARGV)].startswith("--IPKernelApp.code_to_run=")
+
+    async def go():
+        pool = KernelPool(cwd=root, env=environ(tmp_path / "home"), preimport=False)
+        try:
+            early = headstart.claim("env-a", ARGV)  # claimed by the command the pool keeps
+            assert early is started
+            pool.want(WarmTarget("env-a", list(ARGV), "python", ("tomlkit",)), started=early)
+            deadline = asyncio.get_running_loop().time() + 120
+            while not any(p["ready"] for p in pool.status()):
+                assert asyncio.get_running_loop().time() < deadline, pool.events
+                await asyncio.sleep(0.05)
+            warm = await pool.take("env-a", cwd=tmp_path)
+            assert warm is not None and warm.pid == started.process.pid
+            seen = []
+            code = "import sys; print('tomlkit' in sys.modules, len(In), flush=True)"
+            reply = await warm.kc.execute_interactive(
+                code, timeout=30, output_hook=lambda m: seen.append(m["content"].get("text"))
+            )
+            assert reply["content"]["status"] == "ok"
+            # imported before the kernel answered (the pool's own warm-up is off here), and the
+            # notebook's history starts with its own first cell
+            assert "True 2\n" in seen, seen
+            assert reply["content"]["execution_count"] == 1
+            await warm.shutdown()
+        finally:
+            await pool.shutdown()
+
+    asyncio.run(go())

@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -158,6 +158,16 @@ class KernelRecipe(ABC):
         """
         return None
 
+    def warm_code(self, imports: Sequence[str]) -> str | None:
+        """Code a prewarmed kernel runs, silently, so that the notebook's own imports of the
+        packages ``imports`` (distribution names) find them loaded; None: nothing to run."""
+        return None
+
+    def warm_argv(self, argv: list[str], imports: Sequence[str]) -> list[str] | None:
+        """``argv`` (this recipe's command, as ``argv`` made it) made to run ``warm_code`` as
+        the kernel boots, before it answers; None when the recipe cannot say so for ``argv``."""
+        return None
+
     def missing(self, which: Which = shutil.which) -> list[SystemRequirement]:
         return [req for req in self.system if not req.present(which)]
 
@@ -203,8 +213,38 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
+# Import the top-level modules of the distributions named: the notebook's own imports then find
+# them loaded. Failures are the notebook's to report.
+_PYTHON_WARMUP = """
+def _orbit_warm(names):
+    import importlib, importlib.metadata as md
+    for name in names:
+        try:
+            files = md.distribution(name).files or ()
+        except Exception:
+            continue
+        tops = set()
+        for f in files:
+            top = f.parts[0] if f.parts else ""
+            if top.endswith(".py") and len(f.parts) == 1:
+                top = top[:-3]
+            if top.isidentifier() and not top.startswith("_") and top != "bin":
+                tops.add(top)
+        for top in sorted(tops):
+            try:
+                importlib.import_module(top)
+            except Exception:
+                pass
+_orbit_warm({names}); del _orbit_warm
+"""
+
+
 class _PythonAdopt:
-    """IPython-compatible kernels: change folder, and tell the kernel its notebook."""
+    """IPython-compatible kernels: change folder, and tell the kernel its notebook; import the
+    notebook's packages while warm."""
+
+    def warm_code(self, imports: Sequence[str]) -> str | None:
+        return _PYTHON_WARMUP.format(names=json.dumps(list(imports))) if imports else None
 
     def adopt_code(self, cwd: Path, session: str) -> str | None:
         return (
@@ -239,6 +279,13 @@ class IPythonRecipe(_PythonAdopt, KernelRecipe):
 
     def argv(self, env_prefix: Path, python: Path, *, which: Which = shutil.which) -> list[str]:
         return [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+    def warm_argv(self, argv: list[str], imports: Sequence[str]) -> list[str] | None:
+        code = self.warm_code(imports)
+        if code is None or argv[1:] != self.argv(Path(), Path())[1:]:  # another engine's
+            return None
+        # IPython runs it before the kernel answers, without a history entry
+        return [*argv, f"--IPKernelApp.code_to_run={code}"]
 
 
 class XeusPythonRecipe(_PythonAdopt, KernelRecipe):

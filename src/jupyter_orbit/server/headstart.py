@@ -5,8 +5,10 @@ same root, and the pool keeps its environment warm (``recent_opens``). The pool 
 only once the server is up, about a second after its process began, so that first notebook
 used to wait for a kernel still booting. Here the server process starts, with the standard
 library alone and before anything else, the kernel of the environment opened last under its
-root (``prestart.start``, as ``orbit run`` does for a run); the pool adopts it when it warms
-that environment (``KernelPool.want(..., started=...)``), and stops it unused otherwise.
+root (``prestart.start``, as ``orbit run`` does for a run), importing the notebook's packages
+as it boots when its recipe can have it do so (``KernelRecipe.warm_argv``: what the pool would
+run in it once warm); the pool adopts it when it warms that environment
+(``KernelPool.want(..., started=...)``), and stops it unused otherwise.
 
 Only what the pool would start itself is started: the command the profile's own record keeps
 (written by Orbit, readable and writable by the user alone, as ``RecentOpens`` checks), and
@@ -22,7 +24,8 @@ from pathlib import Path
 from jupyter_orbit import prestart
 
 _POOL_OPTIONS = ("pool_per_env", "pool_max_envs", "pool_memory_mb")
-_begun: tuple[str, prestart.Started] | None = None  # (env_id, the kernel) until claimed
+# (env_id, the command the pool would start, the kernel) until claimed
+_begun: tuple[str, tuple[str, ...], prestart.Started] | None = None
 
 
 def _options(argv: list[str]) -> dict[str, str]:
@@ -52,6 +55,7 @@ def begin(argv: list[str], environ: dict[str, str] | None = None) -> prestart.St
     global _begun
     environ = dict(os.environ) if environ is None else environ
     try:
+        from jupyter_orbit.kernels.recipes import find_recipe
         from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
         from jupyter_orbit.server.recent_opens import RecentOpens
 
@@ -70,24 +74,30 @@ def begin(argv: list[str], environ: dict[str, str] | None = None) -> prestart.St
         env = entry.get("env") or {}
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
             return None
-        command = prestart.KernelCommand.of(
-            [str(a) for a in argv_], str(entry.get("language", "python")), env, root_dir, ""
-        )
+        argv_ = [str(a) for a in argv_]
+        recipe = find_recipe(str(entry.get("recipe", "python")))
+        if recipe is None or recipe.adopt_code(root_dir, "") is None:  # the pool keeps none
+            return None
+        imports = [str(n) for n in entry.get("imports") or ()]
+        warm = recipe.warm_argv(argv_, imports)
+        language = str(entry.get("language", "python"))
+        command = prestart.KernelCommand.of(warm or argv_, language, env, root_dir, "")
         runtime = Path(environ.get("JUPYTER_RUNTIME_DIR") or profile.runtime_dir)
         started = prestart.start(command, runtime, None)
     except Exception:  # only a head start is lost: the pool starts it as usual
         return None
     if started is not None:
-        _begun = (entry["env_id"], started)
+        _begun = (entry["env_id"], tuple(argv_), started)
     return started
 
 
-def claim(env_id: str) -> prestart.Started | None:
-    """The kernel begun for ``env_id``, handed over once (None: none, or another's)."""
+def claim(env_id: str, argv: list[str]) -> prestart.Started | None:
+    """The kernel begun for ``env_id`` and the pool's command ``argv``, handed over once (None:
+    none, or another's)."""
     global _begun
-    if _begun is None or _begun[0] != env_id:
+    if _begun is None or _begun[:2] != (env_id, tuple(argv)):
         return None
-    started, _begun = _begun[1], None
+    started, _begun = _begun[2], None
     return started
 
 
@@ -96,4 +106,4 @@ def discard() -> None:
     global _begun
     begun, _begun = _begun, None
     if begun is not None:
-        begun[1].discard()
+        begun[2].discard()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -41,31 +40,6 @@ if TYPE_CHECKING:
     from jupyter_orbit.prestart import Started
 
 CHECK_EVERY = 30.0  # seconds between checks of the warm kernels' memory and the machine's
-
-# Runs silently in a fresh kernel: import the top-level modules of the packages the notebook
-# declares, so its own imports find them loaded. Failures are the notebook's to report.
-_WARMUP = """
-def _orbit_warm(names):
-    import importlib, importlib.metadata as md
-    for name in names:
-        try:
-            files = md.distribution(name).files or ()
-        except Exception:
-            continue
-        tops = set()
-        for f in files:
-            top = f.parts[0] if f.parts else ""
-            if top.endswith(".py") and len(f.parts) == 1:
-                top = top[:-3]
-            if top.isidentifier() and not top.startswith("_") and top != "bin":
-                tops.add(top)
-        for top in sorted(tops):
-            try:
-                importlib.import_module(top)
-            except Exception:
-                pass
-_orbit_warm({names}); del _orbit_warm
-"""
 
 
 @dataclass
@@ -191,8 +165,9 @@ class KernelPool:
 
         ``used=False``: a guess (a default for new notebooks), not a use: it goes after the
         environments actually used, and does not move ahead of them when already kept.
-        ``started``: a kernel of ``target`` started already (``headstart``), adopted as its
-        first warm kernel; stopped if the pool does not keep ``target``."""
+        ``started``: a kernel of ``target`` started already (``headstart``: its command may
+        also import the notebook's packages as it boots), adopted as its first warm kernel;
+        stopped if the pool does not keep ``target``."""
         if not self.enabled or _adopt_code(target, Path(), "") is None:
             if started is not None:
                 started.discard()
@@ -206,6 +181,9 @@ class KernelPool:
                 self._retire(warm)
             slot.ready.clear()
             slot.too_big = False
+            if slot.early is not None:
+                slot.early.discard()
+                slot.early = None
         if started is not None:
             if slot.early is not None:
                 slot.early.discard()
@@ -382,10 +360,7 @@ class KernelPool:
 
     async def _start(self, slot: _Slot) -> None:
         target = slot.target
-        early, slot.early = slot.early, None
-        if early is not None and tuple(target.argv) != early.command.argv:
-            early.discard()  # started for another command
-            early = None
+        early, slot.early = slot.early, None  # started for this very target (``want``)
         if early is None:
             await self.idle()  # never while a user's kernel starts
             while not slot.used and self._used_starting():  # guesses after what was used
@@ -415,13 +390,8 @@ class KernelPool:
             kc = km.client()
             kc.start_channels()
             await wait_ready(km, kc, timeout=120)  # no IOPub quiet wait
-            if self.preimport and target.imports and target.language == "python":
-                await kc.execute_interactive(
-                    _WARMUP.format(names=json.dumps(list(target.imports))),
-                    silent=True,
-                    store_history=False,
-                    timeout=300,
-                )
+            if self.preimport and (code := _warm_code(target)) is not None:
+                await kc.execute_interactive(code, silent=True, store_history=False, timeout=300)
         except BaseException as e:
             if not isinstance(e, asyncio.CancelledError | Exception):
                 raise
@@ -456,3 +426,10 @@ def _adopt_code(target: WarmTarget, cwd: Path, session: str) -> str | None:
 
     recipe = find_recipe(target.recipe)
     return recipe.adopt_code(cwd, session) if recipe else None
+
+
+def _warm_code(target: WarmTarget) -> str | None:
+    from jupyter_orbit.kernels.recipes import find_recipe
+
+    recipe = find_recipe(target.recipe)
+    return recipe.warm_code(target.imports) if recipe else None

@@ -250,7 +250,7 @@ class OrbitRuntime:
                         t.get("recipe", "python"),
                         dict(t.get("env", {})),
                     ),
-                    started=headstart.claim(t["env_id"]),
+                    started=headstart.claim(t["env_id"], argv),
                 )
         headstart.discard()  # begun for an environment the pool does not warm
 
