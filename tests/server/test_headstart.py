@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from jupyter_orbit.paths import Paths
+from jupyter_orbit.prestart import Started
 from jupyter_orbit.server import headstart
 from jupyter_orbit.server.pool import KernelPool, WarmTarget
 from jupyter_orbit.server.recent_opens import RecentOpens
@@ -37,6 +38,23 @@ def environ(home: Path) -> dict[str, str]:
 
 def begin(home: Path, root: Path, *options: str):
     return headstart.begin([*options, f"--ServerApp.root_dir={root}"], environ(home))
+
+
+def begun(tmp_path: Path, imports: list[str] | None = None) -> tuple[Path, Started]:
+    """A project where ``env-a`` was opened last, and the kernel begun for it."""
+    root = tmp_path / "project"
+    root.mkdir()
+    record(tmp_path / "home", root, "env-a", imports=imports or [])
+    started = begin(tmp_path / "home", root, *POOLED)
+    assert started is not None
+    return root, started
+
+
+async def until_warm(pool: KernelPool) -> None:
+    deadline = asyncio.get_running_loop().time() + 120
+    while not any(p["ready"] for p in pool.status()):
+        assert asyncio.get_running_loop().time() < deadline, pool.events
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(autouse=True)
@@ -66,11 +84,7 @@ def test_the_last_environment_opened_here_is_begun_and_handed_over_once(tmp_path
 
 
 def test_one_nobody_claims_is_stopped(tmp_path: Path):
-    root = tmp_path / "project"
-    root.mkdir()
-    record(tmp_path / "home", root, "env-a")
-    started = begin(tmp_path / "home", root, *POOLED)
-    assert started is not None
+    _, started = begun(tmp_path)
     headstart.discard()
     assert started.process.wait(10) is not None
     assert not started.connection_file.exists()
@@ -109,11 +123,7 @@ def test_nothing_begins_for_another_root_or_a_gone_environment(tmp_path: Path):
 
 @pytest.mark.integration
 def test_the_pool_adopts_the_kernel_begun(tmp_path: Path):
-    root = tmp_path / "project"
-    root.mkdir()
-    record(tmp_path / "home", root, "env-a")
-    started = begin(tmp_path / "home", root, *POOLED)
-    assert started is not None
+    root, started = begun(tmp_path)
 
     async def go():
         env = environ(tmp_path / "home")
@@ -122,10 +132,7 @@ def test_the_pool_adopts_the_kernel_begun(tmp_path: Path):
             pool.want(
                 WarmTarget("env-a", list(ARGV), "python"), started=headstart.claim("env-a", ARGV)
             )
-            deadline = asyncio.get_running_loop().time() + 120
-            while not any(p["ready"] for p in pool.status()):
-                assert asyncio.get_running_loop().time() < deadline, pool.events
-                await asyncio.sleep(0.05)
+            await until_warm(pool)
             kinds = [(e["event"], e["env_id"]) for e in pool.events]
             assert kinds == [("prewarm-adopt", "env-a"), ("prewarm-ready", "env-a")]
             warm = await pool.take("env-a", cwd=tmp_path)
@@ -143,11 +150,7 @@ def test_the_pool_adopts_the_kernel_begun(tmp_path: Path):
 
 @pytest.mark.integration
 def test_a_pool_that_does_not_keep_it_stops_it(tmp_path: Path):
-    root = tmp_path / "project"
-    root.mkdir()
-    record(tmp_path / "home", root, "env-a")
-    started = begin(tmp_path / "home", root, *POOLED)
-    assert started is not None
+    root, started = begun(tmp_path)
 
     async def go():
         pool = KernelPool(cwd=root, env=environ(tmp_path / "home"), per_env=0)  # pool off
@@ -163,11 +166,7 @@ def test_a_pool_that_does_not_keep_it_stops_it(tmp_path: Path):
 
 @pytest.mark.integration
 def test_it_imports_the_notebooks_packages_as_it_boots(tmp_path: Path):
-    root = tmp_path / "project"
-    root.mkdir()
-    record(tmp_path / "home", root, "env-a", imports=["tomlkit"])  # not what a kernel imports
-    started = begin(tmp_path / "home", root, *POOLED)
-    assert started is not None
+    root, started = begun(tmp_path, imports=["tomlkit"])  # not what a kernel imports
     assert started.command.argv[: len(ARGV)] == tuple(ARGV)
     assert started.command.argv[len(ARGV)].startswith("--IPKernelApp.code_to_run=")
 
@@ -177,10 +176,7 @@ def test_it_imports_the_notebooks_packages_as_it_boots(tmp_path: Path):
             early = headstart.claim("env-a", ARGV)  # claimed by the command the pool keeps
             assert early is started
             pool.want(WarmTarget("env-a", list(ARGV), "python", ("tomlkit",)), started=early)
-            deadline = asyncio.get_running_loop().time() + 120
-            while not any(p["ready"] for p in pool.status()):
-                assert asyncio.get_running_loop().time() < deadline, pool.events
-                await asyncio.sleep(0.05)
+            await until_warm(pool)
             warm = await pool.take("env-a", cwd=tmp_path)
             assert warm is not None and warm.pid == started.process.pid
             seen = []

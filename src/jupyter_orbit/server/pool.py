@@ -37,6 +37,7 @@ from jupyter_orbit.server import pool_memory
 from jupyter_orbit.server.warm_priority import Priority
 
 if TYPE_CHECKING:
+    from jupyter_orbit.kernels.recipes import KernelRecipe
     from jupyter_orbit.prestart import Started
 
 CHECK_EVERY = 30.0  # seconds between checks of the warm kernels' memory and the machine's
@@ -79,6 +80,12 @@ class _Slot:
     too_big: bool = False  # alone it held more than the budget: not started again
     early: Started | None = None  # its kernel, started before the server (``headstart``)
     used: bool = False  # a notebook used it (not only a guess for new notebooks)
+
+    def drop_early(self) -> None:
+        """Stop the kernel started before the server, if it was not adopted."""
+        early, self.early = self.early, None
+        if early is not None:
+            early.discard()
 
 
 class Hold:
@@ -181,12 +188,9 @@ class KernelPool:
                 self._retire(warm)
             slot.ready.clear()
             slot.too_big = False
-            if slot.early is not None:
-                slot.early.discard()
-                slot.early = None
+            slot.drop_early()
         if started is not None:
-            if slot.early is not None:
-                slot.early.discard()
+            slot.drop_early()
             slot.early = started
         slot.target = target
         self._slots[target.env_id] = slot
@@ -272,9 +276,7 @@ class KernelPool:
         slots = list(self._slots.values())
         self._slots.clear()
         for slot in slots:
-            if slot.early is not None:
-                slot.early.discard()
-                slot.early = None
+            slot.drop_early()
         starting = [t for slot in slots for t in slot.starting]
         for task in starting:
             task.cancel()
@@ -299,9 +301,7 @@ class KernelPool:
             task.add_done_callback(slot.starting.discard)
 
     def _discard(self, slot: _Slot) -> None:
-        if slot.early is not None:
-            slot.early.discard()
-            slot.early = None
+        slot.drop_early()
         for task in slot.starting:
             task.cancel()
         for warm in slot.ready:
@@ -421,15 +421,17 @@ class KernelPool:
             await warm.shutdown()
 
 
-def _adopt_code(target: WarmTarget, cwd: Path, session: str) -> str | None:
+def _recipe(target: WarmTarget) -> KernelRecipe | None:
     from jupyter_orbit.kernels.recipes import find_recipe
 
-    recipe = find_recipe(target.recipe)
+    return find_recipe(target.recipe)
+
+
+def _adopt_code(target: WarmTarget, cwd: Path, session: str) -> str | None:
+    recipe = _recipe(target)
     return recipe.adopt_code(cwd, session) if recipe else None
 
 
 def _warm_code(target: WarmTarget) -> str | None:
-    from jupyter_orbit.kernels.recipes import find_recipe
-
-    recipe = find_recipe(target.recipe)
+    recipe = _recipe(target)
     return recipe.warm_code(target.imports) if recipe else None
