@@ -181,8 +181,8 @@ def test_stopping_the_server_stops_a_copy_and_leaves_nothing(
         spare = dest
         spare.mkdir()
         proc = subprocess.Popen(["sleep", "60"])
-        began.append(proc.pid)
         started(proc.pid)
+        began.append(proc.pid)  # once the keeper knows it (the test reads its priority then)
         code = proc.wait()
         shutil.rmtree(spare)
         if code < 0:

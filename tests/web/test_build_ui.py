@@ -124,6 +124,9 @@ def test_a_kernel_that_exits_at_start_shows_its_stderr_in_the_notebook(
     info = slow_orbit.up(root)
     context, page, errors = open_lab(chromium, info, "dies.ipynb")
     shots.pages.append(page)
+    # once JupyterLab has asked for the kernel: a run before that has no session to go to and
+    # JupyterLab clears it (seen on a loaded machine, the notebook shown before its session)
+    page.wait_for_function(ASKED_FOR_A_KERNEL, timeout=120_000)
     editor = page.locator(f"{NOTEBOOK} .jp-Cell .cm-content").first
     editor.click()
     editor.press("Shift+Enter")  # run while the kernel is still being prepared: held
