@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from jupyter_orbit.engines.container_kernel import LABEL_KERNEL, LABEL_OWNER, owner_label
-from jupyter_orbit.engines.docker import image_tag
+from jupyter_orbit.engines.docker import DockerEngine, image_tag
+from jupyter_orbit.paths import Paths
 from tests.conftest import Orbit, make_notebook, snapshot
 from tests.support.docker import kernel_containers, wait_for
 from tests.support.kernelws import KernelWS, Server
@@ -158,9 +159,11 @@ def test_orphans_are_removed_when_a_server_starts(
     orphan = docker_client.containers.run(
         labels={LABEL_KERNEL: "orphan", LABEL_OWNER: f"{machine}:{boot}:{dead.pid}:1"}, **common
     )
-    stopped = docker_client.containers.create(
-        labels={LABEL_KERNEL: "stopped", LABEL_OWNER: owner_label()}, **common
+    stopped = docker_client.containers.run(
+        labels={LABEL_KERNEL: "stopped", LABEL_OWNER: owner_label()},
+        **{**common, "entrypoint": ["true"]},
     )
+    stopped.wait(timeout=60)
     alive = docker_client.containers.run(
         labels={LABEL_KERNEL: "alive", LABEL_OWNER: owner_label()}, **common
     )
@@ -171,6 +174,31 @@ def test_orphans_are_removed_when_a_server_starts(
         assert kernel_containers(docker_client, "alive")  # its process (this test) still runs
     finally:
         for c in (orphan, stopped, alive):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+
+
+def test_a_container_being_started_is_left_to_its_process(
+    tmp_path: Path, docker_base: str, docker_client: Any
+):
+    """Created, not yet started: a kernel on its way while its process runs (another server's,
+    or one a server began before its sweep), never to be started once that process is gone."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    machine, boot, _, _ = owner_label().split(":")
+    common = {"image": docker_base, "entrypoint": ["sleep", "600"]}
+    starting = docker_client.containers.create(
+        labels={LABEL_KERNEL: "starting", LABEL_OWNER: owner_label()}, **common
+    )
+    stuck = docker_client.containers.create(
+        labels={LABEL_KERNEL: "stuck", LABEL_OWNER: f"{machine}:{boot}:{dead.pid}:1"}, **common
+    )
+    try:
+        DockerEngine(Paths(tmp_path / "orbit-home")).cleanup()
+        assert kernel_containers(docker_client, "starting")
+        assert not kernel_containers(docker_client, "stuck")
+    finally:
+        for c in (starting, stuck):
             with contextlib.suppress(Exception):
                 c.remove(force=True)
 

@@ -235,7 +235,9 @@ class DockerEngine(Engine):
         ]
 
     def cleanup(self) -> int:
-        """Remove kernel containers whose host process is gone (and stopped ones)."""
+        """Remove kernel containers whose host process is gone, and stopped ones. A container
+        only created is being started by its process while that runs (another server's, or a
+        kernel this server began before it swept): it goes once its process is gone."""
         from jupyter_orbit.engines.container_kernel import LABEL_KERNEL, LABEL_OWNER, owner_alive
         from jupyter_orbit.engines.container_options import engine_socket_paths
 
@@ -250,7 +252,7 @@ class DockerEngine(Engine):
         removed = 0
         for c in found:
             alive = owner_alive(c.labels.get(LABEL_OWNER, ""))
-            if c.status in ("exited", "dead", "created") or alive is False:
+            if c.status in ("exited", "dead") or alive is False:
                 try:
                     c.remove(force=True)
                     removed += 1
