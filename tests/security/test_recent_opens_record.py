@@ -22,7 +22,9 @@ def _kept(tmp_path: Path) -> tuple[RecentOpens, Path]:
     root = tmp_path / "project"
     root.mkdir()
     recent = RecentOpens(Paths(tmp_path / "home").profile("default").root / "recent-opens.json")
-    recent.remember(root, {"env_id": "env-a", "argv": ARGV, "language": "python", "env": {}})
+    boot = headstart.boot_command("python", ARGV, [])
+    entry = {"env_id": "env-a", "argv": ARGV, "boot": boot, "language": "python", "env": {}}
+    recent.remember(root, entry)
     return recent, root
 
 

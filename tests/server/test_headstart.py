@@ -28,7 +28,10 @@ def record(
     recent = RecentOpens(Paths(home).profile("default").root / "recent-opens.json")
     for env_id in env_ids:
         entry = {"env_id": env_id, "argv": argv or ARGV, "language": "python", "env": {}}
-        recent.remember(root.resolve(), {**entry, "recipe": "python", "imports": list(imports)})
+        boot = headstart.boot_command("python", argv or ARGV, imports)  # as the server records
+        recent.remember(
+            root.resolve(), {**entry, "boot": boot, "recipe": "python", "imports": list(imports)}
+        )
 
 
 def environ(home: Path) -> dict[str, str]:
@@ -119,6 +122,25 @@ def test_nothing_begins_for_another_root_or_a_gone_environment(tmp_path: Path):
     )
     assert begin(home, root, *POOLED) is None
     assert headstart.claim("gone", ARGV) is None
+
+
+def test_the_command_is_the_one_recorded_for_it(tmp_path: Path):
+    """The server records what a head start runs when it records the environment; a record
+    without it (an older Orbit's), or of a kind the pool keeps no kernels of, starts nothing."""
+    assert headstart.boot_command("python", ARGV, []) == ARGV
+    assert headstart.boot_command("python", ARGV, ["numpy"])[len(ARGV)].startswith(
+        "--IPKernelApp.code_to_run="
+    )
+    assert headstart.boot_command("micropython", ARGV, []) is None  # a board: no pool
+    assert headstart.boot_command("no-such-recipe", ARGV, []) is None
+    home, root = tmp_path / "home", tmp_path / "project"
+    root.mkdir()
+    recent = RecentOpens(Paths(home).profile("default").root / "recent-opens.json")
+    entry = {"env_id": "env-a", "argv": ARGV, "language": "python", "env": {}}
+    for boot in ({}, {"boot": None}, {"boot": []}, {"boot": [1, 2]}):
+        recent.remember(root.resolve(), {**entry, **boot})
+        assert begin(home, root, *POOLED) is None
+    assert headstart.claim("env-a", ARGV) is None
 
 
 @pytest.mark.integration

@@ -7,8 +7,9 @@ used to wait for a kernel still booting. Here the server process starts, with th
 library alone and before anything else, the kernel of the environment opened last under its
 root (``prestart.start``, as ``orbit run`` does for a run), importing the notebook's packages
 as it boots when its recipe can have it do so (``KernelRecipe.warm_argv``: what the pool would
-run in it once warm); the pool adopts it when it warms that environment
-(``KernelPool.want(..., started=...)``), and stops it unused otherwise.
+run in it once warm). That command is asked of the recipe when the environment is recorded
+(``boot_command``), so the start needs no recipe loaded. The pool adopts it when it warms that
+environment (``KernelPool.want(..., started=...)``), and stops it unused otherwise.
 
 Only what the pool would start itself is started: the command the profile's own record keeps
 (written by Orbit, readable and writable by the user alone, as ``RecentOpens`` checks), and
@@ -19,7 +20,9 @@ only when the server's command line keeps a pool (``pool_per_env``, ``pool_max_e
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeGuard
 
 from jupyter_orbit import prestart
 
@@ -49,13 +52,28 @@ def _pooled(options: dict[str, str]) -> bool:
     return True
 
 
+def boot_command(recipe: str, argv: list[str], imports: Sequence[str]) -> list[str] | None:
+    """What a head start runs for a kernel of ``recipe`` started as ``argv``: that command, made
+    to import ``imports`` as it boots when the recipe can say so; None when the pool keeps no
+    kernels of that recipe. Kept in the recent-opens record beside ``argv``."""
+    from jupyter_orbit.kernels.recipes import find_recipe
+
+    found = find_recipe(recipe)
+    if found is None or found.adopt_code(Path(), "") is None:  # the pool keeps none
+        return None
+    return found.warm_argv(argv, imports) or list(argv)
+
+
+def _command(value: object) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and bool(value) and all(isinstance(a, str) for a in value)
+
+
 def begin(argv: list[str], environ: dict[str, str] | None = None) -> prestart.Started | None:
     """Start the kernel of the environment last opened under the server's root, if the pool
     would keep it warm; it waits for ``claim``. Never fails the server's start."""
     global _begun
     environ = dict(os.environ) if environ is None else environ
     try:
-        from jupyter_orbit.kernels.recipes import find_recipe
         from jupyter_orbit.paths import DEFAULT_PROFILE, Paths
         from jupyter_orbit.server.recent_opens import RecentOpens
 
@@ -68,20 +86,14 @@ def begin(argv: list[str], environ: dict[str, str] | None = None) -> prestart.St
         profile = paths.profile(environ.get("ORBIT_PROFILE", DEFAULT_PROFILE))
         entries = RecentOpens(profile.root / "recent-opens.json").of(root_dir)
         entry = entries[0] if entries else None
-        argv_ = entry.get("argv") if entry else None
-        if not isinstance(argv_, list) or not argv_ or not Path(str(argv_[0])).exists():
-            return None
+        argv_, boot = (entry.get("argv"), entry.get("boot")) if entry else (None, None)
+        if not (_command(argv_) and _command(boot) and Path(boot[0]).exists()):
+            return None  # none recorded, the pool keeps none of its kind, or removed since
         env = entry.get("env") or {}
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
             return None
-        argv_ = [str(a) for a in argv_]
-        recipe = find_recipe(str(entry.get("recipe", "python")))
-        if recipe is None or recipe.adopt_code(root_dir, "") is None:  # the pool keeps none
-            return None
-        imports = [str(n) for n in entry.get("imports") or ()]
-        warm = recipe.warm_argv(argv_, imports)
         language = str(entry.get("language", "python"))
-        command = prestart.KernelCommand.of(warm or argv_, language, env, root_dir, "")
+        command = prestart.KernelCommand.of(boot, language, env, root_dir, "")
         runtime = Path(environ.get("JUPYTER_RUNTIME_DIR") or profile.runtime_dir)
         started = prestart.start(command, runtime, None)
     except Exception:  # only a head start is lost: the pool starts it as usual

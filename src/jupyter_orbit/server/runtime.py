@@ -200,10 +200,13 @@ class OrbitRuntime:
     def remember(self, target: WarmTarget) -> None:
         """Mark an environment as recently used: keep it warm (once the kernel being started
         answered), and again after a restart of the server on this root."""
+        from jupyter_orbit.server import headstart
+
         self.pool.want(target)
         entry = {
             "env_id": target.env_id,
             "argv": target.argv,
+            "boot": headstart.boot_command(target.recipe, target.argv, target.imports),
             "language": target.language,
             "imports": list(target.imports),
             "recipe": target.recipe,
